@@ -1,0 +1,98 @@
+# railtop — build, test, demo.  `make` builds bin/; `make check` runs every test;
+# `make demo` runs the console against a live local gateway.
+CC      ?= cc
+PKGS    := libpq jansson libcurl libmicrohttpd openssl ncursesw
+CFLAGS  ?= -O2 -g
+XFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc -Iui
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpq -lpthread -lm
+
+BUILD   ?= build/obj
+SANBUILD = build/san
+
+CORE_SRC  := $(wildcard src/core/*.c)
+RAILD_SRC := $(wildcard src/raild/*.c)
+SIM_SRC   := $(wildcard src/railsim/*.c)
+UI_SRC    := $(wildcard ui/*.c)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+PROGS := bin/raild $(if $(SIM_SRC),bin/railsim) $(if $(UI_SRC),bin/railtop)
+UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+
+.PHONY: all deps check demo bench clean units san-units
+all: $(PROGS) $(UNITS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+# Migrations are embedded so `bin/raild migrate` works from any directory.
+MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+build/gen/migrations.c: $(MIGRATIONS) scripts/embed_migrations.py
+	@mkdir -p build/gen
+	@python3 scripts/embed_migrations.py $@
+
+$(BUILD)/build/gen/migrations.o: build/gen/migrations.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+RAILD_SRC += build/gen/migrations.c
+
+bin/raild: $(call obj,$(RAILD_SRC) $(CORE_SRC))
+	@mkdir -p bin
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bin/railsim: $(call obj,$(SIM_SRC) $(CORE_SRC))
+	@mkdir -p bin
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bin/railtop: $(call obj,$(UI_SRC) $(CORE_SRC))
+	@mkdir -p bin
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests link the shared core and the daemon's modules (minus main).
+RAILD_LIB := $(filter-out src/raild/main.c,$(RAILD_SRC))
+build/tests/%: tests/unit/%.c $(call obj,$(CORE_SRC) $(RAILD_LIB))
+	@mkdir -p build/tests
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+units: $(UNITS)
+
+# Sanitizer build of everything, used by `make check` for the C tests and the daemon.
+san:
+	$(MAKE) BUILD=$(SANBUILD) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  SANITIZED=1 san-all
+
+san-all: $(patsubst bin/%,build/san-bin/%,$(PROGS)) $(patsubst build/tests/%,build/san-tests/%,$(UNITS))
+
+build/san-bin/raild: $(call obj,$(RAILD_SRC) $(CORE_SRC))
+	@mkdir -p build/san-bin
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+build/san-bin/railsim: $(call obj,$(SIM_SRC) $(CORE_SRC))
+	@mkdir -p build/san-bin
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+build/san-bin/railtop: $(call obj,$(UI_SRC) $(CORE_SRC))
+	@mkdir -p build/san-bin
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+build/san-tests/%: tests/unit/%.c $(call obj,$(CORE_SRC) $(RAILD_LIB))
+	@mkdir -p build/san-tests
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+deps:
+	@bash scripts/deps.sh
+
+check: deps
+	@bash scripts/check.sh
+
+demo: deps
+	@bash scripts/demo.sh
+
+bench: deps
+	@bash scripts/bench.sh
+
+clean:
+	rm -rf build bin
+
+-include $(wildcard $(BUILD)/*/*/*.d $(BUILD)/*/*.d)

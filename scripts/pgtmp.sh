@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL cluster under the build tree.
+#   scripts/pgtmp.sh start DIR   -> prints `export PG...` lines for a shell to eval
+#   scripts/pgtmp.sh stop DIR
+# As root the server runs as the `postgres` user (PostgreSQL refuses root).
+# It listens on a unix socket in DIR/sock and on 127.0.0.1 at a free port.
+set -euo pipefail
+cmd=${1:?usage: pgtmp.sh start|stop DIR}
+dir=$(mkdir -p "${2:?usage: pgtmp.sh start|stop DIR}" && cd "$2" && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+case "$cmd" in
+start)
+  if [ -f "$dir/data/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    port=$(cat "$dir/port")
+  else
+    rm -rf "$dir/data" "$dir/sock"; mkdir -p "$dir/sock"
+    [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$dir"
+    as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+    port=$(free_port); echo "$port" >"$dir/port"
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/sock'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 300
+shared_buffers = 256MB
+log_min_messages = warning
+CONF
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+      || { cat "$dir/server.log" >&2; exit 1; }
+    as_pg "$PGBIN/psql" -h "$dir/sock" -p "$port" -U postgres -d postgres -qAt \
+      -c "CREATE DATABASE railtop" >/dev/null
+  fi
+  echo "export PGHOST='$dir/sock' PGPORT='$port' PGUSER=postgres PGDATABASE=railtop"
+  ;;
+stop)
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  ;;
+*) echo "usage: pgtmp.sh start|stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,10 @@
+/* address — deposit/wallet address formats per network kind.
+ * tron: base58check, 25 bytes, version 0x41.  evm: 0x + 40 hex (stored lower-case). */
+#ifndef CORE_ADDRESS_H
+#define CORE_ADDRESS_H
+#include <stddef.h>
+/* kind "tron" or "evm". Writes the canonical form into out (>= 64). 0 ok, -1 invalid. */
+int address_canonical(const char *kind, const char *in, char *out, size_t outlen);
+/* tron base58check encoder for tests and the simulator: 21 bytes (0x41 + 20) -> address */
+int address_tron_encode(const unsigned char payload[21], char *out, size_t outlen);
+#endif

@@ -1,0 +1,31 @@
+/* db — thin libpq helpers. Parameterised SQL only: there is no way here to
+ * splice a value into SQL text. */
+#ifndef CORE_DB_H
+#define CORE_DB_H
+#include <libpq-fe.h>
+
+/* Connects (conninfo may be "" to use PG* variables), sets application_name and a
+ * statement timeout. Returns NULL and fills err on failure. */
+PGconn *db_connect(const char *conninfo, const char *appname, int statement_timeout_ms,
+                   char *err, size_t errlen);
+
+PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params);
+#define DB_NARGS(...) ((int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)))
+/* db_q(conn, "SELECT $1", a) — params are text, NULL for SQL NULL */
+#define db_q(c, sql, ...) db_exec((c), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
+#define db_q0(c, sql) db_exec((c), (sql), 0, NULL)
+
+/* true when the result is an error (and logs nothing: callers decide) */
+int db_failed(const PGresult *r);
+/* SQLSTATE of a failed result, "" if none */
+const char *db_sqlstate(const PGresult *r);
+/* runs a command and returns 0, or -1 (result cleared either way) */
+int db_cmd(PGconn *c, const char *sql);
+/* first row, first column as a malloc'd string or NULL */
+char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params);
+#define db_val(c, sql, ...) db_scalar((c), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
+
+#define SQLSTATE_UNIQUE_VIOLATION "23505"
+#define SQLSTATE_SERIALIZATION    "40001"
+#define SQLSTATE_DEADLOCK         "40P01"
+#endif

@@ -1,0 +1,103 @@
+#include "core/util.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+void util_random_bytes(unsigned char *buf, size_t n)
+{
+    if (RAND_bytes(buf, (int)n) != 1) {
+        fprintf(stderr, "fatal: CSPRNG failure\n");
+        abort();
+    }
+}
+
+void util_random_id(const char *prefix, char *out, size_t outlen)
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned char r[24];
+    size_t p = strlen(prefix);
+    if (outlen < p + 25) { if (outlen) out[0] = 0; return; }
+    util_random_bytes(r, sizeof r);
+    memcpy(out, prefix, p);
+    for (size_t i = 0; i < 24; i++) out[p + i] = b32[r[i] & 31];
+    out[p + 24] = 0;
+}
+
+void util_sha256(const void *data, size_t n, unsigned char out[32])
+{
+    SHA256(data, n, out);
+}
+
+void util_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hx[in[i] >> 4];
+        out[2 * i + 1] = hx[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+char *util_base64(const unsigned char *in, size_t n)
+{
+    char *out = malloc(4 * ((n + 2) / 3) + 1);
+    if (!out) return NULL;
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    return out;
+}
+
+unsigned char *util_base64_decode(const char *in, size_t *outlen)
+{
+    size_t n = strlen(in);
+    if (n == 0 || n % 4) return NULL;
+    unsigned char *out = malloc(n / 4 * 3 + 1);
+    if (!out) return NULL;
+    int r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+    if (r < 0) { free(out); return NULL; }
+    size_t len = (size_t)r;
+    if (in[n - 1] == '=') len--;
+    if (in[n - 2] == '=') len--;
+    *outlen = len;
+    return out;
+}
+
+int util_ct_equal(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n);
+}
+
+int64_t util_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int util_parse_i64(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    if (!s || !*s) return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    long long p;
+    if (!colon || colon == s || (size_t)(colon - s) >= hostlen) return -1;
+    if (util_parse_i64(colon + 1, 0, 65535, &p)) return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = 0;
+    *port = (int)p;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* util — small helpers every program shares: random ids, hashing, encoding. */
+#ifndef CORE_UTIL_H
+#define CORE_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* prefix + 24 lowercase base32 chars of randomness, e.g. "pay_3k…". out >= strlen(prefix)+25 */
+void util_random_id(const char *prefix, char *out, size_t outlen);
+/* n random bytes; aborts if the CSPRNG fails (nothing sensible to do then). */
+void util_random_bytes(unsigned char *buf, size_t n);
+void util_sha256(const void *data, size_t n, unsigned char out[32]);
+void util_hex(const unsigned char *in, size_t n, char *out);     /* out >= 2n+1 */
+/* standard base64 (with padding); returns malloc'd string */
+char *util_base64(const unsigned char *in, size_t n);
+/* decodes standard base64; returns malloc'd bytes and sets *outlen, or NULL */
+unsigned char *util_base64_decode(const char *in, size_t *outlen);
+/* constant-time comparison of equal-length buffers; 0 when equal */
+int util_ct_equal(const void *a, const void *b, size_t n);
+int64_t util_now_ms(void);
+/* strtoll with full validation; returns 0 on success */
+int util_parse_i64(const char *s, long long min, long long max, long long *out);
+/* Strict "host:port" parsing for --listen. Returns 0 or -1. */
+int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port);
+
+#endif

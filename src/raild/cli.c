@@ -1,0 +1,142 @@
+/* cli — the migrate and serve commands and helpers shared by raild's subcommands. */
+#include "raild/cli.h"
+#include "raild/http.h"
+#include "raild/migrate.h"
+#include "raild/worker.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/util.h"
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "raild %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 2;
+}
+
+PGconn *cli_db(const char *conninfo)
+{
+    char err[512];
+    PGconn *c = db_connect(conninfo ? conninfo : "", "raild-cli", 0, err, sizeof err);
+    if (c) db_cmd(c, "SET client_min_messages = warning");
+    if (!c) fprintf(stderr, "raild: cannot connect to the database: %s\n"
+                            "  (give --db CONNINFO, or set PGHOST/PGPORT/PGUSER/PGDATABASE)\n", err);
+    return c;
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+    const char *db = NULL;
+    static const struct option opts[] = { { "db", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0 } };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'd') db = optarg;
+        else if (c == 'h') { printf("usage: raild migrate [--db CONNINFO]\n"); return 0; }
+        else return cli_usage_error("migrate", "usage: raild migrate [--db CONNINFO]");
+    }
+    if (optind < argc) return cli_usage_error("migrate", "unexpected argument '%s'", argv[optind]);
+    PGconn *conn = cli_db(db);
+    if (!conn) return 1;
+    int n = migrate_run(conn, 1);
+    PQfinish(conn);
+    if (n < 0) return 1;
+    printf("migrations: %d applied, database up to date\n", n);
+    return 0;
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { (void)sig; g_stop = 1; http_stop(); }
+
+int worker_sleep(struct worker_ctx *w, int ms)
+{
+    while (ms > 0 && !*w->stop) {
+        int step = ms > 100 ? 100 : ms;
+        struct timespec ts = { 0, step * 1000000L };
+        nanosleep(&ts, NULL);
+        ms -= step;
+    }
+    return *w->stop;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *db = NULL, *listen = "127.0.0.1:8080";
+    long long threads = 8;
+    int disabled[32] = { 0 };
+    int nworkers = 0;
+    while (worker_table[nworkers].name) nworkers++;
+    optind = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help")) {
+            printf("usage: raild serve [--db CONNINFO] [--listen HOST:PORT] [--threads N]");
+            for (int w = 0; w < nworkers; w++) printf(" [--no-%s]", worker_table[w].name);
+            printf("\n  --listen   address to bind (default 127.0.0.1:8080)\n"
+                   "  --threads  request threads, 1-64 (default 8); each holds one database connection\n");
+            return 0;
+        } else if (!strcmp(a, "--db") || !strcmp(a, "--listen") || !strcmp(a, "--threads")) {
+            if (i + 1 >= argc) return cli_usage_error("serve", "%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--db")) db = v;
+            else if (!strcmp(a, "--listen")) listen = v;
+            else if (util_parse_i64(v, 1, 64, &threads))
+                return cli_usage_error("serve", "--threads must be an integer from 1 to 64, got '%s'", v);
+        } else if (!strncmp(a, "--no-", 5)) {
+            int w;
+            for (w = 0; w < nworkers; w++)
+                if (!strcmp(a + 5, worker_table[w].name)) break;
+            if (w == nworkers) return cli_usage_error("serve", "unknown option '%s' (see --help)", a);
+            disabled[w] = 1;
+        } else {
+            return cli_usage_error("serve", "unknown option '%s' (see --help)", a);
+        }
+    }
+    char host[256];
+    int port;
+    if (util_parse_hostport(listen, host, sizeof host, &port))
+        return cli_usage_error("serve", "--listen must be HOST:PORT with a port from 0 to 65535, got '%s'", listen);
+
+    /* fail fast if the database is unreachable or not migrated */
+    PGconn *probe = cli_db(db);
+    if (!probe) return 1;
+    char *v = db_val(probe, "SELECT count(*) FROM schema_migrations WHERE $1 = $1", "x");
+    PQfinish(probe);
+    if (!v) {
+        fprintf(stderr, "raild serve: the database is not migrated; run `raild migrate` first\n");
+        return 1;
+    }
+    free(v);
+
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct worker_ctx ctx = { .conninfo = db ? db : "", .stop = &g_stop };
+    pthread_t tids[32];
+    int started[32] = { 0 };
+    for (int w = 0; w < nworkers && w < 32; w++) {
+        if (disabled[w]) continue;
+        if (pthread_create(&tids[w], NULL, worker_table[w].run, &ctx) == 0) started[w] = 1;
+    }
+    struct server_opts so = { .conninfo = db, .host = host, .port = port, .threads = (int)threads };
+    int rc = http_serve(&so);
+    g_stop = 1;
+    for (int w = 0; w < nworkers && w < 32; w++)
+        if (started[w]) pthread_join(tids[w], NULL);
+    return rc;
+}
+

@@ -1,0 +1,441 @@
+#include "raild/http.h"
+#include "raild/auth.h"
+#include "raild/metrics.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/util.h"
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *g_conninfo = "";
+static __thread PGconn *tl_db;
+static pthread_key_t db_key;          /* closes a pool thread's connection when it exits */
+static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
+static void db_key_free(void *c) { PQfinish(c); }
+static void db_key_init(void) { pthread_key_create(&db_key, db_key_free); }
+
+struct conn_state {
+    char *buf;
+    size_t len, cap;
+    int too_large;
+};
+
+/* ---------------------------------------------------------------- replies */
+
+void resp_json(struct resp *r, int status, json_t *body)
+{
+    if (r->json) json_decref(r->json);
+    free(r->raw);
+    r->raw = NULL;
+    r->status = status;
+    r->json = body;
+}
+
+void resp_error(struct resp *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
+}
+
+void resp_header(struct resp *r, const char *name, const char *value)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!r->extra_header[i][0][0]) {
+            snprintf(r->extra_header[i][0], 128, "%s", name);
+            snprintf(r->extra_header[i][1], 128, "%s", value);
+            return;
+        }
+    }
+}
+
+void resp_db_error(struct resp *r, PGconn *db, PGresult *res, const char *what)
+{
+    log_error("db.error", "what=%s sqlstate=%s msg=\"%.200s\"", what, res ? db_sqlstate(res) : "",
+              db ? PQerrorMessage(db) : "");
+    if (db && PQstatus(db) != CONNECTION_OK)
+        resp_error(r, 503, "db_unavailable", "the database is unavailable, try again");
+    else
+        resp_error(r, 500, "internal", "internal error (%s)", what);
+}
+
+/* ---------------------------------------------------------------- requests */
+
+const char *req_query(struct req *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->mhd, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_header(struct req *q, const char *name)
+{
+    return MHD_lookup_connection_value(q->mhd, MHD_HEADER_KIND, name);
+}
+
+json_t *req_json_object(struct req *q, struct resp *r, const char *const *allowed)
+{
+    json_error_t err;
+    if (!q->body || q->body_len == 0) {
+        resp_error(r, 400, "invalid_json", "request body must be a JSON object");
+        return NULL;
+    }
+    json_t *o = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!o) {
+        resp_error(r, 400, "invalid_json", "malformed JSON at line %d column %d: %s", err.line,
+                   err.column, err.text);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        resp_error(r, 400, "invalid_json", "request body must be a JSON object");
+        return NULL;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        int ok = 0;
+        for (const char *const *a = allowed; a && *a; a++)
+            if (!strcmp(*a, k)) { ok = 1; break; }
+        if (!ok) {
+            resp_error(r, 400, "unknown_field", "unknown field '%.64s'", k);
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+int jget_str(json_t *o, const char *k, int required, size_t maxlen, const char **out, struct resp *r)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v)) {
+        if (!required) return 0;
+        resp_error(r, 400, "invalid_request", "field '%s' is required", k);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        resp_error(r, 400, "invalid_request", "field '%s' must be a string", k);
+        return -1;
+    }
+    size_t n = json_string_length(v);
+    if (n > maxlen || strlen(json_string_value(v)) != n) {
+        resp_error(r, 400, "invalid_request", "field '%s' must be at most %zu characters, without NUL", k, maxlen);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int jget_int(json_t *o, const char *k, int required, long long min, long long max, long long *out, struct resp *r)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v)) {
+        if (!required) return 0;
+        resp_error(r, 400, "invalid_request", "field '%s' is required", k);
+        return -1;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        resp_error(r, 400, "invalid_request", "field '%s' must be an integer from %lld to %lld", k, min, max);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int jget_bool(json_t *o, const char *k, int required, int *out, struct resp *r)
+{
+    json_t *v = json_object_get(o, k);
+    if (!v || json_is_null(v)) {
+        if (!required) return 0;
+        resp_error(r, 400, "invalid_request", "field '%s' is required", k);
+        return -1;
+    }
+    if (!json_is_boolean(v)) {
+        resp_error(r, 400, "invalid_request", "field '%s' must be true or false", k);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+int tx_begin(struct req *q, struct resp *r)
+{
+    if (db_cmd(q->db, "BEGIN")) {
+        resp_db_error(r, q->db, NULL, "begin");
+        return -1;
+    }
+    return 0;
+}
+
+int tx_commit(struct req *q, struct resp *r)
+{
+    PGresult *res = PQexec(q->db, "COMMIT");
+    int failed = db_failed(res);
+    if (failed) {
+        if (!strcmp(db_sqlstate(res), SQLSTATE_SERIALIZATION))
+            resp_error(r, 409, "conflict", "a concurrent change won; retry");
+        else
+            resp_db_error(r, q->db, res, "commit");
+    }
+    PQclear(res);
+    return failed ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Matches url against pattern; {x} segments capture into q->params. */
+static int route_match(const char *pattern, const char *url, struct req *q, char *scratch, size_t scratchlen)
+{
+    const char *p = pattern, *u = url;
+    size_t used = 0;
+    q->nparams = 0;
+    while (*p && *u) {
+        if (*p != '/' || *u != '/') return 0;
+        p++, u++;
+        const char *pe = strchr(p, '/'), *ue = strchr(u, '/');
+        size_t pl = pe ? (size_t)(pe - p) : strlen(p), ul = ue ? (size_t)(ue - u) : strlen(u);
+        if (pl >= 2 && p[0] == '{') {
+            if (ul == 0 || ul > 200 || q->nparams == HTTP_MAX_PARAMS || used + ul + 1 > scratchlen) return 0;
+            memcpy(scratch + used, u, ul);
+            scratch[used + ul] = 0;
+            q->params[q->nparams++] = scratch + used;
+            used += ul + 1;
+        } else if (pl != ul || memcmp(p, u, pl)) {
+            return 0;
+        }
+        p += pl, u += ul;
+    }
+    return *p == 0 && *u == 0;
+}
+
+static const struct route *route_find(const char *method, const char *url, struct req *q,
+                                      char *scratch, size_t n, int *path_matched)
+{
+    *path_matched = 0;
+    for (int t = 0; route_tables[t]; t++) {
+        for (const struct route *rt = route_tables[t]; rt->method; rt++) {
+            if (!route_match(rt->pattern, url, q, scratch, n)) continue;
+            *path_matched = 1;
+            if (!strcmp(rt->method, method)) return rt;
+        }
+    }
+    return NULL;
+}
+
+PGconn *raild_db_connect(const char *conninfo, const char *who)
+{
+    char err[512];
+    PGconn *c = db_connect(conninfo, who, 15000, err, sizeof err);
+    if (!c) log_error("db.connect_failed", "who=%s msg=\"%s\"", who, err);
+    return c;
+}
+
+static PGconn *thread_db(void)
+{
+    if (tl_db && PQstatus(tl_db) != CONNECTION_OK) {
+        PQreset(tl_db);
+        if (PQstatus(tl_db) != CONNECTION_OK) {
+            PQfinish(tl_db);
+            tl_db = NULL;
+            pthread_setspecific(db_key, NULL);
+        }
+    }
+    if (!tl_db) {
+        tl_db = raild_db_connect(g_conninfo, "raild");
+        pthread_once(&db_key_once, db_key_init);
+        pthread_setspecific(db_key, tl_db);
+    }
+    return tl_db;
+}
+
+static int authenticate(struct req *q, struct resp *r)
+{
+    const char *h = req_header(q, "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) || !h[7]) {
+        resp_error(r, 401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'");
+        return -1;
+    }
+    int rc = auth_lookup(q->db, h + 7, &q->who);
+    if (rc == -2) {
+        resp_db_error(r, q->db, NULL, "auth");
+        return -1;
+    }
+    if (rc) {
+        resp_error(r, 401, "unauthorized", "unknown or revoked API key");
+        return -1;
+    }
+    return 0;
+}
+
+static void dispatch(struct req *q, struct resp *r)
+{
+    char scratch[1024];
+    int path_matched;
+    const struct route *rt = route_find(q->method, q->url, q, scratch, sizeof scratch, &path_matched);
+    if (!rt) {
+        q->route = path_matched ? "method_not_allowed" : "not_found";
+        if (path_matched)
+            resp_error(r, 405, "method_not_allowed", "%s is not allowed on this path", q->method);
+        else
+            resp_error(r, 404, "not_found", "no such endpoint");
+        return;
+    }
+    q->route = rt->pattern;
+    if (rt->cap != CAP_PUBLIC || strcmp(rt->pattern, "/healthz")) {
+        q->db = thread_db();
+        if (!q->db) {
+            resp_error(r, 503, "db_unavailable", "the database is unavailable, try again");
+            return;
+        }
+    }
+    if (rt->cap != CAP_PUBLIC) {
+        if (authenticate(q, r)) return;
+        if (!auth_role_can(q->who.role, rt->cap)) {
+            resp_error(r, 403, "forbidden", "role '%s' may not call %s %s", q->who.role, rt->method, rt->pattern);
+            return;
+        }
+    }
+    rt->fn(q, r);
+    /* a handler that returned mid-transaction (error path) gets rolled back here */
+    if (q->db && PQtransactionStatus(q->db) != PQTRANS_IDLE) db_cmd(q->db, "ROLLBACK");
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct resp *r)
+{
+    char *body;
+    size_t len;
+    const char *ctype = "application/json";
+    if (r->raw) {
+        body = r->raw;
+        r->raw = NULL;
+        len = strlen(body);
+        ctype = r->content_type ? r->content_type : "text/plain";
+    } else {
+        if (!r->json) resp_error(r, 500, "internal", "handler produced no response");
+        body = json_dumps(r->json, JSON_COMPACT);
+        if (!body) {
+            body = strdup("{\"error\":{\"code\":\"internal\",\"message\":\"encoding failed\"}}");
+            r->status = 500;
+        }
+        len = strlen(body);
+    }
+    struct MHD_Response *mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(mr, "Content-Type", ctype);
+    for (int i = 0; i < 2; i++)
+        if (r->extra_header[i][0][0]) MHD_add_response_header(mr, r->extra_header[i][0], r->extra_header[i][1]);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    struct conn_state *st = *con_cls;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        if (!st) return MHD_NO;
+        *con_cls = st;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->too_large) {
+            if (st->len + *upload_size > HTTP_MAX_BODY) {
+                st->too_large = 1;
+                free(st->buf);
+                st->buf = NULL;
+                st->len = 0;
+            } else {
+                if (st->len + *upload_size + 1 > st->cap) {
+                    size_t ncap = (st->len + *upload_size + 1) * 2;
+                    char *nb = realloc(st->buf, ncap);
+                    if (!nb) return MHD_NO;
+                    st->buf = nb;
+                    st->cap = ncap;
+                }
+                memcpy(st->buf + st->len, upload, *upload_size);
+                st->len += *upload_size;
+                st->buf[st->len] = 0;
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+
+    int64_t t0 = util_now_ms() * 1000;
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    struct req q = { .method = method, .url = url, .body = st->buf ? st->buf : "", .body_len = st->len, .mhd = c };
+    struct resp r = { .status = 200 };
+    (void)t0;
+    if (st->too_large) {
+        q.route = "body_too_large";
+        resp_error(&r, 413, "body_too_large", "request body exceeds %d bytes", HTTP_MAX_BODY);
+    } else {
+        dispatch(&q, &r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    int64_t usec = (ts1.tv_sec - ts0.tv_sec) * 1000000LL + (ts1.tv_nsec - ts0.tv_nsec) / 1000;
+    metrics_request(q.route ? q.route : "unknown", r.status, usec);
+    log_event(r.status >= 500 ? LOG_ERROR : LOG_INFO, "http.request",
+              "method=%s route=%s status=%d us=%lld actor=\"%s\"", method, q.route ? q.route : "-", r.status,
+              (long long)usec, q.who.name[0] ? q.who.name : "-");
+    enum MHD_Result ok = send_reply(c, &r);
+    if (r.json) json_decref(r.json);
+    free(r.raw);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
+{
+    struct conn_state *st = *con_cls;
+    if (st) {
+        free(st->buf);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+static volatile sig_atomic_t g_stop;
+void http_stop(void) { g_stop = 1; }
+
+int http_serve(const struct server_opts *o)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port) };
+    if (inet_pton(AF_INET, o->host, &sa.sin_addr) != 1) {
+        if (!strcmp(o->host, "localhost")) {
+            inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        } else {
+            fprintf(stderr, "raild: --listen host '%s' must be an IPv4 address (e.g. 127.0.0.1)\n", o->host);
+            return 2;
+        }
+    }
+    g_conninfo = o->conninfo ? o->conninfo : "";
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        &on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)o->threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "raild: cannot listen on %s:%d (in use, or not a local address?)\n", o->host, o->port);
+        return 1;
+    }
+    log_info("raild.listening", "addr=%s:%d threads=%d", o->host, o->port, o->threads);
+    while (!g_stop) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    MHD_stop_daemon(d);
+    log_info("raild.stopped", "addr=%s:%d", o->host, o->port);
+    return 0;
+}

@@ -1,0 +1,10 @@
+/* metrics — in-process Prometheus counters; /metrics adds database gauges. */
+#ifndef RAILD_METRICS_H
+#define RAILD_METRICS_H
+#include <stdint.h>
+#include <libpq-fe.h>
+void metrics_request(const char *route, int status, int64_t usec);
+void metrics_transition(const char *to_state);
+/* whole exposition text (malloc'd); db may be NULL */
+char *metrics_render(PGconn *db);
+#endif

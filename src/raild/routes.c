@@ -1,0 +1,15 @@
+/* routes — every HTTP route table and background worker raild has.
+ * A module adds one line here; the tables themselves live beside their handlers. */
+#include "raild/http.h"
+#include "raild/worker.h"
+
+extern const struct route system_routes[];
+
+const struct route *const route_tables[] = {
+    system_routes,
+    0
+};
+
+const struct worker worker_table[] = {
+    { 0 }
+};

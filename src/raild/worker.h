@@ -1,0 +1,23 @@
+/* worker — background loops that run inside `raild serve` (expiry sweeper,
+ * webhook dispatcher, recon runner). Each opens its own database connection,
+ * checks *stop at least once a second, and coordinates with other raild copies
+ * through the database (advisory locks or SKIP LOCKED), never in memory. */
+#ifndef RAILD_WORKER_H
+#define RAILD_WORKER_H
+#include <signal.h>
+
+struct worker_ctx {
+    const char *conninfo;
+    volatile sig_atomic_t *stop;
+};
+
+struct worker {
+    const char *name;                 /* `raild serve --no-<name>` turns it off */
+    void *(*run)(void *ctx);          /* gets a struct worker_ctx * */
+};
+
+extern const struct worker worker_table[];   /* routes.c, terminated by {0} */
+
+/* sleeps up to ms, waking early when *stop is set; returns *stop */
+int worker_sleep(struct worker_ctx *w, int ms);
+#endif

@@ -1,0 +1,250 @@
+"""rt — the integration-test kit: TAP output, a real raild on a free port, the admin
+CLI, and psql against the throwaway cluster that `make check` started (PG* variables).
+
+A test file is an executable Python script that prints TAP; prove runs it.
+Every test creates its own merchants and keys (unique names), so files are independent.
+"""
+import atexit, hashlib, json, os, random, re, secrets, signal, socket, subprocess, sys, time
+import urllib.request, urllib.error
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RAILD = os.environ.get("RAILD", os.path.join(ROOT, "bin", "raild"))
+RAILSIM = os.environ.get("RAILSIM", os.path.join(ROOT, "bin", "railsim"))
+RAILTOP = os.environ.get("RAILTOP", os.path.join(ROOT, "bin", "railtop"))
+LOGDIR = os.environ.get("RT_LOGDIR", os.path.join(ROOT, "build", "test-logs"))
+os.makedirs(LOGDIR, exist_ok=True)
+SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer")
+
+
+# ---------------------------------------------------------------- TAP
+class TAP:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+        atexit.register(self._end)
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print(("ok" if cond else "not ok") + " %d - %s" % (self.n, name.replace("#", "\\#")))
+        if not cond and diag is not None:
+            for line in str(diag).splitlines()[:40]:
+                print("# " + line)
+        sys.stdout.flush()
+        return cond
+
+    def is_(self, got, want, name):
+        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line)
+        sys.stdout.flush()
+
+    def _end(self):
+        print("1..%d" % self.n)
+        sys.stdout.flush()
+
+
+T = TAP()
+ok, is_, diag = T.ok, T.is_, T.diag
+
+
+# ---------------------------------------------------------------- helpers
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def uniq(prefix="t"):
+    return "%s-%s" % (prefix, secrets.token_hex(5))
+
+
+def wait_for(fn, timeout=10.0, interval=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(interval)
+    return fn()
+
+
+def sql(query, **params):
+    """Runs SQL through psql; :'name' placeholders are quoted by psql itself."""
+    args = ["psql", "-X", "-q", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1"]
+    for k, v in params.items():
+        args += ["-v", "%s=%s" % (k, v)]
+    r = subprocess.run(args, input=query, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError("psql failed: %s\n%s" % (r.stderr, query))
+    return [line.split("\t") for line in r.stdout.splitlines() if line != ""]
+
+
+def sql1(query, **params):
+    rows = sql(query, **params)
+    return rows[0][0] if rows else None
+
+
+def row_counts(tables=None):
+    tables = tables or [r[0] for r in sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")]
+    q = " UNION ALL ".join("SELECT '%s', count(*) FROM %s" % (t, t) for t in tables)
+    return {r[0]: int(r[1]) for r in sql(q)}
+
+
+def admin(*args, check=False):
+    r = subprocess.run([RAILD, "admin"] + [str(a) for a in args], capture_output=True, text=True)
+    if check and r.returncode:
+        raise RuntimeError("raild admin %s failed: %s" % (" ".join(map(str, args)), r.stderr))
+    return r.returncode, r.stdout, r.stderr
+
+
+# ---------------------------------------------------------------- addresses
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def b58encode(b):
+    n = int.from_bytes(b, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = B58[r] + out
+    pad = len(b) - len(b.lstrip(b"\0"))
+    return "1" * pad + out
+
+
+def tron_address(seed=None):
+    body = b"\x41" + (hashlib.sha256(str(seed).encode()).digest()[:20] if seed is not None else secrets.token_bytes(20))
+    chk = hashlib.sha256(hashlib.sha256(body).digest()).digest()[:4]
+    return b58encode(body + chk)
+
+
+def evm_address(seed=None):
+    raw = hashlib.sha256(str(seed).encode()).digest()[:20] if seed is not None else secrets.token_bytes(20)
+    return "0x" + raw.hex()
+
+
+def address(network, seed=None):
+    return tron_address(seed) if network == "tron" else evm_address(seed)
+
+
+def tx_hash():
+    return "0x" + secrets.token_hex(32)
+
+
+RAILS = {
+    "tron:usdt": dict(network="tron", contract="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", decimals=6, confirm=19, final=20),
+    "ethereum:usdt": dict(network="ethereum", contract="0xdac17f958d2ee523a2206206994597c13d831ec7", decimals=6,
+                          confirm=12, final=64),
+    "bsc:usdt": dict(network="bsc", contract="0x55d398326f99059ff775485246999027b3197955", decimals=18,
+                     confirm=15, final=30),
+    "polygon:usdt": dict(network="polygon", contract="0xc2132d05d31c914a87c6611c10748aeb04b58e8f", decimals=6,
+                         confirm=64, final=256),
+}
+
+
+# ---------------------------------------------------------------- raild
+class Raild:
+    """A real `raild serve` on a free loopback port, stopped (and its log checked for
+    sanitizer reports) when the test exits."""
+
+    def __init__(self, *extra, name="raild"):
+        self.port = free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(LOGDIR, "%s-%s-%d.log" % (
+            os.path.basename(sys.argv[0]), name, self.port))
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen([RAILD, "serve", "--listen", "127.0.0.1:%d" % self.port] + list(extra),
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        atexit.register(self.stop)
+        if not wait_for(self._healthy, timeout=15):
+            raise RuntimeError("raild did not become healthy; see %s" % self.log_path)
+
+    def _healthy(self):
+        try:
+            return self.call("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def call(self, method, path, key=None, body=None, headers=None, raw=None, timeout=20):
+        """Returns (status, parsed JSON or text, headers dict)."""
+        data = None
+        if raw is not None:
+            data = raw if isinstance(raw, bytes) else raw.encode()
+        elif body is not None:
+            data = json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if key:
+            req.add_header("Authorization", "Bearer " + key)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                status, text, hdrs = resp.status, resp.read().decode("utf-8", "replace"), dict(resp.headers)
+        except urllib.error.HTTPError as e:
+            status, text, hdrs = e.code, e.read().decode("utf-8", "replace"), dict(e.headers)
+        try:
+            return status, json.loads(text), hdrs
+        except ValueError:
+            return status, text, hdrs
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        text = open(self.log_path, errors="replace").read()
+        if SANITIZER_RE.search(text):
+            ok(False, "%s: no sanitizer reports in the daemon log" % os.path.basename(self.log_path),
+               "\n".join(l for l in text.splitlines() if "Sanitizer" in l or "runtime error" in l or "#" in l[:6])[:4000])
+        atexit.unregister(self.stop)
+
+
+# ---------------------------------------------------------------- fixtures
+class Merchant:
+    """A merchant with a merchant key, rails enabled and deposit addresses in the pool."""
+
+    def __init__(self, rails=("tron:usdt",), env="sandbox", addresses=5, tolerance_bps=None):
+        self.name = uniq("merchant")
+        args = ["create-merchant", "--name", self.name]
+        if tolerance_bps is not None:
+            args += ["--tolerance-bps", tolerance_bps]
+        self.id = admin(*args, check=True)[1].strip()
+        self.env = env
+        for rail in rails:
+            admin("enable-rail", "--merchant", self.id, "--env", env, "--rail", rail, check=True)
+        nets = sorted({RAILS[r]["network"] for r in rails})
+        for net in nets:
+            add_addresses(net, addresses)
+        self.key = admin("create-key", "--role", "merchant", "--name", self.name + "-key", "--merchant", self.id,
+                         "--env", env, check=True)[1].strip()
+
+
+def add_addresses(network, n):
+    path = os.path.join(LOGDIR, uniq("addrs") + ".txt")
+    with open(path, "w") as f:
+        for _ in range(n):
+            f.write(address(network) + "\n")
+    admin("add-addresses", "--network", network, "--file", path, check=True)
+    os.unlink(path)
+
+
+def key(role, env="sandbox", merchant=None):
+    args = ["create-key", "--role", role, "--name", uniq(role), "--env", env]
+    if merchant:
+        args += ["--merchant", merchant]
+    return admin(*args, check=True)[1].strip()
