@@ -9,7 +9,7 @@ make -s -j2 all >/dev/null || { echo "build failed"; exit 1; }
 echo "== build (AddressSanitizer + UndefinedBehaviorSanitizer)"
 make -s -j2 san >/dev/null || { echo "sanitizer build failed"; exit 1; }
 
-PGDIR=$ROOT/build/pg-check
+PGDIR=${CHECK_PGDIR:-$ROOT/build/pg-check}
 bash scripts/pgtmp.sh stop "$PGDIR" >/dev/null 2>&1
 rm -rf "$PGDIR"
 echo "== start PostgreSQL under $PGDIR"
@@ -20,7 +20,7 @@ trap 'bash scripts/pgtmp.sh stop "$PGDIR"' EXIT
 export RAILD=$ROOT/build/san-bin/raild
 export RAILSIM=$ROOT/build/san-bin/railsim
 export RAILTOP=$ROOT/build/san-bin/railtop
-export RT_LOGDIR=$ROOT/build/test-logs
+export RT_LOGDIR=${RT_LOGDIR:-$ROOT/build/test-logs}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
@@ -30,9 +30,14 @@ rm -rf "$RT_LOGDIR"; mkdir -p "$RT_LOGDIR"
 echo "== migrate"
 "$RAILD" migrate >/dev/null || { echo "migrate failed"; exit 1; }
 
-tests=(build/san-tests/*)
-for t in tests/api/*.py tests/ui/*.sh tests/webhooks/*.py tests/recon/*.py tests/sim/*.py; do
-  [ -e "$t" ] && tests+=("$t")
-done
+# TESTS="tests/api/10_payments.py ..." runs a subset
+if [ -n "${TESTS:-}" ]; then
+  read -r -a tests <<<"$TESTS"
+else
+  tests=(build/san-tests/*)
+  for t in tests/*/*.py tests/*/*.sh; do
+    [ -x "$t" ] && tests+=("$t")
+  done
+fi
 echo "== run ${#tests[@]} test files"
 prove -f ${PROVE_FLAGS:-} "${tests[@]}"

@@ -17,7 +17,10 @@ for net in tron ethereum bsc polygon; do
   gen $net 2000 >"$DIR/addr-$net.txt"
   bin/raild admin add-addresses --network $net --file "$DIR/addr-$net.txt"
 done
-bin/raild admin add-wallet --network tron --address "$(gen tron 1 | sed 's/.*/&/' | head -1 | python3 -c 'import sys; sys.path.insert(0,"tests/lib"); from rt import tron_address; print(tron_address("hot-wallet"))')" --kind hot
+hot=$(python3 -c 'import sys; sys.path.insert(0, "tests/lib"); from rt import tron_address; print(tron_address("hot-wallet"))')
+sweep=$(python3 -c 'import sys; sys.path.insert(0, "tests/lib"); from rt import tron_address; print(tron_address("sweep-wallet"))')
+bin/raild admin add-wallet --network tron --address "$hot" --kind hot
+bin/raild admin add-wallet --network tron --address "$sweep" --kind sweep
 m1=$(bin/raild admin create-merchant --name "Acme Industrial GmbH")
 m2=$(bin/raild admin create-merchant --name "Borealis Freight Ltd" --tolerance-bps 50)
 for r in tron:usdt ethereum:usdt bsc:usdt polygon:usdt; do
