@@ -4,9 +4,11 @@
 #include "raild/worker.h"
 
 extern const struct route system_routes[];
+extern const struct route whoami_routes[];
 
 const struct route *const route_tables[] = {
     system_routes,
+    whoami_routes,
     0
 };
 
