@@ -27,4 +27,21 @@ long long exc_open(PGconn *db, const char *type, long long payment_id, long long
  * transfer re-included, stuck transfer confirmed). Returns the number closed or -1. */
 int exc_auto_close(PGconn *db, const char *type, long long payment_id, long long transfer_id,
                    const char *why);
+
+/* Severity 1-4 from the amount at stake in whole tokens (<100 → 1, <10k → 2, <100k → 3,
+ * else 4; reorged and unclassified_internal one higher, capped at 4). amount_units may be
+ * NULL (→ the type's base severity). */
+int exc_severity(const char *type, const char *amount_units, int decimals);
+/* SLA in hours for a severity: 4 → 1, 3 → 4, 2 → 24, 1 → 72 */
+int exc_sla_hours(int severity);
+
+/* The exception object as the API and webhooks show it (NULL if missing / db error):
+ * {"id":"exc_…","type":"underpaid","state":"open","severity":2,"sla_due":"…Z",
+ *  "merchant_id":12|null,"environment":"sandbox"|null,"network":"tron"|null,"rail":"tron:usdt"|null,
+ *  "payment_id":"pay_…"|null,"transfer":{"tx_hash":"…","log_index":0,"block_number":N|null,
+ *  "from":"…","to":"…","contract":"…","value":"digits","status":"seen"}|null,
+ *  "amount":"12.500000"|null (null when the token's decimals are unknown),"amount_units":"12500000"|null,
+ *  "assignee":null,"version":1,"resolution":null,"note":null,"resolved_by":null,
+ *  "resolutions":["accept_partial",…],"details":{…},"opened_at":"…Z","updated_at":"…Z","resolved_at":null} */
+json_t *exc_json(PGconn *db, long long exception_id);
 #endif

@@ -38,4 +38,13 @@ int lifecycle_allowed(enum pay_state from, enum pay_state to, enum transition_vi
  * Returns 0, -1 if the move is illegal (nothing written), -2 on a database error. */
 int lifecycle_transition(PGconn *db, long long payment_id, enum pay_state to, enum transition_via via,
                          long long block_number, json_t *data);
+
+/* Appends the `payment.created` event (sequence 0, no webhook: the merchant made the
+ * payment and has the response). Returns 0 or -1. */
+int lifecycle_record_created(PGconn *db, long long payment_id, json_t *data);
+
+/* 1 if moving into `to` sends a webhook (DESIGN §5 types only; back-moves to
+ * awaiting_payment are recorded in payment_events but not sent — see lifecycle.c). */
+int lifecycle_to_webhook(enum pay_state to);
+const char *transition_via_name(enum transition_via via);
 #endif

@@ -1,0 +1,285 @@
+/* exceptions — the ops queue engine (DESIGN §4), see exceptions.h.
+ *
+ * Decisions:
+ * - "One live exception per (type, transfer) or (type, payment)" is enforced by unique
+ *   partial indexes, so exc_open is race-free with INSERT … ON CONFLICT DO NOTHING.
+ * - Severity comes from the amount at stake in whole tokens; the two types that mean our
+ *   own books may be wrong (reorged: counted money left the chain; unclassified_internal:
+ *   our wallet moved funds nobody marked) start one level higher. SLA due follows.
+ * - Webhook events for exceptions carry the exception JSON as data and the exception's
+ *   version as `sequence` (per object, like payments), and go out only when the merchant
+ *   is known (an unmatched transfer to an unassigned address belongs to nobody yet).
+ * - Auto-close is a resolution too: state resolved, resolution `auto_closed`, the reason
+ *   as note, resolved_by `system`, and an `exception.resolved` event. */
+#include "raild/exceptions.h"
+#include "raild/outbox.h"
+#include "raild/payments.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const exc_types[] = {
+    "underpaid", "overpaid", "late_payment", "unmatched_transfer", "wrong_asset",
+    "duplicate_payment", "reorged", "unclassified_internal", "stuck_unconfirmed", NULL,
+};
+
+struct exc_rule {
+    const char *type;
+    const char *resolutions[5];
+};
+
+/* DESIGN §4: which resolutions each type offers (auto_closed is the engine's own) */
+static const struct exc_rule rules[] = {
+    { "underpaid", { "accept_partial", "request_topup", "refund", "write_off", NULL } },
+    { "overpaid", { "accept", "refund_excess", NULL } },
+    { "late_payment", { "accept_late", "refund", NULL } },
+    { "unmatched_transfer", { "attach_to_payment", "refund", "mark_internal_sweep", NULL } },
+    { "wrong_asset", { "refund", "write_off", NULL } },
+    { "duplicate_payment", { "refund", "attach_to_payment", "accept", NULL } },
+    { "reorged", { "write_off", NULL } },
+    { "unclassified_internal", { "mark_internal_sweep", "attach_to_payment", NULL } },
+    { "stuck_unconfirmed", { "refund", "write_off", NULL } },
+};
+
+int exc_type_valid(const char *type)
+{
+    for (int i = 0; type && exc_types[i]; i++)
+        if (!strcmp(type, exc_types[i])) return 1;
+    return 0;
+}
+
+const char *const *exc_resolutions(const char *type)
+{
+    for (size_t i = 0; type && i < sizeof rules / sizeof rules[0]; i++)
+        if (!strcmp(rules[i].type, type)) return rules[i].resolutions;
+    return NULL;
+}
+
+int exc_resolution_allowed(const char *type, const char *resolution)
+{
+    const char *const *r = exc_resolutions(type);
+    for (; r && resolution && *r; r++)
+        if (!strcmp(*r, resolution)) return 1;
+    return 0;
+}
+
+int exc_severity(const char *type, const char *amount_units, int decimals)
+{
+    int sev = 1;
+    if (amount_units && *amount_units) {
+        const char *d = amount_units;
+        while (*d == '0' && d[1]) d++;
+        size_t n = strlen(d), dec = decimals > 0 ? (size_t)decimals : 0;
+        size_t wl = n > dec ? n - dec : 0;        /* digits of the whole-token part */
+        long long whole = 0;
+        if (wl > 12) whole = 1000000000000LL;
+        else for (size_t i = 0; i < wl; i++) whole = whole * 10 + (d[i] - '0');
+        sev = whole < 100 ? 1 : whole < 10000 ? 2 : whole < 100000 ? 3 : 4;
+    }
+    if (type && (!strcmp(type, "reorged") || !strcmp(type, "unclassified_internal")) && sev < 4) sev++;
+    return sev;
+}
+
+int exc_sla_hours(int severity)
+{
+    switch (severity) {
+    case 4: return 1;
+    case 3: return 4;
+    case 2: return 24;
+    default: return 72;
+    }
+}
+
+#define EXC_SELECT                                                                                   \
+    "SELECT e.public_id, e.type, e.state, e.severity, " SQL_TS("e.sla_due") ", e.merchant_id,"      \
+    " e.environment, e.network, e.rail, p.public_id, e.amount::text, r.decimals, e.assignee,"        \
+    " e.version, e.resolution, e.note, e.resolved_by, e.details::text, " SQL_TS("e.opened_at") ","  \
+    " " SQL_TS("e.updated_at") ", " SQL_TS("e.resolved_at") ","                                      \
+    " t.tx_hash, t.log_index, t.block_number, t.from_address, t.to_address, t.contract,"            \
+    " t.value::text, t.status, t.id"                                                                 \
+    " FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"                                 \
+    " LEFT JOIN rails r ON r.id = e.rail LEFT JOIN chain_transfers t ON t.id = e.transfer_id "
+
+static json_t *col_str(PGresult *r, int c)
+{
+    return PQgetisnull(r, 0, c) ? json_null() : json_string(PQgetvalue(r, 0, c));
+}
+
+static json_t *col_int(PGresult *r, int c)
+{
+    return PQgetisnull(r, 0, c) ? json_null() : json_integer(atoll(PQgetvalue(r, 0, c)));
+}
+
+static json_t *exc_from_row(PGresult *r)
+{
+    json_t *j = json_object();
+    static const char *const names[] = { "id", "type", "state", NULL };
+    for (int i = 0; names[i]; i++) json_object_set_new(j, names[i], col_str(r, i));
+    json_object_set_new(j, "severity", col_int(r, 3));
+    json_object_set_new(j, "sla_due", col_str(r, 4));
+    json_object_set_new(j, "merchant_id", col_int(r, 5));
+    json_object_set_new(j, "environment", col_str(r, 6));
+    json_object_set_new(j, "network", col_str(r, 7));
+    json_object_set_new(j, "rail", col_str(r, 8));
+    json_object_set_new(j, "payment_id", col_str(r, 9));
+    if (PQgetisnull(r, 0, 29)) {
+        json_object_set_new(j, "transfer", json_null());
+    } else {
+        json_object_set_new(j, "transfer",
+                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", col_str(r, 21), "log_index",
+                                      col_int(r, 22), "block_number", col_int(r, 23), "from", col_str(r, 24),
+                                      "to", col_str(r, 25), "contract", col_str(r, 26), "value", col_str(r, 27),
+                                      "status", col_str(r, 28)));
+    }
+    if (!PQgetisnull(r, 0, 10) && !PQgetisnull(r, 0, 11)) {
+        char amt[128];
+        units_format(PQgetvalue(r, 0, 10), atoi(PQgetvalue(r, 0, 11)), amt, sizeof amt);
+        json_object_set_new(j, "amount", json_string(amt));
+    } else {
+        json_object_set_new(j, "amount", json_null());
+    }
+    json_object_set_new(j, "amount_units", col_str(r, 10));
+    json_object_set_new(j, "assignee", col_str(r, 12));
+    json_object_set_new(j, "version", col_int(r, 13));
+    json_object_set_new(j, "resolution", col_str(r, 14));
+    json_object_set_new(j, "note", col_str(r, 15));
+    json_object_set_new(j, "resolved_by", col_str(r, 16));
+    json_t *res = json_array();
+    for (const char *const *p = exc_resolutions(PQgetvalue(r, 0, 1)); p && *p; p++)
+        json_array_append_new(res, json_string(*p));
+    json_object_set_new(j, "resolutions", res);
+    json_t *details = json_loads(PQgetvalue(r, 0, 17), 0, NULL);
+    json_object_set_new(j, "details", details ? details : json_object());
+    json_object_set_new(j, "opened_at", col_str(r, 18));
+    json_object_set_new(j, "updated_at", col_str(r, 19));
+    json_object_set_new(j, "resolved_at", col_str(r, 20));
+    return j;
+}
+
+json_t *exc_json(PGconn *db, long long exception_id)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", exception_id);
+    PGresult *r = db_q(db, EXC_SELECT "WHERE e.id = $1", id);
+    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? exc_from_row(r) : NULL;
+    PQclear(r);
+    return j;
+}
+
+/* exception.opened / exception.resolved to the merchant, when there is one */
+static int exc_event(PGconn *db, long long exc_id, const char *type)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", exc_id);
+    PGresult *r = db_q(db, "SELECT merchant_id, environment, coalesce(payment_id, 0), version FROM exceptions"
+                           " WHERE id = $1", id);
+    if (db_failed(r) || PQntuples(r) != 1) {
+        PQclear(r);
+        return -1;
+    }
+    int rc = 0;
+    if (!PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
+        json_t *j = exc_json(db, exc_id);
+        rc = (!j || outbox_write(db, atoll(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 1), type,
+                                 atoll(PQgetvalue(r, 0, 2)), exc_id, atoi(PQgetvalue(r, 0, 3)), j, NULL)) ? -1 : 0;
+        json_decref(j);
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Who the exception concerns: merchant/environment/rail from the payment, network and
+ * (for USDT-contract transfers) rail from the transfer. wrong_asset keeps rail NULL unless
+ * the token is a rail we know: its amount is in another token's units. */
+static PGresult *exc_context(PGconn *db, const char *type, const char *pid, const char *tid)
+{
+    return db_q(db,
+                "SELECT p.merchant_id, p.environment,"
+                " CASE WHEN $3 = 'wrong_asset' THEN tr.id ELSE coalesce(p.rail, tr.id) END,"
+                " coalesce(t.network, pr.network),"
+                " coalesce(CASE WHEN $3 = 'wrong_asset' THEN tr.decimals ELSE coalesce(pr.decimals, tr.decimals) END,"
+                "          nr.decimals, 6)"
+                " FROM (SELECT 1) x"
+                " LEFT JOIN payments p ON p.id = NULLIF($1::bigint, 0)"
+                " LEFT JOIN rails pr ON pr.id = p.rail"
+                " LEFT JOIN chain_transfers t ON t.id = NULLIF($2::bigint, 0)"
+                " LEFT JOIN rails tr ON tr.network = t.network AND tr.contract = t.contract"
+                " LEFT JOIN LATERAL (SELECT decimals FROM rails WHERE network = coalesce(t.network, pr.network)"
+                "                    ORDER BY id LIMIT 1) nr ON true",
+                pid, tid, type);
+}
+
+long long exc_open(PGconn *db, const char *type, long long payment_id, long long transfer_id,
+                   const char *amount_units, json_t *details)
+{
+    if (!exc_type_valid(type)) return -1;
+    char pid[32], tid[32], pub[48], sev[8], sla[16];
+    snprintf(pid, sizeof pid, "%lld", payment_id);
+    snprintf(tid, sizeof tid, "%lld", transfer_id);
+    PGresult *c = exc_context(db, type, pid, tid);
+    if (db_failed(c) || PQntuples(c) != 1) {
+        log_error("exception.context_failed", "type=%s sqlstate=%s", type, db_sqlstate(c));
+        PQclear(c);
+        return -1;
+    }
+    int severity = exc_severity(type, amount_units, atoi(PQgetvalue(c, 0, 4)));
+    snprintf(sev, sizeof sev, "%d", severity);
+    snprintf(sla, sizeof sla, "%d hours", exc_sla_hours(severity));
+    util_random_id("exc_", pub, sizeof pub);
+    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+#define CV(i) (PQgetisnull(c, 0, i) ? NULL : PQgetvalue(c, 0, i))
+    PGresult *r = db_q(db, "INSERT INTO exceptions (public_id, type, severity, sla_due, merchant_id, environment,"
+                           " network, rail, payment_id, transfer_id, amount, details)"
+                           " VALUES ($1, $2, $3, now() + $4::interval, $5, $6, $7, $8, NULLIF($9::bigint, 0),"
+                           "         NULLIF($10::bigint, 0), $11, coalesce($12::jsonb, '{}'))"
+                           " ON CONFLICT DO NOTHING RETURNING id",
+                       pub, type, sev, sla, CV(0), CV(1), CV(3), CV(2), pid, tid, amount_units, d);
+#undef CV
+    free(d);
+    PQclear(c);
+    if (db_failed(r)) {
+        log_error("exception.open_failed", "type=%s sqlstate=%s", type, db_sqlstate(r));
+        PQclear(r);
+        return -1;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return 0;   /* one is already live */
+    }
+    long long id = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (exc_event(db, id, "exception.opened")) return -1;
+    log_info("exception.opened", "exception=%s type=%s severity=%d payment_id=%lld transfer_id=%lld", pub, type,
+             severity, payment_id, transfer_id);
+    return id;
+}
+
+int exc_auto_close(PGconn *db, const char *type, long long payment_id, long long transfer_id,
+                   const char *why)
+{
+    char pid[32], tid[32];
+    snprintf(pid, sizeof pid, "%lld", payment_id);
+    snprintf(tid, sizeof tid, "%lld", transfer_id);
+    PGresult *r = db_q(db, "UPDATE exceptions SET state = 'resolved', resolution = 'auto_closed', note = $4,"
+                           " resolved_by = 'system', resolved_at = now(), updated_at = now(), version = version + 1"
+                           " WHERE type = $1 AND state IN ('open','claimed')"
+                           " AND CASE WHEN $3::bigint <> 0 THEN transfer_id = $3::bigint"
+                           "          ELSE payment_id = $2::bigint AND transfer_id IS NULL END"
+                           " RETURNING id, public_id",
+                       type, pid, tid, why);
+    if (db_failed(r)) {
+        log_error("exception.auto_close_failed", "type=%s sqlstate=%s", type, db_sqlstate(r));
+        PQclear(r);
+        return -1;
+    }
+    int n = PQntuples(r), rc = n;
+    for (int i = 0; i < n; i++) {
+        if (exc_event(db, atoll(PQgetvalue(r, i, 0)), "exception.resolved")) rc = -1;
+        log_info("exception.auto_closed", "exception=%s type=%s why=\"%s\"", PQgetvalue(r, i, 1), type, why);
+    }
+    PQclear(r);
+    return rc;
+}
