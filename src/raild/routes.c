@@ -5,10 +5,16 @@
 
 extern const struct route system_routes[];
 extern const struct route whoami_routes[];
+extern const struct route exception_routes[];
+extern const struct route audit_routes[];
+extern const struct route payments_routes[];
 
 const struct route *const route_tables[] = {
     system_routes,
     whoami_routes,
+    exception_routes,
+    audit_routes,
+    payments_routes,
     0
 };
 

@@ -1,0 +1,381 @@
+/* resolve — the effects of resolving an exception (see resolve.h for the table).
+ * Design notes:
+ * - Payment totals are recomputed from the transfers counted toward the payment (never
+ *   incremented), so an effect applied twice — a reopened exception resolved again —
+ *   counts nothing twice.
+ * - attach_to_payment targets: awaiting_payment, detected, confirming (money still
+ *   expected) or expired (the late case). Never confirmed/finalized — adding money to a
+ *   settled payment is an overpayment, resolved with `accept` — and never canceled.
+ *   Unmatched and internal transfers have no merchant: the target must be on the same
+ *   network with the rail's contract; a duplicate also needs the same merchant+environment.
+ * - State moves use VIA_RESOLUTION where the transition table allows it. An attached
+ *   transfer also makes the moves the chain would make for it (awaiting → confirming, …),
+ *   recorded with via=chain and the resolution as the reason, because after the attach the
+ *   payment's position IS the chain's; no move exists that the table does not allow. */
+#include "raild/resolve.h"
+#include "raild/exceptions.h"
+#include "core/db.h"
+#include "core/log.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const u128 U128_MAX = ~(u128)0;
+
+/* ------------------------------------------------------------ pure parts */
+
+long long resolve_depth(long long head, long long block)
+{
+    if (block < 0 || head < block) return 0;
+    return head - block + 1;
+}
+
+static u128 tol_part(u128 amount, int bps)
+{
+    if (bps <= 0) return 0;
+    if (bps > 10000) bps = 10000;
+    return (amount / 10000) * (u128)bps + ((amount % 10000) * (u128)bps) / 10000;
+}
+
+int resolve_short(u128 amount, u128 received, int tolerance_bps)
+{
+    return received < amount - tol_part(amount, tolerance_bps);
+}
+
+enum pay_state resolve_settle_state(const struct settle_in *s)
+{
+    if (s->received == 0) return PS_AWAITING;
+    if (!resolve_short(s->amount, s->confirmed, s->tolerance_bps)) return PS_CONFIRMED;
+    return s->any_in_block ? PS_CONFIRMING : PS_DETECTED;
+}
+
+int resolve_attach_target_ok(enum pay_state st)
+{
+    return st == PS_AWAITING || st == PS_DETECTED || st == PS_CONFIRMING || st == PS_EXPIRED;
+}
+
+int resolve_path(enum pay_state from, enum pay_state to, enum transition_via via, enum pay_state *path, int max)
+{
+    int prev[PS__COUNT], seen[PS__COUNT] = { 0 }, queue[PS__COUNT], qh = 0, qt = 0;
+    if (from == to) return 0;
+    seen[from] = 1;
+    queue[qt++] = from;
+    while (qh < qt) {
+        int s = queue[qh++];
+        for (int t = 0; t < PS__COUNT; t++) {
+            if (seen[t] || !lifecycle_allowed((enum pay_state)s, (enum pay_state)t, via)) continue;
+            seen[t] = 1;
+            prev[t] = s;
+            queue[qt++] = t;
+        }
+    }
+    if (!seen[to]) return -1;
+    int n = 0, rev[PS__COUNT];
+    for (int s = to; s != (int)from; s = prev[s]) rev[n++] = s;
+    if (n > max) return -1;
+    for (int i = 0; i < n; i++) path[i] = (enum pay_state)rev[n - 1 - i];
+    return n;
+}
+
+/* ------------------------------------------------------------ database parts */
+
+struct xfer {
+    long long id, block, payment_id;
+    char network[32], contract[128], status[16], classification[32], value[96], tx_hash[160];
+    int counted;
+};
+
+struct fx {
+    PGconn *db;
+    const struct resolve_in *in;
+    struct resolve_out *out;
+};
+
+static int reject(struct fx *f, int status, const char *code, const char *fmt, const char *arg)
+{
+    f->out->status = status;
+    snprintf(f->out->code, sizeof f->out->code, "%s", code);
+    snprintf(f->out->message, sizeof f->out->message, fmt, arg ? arg : "");
+    return 1;
+}
+
+static void ll(char *buf, size_t n, long long v) { snprintf(buf, n, "%lld", v); }
+
+/* 0 ok, 1 none (rejected), -1 db */
+static int load_transfer(struct fx *f, struct xfer *x)
+{
+    if (!f->in->transfer_id) return reject(f, 409, "no_transfer", "this exception has no transfer to act on%s", NULL);
+    char id[32];
+    ll(id, sizeof id, f->in->transfer_id);
+    PGresult *r = db_q(f->db, "SELECT network, contract, status, classification, value::text, coalesce(block_number, -1),"
+                              " coalesce(payment_id, 0), counted, tx_hash FROM chain_transfers WHERE id = $1::bigint"
+                              " FOR UPDATE", id);
+    if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
+    x->id = f->in->transfer_id;
+    snprintf(x->network, sizeof x->network, "%s", PQgetvalue(r, 0, 0));
+    snprintf(x->contract, sizeof x->contract, "%s", PQgetvalue(r, 0, 1));
+    snprintf(x->status, sizeof x->status, "%s", PQgetvalue(r, 0, 2));
+    snprintf(x->classification, sizeof x->classification, "%s", PQgetvalue(r, 0, 3));
+    snprintf(x->value, sizeof x->value, "%s", PQgetvalue(r, 0, 4));
+    x->block = atoll(PQgetvalue(r, 0, 5));
+    x->payment_id = atoll(PQgetvalue(r, 0, 6));
+    x->counted = PQgetvalue(r, 0, 7)[0] == 't';
+    snprintf(x->tx_hash, sizeof x->tx_hash, "%s", PQgetvalue(r, 0, 8));
+    PQclear(r);
+    if (strcmp(x->status, "seen"))
+        return reject(f, 409, "transfer_removed", "the transfer is no longer on the canonical chain%s", NULL);
+    return 0;
+}
+
+/* Locks the payment and reads its state. 0 ok, -1 db. */
+static int payment_state(struct fx *f, long long pid, enum pay_state *st)
+{
+    char id[32];
+    ll(id, sizeof id, pid);
+    PGresult *r = db_q(f->db, "SELECT state FROM payments WHERE id = $1::bigint FOR UPDATE", id);
+    int rc = (db_failed(r) || PQntuples(r) != 1 || pay_state_parse(PQgetvalue(r, 0, 0), st)) ? -1 : 0;
+    PQclear(r);
+    return rc;
+}
+
+static int count_transfer(struct fx *f, long long tid, long long pid, const char *classification)
+{
+    char t[32], p[32];
+    ll(t, sizeof t, tid);
+    ll(p, sizeof p, pid);
+    PGresult *r = db_q(f->db, "UPDATE chain_transfers SET payment_id = $2::bigint, counted = true,"
+                              " classification = $3, updated_at = now() WHERE id = $1::bigint", t, p, classification);
+    int rc = db_failed(r) ? -1 : 0;
+    PQclear(r);
+    return rc;
+}
+
+static u128 parse_sat(const char *s)
+{
+    u128 v;
+    return amount_parse_units(s, &v) ? U128_MAX : v;
+}
+
+/* Recomputes received / confirmed_amount / confirmations from the counted transfers and
+ * fills the settle inputs. 0 ok, -1 db. */
+static int recompute(struct fx *f, long long pid, struct settle_in *s, long long *last_block)
+{
+    char id[32];
+    ll(id, sizeof id, pid);
+    PGresult *r = db_q(f->db,
+        "WITH h AS (SELECT coalesce((SELECT head FROM chain_heads ch WHERE ch.network = r.network), -1) AS head,"
+        "                  r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail WHERE p.id = $1::bigint),"
+        " c AS (SELECT t.value, t.block_number,"
+        "              CASE WHEN t.block_number IS NULL OR h.head < t.block_number THEN 0"
+        "                   ELSE h.head - t.block_number + 1 END AS depth, h.confirm_depth"
+        "         FROM chain_transfers t, h WHERE t.payment_id = $1::bigint AND t.counted AND t.status = 'seen')"
+        " UPDATE payments p SET"
+        "   received = (SELECT coalesce(sum(value), 0) FROM c),"
+        "   confirmed_amount = (SELECT coalesce(sum(value) FILTER (WHERE depth >= confirm_depth), 0) FROM c),"
+        "   confirmations = coalesce((SELECT min(depth) FROM c WHERE block_number IS NOT NULL), 0),"
+        "   updated_at = now()"
+        " FROM merchants m WHERE p.id = $1::bigint AND m.id = p.merchant_id"
+        " RETURNING p.amount::text, p.received::text, p.confirmed_amount::text,"
+        "   (SELECT count(*) FROM c WHERE block_number IS NOT NULL) > 0, m.tolerance_bps,"
+        "   coalesce((SELECT max(block_number) FROM c), -1)",
+        id);
+    if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
+    s->amount = parse_sat(PQgetvalue(r, 0, 0));
+    s->received = parse_sat(PQgetvalue(r, 0, 1));
+    s->confirmed = parse_sat(PQgetvalue(r, 0, 2));
+    s->any_in_block = PQgetvalue(r, 0, 3)[0] == 't';
+    s->tolerance_bps = atoi(PQgetvalue(r, 0, 4));
+    *last_block = atoll(PQgetvalue(r, 0, 5));
+    PQclear(r);
+    return 0;
+}
+
+/* Walks the payment to `to` by legal moves: VIA_RESOLUTION, or also the chain's own
+ * moves when `chain_ok` (an attached transfer). 0 ok, 1 no legal route, -1 db. */
+static int walk(struct fx *f, long long pid, enum pay_state from, enum pay_state to, int chain_ok, long long block)
+{
+    enum pay_state path[PS__COUNT];
+    enum transition_via via = VIA_RESOLUTION;
+    int n = resolve_path(from, to, VIA_RESOLUTION, path, PS__COUNT);
+    if (n < 0 && chain_ok) {
+        n = resolve_path(from, to, VIA_CHAIN, path, PS__COUNT);
+        via = VIA_CHAIN;
+    }
+    if (n < 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s to %s", pay_state_name(from), pay_state_name(to));
+        return reject(f, 409, "transition_not_allowed", "the payment cannot move from %s", msg);
+    }
+    json_t *data = json_pack("{s:s,s:s}", "reason", f->in->resolution, "resolution", f->in->resolution);
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int t = lifecycle_transition(f->db, pid, path[i], via, block, data);
+        rc = t == -2 ? -1 : t == -1 ? reject(f, 409, "transition_not_allowed", "%s", "the payment cannot make that move") : 0;
+    }
+    json_decref(data);
+    return rc;
+}
+
+static void shortfall(u128 a, u128 b, char out[AMOUNT_STR_MAX])
+{
+    amount_units_str(a > b ? a - b : b - a, out);
+}
+
+/* After counting: move the payment where the chain would and open the under/overpaid
+ * exception the chain would open. 0 ok, 1 rejected, -1 db. */
+static int settle(struct fx *f, long long pid, int chain_ok)
+{
+    enum pay_state from, to;
+    struct settle_in s;
+    long long block;
+    if (payment_state(f, pid, &from) || recompute(f, pid, &s, &block)) return -1;
+    to = resolve_settle_state(&s);
+    int rc = walk(f, pid, from, to, chain_ok, block);
+    if (rc) return rc;
+    char diff[AMOUNT_STR_MAX];
+    u128 over = s.amount + tol_part(s.amount, s.tolerance_bps);
+    if (to == PS_CONFIRMING && s.confirmed == s.received && resolve_short(s.amount, s.received, s.tolerance_bps)) {
+        shortfall(s.amount, s.received, diff);
+        if (exc_open(f->db, "underpaid", pid, 0, diff, NULL) < 0) return -1;
+    } else if (to == PS_CONFIRMED && over >= s.amount && s.confirmed > over) {
+        shortfall(s.confirmed, s.amount, diff);
+        if (exc_open(f->db, "overpaid", pid, 0, diff, NULL) < 0) return -1;
+    }
+    json_object_set_new(f->out->effects, "payment_state", json_string(pay_state_name(to)));
+    return 0;
+}
+
+static int fx_accept_late(struct fx *f)
+{
+    struct xfer x;
+    enum pay_state st;
+    int rc = load_transfer(f, &x);
+    if (rc) return rc;
+    if (!f->in->payment_id) return reject(f, 409, "no_payment", "this exception has no payment%s", NULL);
+    if (payment_state(f, f->in->payment_id, &st)) return -1;
+    if (st == PS_FINALIZED || st == PS_CANCELED || st == PS_AWAITING)
+        return reject(f, 409, "invalid_payment_state", "cannot accept a late transfer for a %s payment",
+                      pay_state_name(st));
+    if (x.counted && x.payment_id != f->in->payment_id)
+        return reject(f, 409, "already_counted", "the transfer already counts toward another payment%s", NULL);
+    if (count_transfer(f, x.id, f->in->payment_id, "late")) return -1;
+    json_object_set_new(f->out->effects, "counted_transfer", json_string(x.tx_hash));
+    return settle(f, f->in->payment_id, 0);
+}
+
+static int fx_accept_partial(struct fx *f)
+{
+    enum pay_state st;
+    if (!f->in->payment_id) return reject(f, 409, "no_payment", "this exception has no payment%s", NULL);
+    if (payment_state(f, f->in->payment_id, &st)) return -1;
+    if (st == PS_CONFIRMED || st == PS_FINALIZED) {
+        json_object_set_new(f->out->effects, "payment_state", json_string(pay_state_name(st)));
+        return 0;   /* topped up meanwhile: nothing left to accept */
+    }
+    if (st != PS_CONFIRMING)
+        return reject(f, 409, "invalid_payment_state", "cannot accept a partial payment that is %s",
+                      pay_state_name(st));
+    int rc = walk(f, f->in->payment_id, st, PS_CONFIRMED, 0, -1);
+    if (!rc) json_object_set_new(f->out->effects, "payment_state", json_string("confirmed"));
+    return rc;
+}
+
+/* the target of attach_to_payment: locked, checked against the transfer. 0 ok, 1 rejected, -1 db */
+static int attach_target(struct fx *f, const struct xfer *x, long long *pid, long long *mid, char env[16])
+{
+    PGresult *r = db_q(f->db,
+        "SELECT p.id, p.state, p.merchant_id, p.environment, r.network = $2 AND"
+        "       (r.contract = $3 OR (n.address_kind = 'evm' AND lower(r.contract) = lower($3)))"
+        "  FROM payments p JOIN rails r ON r.id = p.rail JOIN networks n ON n.name = r.network"
+        " WHERE p.public_id = $1 FOR UPDATE OF p", f->in->target, x->network, x->contract);
+    if (db_failed(r)) { PQclear(r); return -1; }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return reject(f, 422, "payment_not_found", "no payment with id '%.64s'", f->in->target);
+    }
+    enum pay_state st = PS_CANCELED;
+    *pid = atoll(PQgetvalue(r, 0, 0));
+    pay_state_parse(PQgetvalue(r, 0, 1), &st);
+    *mid = atoll(PQgetvalue(r, 0, 2));
+    snprintf(env, 16, "%s", PQgetvalue(r, 0, 3));
+    int same_rail = PQgetvalue(r, 0, 4)[0] == 't';
+    PQclear(r);
+    if (!same_rail)
+        return reject(f, 422, "target_mismatch", "the payment is on another network or token than the transfer%s", NULL);
+    if (f->in->merchant_id && (*mid != f->in->merchant_id || strcmp(env, f->in->environment ? f->in->environment : "")))
+        return reject(f, 422, "target_mismatch", "the payment belongs to another merchant or environment%s", NULL);
+    if (!resolve_attach_target_ok(st))
+        return reject(f, 409, "invalid_target_state",
+                      "cannot attach to a %s payment (awaiting_payment, detected, confirming or expired only)",
+                      pay_state_name(st));
+    return 0;
+}
+
+static int fx_attach(struct fx *f)
+{
+    struct xfer x;
+    long long pid, mid;
+    char env[16];
+    int rc = load_transfer(f, &x);
+    if (rc) return rc;
+    if (x.counted) return reject(f, 409, "already_counted", "the transfer already counts toward a payment%s", NULL);
+    if ((rc = attach_target(f, &x, &pid, &mid, env))) return rc;
+    if (count_transfer(f, x.id, pid, "payment")) return -1;
+    json_object_set_new(f->out->effects, "attached_to", json_string(f->in->target));
+    json_object_set_new(f->out->effects, "counted_transfer", json_string(x.tx_hash));
+    f->out->notify_merchant_id = mid;
+    snprintf(f->out->notify_env, sizeof f->out->notify_env, "%s", env);
+    f->out->notify_payment_id = pid;
+    return settle(f, pid, 1);
+}
+
+static int fx_sweep(struct fx *f)
+{
+    struct xfer x;
+    int rc = load_transfer(f, &x);
+    if (rc) return rc;
+    if (x.counted) return reject(f, 409, "already_counted", "the transfer counts toward a payment%s", NULL);
+    char id[32];
+    ll(id, sizeof id, x.id);
+    PGresult *r = db_q(f->db, "UPDATE chain_transfers SET classification = 'sweep', updated_at = now()"
+                              " WHERE id = $1::bigint", id);
+    rc = db_failed(r) ? -1 : 0;
+    PQclear(r);
+    if (!rc) json_object_set_new(f->out->effects, "transfer_classification", json_string("sweep"));
+    return rc;
+}
+
+/* Resolutions whose effect is the decision itself until reconciliation adds the ledger
+ * postings (refund, refund_excess, write_off, request_topup, accept): extend here. */
+static int fx_record(struct fx *f)
+{
+    json_object_set_new(f->out->effects, "recorded", json_true());
+    return 0;
+}
+
+static const struct {
+    const char *resolution;
+    int (*fn)(struct fx *);
+} EFFECTS[] = {
+    { "accept_late", fx_accept_late },
+    { "accept_partial", fx_accept_partial },
+    { "attach_to_payment", fx_attach },
+    { "mark_internal_sweep", fx_sweep },
+    { NULL, NULL },
+};
+
+int resolve_effects(PGconn *db, const struct resolve_in *in, struct resolve_out *out)
+{
+    struct fx f = { db, in, out };
+    out->effects = json_object();
+    out->notify_merchant_id = in->merchant_id;
+    snprintf(out->notify_env, sizeof out->notify_env, "%s", in->environment ? in->environment : "");
+    out->notify_payment_id = in->payment_id;
+    int (*fn)(struct fx *) = fx_record;
+    for (int i = 0; EFFECTS[i].resolution; i++)
+        if (!strcmp(EFFECTS[i].resolution, in->resolution)) fn = EFFECTS[i].fn;
+    int rc = fn(&f);
+    if (rc < 0) log_error("exception.effects_failed", "resolution=%s msg=\"%.200s\"", in->resolution,
+                          PQerrorMessage(db));
+    return rc;
+}

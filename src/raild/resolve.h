@@ -1,0 +1,78 @@
+/* resolve — what resolving an exception does beyond recording the decision (DESIGN §4).
+ * api_exceptions.c validates the request, locks the exception and calls resolve_effects()
+ * inside the same transaction; anything that changes a payment goes through
+ * lifecycle_transition(…, VIA_RESOLUTION, …), never a direct write of payments.state.
+ *
+ * Effects by resolution:
+ *   accept_late          late_payment: count the late transfer toward its payment, move the
+ *                        payment out of `expired` to detected/confirming/confirmed by depth.
+ *   accept_partial       underpaid: confirming → confirmed (no-op if already confirmed).
+ *   attach_to_payment    unmatched_transfer / duplicate_payment / unclassified_internal: move
+ *                        the transfer to a target payment (same network and rail contract;
+ *                        same merchant+environment when the exception has one; target in
+ *                        awaiting_payment, detected, confirming or expired), count it, and
+ *                        move the payment as the chain would.
+ *   mark_internal_sweep  classify the transfer as an internal sweep (never revenue).
+ *   accept, refund, refund_excess, write_off, request_topup: recorded only — the ledger
+ *                        effects belong to reconciliation, which extends resolve_effects(). */
+#ifndef RAILD_RESOLVE_H
+#define RAILD_RESOLVE_H
+#include "raild/lifecycle.h"
+#include "core/amount.h"
+#include <jansson.h>
+#include <libpq-fe.h>
+
+struct resolve_in {
+    long long exc_id;
+    const char *type;
+    const char *resolution;
+    long long payment_id;          /* the exception's payment, 0 if none */
+    long long transfer_id;         /* the exception's transfer, 0 if none */
+    long long merchant_id;         /* 0 if none */
+    const char *environment;       /* NULL if none */
+    const char *target;            /* attach_to_payment: the target's pay_ public id */
+};
+
+struct resolve_out {
+    int status;                    /* on rejection: HTTP status, code, message */
+    char code[48];
+    char message[256];
+    json_t *effects;               /* what changed (owned by the caller after the call) */
+    long long notify_merchant_id;  /* who gets exception.resolved (0: nobody known) */
+    char notify_env[16];
+    long long notify_payment_id;
+};
+
+/* Applies the effects of `in->resolution` in the caller's transaction.
+ * Returns 0 done, 1 rejected (out->status/code/message set; caller rolls back),
+ * -1 database error. */
+int resolve_effects(PGconn *db, const struct resolve_in *in, struct resolve_out *out);
+
+/* ---- pure parts (unit-tested) ------------------------------------------ */
+
+/* Confirmations of a transfer in block `block` (< 0: mempool) when the head is `head`. */
+long long resolve_depth(long long head, long long block);
+
+struct settle_in {
+    u128 amount;            /* expected */
+    u128 received;          /* counted, any depth */
+    u128 confirmed;         /* counted at confirmation depth */
+    int any_in_block;       /* some counted transfer is in a block */
+    int tolerance_bps;      /* merchant tolerance */
+};
+/* The state the chain would put a payment in, given what is counted toward it:
+ * nothing → awaiting_payment; fully paid (within tolerance) at depth → confirmed;
+ * in a block → confirming; mempool only → detected. */
+enum pay_state resolve_settle_state(const struct settle_in *s);
+/* 1 if `received` is short of `amount` beyond the tolerance. */
+int resolve_short(u128 amount, u128 received, int tolerance_bps);
+
+/* Shortest chain of legal moves from → to made via `via` (BFS over lifecycle_allowed).
+ * Writes the states after `from` into path; returns their number, 0 if from == to,
+ * -1 if there is no legal route. */
+int resolve_path(enum pay_state from, enum pay_state to, enum transition_via via,
+                 enum pay_state *path, int max);
+
+/* 1 if a payment in `state` may receive an attached transfer. */
+int resolve_attach_target_ok(enum pay_state state);
+#endif
