@@ -34,28 +34,28 @@ void units_format(const char *digits, int decimals, char *out, size_t outlen)
     snprintf(out + pos, outlen - pos, "%s", digits);
 }
 
-static json_t *ts_or_null(PGresult *r, int col)
+static json_t *ts_or_null(PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, 0, col) ? json_null() : json_string(PQgetvalue(r, 0, col));
+    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
 }
 
-static json_t *payment_from_row(PGresult *r)
+static json_t *payment_from_row(PGresult *r, int row)
 {
-    int dec = atoi(PQgetvalue(r, 0, 19));
+    int dec = atoi(PQgetvalue(r, row, 19));
     char amount[128], received[128];
-    units_format(PQgetvalue(r, 0, 5), dec, amount, sizeof amount);
-    units_format(PQgetvalue(r, 0, 6), dec, received, sizeof received);
-    json_t *meta = json_loads(PQgetvalue(r, 0, 17), 0, NULL);
+    units_format(PQgetvalue(r, row, 5), dec, amount, sizeof amount);
+    units_format(PQgetvalue(r, row, 6), dec, received, sizeof received);
+    json_t *meta = json_loads(PQgetvalue(r, row, 17), 0, NULL);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i}",
-                     "id", PQgetvalue(r, 0, 0), "reference", PQgetvalue(r, 0, 1), "rail", PQgetvalue(r, 0, 2),
-                     "network", PQgetvalue(r, 0, 3), "environment", PQgetvalue(r, 0, 4), "amount", amount,
-                     "amount_units", PQgetvalue(r, 0, 5), "received", received, "received_units",
-                     PQgetvalue(r, 0, 6), "state", PQgetvalue(r, 0, 7), "deposit_address", PQgetvalue(r, 0, 8),
-                     "confirmations", atoi(PQgetvalue(r, 0, 9)), "confirmations_required",
-                     atoi(PQgetvalue(r, 0, 10)), "expires_at", PQgetvalue(r, 0, 11), "created_at",
-                     PQgetvalue(r, 0, 12), "updated_at", PQgetvalue(r, 0, 13), "detected_at", ts_or_null(r, 14),
-                     "confirmed_at", ts_or_null(r, 15), "finalized_at", ts_or_null(r, 16), "metadata",
-                     meta ? meta : json_object(), "sequence", atoi(PQgetvalue(r, 0, 18)));
+                     "id", PQgetvalue(r, row, 0), "reference", PQgetvalue(r, row, 1), "rail", PQgetvalue(r, row, 2),
+                     "network", PQgetvalue(r, row, 3), "environment", PQgetvalue(r, row, 4), "amount", amount,
+                     "amount_units", PQgetvalue(r, row, 5), "received", received, "received_units",
+                     PQgetvalue(r, row, 6), "state", PQgetvalue(r, row, 7), "deposit_address", PQgetvalue(r, row, 8),
+                     "confirmations", atoi(PQgetvalue(r, row, 9)), "confirmations_required",
+                     atoi(PQgetvalue(r, row, 10)), "expires_at", PQgetvalue(r, row, 11), "created_at",
+                     PQgetvalue(r, row, 12), "updated_at", PQgetvalue(r, row, 13), "detected_at", ts_or_null(r, row, 14),
+                     "confirmed_at", ts_or_null(r, row, 15), "finalized_at", ts_or_null(r, row, 16), "metadata",
+                     meta ? meta : json_object(), "sequence", atoi(PQgetvalue(r, row, 18)));
 }
 
 json_t *payment_json(PGconn *db, long long payment_id)
@@ -63,7 +63,7 @@ json_t *payment_json(PGconn *db, long long payment_id)
     char id[32];
     snprintf(id, sizeof id, "%lld", payment_id);
     PGresult *r = db_q(db, PAYMENT_SELECT "WHERE p.id = $1", id);
-    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? payment_from_row(r) : NULL;
+    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? payment_from_row(r, 0) : NULL;
     PQclear(r);
     return j;
 }
@@ -74,7 +74,25 @@ json_t *payment_json_public(PGconn *db, const char *public_id, long long merchan
     snprintf(mid, sizeof mid, "%lld", merchant_id);
     PGresult *r = db_q(db, PAYMENT_SELECT "WHERE p.public_id = $1 AND p.merchant_id = $2 AND p.environment = $3",
                        public_id, mid, env);
-    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? payment_from_row(r) : NULL;
+    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? payment_from_row(r, 0) : NULL;
     PQclear(r);
     return j;
+}
+
+json_t *payments_query(PGconn *db, const char *tail, int n, const char *const *params)
+{
+    size_t need = strlen(PAYMENT_SELECT) + strlen(tail) + 1;
+    char *q = malloc(need);
+    if (!q) return NULL;
+    snprintf(q, need, "%s%s", PAYMENT_SELECT, tail);
+    PGresult *r = db_exec(db, q, n, params);
+    free(q);
+    if (db_failed(r)) {
+        PQclear(r);
+        return NULL;
+    }
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(r); i++) json_array_append_new(a, payment_from_row(r, i));
+    PQclear(r);
+    return a;
 }

@@ -21,6 +21,11 @@ json_t *payment_json(PGconn *db, long long payment_id);
 /* the same, by public id scoped to a merchant and environment (NULL if not theirs) */
 json_t *payment_json_public(PGconn *db, const char *public_id, long long merchant_id, const char *env);
 
+/* Runs the payment SELECT followed by `tail` (WHERE … ORDER BY … LIMIT, with $n params,
+ * tables aliased p = payments, r = rails) and returns a JSON array of payment objects,
+ * or NULL on a database error (the caller inspects the connection). */
+json_t *payments_query(PGconn *db, const char *tail, int n, const char *const *params);
+
 /* Base-unit digits as a decimal string with exactly `decimals` fractional digits,
  * for any length (string arithmetic, no overflow): ("1500", 6) -> "0.001500". */
 void units_format(const char *digits, int decimals, char *out, size_t outlen);
