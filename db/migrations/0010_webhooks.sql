@@ -98,6 +98,8 @@ CREATE TABLE webhook_recover_jobs (
     status        text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued','running','done','failed')),
     total         integer,          -- failed deliveries found in the window
     requeued      integer NOT NULL DEFAULT 0,
+    last_delivery_id bigint NOT NULL DEFAULT 0,   -- keyset position, so a job resumes after a crash
+    lease_until   timestamptz,                    -- a running job whose lease lapsed is picked up again
     requested_by  text NOT NULL,
     error         text,
     created_at    timestamptz NOT NULL DEFAULT now(),

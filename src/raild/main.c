@@ -1,5 +1,6 @@
 /* raild — the gateway daemon. `raild <command> --help` for each command. */
 #include "raild/cli.h"
+#include "raild/dispatcher.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ static const struct command commands[] = {
     { "migrate", cmd_migrate, "apply pending database migrations" },
     { "serve",   cmd_serve,   "run the HTTP API and background workers" },
     { "admin",   cmd_admin,   "reviewed onboarding: merchants, rails, addresses, wallets, keys" },
+    { "dispatch", cmd_dispatch, "deliver signed webhooks (also runs inside serve)" },
     { 0 }
 };
 

@@ -2,6 +2,7 @@
  * A module adds one line here; the tables themselves live beside their handlers. */
 #include "raild/http.h"
 #include "raild/worker.h"
+#include "raild/dispatcher.h"
 
 extern const struct route system_routes[];
 extern const struct route whoami_routes[];
@@ -19,5 +20,6 @@ const struct route *const route_tables[] = {
 };
 
 const struct worker worker_table[] = {
+    { "dispatch", dispatch_worker },
     { 0 }
 };

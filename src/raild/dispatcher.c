@@ -1,0 +1,788 @@
+/* dispatcher — at-least-once webhook delivery. The loop and its SQL; see dispatcher.h. */
+#include "raild/dispatcher.h"
+#include "raild/cli.h"
+#include "raild/http.h"
+#include "raild/webhook_sign.h"
+#include "raild/worker.h"
+#include "core/db.h"
+#include "core/log.h"
+#include "core/util.h"
+#include <curl/curl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BODY_KEEP 2048
+#define CLAIM_MAX 256
+#define FLUSH_AT 128
+#define FANOUT_BATCH 1000
+#define RECOVER_CHUNK "500"
+
+struct job {
+    long long delivery, attempt, endpoint;
+    int n, manual;
+    int state;                  /* 0 queued, 1 running, 2 done */
+    char *payload, *url;
+    char event_id[64];
+    char sig[2 * WH_SIG_MAX];
+    long long ts;
+    CURL *easy;
+    struct curl_slist *hdrs;
+    char body[BODY_KEEP + 1];
+    size_t blen;
+    char errbuf[CURL_ERROR_SIZE];
+    int64_t started_ms;
+    /* result */
+    long http;
+    int ok, ms;
+    long retry_after;           /* seconds, -1 when absent */
+    char err[400];
+};
+
+struct ep {
+    long long id;
+    int active;                 /* queued + running + done-unflushed jobs */
+    int running;
+};
+
+struct disp {
+    struct dispatch_opts *o;
+    PGconn *db;
+    CURLM *multi;
+    struct job **jobs;
+    int njobs, cap;
+    struct ep *eps;
+    int neps, epcap;
+    int ndone;
+    int64_t first_done_ms;
+    long long delivered, failed;
+};
+
+/* ------------------------------------------------------------------ options */
+
+int dispatch_parse_schedule(const char *s, int *out, int max)
+{
+    int n = 0;
+    const char *p = s;
+    if (!s || !*s) return -1;
+    while (*p) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0) return -1;
+        long long mult = 1;
+        if (*end == 's') end++;
+        else if (*end == 'm') mult = 60, end++;
+        else if (*end == 'h') mult = 3600, end++;
+        if (*end && *end != ',') return -1;
+        if (n == max || v * mult > 7 * 86400) return -1;
+        out[n++] = (int)(v * mult);
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p) return -1;
+    }
+    return n;
+}
+
+static int env_int(const char *name, long long min, long long max, int *out)
+{
+    const char *v = getenv(name);
+    long long x;
+    if (!v || !*v) return 0;
+    if (util_parse_i64(v, min, max, &x)) {
+        fprintf(stderr, "raild: %s must be an integer from %lld to %lld\n", name, min, max);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+int dispatch_opts_init(struct dispatch_opts *o, const char *conninfo, volatile sig_atomic_t *stop)
+{
+    memset(o, 0, sizeof *o);
+    o->conninfo = conninfo ? conninfo : "";
+    o->stop = stop;
+    o->nschedule = dispatch_parse_schedule("5s,5m,30m,2h,5h,10h,10h", o->schedule, DISPATCH_MAX_RETRIES);
+    o->max_inflight = 256;
+    o->per_endpoint = 32;
+    o->timeout_ms = 15000;
+    const char *s = getenv("RAILD_WEBHOOK_RETRY_SCHEDULE");
+    if (s && *s && (o->nschedule = dispatch_parse_schedule(s, o->schedule, DISPATCH_MAX_RETRIES)) < 0) {
+        fprintf(stderr, "raild: RAILD_WEBHOOK_RETRY_SCHEDULE must look like '5s,5m,30m,2h' (at most %d steps)\n",
+                DISPATCH_MAX_RETRIES);
+        return -1;
+    }
+    if (env_int("RAILD_WEBHOOK_CONCURRENCY", 1, 4096, &o->max_inflight) ||
+        env_int("RAILD_WEBHOOK_PER_ENDPOINT", 1, 4096, &o->per_endpoint) ||
+        env_int("RAILD_WEBHOOK_TIMEOUT_MS", 100, 120000, &o->timeout_ms))
+        return -1;
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    char rnd[40];
+    util_random_id("", rnd, sizeof rnd);
+    snprintf(o->name, sizeof o->name, "%.40s:%d:%.6s", host, (int)getpid(), rnd);
+    return 0;
+}
+
+static void lease_seconds(struct dispatch_opts *o)
+{
+    /* a claimed job waits at most one timeout for a per-endpoint slot, then runs one */
+    o->lease_s = 2 * o->timeout_ms / 1000 + 30;
+}
+
+/* ------------------------------------------------------------------ endpoints in memory */
+
+static struct ep *ep_get(struct disp *d, long long id)
+{
+    for (int i = 0; i < d->neps; i++)
+        if (d->eps[i].id == id) return &d->eps[i];
+    if (d->neps == d->epcap) {
+        int ncap = d->epcap ? d->epcap * 2 : 32;
+        struct ep *n = realloc(d->eps, (size_t)ncap * sizeof *n);
+        if (!n) abort();
+        d->eps = n;
+        d->epcap = ncap;
+    }
+    d->eps[d->neps] = (struct ep){ .id = id };
+    return &d->eps[d->neps++];
+}
+
+/* drops idle endpoints so the table stays small */
+static void ep_compact(struct disp *d)
+{
+    int w = 0;
+    for (int i = 0; i < d->neps; i++)
+        if (d->eps[i].active) d->eps[w++] = d->eps[i];
+    d->neps = w;
+}
+
+/* ------------------------------------------------------------------ jobs */
+
+static void job_free(struct job *j)
+{
+    if (!j) return;
+    free(j->payload);
+    free(j->url);
+    curl_slist_free_all(j->hdrs);
+    free(j);
+}
+
+static void jobs_push(struct disp *d, struct job *j)
+{
+    if (d->njobs == d->cap) {
+        int ncap = d->cap ? d->cap * 2 : 256;
+        struct job **n = realloc(d->jobs, (size_t)ncap * sizeof *n);
+        if (!n) abort();
+        d->jobs = n;
+        d->cap = ncap;
+    }
+    d->jobs[d->njobs++] = j;
+}
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *u)
+{
+    struct job *j = u;
+    size_t n = size * nmemb, room = BODY_KEEP - j->blen;
+    size_t take = n < room ? n : room;
+    memcpy(j->body + j->blen, p, take);
+    j->blen += take;
+    return n;    /* read and discard the rest so the connection stays reusable */
+}
+
+static void job_start(struct disp *d, struct job *j)
+{
+    struct dispatch_opts *o = d->o;
+    CURL *e = curl_easy_init();
+    if (!e) abort();
+    j->easy = e;
+    char h[3 * WH_SIG_MAX + 64];
+    snprintf(h, sizeof h, "webhook-id: %s", j->event_id);
+    j->hdrs = curl_slist_append(j->hdrs, "Content-Type: application/json");
+    j->hdrs = curl_slist_append(j->hdrs, h);
+    snprintf(h, sizeof h, "webhook-timestamp: %lld", j->ts);
+    j->hdrs = curl_slist_append(j->hdrs, h);
+    snprintf(h, sizeof h, "webhook-signature: %s", j->sig);
+    j->hdrs = curl_slist_append(j->hdrs, h);
+    j->hdrs = curl_slist_append(j->hdrs, "Expect:");
+    curl_easy_setopt(e, CURLOPT_URL, j->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->payload);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->payload));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->hdrs);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "railtop-raild-webhooks/1");
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)o->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->timeout_ms < 10000 ? o->timeout_ms : 10000));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    j->started_ms = util_now_ms();
+    j->state = 1;
+    ep_get(d, j->endpoint)->running++;
+    curl_multi_add_handle(d->multi, e);
+}
+
+/* Starts queued jobs while their endpoint has a free slot. */
+static void jobs_start_queued(struct disp *d)
+{
+    for (int i = 0; i < d->njobs; i++) {
+        struct job *j = d->jobs[i];
+        if (j->state != 0) continue;
+        if (ep_get(d, j->endpoint)->running >= d->o->per_endpoint) continue;
+        job_start(d, j);
+    }
+}
+
+static const char *classify(CURLcode c)
+{
+    switch (c) {
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_COULDNT_CONNECT: return "connection refused";
+    case CURLE_COULDNT_RESOLVE_HOST: return "dns";
+    case CURLE_SSL_CONNECT_ERROR: case CURLE_PEER_FAILED_VERIFICATION: case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER: case CURLE_SSL_CACERT_BADFILE: return "tls";
+    case CURLE_GOT_NOTHING: case CURLE_RECV_ERROR: case CURLE_SEND_ERROR: return "connection reset";
+    default: return "transport";
+    }
+}
+
+static void job_finish(struct disp *d, struct job *j, CURLcode rc)
+{
+    j->ms = (int)(util_now_ms() - j->started_ms);
+    j->retry_after = -1;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->http);
+        j->ok = j->http >= 200 && j->http < 300;
+        if (!j->ok) snprintf(j->err, sizeof j->err, "HTTP %ld", j->http);
+        struct curl_header *h;
+        if ((j->http == 429 || j->http == 503) &&
+            curl_easy_header(j->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
+            long long secs;
+            if (!util_parse_i64(h->value, 0, 86400, &secs)) {
+                j->retry_after = (long)secs;
+            } else {
+                time_t t = curl_getdate(h->value, NULL);
+                if (t > 0) j->retry_after = t > time(NULL) ? (long)(t - time(NULL)) : 0;
+            }
+        }
+    } else {
+        j->http = 0;
+        snprintf(j->err, sizeof j->err, "%s: %s", classify(rc), j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
+    }
+    curl_multi_remove_handle(d->multi, j->easy);
+    curl_easy_cleanup(j->easy);
+    j->easy = NULL;
+    j->state = 2;
+    ep_get(d, j->endpoint)->running--;
+    if (d->ndone++ == 0) d->first_done_ms = util_now_ms();
+}
+
+static void harvest(struct disp *d)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(d->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        struct job *j;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        job_finish(d, j, m->data.result);
+    }
+}
+
+/* ------------------------------------------------------------------ database steps */
+
+static long long fanout(struct disp *d)
+{
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", FANOUT_BATCH);
+    PGresult *r = db_q(d->db,
+        "WITH o AS (SELECT id, event_id, merchant_id, environment, type FROM webhook_outbox"
+        "           WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
+        " ins AS (INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, event_type, merchant_id,"
+        "           environment, status, last_error, finished_at)"
+        "         SELECT e.id, o.id, o.event_id, o.type, o.merchant_id, o.environment,"
+        "                CASE WHEN e.status = 'enabled' THEN 'pending' ELSE 'failed' END,"
+        "                CASE WHEN e.status = 'enabled' THEN NULL ELSE 'endpoint disabled' END,"
+        "                CASE WHEN e.status = 'enabled' THEN NULL ELSE now() END"
+        "         FROM o JOIN webhook_endpoints e ON e.merchant_id = o.merchant_id"
+        "              AND e.environment = o.environment AND e.status <> 'deleted'"
+        "              AND (cardinality(e.event_types) = 0 OR o.type = ANY (e.event_types))"
+        "         ORDER BY o.id, e.id"
+        "         ON CONFLICT (endpoint_id, outbox_id) DO NOTHING RETURNING 1),"
+        " up AS (UPDATE webhook_outbox w SET fanned_out_at = now() FROM o WHERE w.id = o.id RETURNING 1)"
+        " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ins)", lim);
+    long long n = -1;
+    if (db_failed(r)) log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+    else n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+/* Endpoints with no free slot are left out of the claim, so their backlog never
+ * occupies slots another endpoint could use. */
+static char *saturated_list(struct disp *d)
+{
+    size_t cap = 16 + (size_t)d->neps * 24, len = 0;
+    char *s = malloc(cap);
+    if (!s) abort();
+    s[len++] = '{';
+    for (int i = 0; i < d->neps; i++)
+        if (d->eps[i].active >= d->o->per_endpoint)
+            len += (size_t)snprintf(s + len, cap - len, "%s%lld", len > 1 ? "," : "", d->eps[i].id);
+    s[len++] = '}';
+    s[len] = 0;
+    return s;
+}
+
+static struct job *job_from_row(struct disp *d, PGresult *r, int i)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j) abort();
+    j->delivery = atoll(PQgetvalue(r, i, 0));
+    j->attempt = atoll(PQgetvalue(r, i, 1));
+    j->n = atoi(PQgetvalue(r, i, 2));
+    j->endpoint = atoll(PQgetvalue(r, i, 3));
+    j->url = strdup(PQgetvalue(r, i, 4));
+    snprintf(j->event_id, sizeof j->event_id, "%s", PQgetvalue(r, i, 7));
+    j->payload = strdup(PQgetvalue(r, i, 8));
+    j->manual = !strcmp(PQgetvalue(r, i, 9), "manual");
+    j->ts = (long long)time(NULL);
+    char secret[WH_SECRET_MAX], old[WH_SECRET_MAX];
+    int has_old = !PQgetisnull(r, i, 6) && !wh_secret_open(PQgetvalue(r, i, 6), old);
+    if (wh_secret_open(PQgetvalue(r, i, 5), secret) ||
+        wh_signature_header(secret, has_old ? old : NULL, j->event_id, j->ts, j->payload, strlen(j->payload),
+                            j->sig, sizeof j->sig)) {
+        /* cannot sign (sealing key missing or wrong): record it as a failed attempt, never send unsigned */
+        j->state = 2;
+        j->ok = 0;
+        j->retry_after = -1;
+        snprintf(j->err, sizeof j->err, "signing: cannot open the endpoint secret (is RAILD_SECRETS_KEY set?)");
+        j->started_ms = util_now_ms();
+        if (d->ndone++ == 0) d->first_done_ms = j->started_ms;
+    }
+    memset(secret, 0, sizeof secret);
+    memset(old, 0, sizeof old);
+    ep_get(d, j->endpoint)->active++;
+    return j;
+}
+
+static int claim(struct disp *d, int want)
+{
+    char lim[16], per[16], lease[16];
+    snprintf(lim, sizeof lim, "%d", want);
+    snprintf(per, sizeof per, "%d", d->o->per_endpoint);
+    snprintf(lease, sizeof lease, "%d", d->o->lease_s);
+    char *sat = saturated_list(d);
+    PGresult *r = db_q(d->db,
+        "WITH cand AS ("
+        "  SELECT id FROM ("
+        "    SELECT x.id, x.next_attempt_at,"
+        "           row_number() OVER (PARTITION BY x.endpoint_id ORDER BY x.next_attempt_at, x.id) AS rn"
+        "    FROM (SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries"
+        "          WHERE status IN ('pending', 'in_flight') AND next_attempt_at <= now()"
+        "            AND NOT (endpoint_id = ANY ($2::bigint[]))"
+        "          ORDER BY next_attempt_at LIMIT $1::int * 4) x) y"
+        "  WHERE rn <= $3::int ORDER BY next_attempt_at LIMIT $1::int),"
+        " lk AS (SELECT d.id, d.status AS was FROM webhook_deliveries d"
+        "        JOIN cand c ON c.id = d.id"
+        "        JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'"
+        "        WHERE d.status IN ('pending', 'in_flight') AND d.next_attempt_at <= now()"
+        "        FOR UPDATE OF d SKIP LOCKED),"
+        " ab AS (UPDATE webhook_attempts a SET finished_at = now(), success = false,"
+        "          error = 'abandoned: the dispatcher holding the lease stopped; redelivering'"
+        "        FROM lk WHERE lk.was = 'in_flight' AND a.delivery_id = lk.id AND a.finished_at IS NULL RETURNING 1),"
+        " up AS (UPDATE webhook_deliveries d SET status = 'in_flight', attempts = d.attempts + 1,"
+        "          next_attempt_at = now() + make_interval(secs => $4::int),"
+        "          in_flight_until = now() + make_interval(secs => $4::int), leased_by = $5, updated_at = now()"
+        "        FROM lk WHERE d.id = lk.id"
+        "        RETURNING d.id, d.endpoint_id, d.outbox_id, d.event_id, d.attempts, d.trigger, d.operator),"
+        " ins AS (INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher)"
+        "         SELECT id, endpoint_id, attempts, trigger, operator, $5 FROM up RETURNING id, delivery_id)"
+        " SELECT up.id, ins.id, up.attempts, up.endpoint_id, e.url, e.secret,"
+        "        CASE WHEN e.old_secret_expires_at > now() THEN e.old_secret END, up.event_id, o.payload,"
+        "        up.trigger, (SELECT count(*) FROM ab)"
+        " FROM up JOIN ins ON ins.delivery_id = up.id JOIN webhook_endpoints e ON e.id = up.endpoint_id"
+        " JOIN webhook_outbox o ON o.id = up.outbox_id ORDER BY up.id",
+        lim, sat, per, lease, d->o->name);
+    free(sat);
+    if (db_failed(r)) {
+        log_error("webhook.claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+        PQclear(r);
+        return -1;
+    }
+    int n = PQntuples(r);
+    if (n && atoi(PQgetvalue(r, 0, 10)))
+        log_warn("webhook.lease_expired", "reclaimed=%s dispatcher=%s", PQgetvalue(r, 0, 10), d->o->name);
+    for (int i = 0; i < n; i++) jobs_push(d, job_from_row(d, r, i));
+    PQclear(r);
+    return n;
+}
+
+/* Outcome of one finished job: succeeded, failed, or pending again after a delay. */
+static const char *outcome(struct disp *d, struct job *j, double *next_in)
+{
+    *next_in = 0;
+    if (j->ok) return "succeeded";
+    if (j->http == 410 || j->manual || j->n > d->o->nschedule) return "failed";
+    double base = d->o->schedule[j->n - 1];
+    *next_in = base * (0.9 + 0.2 * ((double)random() / RAND_MAX));   /* ±10% jitter */
+    if (j->retry_after >= 0) *next_in = (double)j->retry_after;
+    return "pending";
+}
+
+/* Response bodies go into a text column: valid UTF-8, no NUL. */
+static json_t *body_json(struct job *j)
+{
+    if (j->state != 2 || (j->http == 0 && j->blen == 0)) return json_null();
+    for (size_t i = 0; i < j->blen; i++)
+        if (!j->body[i]) j->body[i] = '?';
+    for (size_t cut = 0; cut < 4 && cut <= j->blen; cut++) {
+        json_t *s = json_stringn(j->body, j->blen - cut);
+        if (s) return s;
+    }
+    for (size_t i = 0; i < j->blen; i++)
+        if ((unsigned char)j->body[i] >= 0x80) j->body[i] = '?';
+    return json_stringn(j->body, j->blen);
+}
+
+struct ep_result { long long id; int ok, tail, gone; const char *err; };
+
+static void add_ep_result(struct ep_result *er, int *ner, struct job *j)
+{
+    int i;
+    for (i = 0; i < *ner; i++)
+        if (er[i].id == j->endpoint) break;
+    if (i == *ner) er[(*ner)++] = (struct ep_result){ .id = j->endpoint };
+    if (j->ok) {
+        er[i].ok = 1;
+        er[i].tail = 0;
+    } else {
+        er[i].tail++;
+        er[i].err = j->err;
+        if (j->http == 410) er[i].gone = 1;
+    }
+}
+
+static int flush(struct disp *d)
+{
+    if (!d->ndone) return 0;
+    json_t *rows = json_array(), *eps = json_array();
+    struct ep_result *er = calloc((size_t)d->ndone, sizeof *er);
+    int ner = 0;
+    for (int i = 0; i < d->njobs; i++)
+        if (d->jobs[i]->state == 2) add_ep_result(er, &ner, d->jobs[i]);
+    for (int i = 0; i < d->njobs; i++) {
+        struct job *j = d->jobs[i];
+        if (j->state != 2) continue;
+        double nx;
+        const char *oc = outcome(d, j, &nx);
+        for (int k = 0; k < ner; k++)
+            if (er[k].id == j->endpoint && er[k].gone && !strcmp(oc, "pending")) oc = "failed";
+        if (j->ok) d->delivered++;
+        else if (!strcmp(oc, "failed")) d->failed++;
+        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI}",
+            "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
+            "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
+            "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
+            "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts));
+    }
+    for (int k = 0; k < ner; k++)
+        json_array_append_new(eps, json_pack("{sI sb si s? sb}", "id", (json_int_t)er[k].id, "ok", er[k].ok,
+                                             "tail", er[k].tail, "e", er[k].err, "gone", er[k].gone));
+    free(er);
+    char *a = json_dumps(rows, JSON_COMPACT), *b = json_dumps(eps, JSON_COMPACT);
+    json_decref(rows);
+    json_decref(eps);
+    PGresult *r = db_q(d->db,
+        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
+        "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint)),"
+        " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
+        /* endpoint rows are locked in id order so two dispatchers never deadlock on them */
+        " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR UPDATE),"
+        " a AS (UPDATE webhook_attempts w SET started_at = to_timestamp(r.st / 1000.0), finished_at = now(),"
+        "         duration_ms = r.ms, http_status = r.s, response_body = r.b, error = r.e, success = r.ok,"
+        "         signature = nullif(r.sig, ''), webhook_timestamp = r.ts"
+        "       FROM r WHERE w.id = r.a RETURNING 1),"
+        " d AS (UPDATE webhook_deliveries d SET status = r.o,"
+        "         next_attempt_at = CASE WHEN r.o = 'pending' THEN now() + make_interval(secs => r.nx) ELSE now() END,"
+        "         in_flight_until = NULL, leased_by = NULL, last_http_status = r.s, last_error = r.e,"
+        "         trigger = 'scheduled', operator = NULL, updated_at = now(),"
+        "         finished_at = CASE WHEN r.o = 'pending' THEN NULL ELSE now() END"
+        "       FROM r WHERE d.id = r.d AND d.status = 'in_flight' AND d.attempts = r.n RETURNING 1),"
+        " e AS (UPDATE webhook_endpoints e SET"
+        "         consecutive_failures = CASE WHEN x.ok THEN x.tail ELSE e.consecutive_failures + x.tail END,"
+        "         failing_since = CASE WHEN x.tail = 0 THEN NULL WHEN x.ok THEN now()"
+        "                              ELSE coalesce(e.failing_since, now()) END,"
+        "         last_error = coalesce(x.e, e.last_error), last_attempt_at = now(),"
+        "         last_success_at = CASE WHEN x.ok THEN now() ELSE e.last_success_at END,"
+        "         status = CASE WHEN x.gone AND e.status = 'enabled' THEN 'disabled' ELSE e.status END,"
+        "         disabled_reason = CASE WHEN x.gone AND e.status = 'enabled'"
+        "                                THEN 'the endpoint answered 410 Gone' ELSE e.disabled_reason END,"
+        "         disabled_at = CASE WHEN x.gone AND e.status = 'enabled' THEN now() ELSE e.disabled_at END,"
+        "         updated_at = now()"
+        "       FROM x JOIN lockep l ON l.id = x.id WHERE e.id = x.id RETURNING 1),"
+        " g AS (UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled (410 Gone)',"
+        "         finished_at = now(), updated_at = now()"
+        "       FROM x WHERE x.gone AND d.endpoint_id = x.id AND d.status = 'pending' RETURNING 1)"
+        " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), (SELECT count(*) FROM e), (SELECT count(*) FROM g)",
+        a, b);
+    free(a);
+    free(b);
+    int rc = 0;
+    if (db_failed(r)) {
+        /* the leases lapse and the work is redelivered: at-least-once holds */
+        log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+        rc = -1;
+    } else if (atoi(PQgetvalue(r, 0, 3))) {
+        log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, 3));
+    }
+    PQclear(r);
+    int w = 0;
+    for (int i = 0; i < d->njobs; i++) {
+        struct job *j = d->jobs[i];
+        if (j->state == 2) {
+            ep_get(d, j->endpoint)->active--;
+            job_free(j);
+        } else {
+            d->jobs[w++] = j;
+        }
+    }
+    d->njobs = w;
+    d->ndone = 0;
+    ep_compact(d);
+    return rc;
+}
+
+/* On shutdown: work not yet sent goes back to pending now, so nobody waits for a lease. */
+static void release_unsent(struct disp *d)
+{
+    json_t *ids = json_array();
+    for (int i = 0; i < d->njobs; i++)
+        if (d->jobs[i]->state != 2)
+            json_array_append_new(ids, json_pack("{sI sI si}", "d", (json_int_t)d->jobs[i]->delivery,
+                                                 "a", (json_int_t)d->jobs[i]->attempt, "n", d->jobs[i]->n));
+    if (json_array_size(ids)) {
+        char *s = json_dumps(ids, JSON_COMPACT);
+        PGresult *r = db_q(d->db,
+            "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int)),"
+            " a AS (UPDATE webhook_attempts w SET finished_at = now(), success = false,"
+            "         error = 'abandoned: the dispatcher shut down; redelivering' FROM r WHERE w.id = r.a RETURNING 1)"
+            " UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), in_flight_until = NULL,"
+            "   leased_by = NULL, updated_at = now()"
+            " FROM r WHERE d.id = r.d AND d.status = 'in_flight' AND d.attempts = r.n", s);
+        PQclear(r);
+        free(s);
+    }
+    json_decref(ids);
+}
+
+/* One chunk of one recover job: re-queue failed deliveries in the window, keyset by id. */
+static void recover_step(struct disp *d)
+{
+    PGresult *r = db_q(d->db,
+        "UPDATE webhook_recover_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
+        "  lease_until = now() + interval '60 seconds'"
+        " WHERE id = (SELECT id FROM webhook_recover_jobs"
+        "             WHERE status = 'queued' OR (status = 'running' AND lease_until < now())"
+        "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id", RECOVER_CHUNK);
+    if (db_failed(r) || PQntuples(r) == 0) {
+        if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+        PQclear(r);
+        return;
+    }
+    char id[32];
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    for (int guard = 0; guard < 100000 && !*d->o->stop; guard++) {
+        r = db_q(d->db,
+            "WITH j AS (SELECT * FROM webhook_recover_jobs WHERE id = $1),"
+            " c AS (SELECT d.id FROM webhook_deliveries d, j"
+            "       WHERE d.endpoint_id = j.endpoint_id AND d.status = 'failed' AND d.created_at >= j.since"
+            "         AND d.created_at < j.until AND d.id > j.last_delivery_id"
+            "       ORDER BY d.id LIMIT $2::int FOR UPDATE OF d),"
+            " u AS (UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), trigger = 'manual',"
+            "         operator = (SELECT requested_by FROM j), finished_at = NULL, updated_at = now()"
+            "       FROM c WHERE d.id = c.id RETURNING d.id)"
+            " UPDATE webhook_recover_jobs x SET requeued = x.requeued + (SELECT count(*) FROM u),"
+            "   last_delivery_id = coalesce((SELECT max(id) FROM c), x.last_delivery_id),"
+            "   lease_until = now() + interval '60 seconds',"
+            "   status = CASE WHEN (SELECT count(*) FROM c) < $2::int THEN 'done' ELSE 'running' END,"
+            "   finished_at = CASE WHEN (SELECT count(*) FROM c) < $2::int THEN now() END"
+            " WHERE x.id = $1 RETURNING x.status, x.requeued", id, RECOVER_CHUNK);
+        int done = db_failed(r) || PQntuples(r) == 0 || !strcmp(PQgetvalue(r, 0, 0), "done");
+        if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->db));
+        else if (done && PQntuples(r)) log_info("webhook.recover_done", "job=%s requeued=%s", id, PQgetvalue(r, 0, 1));
+        PQclear(r);
+        if (done) break;
+    }
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+static int db_ready(struct disp *d)
+{
+    if (d->db && PQstatus(d->db) == CONNECTION_OK) return 1;
+    if (d->db) PQfinish(d->db);
+    d->db = raild_db_connect(d->o->conninfo, "raild-dispatch");
+    return d->db != NULL;
+}
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+static int count_state(struct disp *d, int st)
+{
+    int n = 0;
+    for (int i = 0; i < d->njobs; i++) n += d->jobs[i]->state == st;
+    return n;
+}
+
+int dispatch_run(struct dispatch_opts *o)
+{
+    pthread_once(&curl_once, curl_init_once);
+    lease_seconds(o);
+    struct disp d = { .o = o };
+    d.multi = curl_multi_init();
+    curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, (long)o->max_inflight);
+    log_info("webhook.dispatcher_start", "dispatcher=%s concurrency=%d per_endpoint=%d timeout_ms=%d retries=%d "
+             "secrets_sealed=%s", o->name, o->max_inflight, o->per_endpoint, o->timeout_ms, o->nschedule,
+             wh_sealing_enabled() ? "yes" : "no");
+    int64_t last_fanout = 0, last_claim = 0, last_recover = 0, last_stats = util_now_ms();
+    int claim_full = 0;
+    while (!*o->stop) {
+        if (!db_ready(&d)) {
+            struct worker_ctx w = { .stop = o->stop };
+            worker_sleep(&w, 1000);
+            continue;
+        }
+        int64_t now = util_now_ms();
+        if (now - last_fanout >= 50) {
+            fanout(&d);
+            last_fanout = now;
+        }
+        if (now - last_recover >= 500) {
+            recover_step(&d);
+            last_recover = now;
+        }
+        int free_slots = o->max_inflight - d.njobs;
+        if (free_slots > 0 && (claim_full || now - last_claim >= 50)) {
+            int want = free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX;
+            int got = claim(&d, want);
+            claim_full = got == want;
+            last_claim = now;
+        }
+        jobs_start_queued(&d);
+        int running = 0;
+        curl_multi_perform(d.multi, &running);
+        harvest(&d);
+        jobs_start_queued(&d);
+        now = util_now_ms();
+        if (d.ndone >= FLUSH_AT || (d.ndone && (running == 0 || now - d.first_done_ms >= 20)))
+            flush(&d);
+        if (now - last_stats >= 10000) {
+            log_info("webhook.dispatcher_stats", "delivered=%lld failed=%lld in_flight=%d", d.delivered, d.failed,
+                     running);
+            last_stats = now;
+        }
+        if (!claim_full || d.njobs >= o->max_inflight)
+            curl_multi_poll(d.multi, NULL, 0, d.njobs ? 10 : 50, NULL);
+    }
+    /* graceful stop: let running requests finish for up to 2 s, record them, release the rest */
+    int64_t until = util_now_ms() + 2000;
+    while (count_state(&d, 1) && util_now_ms() < until) {
+        int running;
+        curl_multi_perform(d.multi, &running);
+        harvest(&d);
+        curl_multi_poll(d.multi, NULL, 0, 20, NULL);
+    }
+    if (d.db && PQstatus(d.db) == CONNECTION_OK) {
+        flush(&d);
+        release_unsent(&d);
+    }
+    for (int i = 0; i < d.njobs; i++) {
+        if (d.jobs[i]->easy) {
+            curl_multi_remove_handle(d.multi, d.jobs[i]->easy);
+            curl_easy_cleanup(d.jobs[i]->easy);
+        }
+        job_free(d.jobs[i]);
+    }
+    free(d.jobs);
+    free(d.eps);
+    curl_multi_cleanup(d.multi);
+    if (d.db) PQfinish(d.db);
+    log_info("webhook.dispatcher_stop", "dispatcher=%s delivered=%lld failed=%lld", o->name, d.delivered, d.failed);
+    return 0;
+}
+
+void *dispatch_worker(void *ctx)
+{
+    struct worker_ctx *w = ctx;
+    struct dispatch_opts o;
+    if (dispatch_opts_init(&o, w->conninfo, w->stop)) return NULL;
+    dispatch_run(&o);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ raild dispatch */
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { (void)sig; g_stop = 1; }
+
+static const char USAGE[] =
+    "usage: raild dispatch [--db CONNINFO] [--retry-schedule LIST] [--concurrency N] [--per-endpoint N]\n"
+    "                      [--timeout-ms N]\n"
+    "  Delivers webhooks until SIGINT/SIGTERM. Any number may run at once (SKIP LOCKED).\n"
+    "  --retry-schedule  delays after attempt 1, 2, … (default 5s,5m,30m,2h,5h,10h,10h; plain numbers are seconds)\n"
+    "  --concurrency     requests in flight overall (default 256)\n"
+    "  --per-endpoint    requests in flight per endpoint (default 32)\n"
+    "  --timeout-ms      attempt timeout (default 15000)\n"
+    "  The same settings come from RAILD_WEBHOOK_RETRY_SCHEDULE, _CONCURRENCY, _PER_ENDPOINT, _TIMEOUT_MS.\n"
+    "  Endpoint secrets sealed with RAILD_SECRETS_KEY need that key here too.\n";
+
+int cmd_dispatch(int argc, char **argv)
+{
+    const char *db = NULL;
+    struct dispatch_opts o;
+    if (dispatch_opts_init(&o, NULL, &g_stop)) return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help")) { fputs(USAGE, stdout); return 0; }
+        if (i + 1 >= argc) return cli_usage_error("dispatch", "unknown option or missing value '%s'\n%s", a, USAGE);
+        const char *v = argv[++i];
+        long long x;
+        if (!strcmp(a, "--db")) db = v;
+        else if (!strcmp(a, "--retry-schedule")) {
+            if ((o.nschedule = dispatch_parse_schedule(v, o.schedule, DISPATCH_MAX_RETRIES)) < 0)
+                return cli_usage_error("dispatch", "--retry-schedule must look like '5s,5m,30m,2h', got '%s'", v);
+        } else if (!strcmp(a, "--concurrency") || !strcmp(a, "--per-endpoint")) {
+            if (util_parse_i64(v, 1, 4096, &x)) return cli_usage_error("dispatch", "%s must be 1-4096, got '%s'", a, v);
+            if (a[2] == 'c') o.max_inflight = (int)x;
+            else o.per_endpoint = (int)x;
+        } else if (!strcmp(a, "--timeout-ms")) {
+            if (util_parse_i64(v, 100, 120000, &x))
+                return cli_usage_error("dispatch", "--timeout-ms must be 100-120000, got '%s'", v);
+            o.timeout_ms = (int)x;
+        } else {
+            return cli_usage_error("dispatch", "unknown option '%s'\n%s", a, USAGE);
+        }
+    }
+    o.conninfo = db ? db : "";
+    PGconn *probe = cli_db(db);
+    if (!probe) return 1;
+    char *v = db_val(probe, "SELECT count(*) FROM webhook_deliveries WHERE $1 = $1", "x");
+    PQfinish(probe);
+    if (!v) {
+        fprintf(stderr, "raild dispatch: the database is not migrated; run `raild migrate` first\n");
+        return 1;
+    }
+    free(v);
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return dispatch_run(&o);
+}
