@@ -226,6 +226,13 @@ static int admin_add_addresses(struct opts *o)
         PQfinish(db);
         return 1;
     }
+    if (n == 0) {   /* an empty file is a mistake (wrong path, truncated export), not "add nothing" */
+        fprintf(stderr, "raild admin add-addresses: %s has no addresses (one a line; blank lines and # comments"
+                        " are skipped); nothing added\n", file);
+        free(addrs);
+        PQfinish(db);
+        return 1;
+    }
     db_cmd(db, "BEGIN");
     long added = 0;
     for (size_t i = 0; i < n; i++) {

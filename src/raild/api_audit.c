@@ -14,7 +14,7 @@ static int text_param(struct req *q, struct resp *r, const char *name, const cha
 {
     *out = req_query(q, name);
     if (*out && (!**out || strlen(*out) > 200)) {
-        resp_error(r, 400, "invalid_parameter", "'%s' must be 1 to 200 characters", name);
+        resp_error(r, 400, "invalid_request", "'%s' must be 1 to 200 characters", name);
         return -1;
     }
     return 0;
@@ -24,7 +24,7 @@ static int time_param(struct req *q, struct resp *r, const char *name, const cha
 {
     *out = req_query(q, name);
     if (*out && !query_rfc3339_valid(*out)) {
-        resp_error(r, 400, "invalid_parameter",
+        resp_error(r, 400, "invalid_request",
                    "'%s' must be an RFC 3339 time such as 2026-01-31T09:00:00Z (encode '+' as %%2B)", name);
         return -1;
     }
@@ -45,7 +45,7 @@ static void audit_list(struct req *q, struct resp *r)
         return;
     const char *c = req_query(q, "cursor");
     if (c && util_parse_i64(c, 1, 1LL << 62, &cur)) {
-        resp_error(r, 400, "invalid_cursor", "'cursor' is not a cursor this endpoint returned");
+        resp_error(r, 400, "invalid_request", "'cursor' is not a cursor this endpoint returned");
         return;
     }
     has_cur = cur > 0;
@@ -67,7 +67,7 @@ static void audit_list(struct req *q, struct resp *r)
     if (db_failed(res)) {
         /* a well-formed time PostgreSQL still refuses (year 0, say) is the caller's error */
         if (!strncmp(db_sqlstate(res), "22", 2))
-            resp_error(r, 400, "invalid_parameter", "'since'/'until' is not a time PostgreSQL accepts");
+            resp_error(r, 400, "invalid_request", "'since'/'until' is not a time PostgreSQL accepts");
         else
             resp_db_error(r, q->db, res, "audit.list");
         PQclear(res);

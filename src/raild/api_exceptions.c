@@ -39,7 +39,7 @@ static int list_param(struct req *q, struct resp *r, const char *name, int (*val
     if (!v) return 0;
     char buf[512];
     if (strlen(v) == 0 || strlen(v) >= sizeof buf || strlen(v) + 3 > outlen) {
-        resp_error(r, 400, "invalid_parameter", "'%s' must be a comma-separated list of values", name);
+        resp_error(r, 400, "invalid_request", "'%s' must be a comma-separated list of values", name);
         return -1;
     }
     snprintf(buf, sizeof buf, "%s", v);
@@ -47,7 +47,7 @@ static int list_param(struct req *q, struct resp *r, const char *name, int (*val
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (!valid(tok)) {
-            resp_error(r, 400, "invalid_parameter", "unknown %s '%.64s'", name, tok);
+            resp_error(r, 400, "invalid_request", "unknown %s '%.64s'", name, tok);
             return -1;
         }
         n += snprintf(out + n, outlen - n, "%s%s", n > 1 ? "," : "", tok);
@@ -99,11 +99,11 @@ static void exceptions_list(struct req *q, struct resp *r)
     if (query_int(q, r, "merchant_id", 1, 1LL << 62, &v, &has)) return;
     if (has) snprintf(mid, sizeof mid, "%lld", v);
     if (pay && (!*pay || strlen(pay) > 64)) {
-        resp_error(r, 400, "invalid_parameter", "'payment_id' must be a payment id (pay_…)");
+        resp_error(r, 400, "invalid_request", "'payment_id' must be a payment id (pay_…)");
         return;
     }
     if (pcur && parse_cursor(pcur, csev, cus, cid)) {
-        resp_error(r, 400, "invalid_cursor", "'cursor' is not a cursor this endpoint returned");
+        resp_error(r, 400, "invalid_request", "'cursor' is not a cursor this endpoint returned");
         return;
     }
     char lim[16];

@@ -40,7 +40,7 @@ int query_check(struct req *q, struct resp *r, const char *const *allowed)
     MHD_get_connection_values(q->mhd, MHD_GET_ARGUMENT_KIND, qscan_one, &s);
     if (!s.bad[0]) return 0;
     if (s.dup)
-        resp_error(r, 400, "invalid_parameter", "query parameter '%s' given more than once", s.bad);
+        resp_error(r, 400, "invalid_request", "query parameter '%s' given more than once", s.bad);
     else
         resp_error(r, 400, "unknown_parameter", "unknown query parameter '%s'", s.bad);
     return -1;
@@ -53,7 +53,7 @@ int query_int(struct req *q, struct resp *r, const char *name, long long min, lo
     if (present) *present = v != NULL;
     if (!v) return 0;
     if (util_parse_i64(v, min, max, out)) {
-        resp_error(r, 400, "invalid_parameter", "'%s' must be an integer from %lld to %lld", name, min, max);
+        resp_error(r, 400, "invalid_request", "'%s' must be an integer from %lld to %lld", name, min, max);
         return -1;
     }
     return 0;
