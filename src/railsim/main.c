@@ -1,11 +1,13 @@
 /* railsim — chain, merchants and a flaky webhook receiver, for the demo, tests and
  * benchmarks. `railsim <command> --help` for each command. */
 #include "railsim/sim.h"
+#include "railsim/run.h"
 #include <stdio.h>
 #include <string.h>
 
 /* one line per subcommand, e.g.  { "receiver", receiver_main, "…" }, */
 static const struct sim_command commands[] = {
+    { "run", run_main, "merchants and simulated chains driving raild: payments, transfers, mistakes" },
     { 0 }
 };
 

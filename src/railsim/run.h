@@ -1,0 +1,92 @@
+/* run — `railsim run`: merchants creating payments, one simulated chain per network,
+ * and the mistakes real customers and chains make. Shared by run_flags.c (options),
+ * run.c (the scheduler and chain) and client.c (HTTP through libcurl multi). */
+#ifndef RAILSIM_RUN_H
+#define RAILSIM_RUN_H
+#include "core/amount.h"
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_MAX_MERCHANTS 16
+#define SIM_NNET 4
+
+struct sim_net {             /* a simulated chain */
+    const char *name;
+    const char *kind;        /* "tron" or "evm": address formats */
+    int block_ms;            /* real block time at --speed 1 */
+};
+struct sim_rail {            /* the catalogue of DESIGN §2, as in the rails table */
+    const char *id;
+    int net;
+    const char *contract;
+    int decimals, confirm, final;
+};
+extern const struct sim_net sim_nets[SIM_NNET];
+extern const struct sim_rail sim_rails[];
+extern const int sim_nrails;
+int sim_rail_find(const char *id);     /* index or -1 */
+int sim_net_find(const char *name);    /* index or -1 */
+
+/* What happens to one payment slot. `exact` is whatever the mix leaves over. */
+enum fate {
+    F_EXACT, F_UNDERPAY, F_OVERPAY, F_SPLIT, F_LATE, F_ABANDON, F_CANCEL, F_UNKNOWN,
+    F_WRONG_TOKEN, F_DUPLICATE, F_REORG, F_REORG_CONFIRMED, F_STUCK, F_SWEEP, F_INTERNAL,
+    F__COUNT
+};
+extern const char *const fate_names[F__COUNT];
+enum order_mode { O_ONTIME, O_EARLY, O_LAG };
+
+struct sim_merchant {
+    char *key;               /* from a file or the environment, never argv */
+    char label[32];          /* m0, m1… : in references and logs */
+    int rails[8], nrails;
+    unsigned dropped;        /* rails the gateway said are not enabled (bit per index) */
+};
+
+struct sim_cfg {
+    const char *api;
+    struct sim_merchant merchants[SIM_MAX_MERCHANTS];
+    int nmerchants;
+    char *watcher_key;
+    uint64_t seed;
+    char tag[48];
+    int rate_mpps;           /* payments per 1000 s, so rates like 0.5/s stay integers */
+    int speed_pct;           /* chain speed in percent of real block times */
+    int64_t duration_ms;     /* 0: unbounded */
+    long max_payments;       /* 0: unbounded */
+    unsigned mix_bp[F__COUNT];
+    unsigned order_early_bp, order_lag_bp;
+    int orders;              /* report orders via PUT /v1/orders/{reference} */
+    int rails[8], nrails;    /* default rails for merchants without their own list */
+    char hot[SIM_NNET][80];  /* our hot wallet per network ("" = unknown) */
+    long long start_height;
+    int expires_in, short_expiry;
+    int concurrency;
+    int print_plan;
+    const char *trace_path;
+    int quiet;
+};
+
+int run_main(int argc, char **argv);     /* `railsim run` */
+int run_parse(int argc, char **argv, struct sim_cfg *c);   /* 0 ok, 2 usage error (printed) */
+void run_usage(FILE *f);
+void run_cfg_free(struct sim_cfg *c);
+
+/* ---- HTTP client (client.c) ---- */
+struct client;
+struct http_result {
+    long status;             /* 0 when the request failed below HTTP */
+    const char *body;        /* response body, NUL-terminated */
+    const char *error;       /* transport error text when status == 0 */
+};
+typedef void (*client_done_fn)(void *ctx, int tag, long a, long b, const struct http_result *r);
+/* lane: requests in one lane go out strictly one after another (a watcher per network);
+ * lane -1 is the shared merchant pool limited by `concurrency`. */
+struct client *client_new(const char *base, int nlanes, int concurrency, client_done_fn done, void *ctx);
+void client_send(struct client *cl, int lane, const char *method, const char *path, const char *key,
+                 const char *idem, const char *body, int tag, long a, long b);
+/* runs transfers for at most timeout_ms; returns the number of requests still queued or in flight */
+int client_poll(struct client *cl, int timeout_ms);
+int client_pending(struct client *cl);
+void client_free(struct client *cl);
+#endif
