@@ -68,8 +68,9 @@ void run_usage(FILE *f)
 "                            tron:usdt ethereum:usdt bsc:usdt (18 decimals) polygon:usdt\n"
 "  --rate N                  payments created per second, all merchants (default 2;\n"
 "                            0.001 to 1000, up to 3 decimals)\n"
-"  --expires-in S            expiry of regular payments in seconds (default 900)\n"
-"  --short-expiry S          expiry of payments meant to lapse or be paid late (default 20)\n"
+"  --expires-in S            expiry of regular payments in seconds (default 900; the\n"
+"                            gateway accepts 60 to 604800)\n"
+"  --short-expiry S          expiry of payments meant to lapse or be paid late (default 60)\n"
 "  --mix NAME=PCT,...        share of payment slots with each outcome, in percent (up to\n"
 "                            2 decimals, total <= 100); the rest are paid exactly. 'none'\n"
 "                            sets all to 0. Outcomes (default %%):\n"
@@ -293,7 +294,7 @@ static void defaults(struct sim_cfg *c)
     c->nrails = 2;
     c->start_height = 1000000;
     c->expires_in = 900;
-    c->short_expiry = 20;
+    c->short_expiry = 60;
     c->concurrency = 8;
 }
 
@@ -348,10 +349,10 @@ int run_parse(int argc, char **argv, struct sim_cfg *c)
                 return bad("--speed: '%s' is not a multiple from 0.01 to 1000 (e.g. 1, 10, 0.5)", a);
             c->speed_pct = (int)v;
         } else if (!strcmp(f, "--expires-in")) {
-            if ((rc = num(f, a, 1, 30 * 86400, &v))) return rc;
+            if ((rc = num(f, a, 60, 604800, &v))) return rc;
             c->expires_in = (int)v;
         } else if (!strcmp(f, "--short-expiry")) {
-            if ((rc = num(f, a, 1, 86400, &v))) return rc;
+            if ((rc = num(f, a, 60, 604800, &v))) return rc;
             c->short_expiry = (int)v;
         } else if (!strcmp(f, "--mix")) {
             if ((rc = parse_mix(a, c))) return rc;
