@@ -9,6 +9,7 @@ extern const struct route whoami_routes[];
 extern const struct route exception_routes[];
 extern const struct route audit_routes[];
 extern const struct route payments_routes[];
+extern const struct route chain_routes[];
 
 const struct route *const route_tables[] = {
     system_routes,
@@ -16,10 +17,14 @@ const struct route *const route_tables[] = {
     exception_routes,
     audit_routes,
     payments_routes,
+    chain_routes,
     0
 };
 
+void *sweeper_run(void *ctx);   /* sweeper.c */
+
 const struct worker worker_table[] = {
     { "dispatch", dispatch_worker },
+    { "sweeper", sweeper_run },
     { 0 }
 };

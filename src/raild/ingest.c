@@ -1,0 +1,561 @@
+/* ingest — chain transfers and heads into payments, see ingest.h.
+ *
+ * Classification of a transfer (chain_transfers.classification), first match wins:
+ *   value 0                                   → ignored  (address-poisoning spam: stored, never counted)
+ *   from our wallet or a deposit address
+ *      to our hot/sweep wallet                 → sweep    (internal, never revenue, no exception)
+ *      to anywhere else                        → unclassified_internal + exception
+ *   to a deposit address, contract ≠ its rail  → wrong_asset + exception (look-alike tokens:
+ *                                                match by contract, never by symbol)
+ *   to the deposit address of a payment in
+ *      awaiting/detected/confirming            → payment (counted toward received)
+ *      expired/canceled                        → late + late_payment
+ *      confirmed/finalized                     → duplicate + duplicate_payment
+ *   anything else (unassigned/unknown address) → unmatched + unmatched_transfer
+ * A removed transfer (reorg) is uncounted: the payment moves back (detected/confirming →
+ * awaiting) or, when already confirmed/finalized, a `reorged` exception opens (money we
+ * treated as confirmed left the chain; finalization is held while it is live). Re-reported
+ * without `removed`, it is counted again and `reorged` auto-closes; other transfers are
+ * re-classified from scratch. Exceptions about a transfer that left the chain auto-close.
+ * Non-payment transfers still record the payment whose address they hit (payment_id, with
+ * counted = false) so ops and reconciliation see the context. */
+#include "raild/ingest.h"
+#include "raild/exceptions.h"
+#include "raild/lifecycle.h"
+#include "core/db.h"
+#include "core/log.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LL(buf, v) snprintf(buf, sizeof buf, "%lld", (long long)(v))
+
+int ingest_lock_network(PGconn *db, const char *network)
+{
+    PGresult *r = db_q(db, "SELECT pg_advisory_xact_lock(hashtext('raild.ingest.' || $1))", network);
+    int rc = db_failed(r) ? -1 : 0;
+    PQclear(r);
+    return rc;
+}
+
+static json_t *xfer_details(const char *network, const struct xfer_in *in)
+{
+    return json_pack("{s:s,s:s,s:I,s:o,s:s,s:s,s:s,s:s}", "network", network, "tx_hash", in->tx_hash, "log_index",
+                     (json_int_t)in->log_index, "block_number",
+                     in->block_number >= 0 ? json_integer(in->block_number) : json_null(), "from", in->from, "to",
+                     in->to, "contract", in->contract, "value", in->value);
+}
+
+struct klass {
+    const char *name;            /* classification */
+    const char *exc;             /* exception to open, or NULL */
+    long long payment_id;        /* payment whose address was hit (0 none) */
+    int counted;
+    char pay_state[32];
+};
+
+/* Decides the classification. Locks the payment row whose address was hit. 0 or -1. */
+static int classify(PGconn *db, const char *network, const struct xfer_in *in, struct klass *k)
+{
+    memset(k, 0, sizeof *k);
+    PGresult *r = db_q(db,
+        "SELECT EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = $2)"
+        "    OR EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = $2),"
+        " EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = $3),"
+        " EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = $3),"
+        " (SELECT payment_id FROM deposit_addresses WHERE network = $1 AND address = $3),"
+        " EXISTS (SELECT 1 FROM rails WHERE network = $1 AND contract = $4)",
+        network, in->from, in->to, in->contract);
+    if (db_failed(r)) {
+        PQclear(r);
+        return -1;
+    }
+    int from_ours = PQgetvalue(r, 0, 0)[0] == 't', to_wallet = PQgetvalue(r, 0, 1)[0] == 't';
+    int to_deposit = PQgetvalue(r, 0, 2)[0] == 't', known_contract = PQgetvalue(r, 0, 4)[0] == 't';
+    long long pid = PQgetisnull(r, 0, 3) ? 0 : atoll(PQgetvalue(r, 0, 3));
+    PQclear(r);
+    int contract_ok = known_contract;
+    if (pid) {
+        char id[32];
+        LL(id, pid);
+        r = db_q(db, "SELECT p.state, r.contract = $2 FROM payments p JOIN rails r ON r.id = p.rail"
+                     " WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
+        if (db_failed(r) || PQntuples(r) != 1) {
+            PQclear(r);
+            return -1;
+        }
+        snprintf(k->pay_state, sizeof k->pay_state, "%s", PQgetvalue(r, 0, 0));
+        contract_ok = PQgetvalue(r, 0, 1)[0] == 't';
+        PQclear(r);
+        k->payment_id = pid;
+    }
+    if (!strcmp(in->value, "0")) k->name = "ignored";
+    else if (from_ours && to_wallet) k->name = "sweep";
+    else if (from_ours) k->name = "unclassified_internal", k->exc = "unclassified_internal";
+    else if (to_deposit && !contract_ok) k->name = "wrong_asset", k->exc = "wrong_asset";
+    else if (pid && (!strcmp(k->pay_state, "awaiting_payment") || !strcmp(k->pay_state, "detected") ||
+                     !strcmp(k->pay_state, "confirming")))
+        k->name = "payment", k->counted = 1;
+    else if (pid && (!strcmp(k->pay_state, "expired") || !strcmp(k->pay_state, "canceled")))
+        k->name = "late", k->exc = "late_payment";
+    else if (pid && (!strcmp(k->pay_state, "confirmed") || !strcmp(k->pay_state, "finalized")))
+        k->name = "duplicate", k->exc = "duplicate_payment";
+    else k->name = "unmatched", k->exc = "unmatched_transfer";
+    if (!strcmp(k->name, "sweep") || !strcmp(k->name, "unclassified_internal")) {
+        if (!to_deposit) k->payment_id = 0;
+    }
+    return 0;
+}
+
+/* Opens the classification's exception for a transfer. 0 or -1. */
+static int open_for_class(PGconn *db, const char *network, const struct xfer_in *in, const struct klass *k,
+                          long long tid)
+{
+    if (!k->exc) return 0;
+    json_t *d = xfer_details(network, in);
+    if (k->pay_state[0]) json_object_set_new(d, "payment_state", json_string(k->pay_state));
+    long long rc = exc_open(db, k->exc, k->payment_id, tid, in->value, d);
+    json_decref(d);
+    return rc < 0 ? -1 : 0;
+}
+
+static const char *const transfer_exc_types[] = { "late_payment", "duplicate_payment", "unmatched_transfer",
+                                                  "wrong_asset", "unclassified_internal", NULL };
+
+static int fill_out(PGconn *db, long long pid, const char *klass, struct xfer_out *out)
+{
+    snprintf(out->classification, sizeof out->classification, "%s", klass);
+    out->payment_id = pid;
+    out->payment_public_id[0] = 0;
+    if (!pid) return 0;
+    char id[32];
+    LL(id, pid);
+    char *pub = db_val(db, "SELECT public_id FROM payments WHERE id = $1", id);
+    if (!pub) return -1;
+    snprintf(out->payment_public_id, sizeof out->payment_public_id, "%s", pub);
+    free(pub);
+    return 0;
+}
+
+/* A transfer never seen before. 0 or -1. */
+static int insert_new(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out)
+{
+    struct klass k;
+    if (classify(db, network, in, &k)) return -1;
+    /* a log first reported as removed is kept for the record: not counted, no exception */
+    int count = k.counted && !in->removed;
+    char blk[32], pid[32], li[32];
+    LL(blk, in->block_number);
+    LL(pid, k.payment_id);
+    LL(li, in->log_index);
+    PGresult *r = db_q(db,
+        "INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, block_hash, contract, from_address,"
+        " to_address, value, status, classification, payment_id, counted)"
+        " VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, $11, NULLIF($12::bigint, 0), $13) RETURNING id",
+        network, in->tx_hash, li, in->block_number >= 0 ? blk : NULL, in->block_hash, in->contract, in->from,
+        in->to, in->value, in->removed ? "removed" : "seen", k.name, pid, count ? "t" : "f");
+    if (db_failed(r) || PQntuples(r) != 1) {
+        log_error("ingest.insert_failed", "network=%s sqlstate=%s", network, db_sqlstate(r));
+        PQclear(r);
+        return -1;
+    }
+    long long tid = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (!in->removed && open_for_class(db, network, in, &k, tid)) return -1;
+    log_info("chain.transfer", "network=%s tx=%s log_index=%lld block=%lld class=%s payment_id=%lld removed=%d",
+             network, in->tx_hash, in->log_index, in->block_number, k.name, k.payment_id, in->removed);
+    return fill_out(db, k.payment_id, k.name, out);
+}
+
+struct stored {
+    long long id, block, payment_id;
+    char status[16], block_hash[72], klass[32];
+    int counted, same_data;
+};
+
+/* The stored row, locked. 1 found, 0 new, -1 error. */
+static int load_stored(PGconn *db, const char *network, const struct xfer_in *in, struct stored *s)
+{
+    char li[32];
+    LL(li, in->log_index);
+    PGresult *r = db_q(db,
+        "SELECT id, coalesce(block_number, -1), coalesce(block_hash, ''), status, classification,"
+        " coalesce(payment_id, 0), counted, (contract, from_address, to_address, value) = ($4, $5, $6, $7::numeric)"
+        " FROM chain_transfers WHERE network = $1 AND tx_hash = $2 AND log_index = $3 FOR UPDATE",
+        network, in->tx_hash, li, in->contract, in->from, in->to, in->value);
+    if (db_failed(r)) {
+        PQclear(r);
+        return -1;
+    }
+    int found = PQntuples(r) == 1;
+    if (found) {
+        s->id = atoll(PQgetvalue(r, 0, 0));
+        s->block = atoll(PQgetvalue(r, 0, 1));
+        snprintf(s->block_hash, sizeof s->block_hash, "%s", PQgetvalue(r, 0, 2));
+        snprintf(s->status, sizeof s->status, "%s", PQgetvalue(r, 0, 3));
+        snprintf(s->klass, sizeof s->klass, "%s", PQgetvalue(r, 0, 4));
+        s->payment_id = atoll(PQgetvalue(r, 0, 5));
+        s->counted = PQgetvalue(r, 0, 6)[0] == 't';
+        s->same_data = PQgetvalue(r, 0, 7)[0] == 't';
+    }
+    PQclear(r);
+    return found;
+}
+
+static int payment_state_locked(PGconn *db, long long pid, char *state, size_t n)
+{
+    char id[32];
+    LL(id, pid);
+    PGresult *r = db_q(db, "SELECT state FROM payments WHERE id = $1 FOR UPDATE", id);
+    int rc = (db_failed(r) || PQntuples(r) != 1) ? -1 : 0;
+    if (!rc) snprintf(state, n, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
+static int set_row(PGconn *db, long long tid, const char *status, const struct xfer_in *in, int counted,
+                   const char *klass, long long pid)
+{
+    char id[32], blk[32], p[32];
+    LL(id, tid);
+    LL(blk, in->block_number);
+    LL(p, pid);
+    PGresult *r = db_q(db, "UPDATE chain_transfers SET status = $2, block_number = $3, block_hash = NULLIF($4, ''),"
+                           " counted = $5, classification = $6, payment_id = NULLIF($7::bigint, 0), updated_at = now()"
+                           " WHERE id = $1",
+                       id, status, in->block_number >= 0 ? blk : NULL, in->block_hash, counted ? "t" : "f", klass, p);
+    int rc = db_failed(r) ? -1 : 0;
+    PQclear(r);
+    return rc;
+}
+
+/* removed=true for a transfer we hold as seen. 0 or -1. */
+static int apply_removal(PGconn *db, const char *network, const struct xfer_in *in, struct stored *s)
+{
+    /* keep the last known block: it is where the transfer was before the reorg */
+    struct xfer_in keep = *in;
+    keep.block_number = s->block;
+    snprintf(keep.block_hash, sizeof keep.block_hash, "%s", s->block_hash);
+    if (set_row(db, s->id, "removed", &keep, 0, s->klass, s->payment_id)) return -1;
+    log_info("chain.transfer_removed", "network=%s tx=%s log_index=%lld class=%s payment_id=%lld", network,
+             in->tx_hash, in->log_index, s->klass, s->payment_id);
+    if (s->counted && s->payment_id) {
+        char state[32];
+        if (payment_state_locked(db, s->payment_id, state, sizeof state)) return -1;
+        if (!strcmp(state, "confirmed") || !strcmp(state, "finalized")) {
+            json_t *d = xfer_details(network, &keep);
+            json_object_set_new(d, "payment_state", json_string(state));
+            long long rc = exc_open(db, "reorged", s->payment_id, s->id, in->value, d);
+            json_decref(d);
+            if (rc < 0) return -1;
+        }
+        return 0;   /* detected/confirming: the payment evaluation makes the back-move */
+    }
+    for (int i = 0; transfer_exc_types[i]; i++)
+        if (exc_auto_close(db, transfer_exc_types[i], 0, s->id, "transfer removed from the canonical chain") < 0)
+            return -1;
+    return 0;
+}
+
+/* A removed transfer reported again as seen. 0 or -1. */
+static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_in *in, struct stored *s,
+                             struct xfer_out *out)
+{
+    char state[32] = "";
+    if (!strcmp(s->klass, "payment") && s->payment_id &&
+        payment_state_locked(db, s->payment_id, state, sizeof state))
+        return -1;
+    if (!strcmp(state, "confirmed") || !strcmp(state, "finalized")) {
+        /* it counted toward a payment that stayed confirmed: count it again, close reorged */
+        if (set_row(db, s->id, "seen", in, 1, "payment", s->payment_id)) return -1;
+        char why[96];
+        snprintf(why, sizeof why, "transfer re-included in block %lld", in->block_number);
+        if (exc_auto_close(db, "reorged", 0, s->id, in->block_number >= 0 ? why : "transfer back in the mempool") < 0)
+            return -1;
+        return fill_out(db, s->payment_id, "payment", out);
+    }
+    struct klass k;   /* otherwise the world may have moved on (payment expired…): classify afresh */
+    if (classify(db, network, in, &k) || set_row(db, s->id, "seen", in, k.counted, k.name, k.payment_id) ||
+        open_for_class(db, network, in, &k, s->id))
+        return -1;
+    log_info("chain.transfer_reincluded", "network=%s tx=%s log_index=%lld class=%s", network, in->tx_hash,
+             in->log_index, k.name);
+    return fill_out(db, k.payment_id, k.name, out);
+}
+
+int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out)
+{
+    struct stored s;
+    int found = load_stored(db, network, in, &s);
+    if (found < 0) return -1;
+    if (!found) return insert_new(db, network, in, out);
+    if (!s.same_data) return -3;
+    int was_removed = !strcmp(s.status, "removed");
+    if (in->removed) {
+        if (!was_removed && apply_removal(db, network, in, &s)) return -1;
+        return fill_out(db, s.payment_id, s.klass, out);
+    }
+    if (was_removed) return apply_reinclusion(db, network, in, &s, out);
+    /* seen → seen: a mempool transfer mined, or moved to another block; same data → nothing */
+    if (s.block != in->block_number || strcmp(s.block_hash, in->block_hash)) {
+        if (set_row(db, s.id, "seen", in, s.counted, s.klass, s.payment_id)) return -1;
+        log_info("chain.transfer_block", "network=%s tx=%s log_index=%lld block=%lld was=%lld", network,
+                 in->tx_hash, in->log_index, in->block_number, s.block);
+    }
+    return fill_out(db, s.payment_id, s.klass, out);
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+struct eval {
+    char state[32];
+    long long n, n_block, max_block, confs, depth, finalized;
+    int shortfall, over;
+    char received[96], confirmed[96], short_by[96], excess[96];
+};
+
+static int eval_load(PGconn *db, const char *id, struct eval *e)
+{
+    PGresult *r = db_q(db,
+        "WITH p AS (SELECT p.id, p.state, p.amount, r.network, r.confirm_depth,"
+        "                  floor(p.amount * m.tolerance_bps / 10000) AS tol"
+        "             FROM payments p JOIN rails r ON r.id = p.rail JOIN merchants m ON m.id = p.merchant_id"
+        "            WHERE p.id = $1),"
+        " t AS (SELECT value, block_number FROM chain_transfers WHERE payment_id = $1 AND counted AND status = 'seen'),"
+        " a AS (SELECT coalesce(sum(value), 0) AS received, count(*) AS n, count(block_number) AS nb,"
+        "              max(block_number) AS mb FROM t),"
+        " h AS (SELECT greatest(coalesce(ch.head, 0), coalesce(a.mb, 0)) AS head, coalesce(ch.finalized, -1) AS fin"
+        "         FROM p CROSS JOIN a LEFT JOIN chain_heads ch ON ch.network = p.network),"
+        " c AS (SELECT coalesce(sum(t.value) FILTER (WHERE t.block_number IS NOT NULL"
+        "                 AND h.head - t.block_number + 1 >= p.confirm_depth), 0) AS conf FROM p CROSS JOIN h LEFT JOIN t ON true)"
+        " SELECT p.state, a.n, a.nb, coalesce(a.mb, -1), CASE WHEN a.nb > 0 THEN h.head - a.mb + 1 ELSE 0 END,"
+        "        p.confirm_depth, h.fin, c.conf < p.amount - p.tol, c.conf > p.amount + p.tol,"
+        "        a.received::text, c.conf::text, greatest(p.amount - c.conf, 0)::text, greatest(c.conf - p.amount, 0)::text"
+        "   FROM p, a, h, c",
+        id);
+    if (db_failed(r) || PQntuples(r) != 1) {
+        log_error("ingest.eval_failed", "payment_id=%s sqlstate=%s", id, db_sqlstate(r));
+        PQclear(r);
+        return -1;
+    }
+    snprintf(e->state, sizeof e->state, "%s", PQgetvalue(r, 0, 0));
+    e->n = atoll(PQgetvalue(r, 0, 1));
+    e->n_block = atoll(PQgetvalue(r, 0, 2));
+    e->max_block = atoll(PQgetvalue(r, 0, 3));
+    e->confs = atoll(PQgetvalue(r, 0, 4));
+    e->depth = atoll(PQgetvalue(r, 0, 5));
+    e->finalized = atoll(PQgetvalue(r, 0, 6));
+    e->shortfall = PQgetvalue(r, 0, 7)[0] == 't';
+    e->over = PQgetvalue(r, 0, 8)[0] == 't';
+    snprintf(e->received, sizeof e->received, "%s", PQgetvalue(r, 0, 9));
+    snprintf(e->confirmed, sizeof e->confirmed, "%s", PQgetvalue(r, 0, 10));
+    snprintf(e->short_by, sizeof e->short_by, "%s", PQgetvalue(r, 0, 11));
+    snprintf(e->excess, sizeof e->excess, "%s", PQgetvalue(r, 0, 12));
+    PQclear(r);
+    return 0;
+}
+
+/* Opens under/overpaid once per confirmed total: re-evaluations on every head must not
+ * reopen what ops already resolved, but a new transfer that changes the total may. */
+static int open_amount_exc(PGconn *db, const char *id, long long pid, const char *type, const struct eval *e)
+{
+    char *seen = db_val(db, "SELECT 1 FROM exceptions WHERE payment_id = $1 AND type = $2 AND transfer_id IS NULL"
+                            " AND (state IN ('open','claimed') OR details->>'confirmed_total' = $3) LIMIT 1",
+                        id, type, e->confirmed);
+    if (seen) {
+        free(seen);
+        return 0;
+    }
+    if (PQtransactionStatus(db) == PQTRANS_INERROR) return -1;
+    json_t *d = json_pack("{s:s,s:s}", "confirmed_total", e->confirmed, "received", e->received);
+    long long rc = exc_open(db, type, pid, 0, !strcmp(type, "underpaid") ? e->short_by : e->excess, d);
+    json_decref(d);
+    return rc < 0 ? -1 : 0;
+}
+
+static int live_reorged(PGconn *db, const char *id)
+{
+    char *v = db_val(db, "SELECT count(*) FROM exceptions WHERE payment_id = $1 AND type = 'reorged'"
+                         " AND state IN ('open','claimed')", id);
+    int n = v ? atoi(v) : -1;
+    free(v);
+    return n;
+}
+
+static int move(PGconn *db, long long pid, enum pay_state to, const char *reason, const struct eval *e)
+{
+    json_t *d = json_pack("{s:s,s:I,s:s}", "reason", reason, "confirmations", (json_int_t)e->confs, "received_units",
+                          e->received);
+    int rc = lifecycle_transition(db, pid, to, VIA_CHAIN, e->max_block, d);
+    json_decref(d);
+    return rc;
+}
+
+/* The next chain move for the payment, or -1 for none. */
+static int next_move(PGconn *db, const char *id, const struct eval *e, enum pay_state s, const char **why)
+{
+    switch (s) {
+    case PS_AWAITING:
+        if (!e->n) return -1;
+        *why = e->n_block ? "transfer_in_block" : "transfer_in_mempool";
+        return e->n_block ? PS_CONFIRMING : PS_DETECTED;
+    case PS_DETECTED:
+        if (!e->n) return *why = "dropped", PS_AWAITING;
+        return e->n_block ? (*why = "transfer_in_block", PS_CONFIRMING) : -1;
+    case PS_CONFIRMING:
+        /* no counted transfer left in a block: reorged out (a mempool re-report then
+         * re-detects it from awaiting — confirming → detected is not a legal move) */
+        if (!e->n_block) return *why = "reorged_out", PS_AWAITING;
+        if (e->confs >= e->depth && !e->shortfall) return *why = "confirmations_reached", PS_CONFIRMED;
+        return -1;
+    case PS_CONFIRMED:
+        if (e->n_block && e->finalized >= e->max_block && live_reorged(db, id) == 0)
+            return *why = "finality_reached", PS_FINALIZED;
+        return -1;
+    default:
+        return -1;
+    }
+}
+
+/* Exceptions that follow from the state reached. 0 or -1. */
+static int after_moves(PGconn *db, const char *id, long long pid, enum pay_state s, const struct eval *e,
+                       enum pay_state from)
+{
+    if (s == PS_CONFIRMING && e->n_block && e->confs >= e->depth && e->shortfall)
+        return open_amount_exc(db, id, pid, "underpaid", e);
+    if ((s == PS_CONFIRMED || s == PS_FINALIZED) && e->over && open_amount_exc(db, id, pid, "overpaid", e)) return -1;
+    if (s == PS_CONFIRMED && from != PS_CONFIRMED) {
+        if (exc_auto_close(db, "underpaid", pid, 0, "confirmed total reached the amount") < 0) return -1;
+        if (exc_auto_close(db, "stuck_unconfirmed", pid, 0, "payment confirmed") < 0) return -1;
+    }
+    if (s == PS_AWAITING && from == PS_DETECTED &&
+        exc_auto_close(db, "stuck_unconfirmed", pid, 0, "transfer dropped from the mempool") < 0)
+        return -1;
+    return 0;
+}
+
+static int store_totals(PGconn *db, const char *id, const struct eval *e)
+{
+    char confs[32];
+    LL(confs, e->confs);
+    /* only write when something changed: every payments UPDATE is a change-log row */
+    PGresult *r = db_q(db,
+        "UPDATE payments SET received = $2, confirmed_amount = $3, confirmations = c.v, updated_at = now()"
+        "  FROM (SELECT CASE WHEN state IN ('confirming','confirmed') THEN $4::int ELSE confirmations END AS v"
+        "          FROM payments WHERE id = $1) c"
+        " WHERE id = $1 AND (received, confirmed_amount, confirmations) IS DISTINCT FROM ($2::numeric, $3::numeric, c.v)",
+        id, e->received, e->confirmed, confs);
+    int rc = db_failed(r) ? -1 : 0;
+    PQclear(r);
+    return rc;
+}
+
+int ingest_eval_payment(PGconn *db, long long pid)
+{
+    char id[32];
+    LL(id, pid);
+    PGresult *r = db_q(db, "SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", id);
+    int bad = db_failed(r) || PQntuples(r) != 1;
+    PQclear(r);
+    struct eval e;
+    if (bad || eval_load(db, id, &e) || store_totals(db, id, &e)) return -1;
+    enum pay_state s, from;
+    if (pay_state_parse(e.state, &s)) return -1;
+    from = s;
+    int moves = 0;
+    for (int i = 0; i < 6; i++) {
+        const char *why = "";
+        int to = next_move(db, id, &e, s, &why);
+        if (to < 0) break;
+        if (move(db, pid, (enum pay_state)to, why, &e)) return -1;
+        if (after_moves(db, id, pid, (enum pay_state)to, &e, s)) return -1;
+        s = (enum pay_state)to;
+        moves++;
+    }
+    if (!moves && after_moves(db, id, pid, s, &e, from)) return -1;
+    /* lifecycle zeroes confirmations on awaiting/detected; set them for the state reached */
+    if (moves && (s == PS_CONFIRMING || s == PS_CONFIRMED) && store_totals(db, id, &e)) return -1;
+    return moves;
+}
+
+/* ------------------------------------------------------------ heads */
+
+/* Decision on a head lower than the stored one: chains do shrink (a reorg onto a shorter
+ * fork) and watcher replicas lag, and confirmations should show the truth, so a lower head
+ * is accepted — but never below the stored finalized height (finality does not go back;
+ * that report is wrong or from another chain: 409). The finalized height itself only ever
+ * rises. Payments are never moved backwards by heads: removed transfers do that. */
+int ingest_head(PGconn *db, const char *network, long long head, long long finalized, json_t **out)
+{
+    char h[32], f[32];
+    LL(h, head);
+    LL(f, finalized);
+    if (ingest_lock_network(db, network)) return -1;
+    PGresult *r = db_q(db,
+        "SELECT coalesce((SELECT finalized FROM chain_heads WHERE network = $1), -1),"
+        "       CASE WHEN $3::bigint >= 0 THEN $3::bigint"
+        "            ELSE $2::bigint - (SELECT max(finality_depth) FROM rails WHERE network = $1) END",
+        network, h, f);
+    if (db_failed(r)) {
+        PQclear(r);
+        return -1;
+    }
+    long long stored_fin = atoll(PQgetvalue(r, 0, 0)), fin = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (head < stored_fin) return -4;
+    if (fin < stored_fin) fin = stored_fin;
+    LL(f, fin);
+    r = db_q(db, "INSERT INTO chain_heads (network, head, finalized) VALUES ($1, $2, $3)"
+                 " ON CONFLICT (network) DO UPDATE SET head = $2, finalized = $3, updated_at = now()",
+             network, h, f);
+    int bad = db_failed(r);
+    PQclear(r);
+    if (bad) return -1;
+
+    /* open payments in a block on this network (index payments_open_by_rail), locked in id
+     * order; only those that can move get the full evaluation, the rest get their
+     * confirmation count refreshed in one statement */
+    r = db_q(db,
+        "WITH o AS (SELECT p.id, p.state, p.confirmations, r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail"
+        "            WHERE r.network = $1 AND p.state IN ('confirming','confirmed') ORDER BY p.id FOR UPDATE OF p),"
+        " a AS (SELECT t.payment_id, max(t.block_number) AS mb FROM chain_transfers t JOIN o ON o.id = t.payment_id"
+        "        WHERE t.counted AND t.status = 'seen' AND t.block_number IS NOT NULL GROUP BY t.payment_id)"
+        " SELECT o.id, (o.state = 'confirming' AND a.mb IS NOT NULL AND $2::bigint - a.mb + 1 >= o.confirm_depth)"
+        "           OR (o.state = 'confirmed' AND a.mb IS NOT NULL AND a.mb <= $3::bigint)"
+        "           OR (o.state = 'confirming' AND a.mb IS NULL)"
+        " FROM o LEFT JOIN a ON a.payment_id = o.id ORDER BY o.id",
+        network, h, f);
+    if (db_failed(r)) {
+        log_error("ingest.head_scan_failed", "network=%s sqlstate=%s", network, db_sqlstate(r));
+        PQclear(r);
+        return -1;
+    }
+    int n = PQntuples(r), transitions = 0, evaluated = 0;
+    for (int i = 0; i < n; i++) {
+        if (PQgetvalue(r, i, 1)[0] != 't') continue;
+        int m = ingest_eval_payment(db, atoll(PQgetvalue(r, i, 0)));
+        if (m < 0) {
+            PQclear(r);
+            return -1;
+        }
+        evaluated++;
+        transitions += m;
+    }
+    PQclear(r);
+    r = db_q(db,
+        "UPDATE payments p SET confirmations = greatest($2::bigint - x.mb + 1, 1), updated_at = now()"
+        "  FROM (SELECT t.payment_id, max(t.block_number) AS mb FROM chain_transfers t"
+        "          JOIN payments q ON q.id = t.payment_id JOIN rails r ON r.id = q.rail"
+        "         WHERE r.network = $1 AND q.state IN ('confirming','confirmed') AND t.counted AND t.status = 'seen'"
+        "           AND t.block_number IS NOT NULL GROUP BY t.payment_id) x"
+        " WHERE p.id = x.payment_id AND p.confirmations IS DISTINCT FROM greatest($2::bigint - x.mb + 1, 1)::int",
+        network, h);
+    bad = db_failed(r);
+    PQclear(r);
+    if (bad) return -1;
+    log_info("chain.head", "network=%s head=%lld finalized=%lld open=%d evaluated=%d transitions=%d", network, head,
+             fin, n, evaluated, transitions);
+    *out = json_pack("{s:s,s:I,s:I,s:i,s:i}", "network", network, "head", (json_int_t)head, "finalized",
+                     (json_int_t)fin, "evaluated", evaluated, "transitions", transitions);
+    return 0;
+}
