@@ -1,26 +1,25 @@
 #!/usr/bin/env bash
 # Sample merchants, rails, addresses, wallets and keys for the demo (PG* set by caller).
-# Keys are written to DIR/keys/<name>, mode 600 — never printed.
+# Keys are written to DIR/keys/<name>, mode 600 — never printed. Hot wallets are
+# written to DIR/wallets (NET=ADDRESS lines) for railsim's --hot-wallet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:?usage: demo-seed.sh DIR}
+ADDRS=${DEMO_ADDRESSES:-10000}
 mkdir -p "$DIR/keys"; chmod 700 "$DIR/keys"
-gen() { python3 - "$1" "$2" <<'PY'
-import sys, os, hashlib
-sys.path.insert(0, "tests/lib")
-from rt import address
-net, n = sys.argv[1], int(sys.argv[2])
-for i in range(n): print(address(net, "demo-%s-%d" % (net, i)))
-PY
-}
+gen() { python3 scripts/demo-addresses.py "$1" "$2" demo; }
 for net in tron ethereum bsc polygon; do
-  gen $net 2000 >"$DIR/addr-$net.txt"
+  gen $net "$ADDRS" >"$DIR/addr-$net.txt"
   bin/raild admin add-addresses --network $net --file "$DIR/addr-$net.txt"
 done
-hot=$(python3 -c 'import sys; sys.path.insert(0, "tests/lib"); from rt import tron_address; print(tron_address("hot-wallet"))')
-sweep=$(python3 -c 'import sys; sys.path.insert(0, "tests/lib"); from rt import tron_address; print(tron_address("sweep-wallet"))')
-bin/raild admin add-wallet --network tron --address "$hot" --kind hot
-bin/raild admin add-wallet --network tron --address "$sweep" --kind sweep
+wallet() { python3 scripts/demo-addresses.py "$1" 1 "$2"; }
+: >"$DIR/wallets"
+for net in tron bsc; do
+  hot=$(wallet $net "hot-wallet-$net"); sweep=$(wallet $net "sweep-wallet-$net")
+  bin/raild admin add-wallet --network $net --address "$hot" --kind hot
+  bin/raild admin add-wallet --network $net --address "$sweep" --kind sweep
+  echo "$net=$hot" >>"$DIR/wallets"
+done
 m1=$(bin/raild admin create-merchant --name "Acme Industrial GmbH")
 m2=$(bin/raild admin create-merchant --name "Borealis Freight Ltd" --tolerance-bps 50)
 for r in tron:usdt ethereum:usdt bsc:usdt polygon:usdt; do

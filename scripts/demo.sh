@@ -1,29 +1,158 @@
 #!/usr/bin/env bash
-# make demo: a throwaway database, raild with sample merchants, rails, keys and
-# addresses. (The simulator and console complete this as they land.)
+# make demo: a living gateway in one command. A throwaway PostgreSQL under build/demo,
+# migrations, sample merchants/keys/rails/addresses/wallets, raild (API, lifecycle,
+# webhook dispatcher), railsim's webhook receiver as the merchants' endpoint, railsim
+# run (merchants + chains + mistakes), then railtop as an operator with the ops role.
+# Quitting railtop (or Ctrl-C) stops everything this script started.
+# Without a terminal (CI) it runs DEMO_SECONDS (default 20), prints a summary, exits 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-make -s -j2 all >/dev/null
 DEMO=$ROOT/build/demo
 PGDIR=$DEMO/pg
-bash scripts/pgtmp.sh stop "$PGDIR" >/dev/null 2>&1 || true
-rm -rf "$DEMO"; mkdir -p "$DEMO"
-eval "$(bash scripts/pgtmp.sh start "$PGDIR")"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  bash scripts/pgtmp.sh stop "$PGDIR"
+LOGS=$DEMO/logs
+
+say() { printf '%s\n' "$*"; }
+alive_ours() {   # a PID from an earlier demo, only if it still runs one of our binaries
+  local p=$1
+  [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qE "(^|/)(raild|railsim|railtop) "
 }
-trap cleanup EXIT INT TERM
-bin/raild migrate >/dev/null
-bash scripts/demo-seed.sh "$DEMO" >/dev/null
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-bin/raild serve --listen 127.0.0.1:$PORT 2>"$DEMO/raild.log" &
-pids+=($!)
-echo "raild:     http://127.0.0.1:$PORT   (log: $DEMO/raild.log)"
-echo "database:  PGHOST=$PGHOST PGPORT=$PGPORT PGDATABASE=$PGDATABASE"
-echo "keys:      $DEMO/keys/ (one file per role; e.g. curl -H \"Authorization: Bearer \$(cat $DEMO/keys/ops)\")"
-echo "Press Ctrl-C to stop everything."
-wait
+
+make -s -j2 ${DEMO_BUILD:-all} >/dev/null
+
+# An earlier demo that was killed hard: stop what it started (recorded PIDs, checked).
+if [ -f "$DEMO/pids" ]; then
+  while read -r p; do alive_ours "$p" && kill "$p" 2>/dev/null || true; done <"$DEMO/pids"
+fi
+bash scripts/pgtmp.sh stop "$PGDIR" >/dev/null 2>&1 || true
+rm -rf "$DEMO"; mkdir -p "$LOGS"
+
+pids=()
+started() { pids+=("$1"); echo "$1" >>"$DEMO/pids"; }
+cleanup() {
+  trap - EXIT INT TERM
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    local any=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && any=1; done
+    [ $any = 0 ] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  bash scripts/pgtmp.sh stop "$PGDIR" >/dev/null 2>&1 || true
+  rm -f "$DEMO/pids"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {   # URL, seconds
+  local i
+  for i in $(seq $(( $2 * 10 ))); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+say "== database (build/demo/pg)"
+eval "$(bash scripts/pgtmp.sh start "$PGDIR")"
+bin/raild migrate >"$LOGS/migrate.log" 2>&1
+say "== merchants, rails, address pools, wallets, keys"
+bash scripts/demo-seed.sh "$DEMO" >"$LOGS/seed.log" 2>&1 || { tail -20 "$LOGS/seed.log"; exit 1; }
+
+PORT=$(free_port)
+API=http://127.0.0.1:$PORT
+bin/raild serve --listen 127.0.0.1:$PORT 2>"$LOGS/raild.log" &
+started $!
+wait_http "$API/healthz" 20 || { say "raild did not start; see $LOGS/raild.log"; tail -20 "$LOGS/raild.log"; exit 1; }
+say "== raild on $API"
+
+# Webhook endpoints: one receiver per merchant key, registered through the API — when
+# the receiver and the endpoint API exist (they arrive with the webhooks work).
+if bin/railsim receiver --help >/dev/null 2>&1; then
+  for m in acme borealis; do
+    rport=$(free_port)
+    code=$(curl -sS -o "$DEMO/endpoint-$m.json" -w '%{http_code}' -X POST "$API/v1/webhook-endpoints" \
+      -H "Authorization: Bearer $(cat "$DEMO/keys/merchant-$m")" -H 'Content-Type: application/json' \
+      -d "{\"url\":\"http://127.0.0.1:$rport/webhooks\"}" || true)
+    if [ "$code" != 201 ] && [ "$code" != 200 ]; then
+      say "   (webhook endpoints API not available yet: HTTP $code; no receivers)"; rm -f "$DEMO/endpoint-$m.json"; break
+    fi
+    (umask 077; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$DEMO/endpoint-$m.json" \
+       >"$DEMO/keys/whsec-$m")
+    python3 - "$DEMO/endpoint-$m.json" <<'PY'    # the secret stays in its 600 file only
+import json, sys
+p = sys.argv[1]; d = json.load(open(p)); d.pop("secret", None); json.dump(d, open(p, "w"))
+PY
+    bin/railsim receiver --listen 127.0.0.1:$rport --secret-file "$DEMO/keys/whsec-$m" \
+      >"$LOGS/receiver-$m.log" 2>&1 &
+    started $!
+    say "== webhook receiver for $m on http://127.0.0.1:$rport/webhooks"
+  done
+else
+  say "   (railsim receiver not built yet: webhooks go nowhere)"
+fi
+
+hot=(); while IFS= read -r w; do hot+=(--hot-wallet "$w"); done <"$DEMO/wallets"
+bin/railsim run --api "$API" \
+  --merchant-key-file "$DEMO/keys/merchant-acme=tron:usdt,ethereum:usdt,bsc:usdt,polygon:usdt" \
+  --merchant-key-file "$DEMO/keys/merchant-borealis=tron:usdt,bsc:usdt" \
+  --merchant-key-file "$DEMO/keys/merchant-acme-prod=tron:usdt" \
+  --watcher-key-file "$DEMO/keys/watcher" "${hot[@]}" \
+  --seed "${DEMO_SEED:-42}" --rate "${DEMO_RATE:-2}" --speed "${DEMO_SPEED:-4}" \
+  --trace "$LOGS/railsim.trace" >"$LOGS/railsim.out" 2>"$LOGS/railsim.log" &
+SIM=$!
+started $SIM
+say "== railsim run: 3 merchant keys, 4 chains at 4x speed (log: build/demo/logs/railsim.log)"
+
+q() { psql -X -q -At -F ' ' -c "$1" 2>/dev/null | sed 's/^/   /' || true; }
+has() { [ "$(psql -X -At -c "SELECT to_regclass('$1') IS NOT NULL" 2>/dev/null)" = t ]; }
+summary() {
+  say ""
+  say "-- payments by state"
+  q "SELECT rpad(state, 18), count(*) FROM payments GROUP BY state ORDER BY 2 DESC"
+  say "-- exceptions by type (open or claimed / all)"
+  q "SELECT rpad(type, 22), count(*) FILTER (WHERE state IN ('open','claimed')), count(*) FROM exceptions
+     GROUP BY type ORDER BY 3 DESC"
+  say "-- chain transfers by classification"
+  q "SELECT rpad(classification, 22), count(*) FROM chain_transfers GROUP BY 1 ORDER BY 2 DESC"
+  if has webhook_deliveries; then
+    say "-- webhook deliveries by status"
+    q "SELECT rpad(status, 18), count(*) FROM webhook_deliveries GROUP BY 1 ORDER BY 2 DESC"
+  fi
+  if has recon_breaks; then
+    say "-- reconciliation breaks by class"
+    q "SELECT rpad(class, 26), count(*) FROM recon_breaks GROUP BY 1 ORDER BY 2 DESC"
+  fi
+  return 0
+}
+
+CONSOLE_DB="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=railtop_console"
+if [ -t 0 ] && [ -t 1 ]; then
+  if [ -x bin/railtop ]; then
+    sleep 2
+    say "== railtop as the ops operator (q quits and stops everything)"
+    RAILTOP_API=$API bin/railtop --db "$CONSOLE_DB" --key-file "$DEMO/keys/ops" || true
+  else
+    say ""
+    say "The console is not built yet. Meanwhile:"
+    say "   API        $API   (keys in build/demo/keys/, e.g."
+    say "              curl -H \"Authorization: Bearer \$(cat build/demo/keys/ops)\" $API/v1/exceptions)"
+    say "   database   psql \"$CONSOLE_DB\""
+    say "   logs       build/demo/logs/"
+    say "Press Ctrl-C to stop everything."
+    wait "$SIM" || true
+    say "railsim stopped:"; tail -5 "$LOGS/railsim.log"
+  fi
+else
+  secs=${DEMO_SECONDS:-20}
+  say "== no terminal: running for ${secs}s, then a summary"
+  sleep "$secs"
+  kill -TERM "$SIM" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$SIM" 2>/dev/null || break; sleep 0.1; done
+  summary
+  say "-- railsim"
+  sed 's/^/   /' "$LOGS/railsim.out"
+fi
+exit 0
