@@ -59,7 +59,8 @@ struct disp {
     int neps, epcap;
     int ndone;
     int64_t first_done_ms;
-    long long delivered, failed;
+    long long delivered, failed, retried;
+    long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
 };
 
 /* ------------------------------------------------------------------ options */
@@ -484,6 +485,7 @@ static int flush(struct disp *d)
             if (er[k].id == j->endpoint && er[k].gone && !strcmp(oc, "pending")) oc = "failed";
         if (j->ok) d->delivered++;
         else if (!strcmp(oc, "failed")) d->failed++;
+        else d->retried++;
         json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI}",
             "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
@@ -583,12 +585,12 @@ static void release_unsent(struct disp *d)
 /* One chunk of one recover job: re-queue failed deliveries in the window, keyset by id. */
 static void recover_step(struct disp *d)
 {
-    PGresult *r = db_q(d->db,
+    PGresult *r = db_q0(d->db,
         "UPDATE webhook_recover_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
         "  lease_until = now() + interval '60 seconds'"
         " WHERE id = (SELECT id FROM webhook_recover_jobs"
         "             WHERE status = 'queued' OR (status = 'running' AND lease_until < now())"
-        "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id", RECOVER_CHUNK);
+        "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id");
     if (db_failed(r) || PQntuples(r) == 0) {
         if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
         PQclear(r);
@@ -653,43 +655,53 @@ int dispatch_run(struct dispatch_opts *o)
              wh_sealing_enabled() ? "yes" : "no");
     int64_t last_fanout = 0, last_claim = 0, last_recover = 0, last_stats = util_now_ms();
     int claim_full = 0;
+    long long finished_at_claim = 0;
     while (!*o->stop) {
         if (!db_ready(&d)) {
             struct worker_ctx w = { .stop = o->stop };
             worker_sleep(&w, 1000);
             continue;
         }
+        int running = 0;
+        curl_multi_perform(d.multi, &running);
+        harvest(&d);
         int64_t now = util_now_ms();
-        if (now - last_fanout >= 50) {
+        /* record results first: that frees endpoint slots for the claim below */
+        if (d.ndone >= FLUSH_AT || (d.ndone && (running == 0 || now - d.first_done_ms >= 5))) {
+            flush(&d);
+            d.n_flush++;
+            d.ms_flush += util_now_ms() - now;
+        }
+        if (now - last_fanout >= 50 || claim_full) {
+            int64_t t = util_now_ms();
             fanout(&d);
+            d.ms_fanout += util_now_ms() - t;
             last_fanout = now;
         }
         if (now - last_recover >= 500) {
             recover_step(&d);
             last_recover = now;
         }
+        long long finished = d.delivered + d.failed + d.retried - finished_at_claim;
         int free_slots = o->max_inflight - d.njobs;
-        if (free_slots > 0 && (claim_full || now - last_claim >= 50)) {
+        if (free_slots > 0 && (claim_full || now - last_claim >= 50 || finished >= 16 ||
+                               (finished > 0 && now - last_claim >= 5))) {
             int want = free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX;
+            int64_t t = util_now_ms();
             int got = claim(&d, want);
+            d.ms_claim += util_now_ms() - t;
+            d.n_claim++;
             claim_full = got == want;
             last_claim = now;
+            finished_at_claim = d.delivered + d.failed + d.retried;
         }
         jobs_start_queued(&d);
-        int running = 0;
-        curl_multi_perform(d.multi, &running);
-        harvest(&d);
-        jobs_start_queued(&d);
-        now = util_now_ms();
-        if (d.ndone >= FLUSH_AT || (d.ndone && (running == 0 || now - d.first_done_ms >= 20)))
-            flush(&d);
         if (now - last_stats >= 10000) {
-            log_info("webhook.dispatcher_stats", "delivered=%lld failed=%lld in_flight=%d", d.delivered, d.failed,
-                     running);
+            log_info("webhook.dispatcher_stats", "delivered=%lld failed=%lld retried=%lld in_flight=%d", d.delivered,
+                     d.failed, d.retried, running);
             last_stats = now;
         }
-        if (!claim_full || d.njobs >= o->max_inflight)
-            curl_multi_poll(d.multi, NULL, 0, d.njobs ? 10 : 50, NULL);
+        if (!claim_full) curl_multi_poll(d.multi, NULL, 0, d.njobs ? 5 : 50, NULL);
     }
     /* graceful stop: let running requests finish for up to 2 s, record them, release the rest */
     int64_t until = util_now_ms() + 2000;
@@ -714,7 +726,9 @@ int dispatch_run(struct dispatch_opts *o)
     free(d.eps);
     curl_multi_cleanup(d.multi);
     if (d.db) PQfinish(d.db);
-    log_info("webhook.dispatcher_stop", "dispatcher=%s delivered=%lld failed=%lld", o->name, d.delivered, d.failed);
+    log_info("webhook.dispatcher_stop", "dispatcher=%s delivered=%lld failed=%lld db_ms_fanout=%lld db_ms_claim=%lld "
+             "claims=%lld db_ms_record=%lld records=%lld", o->name, d.delivered, d.failed, d.ms_fanout, d.ms_claim,
+             d.n_claim, d.ms_flush, d.n_flush);
     return 0;
 }
 

@@ -6,7 +6,9 @@
 #include <string.h>
 
 /* one line per subcommand, e.g.  { "receiver", receiver_main, "…" }, */
+int receiver_main(int argc, char **argv);   /* receiver.c */
 static const struct sim_command commands[] = {
+    { "receiver", receiver_main, "reference webhook endpoint: verifies signatures, dedupes, fails on purpose" },
     { "run", run_main, "merchants and simulated chains driving raild: payments, transfers, mistakes" },
     { 0 }
 };
