@@ -183,7 +183,7 @@ is_(sql1("SELECT count(*) FROM payment_events e JOIN webhook_outbox o ON o.event
     "the payment event and the outbox row share the evt_ id")
 
 # ---------------------------------------------------------------- address pool
-m3 = Merchant(rails=("polygon:usdt",), addresses=0)
+m3 = Merchant(rails=("polygon:usdt",), addresses=1)
 free = int(sql1("SELECT count(*) FROM deposit_addresses WHERE network = 'polygon' AND payment_id IS NULL"))
 got = []
 for i in range(free):
