@@ -5,6 +5,7 @@
 #include "raild/audit.h"
 #include "raild/exceptions.h"
 #include "raild/http.h"
+#include "raild/ingest.h"
 #include "raild/outbox.h"
 #include "raild/payments.h"
 #include "raild/query.h"
@@ -261,18 +262,26 @@ bad:
     return NULL;
 }
 
-/* Locks the exception (its payment first, the order the chain engine locks in, so the
- * two never deadlock). 0 ok, -1 resp filled. */
-static int lock_exception(struct req *q, struct resp *r, struct exc_row *e)
+/* Locks the exception. A resolution may move payments and transfers, so it first takes
+ * what chain ingest takes, in ingest's order — the network's ingest lock, then the
+ * payment row — and the two never deadlock. 0 ok, -1 resp filled. */
+static int lock_exception(struct req *q, struct resp *r, struct exc_row *e, int for_resolve)
 {
-    PGresult *res = db_q(q->db, "SELECT payment_id FROM exceptions WHERE public_id = $1", q->params[0]);
+    PGresult *res = db_q(q->db, "SELECT e.payment_id, coalesce(e.network, rl.network)"
+                                "  FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"
+                                "  LEFT JOIN rails rl ON rl.id = p.rail WHERE e.public_id = $1", q->params[0]);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.lock"); PQclear(res); return -1; }
     if (PQntuples(res) != 1) {
         PQclear(res);
         resp_error(r, 404, "not_found", "no exception with id '%.64s'", q->params[0]);
         return -1;
     }
-    if (!PQgetisnull(res, 0, 0)) {
+    if (for_resolve && !PQgetisnull(res, 0, 1) && ingest_lock_network(q->db, PQgetvalue(res, 0, 1))) {
+        PQclear(res);
+        resp_db_error(r, q->db, NULL, "exceptions.lock_network");
+        return -1;
+    }
+    if (for_resolve && !PQgetisnull(res, 0, 0)) {
         PGresult *l = db_q(q->db, "SELECT 1 FROM payments WHERE id = $1::bigint FOR UPDATE", PQgetvalue(res, 0, 0));
         int bad = db_failed(l);
         if (bad) resp_db_error(r, q->db, l, "exceptions.lock_payment");
@@ -434,7 +443,7 @@ static void exceptions_act(struct req *q, struct resp *r, enum exc_action act)
     json_t *body = parse_action(q, r, &a), *before = NULL, *after = NULL;
     if (!body) return;
     if (tx_begin(q, r)) goto done;
-    if (lock_exception(q, r, &e) || check_version_state(&e, &a, FROM[act], VERB[act], r)) goto done;
+    if (lock_exception(q, r, &e, act == ACT_RESOLVE) || check_version_state(&e, &a, FROM[act], VERB[act], r)) goto done;
     if (!(before = exc_load(q->db, e.id))) { resp_db_error(r, q->db, NULL, "exceptions.before"); goto done; }
     if (act == ACT_RESOLVE && apply_effects(q, r, &e, &a, &out)) goto done;
     if (versioned_update(q, r, &e, &a, out.effects)) goto done;

@@ -1,52 +1,35 @@
 /* resolve — the effects of resolving an exception (see resolve.h for the table).
  * Design notes:
- * - Payment totals are recomputed from the transfers counted toward the payment (never
- *   incremented), so an effect applied twice — a reopened exception resolved again —
- *   counts nothing twice.
+ * - The chain engine owns "where should this payment be": after a resolution counts a
+ *   transfer toward a payment it calls ingest_eval_payment(), which recomputes received /
+ *   confirmed_amount from the counted transfers (never increments, so nothing counts
+ *   twice), makes the chain's moves (awaiting → detected/confirming → confirmed at depth)
+ *   and opens underpaid/overpaid exactly as it would for any transfer.
+ * - The one move the chain may not make — leaving `expired` — is made here, via
+ *   VIA_RESOLUTION, to detected (transfer in the mempool) or confirming (in a block); the
+ *   evaluation then confirms it if the depth is already reached. accept_partial is
+ *   confirming → confirmed via VIA_RESOLUTION.
+ * - A transfer counted by a resolution is classified `payment` (the effects record that
+ *   it was late / attached), so reorg and re-inclusion treat it like any counted transfer.
  * - attach_to_payment targets: awaiting_payment, detected, confirming (money still
  *   expected) or expired (the late case). Never confirmed/finalized — adding money to a
  *   settled payment is an overpayment, resolved with `accept` — and never canceled.
  *   Unmatched and internal transfers have no merchant: the target must be on the same
- *   network with the rail's contract; a duplicate also needs the same merchant+environment.
- * - State moves use VIA_RESOLUTION where the transition table allows it. An attached
- *   transfer also makes the moves the chain would make for it (awaiting → confirming, …),
- *   recorded with via=chain and the resolution as the reason, because after the attach the
- *   payment's position IS the chain's; no move exists that the table does not allow. */
+ *   network with the rail's contract; a duplicate also needs the same merchant+environment. */
 #include "raild/resolve.h"
 #include "raild/exceptions.h"
+#include "raild/ingest.h"
 #include "core/db.h"
 #include "core/log.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const u128 U128_MAX = ~(u128)0;
-
 /* ------------------------------------------------------------ pure parts */
 
-long long resolve_depth(long long head, long long block)
+enum pay_state resolve_reentry_state(int in_block)
 {
-    if (block < 0 || head < block) return 0;
-    return head - block + 1;
-}
-
-static u128 tol_part(u128 amount, int bps)
-{
-    if (bps <= 0) return 0;
-    if (bps > 10000) bps = 10000;
-    return (amount / 10000) * (u128)bps + ((amount % 10000) * (u128)bps) / 10000;
-}
-
-int resolve_short(u128 amount, u128 received, int tolerance_bps)
-{
-    return received < amount - tol_part(amount, tolerance_bps);
-}
-
-enum pay_state resolve_settle_state(const struct settle_in *s)
-{
-    if (s->received == 0) return PS_AWAITING;
-    if (!resolve_short(s->amount, s->confirmed, s->tolerance_bps)) return PS_CONFIRMED;
-    return s->any_in_block ? PS_CONFIRMING : PS_DETECTED;
+    return in_block ? PS_CONFIRMING : PS_DETECTED;
 }
 
 int resolve_attach_target_ok(enum pay_state st)
@@ -150,57 +133,11 @@ static int count_transfer(struct fx *f, long long tid, long long pid, const char
     return rc;
 }
 
-static u128 parse_sat(const char *s)
-{
-    u128 v;
-    return amount_parse_units(s, &v) ? U128_MAX : v;
-}
-
-/* Recomputes received / confirmed_amount / confirmations from the counted transfers and
- * fills the settle inputs. 0 ok, -1 db. */
-static int recompute(struct fx *f, long long pid, struct settle_in *s, long long *last_block)
-{
-    char id[32];
-    ll(id, sizeof id, pid);
-    PGresult *r = db_q(f->db,
-        "WITH h AS (SELECT coalesce((SELECT head FROM chain_heads ch WHERE ch.network = r.network), -1) AS head,"
-        "                  r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail WHERE p.id = $1::bigint),"
-        " c AS (SELECT t.value, t.block_number,"
-        "              CASE WHEN t.block_number IS NULL OR h.head < t.block_number THEN 0"
-        "                   ELSE h.head - t.block_number + 1 END AS depth, h.confirm_depth"
-        "         FROM chain_transfers t, h WHERE t.payment_id = $1::bigint AND t.counted AND t.status = 'seen')"
-        " UPDATE payments p SET"
-        "   received = (SELECT coalesce(sum(value), 0) FROM c),"
-        "   confirmed_amount = (SELECT coalesce(sum(value) FILTER (WHERE depth >= confirm_depth), 0) FROM c),"
-        "   confirmations = coalesce((SELECT min(depth) FROM c WHERE block_number IS NOT NULL), 0),"
-        "   updated_at = now()"
-        " FROM merchants m WHERE p.id = $1::bigint AND m.id = p.merchant_id"
-        " RETURNING p.amount::text, p.received::text, p.confirmed_amount::text,"
-        "   (SELECT count(*) FROM c WHERE block_number IS NOT NULL) > 0, m.tolerance_bps,"
-        "   coalesce((SELECT max(block_number) FROM c), -1)",
-        id);
-    if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
-    s->amount = parse_sat(PQgetvalue(r, 0, 0));
-    s->received = parse_sat(PQgetvalue(r, 0, 1));
-    s->confirmed = parse_sat(PQgetvalue(r, 0, 2));
-    s->any_in_block = PQgetvalue(r, 0, 3)[0] == 't';
-    s->tolerance_bps = atoi(PQgetvalue(r, 0, 4));
-    *last_block = atoll(PQgetvalue(r, 0, 5));
-    PQclear(r);
-    return 0;
-}
-
-/* Walks the payment to `to` by legal moves: VIA_RESOLUTION, or also the chain's own
- * moves when `chain_ok` (an attached transfer). 0 ok, 1 no legal route, -1 db. */
-static int walk(struct fx *f, long long pid, enum pay_state from, enum pay_state to, int chain_ok, long long block)
+/* Walks the payment from → to by VIA_RESOLUTION moves. 0 ok, 1 no legal route, -1 db. */
+static int walk(struct fx *f, long long pid, enum pay_state from, enum pay_state to, long long block)
 {
     enum pay_state path[PS__COUNT];
-    enum transition_via via = VIA_RESOLUTION;
     int n = resolve_path(from, to, VIA_RESOLUTION, path, PS__COUNT);
-    if (n < 0 && chain_ok) {
-        n = resolve_path(from, to, VIA_CHAIN, path, PS__COUNT);
-        via = VIA_CHAIN;
-    }
     if (n < 0) {
         char msg[96];
         snprintf(msg, sizeof msg, "%s to %s", pay_state_name(from), pay_state_name(to));
@@ -209,39 +146,41 @@ static int walk(struct fx *f, long long pid, enum pay_state from, enum pay_state
     json_t *data = json_pack("{s:s,s:s}", "reason", f->in->resolution, "resolution", f->in->resolution);
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
-        int t = lifecycle_transition(f->db, pid, path[i], via, block, data);
+        int t = lifecycle_transition(f->db, pid, path[i], VIA_RESOLUTION, block, data);
         rc = t == -2 ? -1 : t == -1 ? reject(f, 409, "transition_not_allowed", "%s", "the payment cannot make that move") : 0;
     }
     json_decref(data);
     return rc;
 }
 
-static void shortfall(u128 a, u128 b, char out[AMOUNT_STR_MAX])
+/* The newest block among the transfers counted toward the payment, -1 if all in the mempool,
+ * -2 if none is counted; -3 on a database error. */
+static long long counted_block(struct fx *f, long long pid)
 {
-    amount_units_str(a > b ? a - b : b - a, out);
+    char id[32];
+    ll(id, sizeof id, pid);
+    PGresult *r = db_q(f->db, "SELECT count(*), coalesce(max(block_number), -1) FROM chain_transfers"
+                              " WHERE payment_id = $1::bigint AND counted AND status = 'seen'", id);
+    long long v = -3;
+    if (!db_failed(r) && PQntuples(r) == 1) v = atoll(PQgetvalue(r, 0, 0)) == 0 ? -2 : atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return v;
 }
 
-/* After counting: move the payment where the chain would and open the under/overpaid
- * exception the chain would open. 0 ok, 1 rejected, -1 db. */
-static int settle(struct fx *f, long long pid, int chain_ok)
+/* After counting: bring an expired payment back (the resolution's move), then let the
+ * chain engine make its moves and open under/overpaid. 0 ok, 1 rejected, -1 db. */
+static int settle(struct fx *f, long long pid)
 {
-    enum pay_state from, to;
-    struct settle_in s;
-    long long block;
-    if (payment_state(f, pid, &from) || recompute(f, pid, &s, &block)) return -1;
-    to = resolve_settle_state(&s);
-    int rc = walk(f, pid, from, to, chain_ok, block);
-    if (rc) return rc;
-    char diff[AMOUNT_STR_MAX];
-    u128 over = s.amount + tol_part(s.amount, s.tolerance_bps);
-    if (to == PS_CONFIRMING && s.confirmed == s.received && resolve_short(s.amount, s.received, s.tolerance_bps)) {
-        shortfall(s.amount, s.received, diff);
-        if (exc_open(f->db, "underpaid", pid, 0, diff, NULL) < 0) return -1;
-    } else if (to == PS_CONFIRMED && over >= s.amount && s.confirmed > over) {
-        shortfall(s.confirmed, s.amount, diff);
-        if (exc_open(f->db, "overpaid", pid, 0, diff, NULL) < 0) return -1;
+    enum pay_state st;
+    if (payment_state(f, pid, &st)) return -1;
+    if (st == PS_EXPIRED) {
+        long long blk = counted_block(f, pid);
+        if (blk == -3) return -1;
+        int rc = walk(f, pid, st, resolve_reentry_state(blk >= 0), blk >= 0 ? blk : -1);
+        if (rc) return rc;
     }
-    json_object_set_new(f->out->effects, "payment_state", json_string(pay_state_name(to)));
+    if (ingest_eval_payment(f->db, pid) < 0 || payment_state(f, pid, &st)) return -1;
+    json_object_set_new(f->out->effects, "payment_state", json_string(pay_state_name(st)));
     return 0;
 }
 
@@ -258,9 +197,10 @@ static int fx_accept_late(struct fx *f)
                       pay_state_name(st));
     if (x.counted && x.payment_id != f->in->payment_id)
         return reject(f, 409, "already_counted", "the transfer already counts toward another payment%s", NULL);
-    if (count_transfer(f, x.id, f->in->payment_id, "late")) return -1;
+    if (count_transfer(f, x.id, f->in->payment_id, "payment")) return -1;
     json_object_set_new(f->out->effects, "counted_transfer", json_string(x.tx_hash));
-    return settle(f, f->in->payment_id, 0);
+    json_object_set_new(f->out->effects, "was", json_string(x.classification));
+    return settle(f, f->in->payment_id);
 }
 
 static int fx_accept_partial(struct fx *f)
@@ -275,7 +215,7 @@ static int fx_accept_partial(struct fx *f)
     if (st != PS_CONFIRMING)
         return reject(f, 409, "invalid_payment_state", "cannot accept a partial payment that is %s",
                       pay_state_name(st));
-    int rc = walk(f, f->in->payment_id, st, PS_CONFIRMED, 0, -1);
+    int rc = walk(f, f->in->payment_id, st, PS_CONFIRMED, -1);
     if (!rc) json_object_set_new(f->out->effects, "payment_state", json_string("confirmed"));
     return rc;
 }
@@ -323,10 +263,11 @@ static int fx_attach(struct fx *f)
     if (count_transfer(f, x.id, pid, "payment")) return -1;
     json_object_set_new(f->out->effects, "attached_to", json_string(f->in->target));
     json_object_set_new(f->out->effects, "counted_transfer", json_string(x.tx_hash));
+    json_object_set_new(f->out->effects, "was", json_string(x.classification));
     f->out->notify_merchant_id = mid;
     snprintf(f->out->notify_env, sizeof f->out->notify_env, "%s", env);
     f->out->notify_payment_id = pid;
-    return settle(f, pid, 1);
+    return settle(f, pid);
 }
 
 static int fx_sweep(struct fx *f)

@@ -5,7 +5,8 @@
  *
  * Effects by resolution:
  *   accept_late          late_payment: count the late transfer toward its payment, move the
- *                        payment out of `expired` to detected/confirming/confirmed by depth.
+ *                        payment out of `expired` (to detected/confirming; the chain engine
+ *                        confirms it in the same transaction when the depth is reached).
  *   accept_partial       underpaid: confirming → confirmed (no-op if already confirmed).
  *   attach_to_payment    unmatched_transfer / duplicate_payment / unclassified_internal: move
  *                        the transfer to a target payment (same network and rail contract;
@@ -18,7 +19,6 @@
 #ifndef RAILD_RESOLVE_H
 #define RAILD_RESOLVE_H
 #include "raild/lifecycle.h"
-#include "core/amount.h"
 #include <jansson.h>
 #include <libpq-fe.h>
 
@@ -50,22 +50,10 @@ int resolve_effects(PGconn *db, const struct resolve_in *in, struct resolve_out 
 
 /* ---- pure parts (unit-tested) ------------------------------------------ */
 
-/* Confirmations of a transfer in block `block` (< 0: mempool) when the head is `head`. */
-long long resolve_depth(long long head, long long block);
-
-struct settle_in {
-    u128 amount;            /* expected */
-    u128 received;          /* counted, any depth */
-    u128 confirmed;         /* counted at confirmation depth */
-    int any_in_block;       /* some counted transfer is in a block */
-    int tolerance_bps;      /* merchant tolerance */
-};
-/* The state the chain would put a payment in, given what is counted toward it:
- * nothing → awaiting_payment; fully paid (within tolerance) at depth → confirmed;
- * in a block → confirming; mempool only → detected. */
-enum pay_state resolve_settle_state(const struct settle_in *s);
-/* 1 if `received` is short of `amount` beyond the tolerance. */
-int resolve_short(u128 amount, u128 received, int tolerance_bps);
+/* Where an expired payment re-enters when a resolution counts a transfer toward it:
+ * confirming if a counted transfer is in a block, else detected. The chain engine then
+ * confirms it if the depth is already reached. */
+enum pay_state resolve_reentry_state(int in_block);
 
 /* Shortest chain of legal moves from → to made via `via` (BFS over lifecycle_allowed).
  * Writes the states after `from` into path; returns their number, 0 if from == to,

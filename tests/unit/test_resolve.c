@@ -1,43 +1,19 @@
-/* resolve: the pure parts of exception resolution effects, and strict RFC 3339 checks
+/* resolve: the pure parts of exception resolution effects (routes through the transition
+ * table, attach targets, re-entry from expired), and strict RFC 3339 checks
  * for the audit API's time window. */
 #include "tap.h"
 #include "raild/query.h"
 #include "raild/resolve.h"
 
-static enum pay_state settle(u128 amount, u128 received, u128 confirmed, int in_block, int tol)
-{
-    struct settle_in s = { amount, received, confirmed, in_block, tol };
-    return resolve_settle_state(&s);
-}
-
 int main(void)
 {
-    /* depth */
-    is_int(resolve_depth(100, -1), 0, "a mempool transfer has no confirmations");
-    is_int(resolve_depth(100, 100), 1, "a transfer in the head block has 1 confirmation");
-    is_int(resolve_depth(118, 100), 19, "head 118, block 100: 19 confirmations (tron's depth)");
-    is_int(resolve_depth(99, 100), 0, "a block above the head (head not yet seen) counts 0");
-
-    /* short of the expected amount, with tolerance */
-    u128 m = 1000000;  /* 1 USDT on a 6-decimal rail */
-    ok(resolve_short(m, m - 1, 0), "one base unit short is short with 0 tolerance");
-    ok(!resolve_short(m, m, 0), "exact is not short");
-    ok(!resolve_short(m, m + 5, 0), "over is not short");
-    ok(!resolve_short(m, m - 100, 1), "1 bps of 1 USDT tolerates 100 base units");
-    ok(resolve_short(m, m - 101, 1), "but not 101");
-    ok(!resolve_short(m, 0, 10000), "10000 bps tolerates anything");
-    u128 big = ~(u128)0;
-    ok(!resolve_short(big, big, 50), "no overflow near u128 max");
-    ok(resolve_short(big, big / 2, 50), "half of u128 max is short");
-
-    /* where the chain would put a payment */
-    is_int(settle(m, 0, 0, 0, 0), PS_AWAITING, "nothing counted: awaiting_payment");
-    is_int(settle(m, m, 0, 0, 0), PS_DETECTED, "counted but only in the mempool: detected");
-    is_int(settle(m, m, 0, 1, 0), PS_CONFIRMING, "in a block, not deep enough: confirming");
-    is_int(settle(m, m, m, 1, 0), PS_CONFIRMED, "fully paid at depth: confirmed");
-    is_int(settle(m, m / 2, m / 2, 1, 0), PS_CONFIRMING, "half paid at depth: confirming (underpaid)");
-    is_int(settle(m, 2 * m, 2 * m, 1, 0), PS_CONFIRMED, "overpaid at depth: confirmed");
-    is_int(settle(m, m - 50, m - 50, 1, 1), PS_CONFIRMED, "short within tolerance: confirmed");
+    /* where an expired payment re-enters */
+    is_int(resolve_reentry_state(1), PS_CONFIRMING, "late transfer in a block: back to confirming");
+    is_int(resolve_reentry_state(0), PS_DETECTED, "late transfer in the mempool: back to detected");
+    ok(lifecycle_allowed(PS_EXPIRED, resolve_reentry_state(1), VIA_RESOLUTION) &&
+       lifecycle_allowed(PS_EXPIRED, resolve_reentry_state(0), VIA_RESOLUTION),
+       "both re-entries are legal moves for a resolution");
+    ok(!lifecycle_allowed(PS_EXPIRED, resolve_reentry_state(1), VIA_CHAIN), "and not for the chain");
 
     /* legal routes through the transition table, as the resolution makes them */
     enum pay_state path[PS__COUNT];
