@@ -1,6 +1,8 @@
 /* raild — the gateway daemon. `raild <command> --help` for each command. */
 #include "raild/cli.h"
 #include "raild/dispatcher.h"
+#include "raild/orders.h"
+#include "raild/recon.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,8 @@ static const struct command commands[] = {
     { "serve",   cmd_serve,   "run the HTTP API and background workers" },
     { "admin",   cmd_admin,   "reviewed onboarding: merchants, rails, addresses, wallets, keys" },
     { "dispatch", cmd_dispatch, "deliver signed webhooks (also runs inside serve)" },
+    { "recon",   cmd_recon,   "reconcile commerce, provider and finance planes (also runs inside serve)" },
+    { "import-orders", cmd_import_orders, "import a merchant's orders from CSV (the commerce plane)" },
     { 0 }
 };
 

@@ -10,6 +10,8 @@ extern const struct route exception_routes[];
 extern const struct route audit_routes[];
 extern const struct route payments_routes[];
 extern const struct route chain_routes[];
+extern const struct route orders_routes[];   /* api_orders.c */
+extern const struct route recon_routes[];    /* api_recon.c */
 
 const struct route *const route_tables[] = {
     system_routes,
@@ -18,13 +20,17 @@ const struct route *const route_tables[] = {
     audit_routes,
     payments_routes,
     chain_routes,
+    orders_routes,
+    recon_routes,
     0
 };
 
 void *sweeper_run(void *ctx);   /* sweeper.c */
+void *recon_worker(void *ctx);  /* recon.c */
 
 const struct worker worker_table[] = {
     { "dispatch", dispatch_worker },
     { "sweeper", sweeper_run },
+    { "recon", recon_worker },
     { 0 }
 };

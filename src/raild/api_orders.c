@@ -1,0 +1,210 @@
+/* The commerce plane's intake (DESIGN §6): PUT /v1/orders/{reference} and GET, merchant
+ * keys only, scoped to the key's merchant and environment. Idempotent: replaying a
+ * request changes nothing; an older updated_at never overwrites a newer one. */
+#include "raild/orders.h"
+#include "raild/http.h"
+#include "core/amount.h"
+#include "core/db.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+int orders_reference_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > ORDER_REF_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._:~-", s[i])) return 0;
+    return 1;
+}
+
+int orders_status_valid(const char *s)
+{
+    static const char *const ok[] = { "pending", "paid", "fulfilled", "canceled", "refunded", NULL };
+    for (int i = 0; ok[i]; i++)
+        if (!strcmp(s, ok[i])) return 1;
+    return 0;
+}
+
+static int digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+int orders_timestamp_valid(const char *s)
+{
+    /* YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM) */
+    size_t n = strlen(s);
+    if (n < 20 || n > 35) return 0;
+    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
+        (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+        s[16] != ':' || !digits(s + 17, 2))
+        return 0;
+    int y = atoi(s), mo = atoi(s + 5), d = atoi(s + 8), h = atoi(s + 11), mi = atoi(s + 14), se = atoi(s + 17);
+    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || se > 59)
+        return 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        int f = 0;
+        for (p++; isdigit((unsigned char)*p); p++) f++;
+        if (f < 1 || f > 9) return 0;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == 0) return 1;
+    return (*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == 0 &&
+           atoi(p + 1) <= 23 && atoi(p + 4) <= 59;
+}
+
+int orders_amount_units(const char *s, char *out, size_t outlen)
+{
+    u128 v;
+    if (amount_parse(s, ORDER_DECIMALS, &v)) return -1;
+    char buf[AMOUNT_STR_MAX];
+    amount_units_str(v, buf);
+    if (strlen(buf) >= outlen) return -1;
+    snprintf(out, outlen, "%s", buf);
+    return 0;
+}
+
+enum order_put orders_put(PGconn *db, long long merchant_id, const char *env, const char *reference,
+                          const char *units, const char *status, const char *updated_at, const char *source)
+{
+    char mid[32];
+    snprintf(mid, sizeof mid, "%lld", merchant_id);
+    PGresult *r = db_q(db,
+        "INSERT INTO orders AS o (merchant_id, environment, reference, amount, status, updated_at, source)"
+        " VALUES ($1::bigint, $2, $3, $4::numeric, $5, $6::timestamptz, $7)"
+        " ON CONFLICT (merchant_id, environment, reference) DO UPDATE SET amount = EXCLUDED.amount,"
+        "   status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, source = EXCLUDED.source,"
+        "   received_at = now()"
+        " WHERE o.updated_at < EXCLUDED.updated_at"
+        " RETURNING (xmax = 0)", mid, env, reference, units, status, updated_at, source);
+    if (db_failed(r)) {
+        const char *st = db_sqlstate(r);
+        PQclear(r);
+        /* 22007/22008: a date the format allowed but the calendar does not (Feb 30) */
+        return !strncmp(st, "2200", 4) ? ORDER_BAD_TIME : ORDER_DB_ERROR;
+    }
+    if (PQntuples(r) == 1) {
+        enum order_put res = PQgetvalue(r, 0, 0)[0] == 't' ? ORDER_CREATED : ORDER_UPDATED;
+        PQclear(r);
+        return res;
+    }
+    PQclear(r);
+    /* not applied: a replay, an older change, or the same instant with other content */
+    r = db_q(db, "SELECT updated_at = $4::timestamptz, amount = $5::numeric AND status = $6"
+                 "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
+             mid, env, reference, updated_at, units, status);
+    if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return ORDER_DB_ERROR; }
+    int same_time = PQgetvalue(r, 0, 0)[0] == 't', same = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    if (!same_time) return ORDER_STALE;
+    return same ? ORDER_UNCHANGED : ORDER_CONFLICT;
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+static json_t *order_json(PGconn *db, const struct principal *who, const char *reference)
+{
+    char mid[32];
+    snprintf(mid, sizeof mid, "%lld", who->merchant_id);
+    PGresult *r = db_q(db,
+        "SELECT reference, environment, recon_fmt(amount), amount::text, status, " TS("updated_at") ","
+        "       source, " TS("received_at")
+        "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
+        mid, who->env, reference);
+    json_t *o = NULL;
+    if (!db_failed(r) && PQntuples(r) == 1)
+        o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                      "reference", PQgetvalue(r, 0, 0), "environment", PQgetvalue(r, 0, 1),
+                      "amount", PQgetvalue(r, 0, 2), "amount_units", PQgetvalue(r, 0, 3),
+                      "status", PQgetvalue(r, 0, 4), "updated_at", PQgetvalue(r, 0, 5),
+                      "source", PQgetvalue(r, 0, 6), "received_at", PQgetvalue(r, 0, 7));
+    PQclear(r);
+    return o;
+}
+
+static int check_reference(struct req *q, struct resp *r)
+{
+    if (orders_reference_valid(q->params[0])) return 0;
+    resp_error(r, 422, "invalid_reference",
+               "a reference is 1-%d characters of letters, digits and . _ : ~ -", ORDER_REF_MAX);
+    return -1;
+}
+
+static void orders_put_handler(struct req *q, struct resp *r)
+{
+    static const char *const allowed[] = { "amount", "status", "updated_at", NULL };
+    if (check_reference(q, r)) return;
+    json_t *b = req_json_object(q, r, allowed);
+    if (!b) return;
+    const char *amount = NULL, *status = NULL, *updated_at = NULL;
+    char units[AMOUNT_STR_MAX];
+    if (json_object_get(b, "amount") && !json_is_string(json_object_get(b, "amount"))) {
+        resp_error(r, 422, "invalid_amount", "'amount' must be a decimal string such as \"125.50\"");
+        goto done;
+    }
+    if (jget_str(b, "amount", 1, 64, &amount, r) || jget_str(b, "status", 1, 32, &status, r) ||
+        jget_str(b, "updated_at", 1, 64, &updated_at, r))
+        goto done;
+    if (orders_amount_units(amount, units, sizeof units)) {
+        resp_error(r, 422, "invalid_amount", "'amount' must be a positive decimal string with at most %d "
+                   "fractional digits (no sign, no exponent)", ORDER_DECIMALS);
+        goto done;
+    }
+    if (!orders_status_valid(status)) {
+        resp_error(r, 422, "invalid_status", "'status' must be pending, paid, fulfilled, canceled or refunded");
+        goto done;
+    }
+    if (!orders_timestamp_valid(updated_at)) {
+        resp_error(r, 422, "invalid_updated_at", "'updated_at' must be an RFC 3339 time with a zone, "
+                   "e.g. 2026-11-26T12:00:00Z");
+        goto done;
+    }
+    if (tx_begin(q, r)) goto done;
+    enum order_put res = orders_put(q->db, q->who.merchant_id, q->who.env, q->params[0], units, status,
+                                    updated_at, "api");
+    if (res == ORDER_BAD_TIME) {
+        resp_error(r, 422, "invalid_updated_at", "'updated_at' is not a real point in time");
+        goto done;
+    }
+    if (res == ORDER_CONFLICT) {
+        resp_error(r, 409, "order_conflict", "an order change with the same updated_at and different content "
+                   "was already applied; send a newer updated_at");
+        goto done;
+    }
+    if (res == ORDER_DB_ERROR) {
+        resp_error(r, 500, "internal", "could not store the order");
+        goto done;
+    }
+    if (tx_commit(q, r)) goto done;
+    json_t *o = order_json(q->db, &q->who, q->params[0]);
+    if (!o) { resp_error(r, 500, "internal", "could not read the order back"); goto done; }
+    json_object_set_new(o, "applied", json_boolean(res == ORDER_CREATED || res == ORDER_UPDATED));
+    if (res == ORDER_STALE)
+        json_object_set_new(o, "ignored", json_string("older than the stored updated_at"));
+    resp_json(r, res == ORDER_CREATED ? 201 : 200, o);
+done:
+    json_decref(b);
+}
+
+static void orders_get_handler(struct req *q, struct resp *r)
+{
+    if (check_reference(q, r)) return;
+    json_t *o = order_json(q->db, &q->who, q->params[0]);
+    if (!o) { resp_error(r, 404, "not_found", "no order with reference '%s'", q->params[0]); return; }
+    resp_json(r, 200, o);
+}
+
+const struct route orders_routes[] = {
+    { "PUT", "/v1/orders/{reference}", CAP_MERCHANT, orders_put_handler },
+    { "GET", "/v1/orders/{reference}", CAP_MERCHANT, orders_get_handler },
+    { 0 }
+};
