@@ -1,0 +1,254 @@
+/* grid — keyset-paginated lists. Only the page on screen is ever queried: the view
+ * builds "SELECT … WHERE <filters>" and the grid adds the key condition, ORDER BY the
+ * indexed key columns and LIMIT page+1. Scrolling moves the anchor (the first row's
+ * key); nothing is OFFSET, nothing loads a whole table. */
+#include "app.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void qb_init(struct qb *q, const char *sql)
+{
+    snprintf(q->sql, sizeof q->sql, "%s", sql);
+    q->n = 0;
+}
+
+void qb_add(struct qb *q, const char *sql)
+{
+    size_t l = strlen(q->sql);
+    snprintf(q->sql + l, sizeof q->sql - l, "%s", sql);
+}
+
+void qb_and(struct qb *q, const char *frag, const char *val)
+{
+    if (q->n >= 24) return;
+    char buf[1024];
+    q->p[q->n++] = val;
+    snprintf(buf, sizeof buf, frag, q->n);
+    qb_add(q, buf);
+}
+
+const char *view_arg(struct view *v, const char *key)
+{
+    for (int i = 0; i < v->nargs; i++)
+        if (!strcmp(v->args[i][0], key)) return v->args[i][1];
+    return NULL;
+}
+
+void view_filter_sql(struct view *v, struct qb *q, const char *text_expr)
+{
+    if (!v->filter[0]) return;
+    char frag[1024];
+    snprintf(frag, sizeof frag, " AND %s(strpos(lower(%s), lower($%%d)) > 0)", v->filter_not ? "NOT " : "", text_expr);
+    qb_and(q, frag, v->filter);
+}
+
+void grid_free(struct grid *g)
+{
+    if (g->res) PQclear(g->res);
+    g->res = NULL;
+    g->nrows = 0;
+}
+
+static int nkeys(struct view *v)
+{
+    int n = 0;
+    while (v->ops->key_cols[n]) n++;
+    return n;
+}
+
+enum gmode { G_AT, G_BEFORE, G_BOTTOM };
+
+/* Appends the key condition and ORDER BY/LIMIT for a mode. */
+static void add_keyset(struct view *v, struct qb *q, enum gmode m, int limit)
+{
+    int k = nkeys(v), desc = v->ops->key_desc;
+    int reverse = m != G_AT;
+    if (m != G_BOTTOM && v->g.has_anchor) {
+        const char *cmp = m == G_AT ? (desc ? "<=" : ">=") : (desc ? ">" : "<");
+        char frag[1024] = " AND (";
+        for (int i = 0; i < k; i++) {
+            strcat(frag, v->ops->key_cols[i]);
+            strcat(frag, i < k - 1 ? ", " : ") ");
+        }
+        strcat(frag, cmp);
+        strcat(frag, " (");
+        qb_add(q, frag);
+        for (int i = 0; i < k; i++) {
+            snprintf(frag, sizeof frag, "$%%d::%s%s", v->ops->key_types[i], i < k - 1 ? ", " : ")");
+            qb_and(q, frag, v->g.anchor[i]);
+        }
+    } else if (m == G_BEFORE) {
+        qb_add(q, " AND false");      /* nothing is before the top */
+    }
+    qb_add(q, " ORDER BY ");
+    for (int i = 0; i < k; i++) {
+        qb_add(q, v->ops->key_cols[i]);
+        qb_add(q, (desc != reverse) ? " DESC" : " ASC");
+        if (i < k - 1) qb_add(q, ", ");
+    }
+    char lim[32];
+    snprintf(lim, sizeof lim, " LIMIT %d", limit);
+    qb_add(q, lim);
+}
+
+static PGresult *gquery(struct app *a, struct view *v, enum gmode m, int limit)
+{
+    struct qb q;
+    qb_init(&q, "");
+    v->ops->build(a, v, &q);
+    add_keyset(v, &q, m, limit);
+    return conn_query(a, q.sql, q.n, q.p);
+}
+
+static void set_anchor(struct view *v, PGresult *r, int row)
+{
+    int k = nkeys(v), nf = PQnfields(r);
+    for (int i = 0; i < k; i++)
+        snprintf(v->g.anchor[i], sizeof v->g.anchor[i], "%s", PQgetvalue(r, row, nf - k + i));
+    v->g.has_anchor = 1;
+}
+
+static int fetch(struct app *a, struct view *v, int follow)
+{
+    struct grid *g = &v->g;
+    g->page = a->rows - 4 - v->ops->chrome;
+    if (g->page < 1) g->page = 1;
+    PGresult *r = gquery(a, v, G_AT, g->page + 1);
+    if (!r) return -1;
+    if (g->res) PQclear(g->res);
+    g->res = r;
+    int n = PQntuples(r);
+    g->more_below = n > g->page;
+    g->nrows = n > g->page ? g->page : n;
+    if (follow && g->sel_id[0])
+        for (int i = 0; i < g->nrows; i++)
+            if (!strcmp(PQgetvalue(r, i, 0), g->sel_id)) { g->cur = i; break; }
+    if (g->cur >= g->nrows) g->cur = g->nrows ? g->nrows - 1 : 0;
+    if (g->cur < 0) g->cur = 0;
+    snprintf(g->sel_id, sizeof g->sel_id, "%s", g->nrows ? PQgetvalue(r, g->cur, 0) : "");
+    return 0;
+}
+
+int grid_load(struct app *a, struct view *v)
+{
+    return fetch(a, v, 1);
+}
+
+/* moves the anchor `n` rows up (toward the top); returns rows moved */
+static int scroll_up(struct app *a, struct view *v, int n)
+{
+    if (!v->g.has_anchor) return 0;
+    PGresult *r = gquery(a, v, G_BEFORE, n);
+    if (!r) return 0;
+    int got = PQntuples(r);
+    if (got) set_anchor(v, r, got - 1);
+    else v->g.has_anchor = 0;
+    PQclear(r);
+    return got;
+}
+
+int grid_request(struct app *a, struct view *v, enum req req)
+{
+    struct grid *g = &v->g;
+    switch (req) {
+    case REQ_DOWN:
+        if (g->cur < g->nrows - 1) g->cur++;
+        else if (g->more_below && g->nrows > 1) { set_anchor(v, g->res, 1); fetch(a, v, 0); g->cur = g->nrows - 1; }
+        else if (g->more_below) { set_anchor(v, g->res, 1); fetch(a, v, 0); }
+        break;
+    case REQ_UP:
+        if (g->cur > 0) g->cur--;
+        else if (scroll_up(a, v, 1)) { fetch(a, v, 0); g->cur = 0; }
+        break;
+    case REQ_PGDN:
+        if (g->more_below) { set_anchor(v, g->res, g->nrows); fetch(a, v, 0); }
+        else g->cur = g->nrows ? g->nrows - 1 : 0;
+        break;
+    case REQ_PGUP:
+        if (scroll_up(a, v, g->page)) fetch(a, v, 0);
+        else g->cur = 0;
+        break;
+    case REQ_TOP:
+        g->has_anchor = 0;
+        g->cur = 0;
+        fetch(a, v, 0);
+        break;
+    case REQ_BOTTOM: {
+        PGresult *r = gquery(a, v, G_BOTTOM, g->page);
+        if (!r) break;
+        if (PQntuples(r)) set_anchor(v, r, PQntuples(r) - 1);
+        PQclear(r);
+        fetch(a, v, 0);
+        g->cur = g->nrows ? g->nrows - 1 : 0;
+        break;
+    }
+    default:
+        return 0;
+    }
+    if (g->res && g->nrows) snprintf(g->sel_id, sizeof g->sel_id, "%s", PQgetvalue(g->res, g->cur, 0));
+    return 1;
+}
+
+const char *grid_val(struct view *v, int row, int col)
+{
+    if (!v->g.res || row >= v->g.nrows || col >= PQnfields(v->g.res)) return "";
+    return PQgetvalue(v->g.res, row, col);
+}
+
+int grid_isnull(struct view *v, int row, int col)
+{
+    return !v->g.res || row >= v->g.nrows || PQgetisnull(v->g.res, row, col);
+}
+
+const char *grid_sel(struct view *v, int col)
+{
+    if (!v->g.res || !v->g.nrows) return NULL;
+    return grid_val(v, v->g.cur, col);
+}
+
+void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *cols, int ncols, cell_fn cell)
+{
+    int fixed = 0, fills = 0;
+    for (int i = 0; i < ncols; i++) { fixed += cols[i].width + 1; if (!cols[i].width) fills++; }
+    int fillw = fills ? (a->cols - fixed) / fills : 0;
+    if (fillw < 8) fillw = 8;
+    int x = 0;
+    for (int i = 0; i < ncols && x < a->cols; i++) {
+        int w = cols[i].width ? cols[i].width : fillw;
+        if (x + w > a->cols) w = a->cols - x;
+        char head[64];
+        if (cols[i].right) snprintf(head, sizeof head, "%*s", w, cols[i].head);
+        else snprintf(head, sizeof head, "%s", cols[i].head);
+        draw_text(y, x, w + 1 < a->cols - x ? w + 1 : a->cols - x, S_COLHEAD, head);
+        x += w + 1;
+    }
+    if (x < a->cols) draw_text(y, x, a->cols - x, S_COLHEAD, "");
+    if (!v->g.nrows) {
+        draw_text(y + 2, 2, a->cols - 4, S_DIM,
+                  v->g.res ? (v->filter[0] || v->nargs ? "no rows match the filter  (:" "name with no arguments clears it)"
+                                                       : "nothing here yet")
+                           : a->db_ok ? "no data" : "waiting for the database…");
+        return;
+    }
+    for (int r = 0; r < v->g.nrows && r < h - 1; r++) {
+        int sel = r == v->g.cur;
+        x = 0;
+        for (int i = 0; i < ncols && x < a->cols; i++) {
+            int w = cols[i].width ? cols[i].width : fillw;
+            if (x + w > a->cols) w = a->cols - x;
+            char buf[512], out[600];
+            enum style st = cell(a, v, r, i, buf, sizeof buf);
+            if (cols[i].right) {
+                int pad = w - text_width(buf);
+                snprintf(out, sizeof out, "%*s%s", pad > 0 ? pad : 0, "", buf);
+            } else snprintf(out, sizeof out, "%s", buf);
+            draw_text(y + 1 + r, x, w, sel ? S_SELECTED : st, out);
+            if (x + w < a->cols) draw_text(y + 1 + r, x + w, 1, sel ? S_SELECTED : S_NORMAL, " ");
+            x += w + 1;
+        }
+        if (x < a->cols) draw_text(y + 1 + r, x, a->cols - x, sel ? S_SELECTED : S_NORMAL, "");
+    }
+    if (v->g.more_below && h - 1 > v->g.nrows)
+        draw_text(y + 1 + v->g.nrows, 0, a->cols, S_DIM, "  … more below (PgDn)");
+}

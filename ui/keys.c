@@ -1,0 +1,151 @@
+/* keys — dispatch through the request table, the hint line and availability rules.
+ * The same table (requests.h) produces the `?` help screen (dialog.c). */
+#include "app.h"
+#include <stdio.h>
+#include <string.h>
+
+const struct request_def request_table[REQ__COUNT] = {
+#define X(id, label, shrt, help, views, flags, role, k1, k2, k3) \
+    { id, label, shrt, help, views, flags, role, { k1, k2, k3 } },
+    REQUESTS(X)
+#undef X
+};
+
+static int role_ok(struct app *a, int rr, const char **need)
+{
+    if (rr == RR_ANY) return 1;
+    *need = rr == RR_OPS ? "needs role ops" : "needs role support";
+    if (!a->who.known) { *need = "role unknown: raild did not confirm the key"; return 0; }
+    if (!strcmp(a->who.role, "admin")) return 1;
+    return !strcmp(a->who.role, rr == RR_OPS ? "ops" : "support");
+}
+
+/* 1 if the request can run now; otherwise *why says why not (shown disabled). */
+static int available(struct app *a, const struct request_def *d, const char **why)
+{
+    *why = NULL;
+    if (d->flags & RF_MUT) {
+        if (!app_can_mutate(a, why)) return 0;
+        if (!role_ok(a, d->role, why)) return 0;
+    }
+    return 1;
+}
+
+/* Mutating requests do not exist at all under --read-only (or without a key). */
+static int exists(struct app *a, const struct request_def *d, unsigned vm)
+{
+    if (!(d->views & vm)) return 0;
+    if ((d->flags & RF_MUT) && a->cfg.read_only) return 0;
+    return 1;
+}
+
+static const struct request_def *lookup(struct app *a, int ch, int is_key)
+{
+    unsigned vm = app_view(a)->ops->mask;
+    for (int i = 0; i < REQ__COUNT; i++) {
+        const struct request_def *d = &request_table[i];
+        if (!exists(a, d, vm)) continue;
+        for (int k = 0; k < 3; k++) {
+            int code = d->keys[k];
+            if (!code) continue;
+            int code_is_key = code >= KEY_MIN;
+            if (code == ch && code_is_key == !!is_key) return d;
+            if (!is_key && ch == '\r' && code == K_ENTER) return d;
+        }
+    }
+    return NULL;
+}
+
+static void generic(struct app *a, struct view *v, enum req r)
+{
+    switch (r) {
+    case REQ_QUIT: a->quit = 1; break;
+    case REQ_HELP: dlg_help(a); a->pending_paint = 1; break;
+    case REQ_NEXTVIEW: app_switch_tab(a, a->depth ? a->tab : a->tab + 1); break;
+    case REQ_PREVVIEW: app_switch_tab(a, a->tab - 1); break;
+    case REQ_VIEW1: case REQ_VIEW2: case REQ_VIEW3: case REQ_VIEW4: case REQ_VIEW5:
+        app_switch_tab(a, r - REQ_VIEW1);
+        break;
+    case REQ_BACK: app_pop(a); break;
+    case REQ_FILTER: cmd_filter(a); break;
+    case REQ_COMMAND: cmd_prompt(a); break;
+    case REQ_PAUSE:
+        a->paused = !a->paused;
+        app_status(a, 0, a->paused ? "live updates paused (p resumes)" : "live updates resumed");
+        if (!a->paused && a->pending_reload) app_reload(a);
+        break;
+    case REQ_REDRAW: clearok(curscr, TRUE); a->pending_paint = 1; break;
+    default:
+        if (v->g.res) grid_request(a, v, r);
+        else doc_request(a, v, r);
+        a->pending_paint = 1;
+    }
+}
+
+static void key_desc(int ch, int is_key, char *out, size_t n)
+{
+    if (is_key) snprintf(out, n, "%s", keyname(ch) ? keyname(ch) : "?");
+    else if (ch < 32) snprintf(out, n, "^%c", ch + 64);
+    else if (ch < 127) snprintf(out, n, "%c", ch);
+    else snprintf(out, n, "U+%04X", ch);
+}
+
+void keys_dispatch(struct app *a, int ch, int is_key)
+{
+    if (a->rows < MIN_ROWS || a->cols < MIN_COLS) {     /* the too-small screen takes q */
+        if (!is_key && ch == 'q') a->quit = 1;
+        return;
+    }
+    const struct request_def *d = lookup(a, ch, is_key);
+    struct view *v = app_view(a);
+    if (!d) {
+        char k[24];
+        key_desc(ch, is_key, k, sizeof k);
+        if (!(is_key && ch == KEY_MOUSE)) app_status(a, 0, "%s: no action here — press ? for the keys", k);
+        return;
+    }
+    const char *why;
+    if (!available(a, d, &why)) {
+        app_status(a, 1, "%s is not available: %s", d->shrt, why);
+        return;
+    }
+    if (v->ops->unavailable && (why = v->ops->unavailable(a, v, d->id))) {
+        app_status(a, 1, "%s: %s", d->shrt, why);
+        return;
+    }
+    if (v->ops->request && v->ops->request(a, v, d->id)) { a->pending_paint = 1; return; }
+    generic(a, v, d->id);
+}
+
+/* The bottom line: the keys that work in this view; mutating ones the operator cannot
+ * use are dimmed with the reason. */
+void keys_draw_hints(struct app *a, int y)
+{
+    unsigned vm = app_view(a)->ops->mask;
+    int x = 0;
+    const char *reason = NULL;
+    move(y, 0);
+    attrset(style_attr(S_HINT));
+    for (int i = 0; i < a->cols; i++) addch(' ');
+    for (int i = 0; i < REQ__COUNT; i++) {
+        const struct request_def *d = &request_table[i];
+        if (!(d->flags & RF_HINT) || !exists(a, d, vm)) continue;
+        const char *why;
+        int on = available(a, d, &why);
+        if (!on && !reason) reason = why;
+        char txt[96];
+        snprintf(txt, sizeof txt, "%s%s%s", d->shrt, on ? "" : " ✗", "");
+        if (!a->unicode && !on) snprintf(txt, sizeof txt, "%s(x)", d->shrt);
+        int need = text_width(d->label) + 1 + text_width(txt) + 2;
+        if (x + need > a->cols) break;
+        draw_text(y, x, text_width(d->label), on ? S_HINT_KEY : S_HINT_OFF, d->label);
+        draw_text(y, x + text_width(d->label) + 1, text_width(txt), on ? S_HINT : S_HINT_OFF, txt);
+        x += need;
+    }
+    if (reason) {
+        char r[160];
+        snprintf(r, sizeof r, "%s %s", a->unicode ? "✗" : "(x)", reason);
+        int w = text_width(r);
+        if (x + w < a->cols) draw_text(y, a->cols - w, w, S_HINT_OFF, r);
+    }
+}

@@ -1,0 +1,77 @@
+/* requests — THE key table. One X-macro row per request: it drives key dispatch
+ * (keys.c), the bottom hint line, and the `?` help screen, so the three never disagree.
+ *
+ *   X(id, label, short, help, views, flags, role, key1, key2, key3)
+ *   views: VM_* mask where the request exists;  flags: RF_HINT (show in the hint line),
+ *   RF_MUT (mutating: confirmation, role-gated, absent under --read-only);
+ *   role: the capability the operator's role needs (RR_ANY, RR_OPS, RR_SUPPORT). */
+#ifndef UI_REQUESTS_H
+#define UI_REQUESTS_H
+#include <curses.h>
+
+enum {
+    VM_PAYMENTS = 1 << 0, VM_DETAIL = 1 << 1, VM_EXC = 1 << 2, VM_EXC_ONE = 1 << 3,
+    VM_WEBHOOKS = 1 << 4, VM_DELIVERIES = 1 << 5, VM_DELIVERY = 1 << 6, VM_AUDIT = 1 << 7,
+    VM_AUDIT_ONE = 1 << 8, VM_RECON = 1 << 9,
+};
+#define VM_LISTS (VM_PAYMENTS | VM_EXC | VM_WEBHOOKS | VM_DELIVERIES | VM_AUDIT)
+#define VM_DOCS (VM_DETAIL | VM_EXC_ONE | VM_DELIVERY | VM_AUDIT_ONE | VM_RECON)
+#define VM_ALL 0x3ff
+#define VM_SUB (VM_DETAIL | VM_EXC_ONE | VM_DELIVERIES | VM_DELIVERY | VM_AUDIT_ONE)
+
+enum { RF_HINT = 1, RF_MUT = 2 };
+enum { RR_ANY, RR_OPS, RR_SUPPORT };
+
+#define CTRL_(c) ((c) & 0x1f)
+#define K_ESC 27
+#define K_TAB '\t'
+#define K_ENTER '\n'
+
+#define REQUESTS(X) \
+    X(REQ_QUIT, "q", "quit", "quit",                          VM_ALL, RF_HINT, RR_ANY, 'q', 0, 0) \
+    X(REQ_HELP, "?", "help", "help: every key",               VM_ALL, RF_HINT, RR_ANY, '?', KEY_F(1), 0) \
+    X(REQ_NEXTVIEW, "Tab", "view", "next view",                     VM_ALL, RF_HINT, RR_ANY, K_TAB, 0, 0) \
+    X(REQ_PREVVIEW, "S-Tab", "prev", "previous view",                 VM_ALL, 0, RR_ANY, KEY_BTAB, 0, 0) \
+    X(REQ_VIEW1, "1", "payments", "payments",                      VM_ALL, 0, RR_ANY, '1', 0, 0) \
+    X(REQ_VIEW2, "2", "exceptions", "exceptions",                    VM_ALL, 0, RR_ANY, '2', 0, 0) \
+    X(REQ_VIEW3, "3", "webhooks", "webhooks",                      VM_ALL, 0, RR_ANY, '3', 0, 0) \
+    X(REQ_VIEW4, "4", "audit", "audit log",                     VM_ALL, 0, RR_ANY, '4', 0, 0) \
+    X(REQ_VIEW5, "5", "recon", "reconciliation",                VM_ALL, 0, RR_ANY, '5', 0, 0) \
+    X(REQ_UP, "k/↑", "up", "move up",                       VM_ALL, 0, RR_ANY, 'k', KEY_UP, 0) \
+    X(REQ_DOWN, "j/↓", "down", "move down",                     VM_ALL, 0, RR_ANY, 'j', KEY_DOWN, 0) \
+    X(REQ_TOP, "g", "top", "first row",                     VM_ALL, 0, RR_ANY, 'g', KEY_HOME, 0) \
+    X(REQ_BOTTOM, "G", "bottom", "last row",                      VM_ALL, 0, RR_ANY, 'G', KEY_END, 0) \
+    X(REQ_PGUP, "PgUp", "pgup", "page up",                       VM_ALL, 0, RR_ANY, KEY_PPAGE, CTRL_('b'), 0) \
+    X(REQ_PGDN, "PgDn", "pgdn", "page down",                     VM_ALL, 0, RR_ANY, KEY_NPAGE, CTRL_('f'), ' ') \
+    X(REQ_ENTER, "Enter", "open", "open the selected row",         VM_LISTS, RF_HINT, RR_ANY, K_ENTER, KEY_ENTER, 'l') \
+    X(REQ_BACK, "Esc", "back", "back",                          VM_SUB, RF_HINT, RR_ANY, K_ESC, 'h', KEY_LEFT) \
+    X(REQ_FILTER, "/", "filter", "filter rows (substring; !text inverts)", VM_LISTS, RF_HINT, RR_ANY, '/', 0, 0) \
+    X(REQ_COMMAND, ":", "cmd", "command (:exceptions state=open, :q)", VM_ALL, RF_HINT, RR_ANY, ':', 0, 0) \
+    X(REQ_PAUSE, "p", "pause", "pause/resume live updates",     VM_ALL, RF_HINT, RR_ANY, 'p', 0, 0) \
+    X(REQ_REDRAW, "^L", "redraw", "redraw the screen",             VM_ALL, 0, RR_ANY, CTRL_('l'), 0, 0) \
+    X(REQ_CLAIM, "c", "claim", "claim the exception",           VM_EXC | VM_EXC_ONE, RF_HINT | RF_MUT, RR_OPS, 'c', 0, 0) \
+    X(REQ_RESOLVE, "r", "resolve", "resolve (menu of resolutions, note)", VM_EXC | VM_EXC_ONE, RF_HINT | RF_MUT, RR_OPS, 'r', 0, 0) \
+    X(REQ_REOPEN, "o", "reopen", "reopen a resolved/dismissed exception", VM_EXC | VM_EXC_ONE, RF_HINT | RF_MUT, RR_OPS, 'o', 0, 0) \
+    X(REQ_DISMISS, "d", "dismiss", "dismiss the exception (note)",  VM_EXC | VM_EXC_ONE, RF_HINT | RF_MUT, RR_OPS, 'd', 0, 0) \
+    X(REQ_RETRY, "r", "retry", "retry the delivery now",        VM_DELIVERIES | VM_DELIVERY, RF_HINT | RF_MUT, RR_SUPPORT, 'r', 0, 0) \
+    X(REQ_RECOVER, "v", "recover", "recover failed deliveries in a time window", VM_WEBHOOKS | VM_DELIVERIES, RF_HINT | RF_MUT, RR_SUPPORT, 'v', 0, 0) \
+    X(REQ_DISABLE, "x", "disable", "disable the endpoint",          VM_WEBHOOKS, RF_HINT | RF_MUT, RR_SUPPORT, 'x', 0, 0) \
+    X(REQ_ENABLE, "e", "enable", "enable the endpoint",           VM_WEBHOOKS, RF_HINT | RF_MUT, RR_SUPPORT, 'e', 0, 0) \
+    X(REQ_ALLDELIV, "D", "deliveries", "all recent deliveries",         VM_WEBHOOKS, RF_HINT, RR_ANY, 'D', 0, 0)
+
+enum req {
+#define X(id, label, shrt, help, views, flags, role, k1, k2, k3) id,
+    REQUESTS(X)
+#undef X
+    REQ__COUNT
+};
+
+struct request_def {
+    enum req id;
+    const char *label, *shrt, *help;
+    unsigned views;
+    int flags, role;
+    int keys[3];
+};
+extern const struct request_def request_table[REQ__COUNT];
+#endif

@@ -1,0 +1,378 @@
+/* view_exceptions — the ops queue, most severe and most overdue first (keyset on
+ * (5 - severity, sla_due, id), the partial index of migration 0030), and one exception in
+ * detail. Claim, resolve (menu of the type's resolutions, a required note, attach to a
+ * payment found by search), reopen and dismiss go through raild with optimistic versions:
+ * a concurrent change comes back as 409 in the status line, never a silent overwrite. */
+#include "app.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { C_PUB, C_SEV, C_SLA, C_TYPE, C_STATE, C_MERCHANT, C_AMOUNT, C_DEC, C_ASSIGNEE, C_OPENED,
+       C_VERSION, C_PAYPUB, C_PAYREF, C_MID };
+
+#define EXC_SELECT \
+    "SELECT e.public_id, e.severity, extract(epoch from e.sla_due)::bigint, e.type, e.state," \
+    " coalesce(m.name, ''), coalesce(e.amount::text, ''), coalesce(r.decimals, 6)," \
+    " coalesce(e.assignee, ''), extract(epoch from e.opened_at)::bigint, e.version," \
+    " coalesce(p.public_id, ''), coalesce(p.reference, ''), coalesce(e.merchant_id::text, '')"
+
+/* what an action needs to know about one exception */
+struct exc {
+    char pub[64], type[32], state[16], version[16], merchant[200], amount[64], assignee[200], paypub[64],
+        mid[24];
+    int sev;
+};
+static struct exc g_one;           /* the exception open in the detail view */
+
+static const char *const STATES[] = { "open", "claimed", "resolved", "dismissed", "all", NULL };
+static const char *const TYPES[] = { "underpaid", "overpaid", "late_payment", "unmatched_transfer", "wrong_asset",
+                                     "duplicate_payment", "reorged", "unclassified_internal", "stuck_unconfirmed", NULL };
+
+static void build(struct app *a, struct view *v, struct qb *q)
+{
+    qb_init(q, EXC_SELECT ", 5 - e.severity, e.sla_due, e.id"
+               " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
+               " LEFT JOIN rails r ON r.id = e.rail LEFT JOIN payments p ON p.id = e.payment_id WHERE true");
+    const char *st = view_arg(v, "state"), *x;
+    if (!st) qb_add(q, " AND e.state IN ('open', 'claimed')");          /* the queue: partial index */
+    else if (strcmp(st, "all")) qb_and(q, " AND e.state = $%d", st);
+    qb_and(q, " AND (e.environment = $%d OR e.environment IS NULL)", a->cfg.env);
+    if ((x = view_arg(v, "type"))) qb_and(q, " AND e.type = $%d", x);
+    if ((x = view_arg(v, "merchant"))) qb_and(q, " AND e.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
+    if ((x = view_arg(v, "assignee"))) qb_and(q, " AND e.assignee = $%d", x);
+    if ((x = view_arg(v, "severity"))) qb_and(q, " AND e.severity = $%d::int", x);
+    view_filter_sql(v, q, "concat_ws(' ', e.public_id, e.type, e.state, m.name, e.assignee, p.public_id, p.reference)");
+}
+
+static enum style sev_style(int s)
+{
+    return s >= 4 ? S_SEV4 : s == 3 ? S_SEV3 : s == 2 ? S_SEV2 : S_SEV1;
+}
+
+static const struct gcol COLS_WIDE[] = {
+    { "SEV", 4, 0 }, { "SLA", 9, 1 }, { "TYPE", 19, 0 }, { "STATE", 9, 0 }, { "MERCHANT", 14, 0 },
+    { "AMOUNT", 12, 1 }, { "ASSIGNEE", 14, 0 }, { "OPENED", 7, 1 }, { "PAYMENT / EXCEPTION", 0, 0 },
+};
+static const struct gcol COLS_NARROW[] = {
+    { "SEV", 4, 0 }, { "SLA", 8, 1 }, { "TYPE", 19, 0 }, { "STATE", 9, 0 }, { "MERCHANT", 10, 0 },
+    { "AMOUNT", 10, 1 }, { "ASSIGNEE", 0, 0 },
+};
+
+static const char *SEVN[] = { "", "low", "med", "high", "crit" };
+
+static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, size_t n)
+{
+    int sev = atoi(grid_val(v, r, C_SEV));
+    const char *state = grid_val(v, r, C_STATE);
+    int live = !strcmp(state, "open") || !strcmp(state, "claimed");
+    switch (c) {
+    case 0: snprintf(buf, n, "%s", sev >= 1 && sev <= 4 ? SEVN[sev] : "?"); return sev_style(sev);
+    case 1: {
+        long long left = atoll(grid_val(v, r, C_SLA)) - time(NULL);
+        if (!live) { snprintf(buf, n, "-"); return S_DIM; }
+        char t[32];
+        fmt_age(left < 0 ? -left : left, t, sizeof t);
+        snprintf(buf, n, left < 0 ? "-%s" : "%s", t);
+        return left < 0 ? S_OVERDUE : S_NORMAL;
+    }
+    case 2: snprintf(buf, n, "%s", grid_val(v, r, C_TYPE)); return S_NORMAL;
+    case 3: snprintf(buf, n, "%s", state); return !strcmp(state, "open") ? S_WARN : !strcmp(state, "claimed") ? S_LABEL : S_DIM;
+    case 4: snprintf(buf, n, "%s", grid_val(v, r, C_MERCHANT)); return S_NORMAL;
+    case 5:
+        if (grid_val(v, r, C_AMOUNT)[0]) fmt_amount(grid_val(v, r, C_AMOUNT), atoi(grid_val(v, r, C_DEC)), buf, n);
+        else snprintf(buf, n, "-");
+        return S_NORMAL;
+    case 6: snprintf(buf, n, "%s", grid_val(v, r, C_ASSIGNEE)); return S_NORMAL;
+    case 7: fmt_age(time(NULL) - atoll(grid_val(v, r, C_OPENED)), buf, n); return S_DIM;
+    case 8:
+        snprintf(buf, n, "%s", grid_val(v, r, C_PAYREF)[0] ? grid_val(v, r, C_PAYREF) : grid_val(v, r, C_PUB));
+        return S_DIM;
+    }
+    buf[0] = 0;
+    return S_NORMAL;
+}
+
+static void draw(struct app *a, struct view *v, int y, int h)
+{
+    char t[400];
+    snprintf(t, sizeof t, " Exceptions  %s", view_arg(v, "state") ? "" : "queue: open + claimed, by severity and SLA");
+    for (int i = 0; i < v->nargs; i++) {
+        size_t l = strlen(t);
+        snprintf(t + l, sizeof t - l, " %s=%s", v->args[i][0], v->args[i][1]);
+    }
+    if (v->filter[0]) { size_t l = strlen(t); snprintf(t + l, sizeof t - l, "  /%s%s", v->filter_not ? "!" : "", v->filter); }
+    draw_text(y, 0, a->cols, S_TITLE, t);
+    if (a->cols >= 110) grid_draw(a, v, y + 1, h - 1, COLS_WIDE, 9, cell);
+    else grid_draw(a, v, y + 1, h - 1, COLS_NARROW, 7, cell);
+}
+
+/* ------------------------------------------------------------------ actions */
+
+static void from_grid(struct view *v, struct exc *e)
+{
+    memset(e, 0, sizeof *e);
+    int r = v->g.cur;
+    snprintf(e->pub, sizeof e->pub, "%s", grid_val(v, r, C_PUB));
+    snprintf(e->type, sizeof e->type, "%s", grid_val(v, r, C_TYPE));
+    snprintf(e->state, sizeof e->state, "%s", grid_val(v, r, C_STATE));
+    snprintf(e->version, sizeof e->version, "%s", grid_val(v, r, C_VERSION));
+    snprintf(e->merchant, sizeof e->merchant, "%s", grid_val(v, r, C_MERCHANT));
+    snprintf(e->assignee, sizeof e->assignee, "%s", grid_val(v, r, C_ASSIGNEE));
+    snprintf(e->paypub, sizeof e->paypub, "%s", grid_val(v, r, C_PAYPUB));
+    snprintf(e->mid, sizeof e->mid, "%s", grid_val(v, r, C_MID));
+    e->sev = atoi(grid_val(v, r, C_SEV));
+    if (grid_val(v, r, C_AMOUNT)[0]) fmt_amount(grid_val(v, r, C_AMOUNT), atoi(grid_val(v, r, C_DEC)), e->amount, sizeof e->amount);
+    else snprintf(e->amount, sizeof e->amount, "-");
+}
+
+/* Finds the payment to attach to: by public id, or by the merchant's reference. */
+static int pick_payment(struct app *a, struct exc *e, char *out, size_t n)
+{
+    char q[200] = "";
+    if (!dlg_prompt(a, "Attach to payment", "payment id (pay_…) or merchant reference:", q, sizeof q, 1)) return 0;
+    PGresult *r = e->mid[0]
+        ? cq(a, "SELECT p.public_id, p.reference, p.state, m.name FROM payments p JOIN merchants m ON m.id = p.merchant_id"
+                " WHERE p.environment = $2 AND ((p.merchant_id = $3::bigint AND p.reference = $1) OR p.public_id = $1)"
+                " ORDER BY p.id DESC LIMIT 9", q, a->cfg.env, e->mid)
+        : cq(a, "SELECT p.public_id, p.reference, p.state, m.name FROM payments p JOIN merchants m ON m.id = p.merchant_id"
+                " WHERE p.environment = $2 AND (p.public_id = $1 OR p.reference = $1) ORDER BY p.id DESC LIMIT 9",
+             q, a->cfg.env);
+    if (!r) return 0;
+    int n_ = PQntuples(r), pick = 0;
+    if (!n_) { app_status(a, 1, "no payment matches '%s' in %s", q, a->cfg.env); PQclear(r); return 0; }
+    if (n_ > 1) {
+        char items[9][200];
+        const char *ptr[9];
+        for (int i = 0; i < n_; i++) {
+            snprintf(items[i], sizeof items[i], "%s  %s  %s  %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                     PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+            ptr[i] = items[i];
+        }
+        pick = dlg_menu(a, "Which payment?", ptr, n_);
+    }
+    if (pick >= 0) snprintf(out, n, "%s", PQgetvalue(r, pick, 0));
+    PQclear(r);
+    return pick >= 0;
+}
+
+static void call(struct app *a, const char *what, struct exc *e, const char *verb, json_t *body)
+{
+    char path[200], msg[600];
+    json_t *out = NULL;
+    snprintf(path, sizeof path, "/v1/exceptions/%s/%s", e->pub, verb);
+    int st = api_call(a, "POST", path, body, &out, msg, sizeof msg);
+    if (st >= 200 && st < 300) {
+        json_t *ver = json_object_get(out, "version");
+        if (json_is_integer(ver)) app_status(a, 0, "%s %s (version %lld)", what, e->pub, (long long)json_integer_value(ver));
+        else app_status(a, 0, "%s %s", what, e->pub);
+    } else {
+        app_status(a, 1, "%s %s failed: %s", verb, e->pub, msg);
+    }
+    if (out) json_decref(out);
+    app_reload(a);
+}
+
+static void act(struct app *a, struct exc *e, enum req r)
+{
+    char l0[300], l1[300], l2[400], l3[300];
+    const char *lines[4] = { l0, l1, l2, l3 };
+    snprintf(l0, sizeof l0, "Exception  %s  (%s, %s)", e->pub, e->type, e->sev >= 1 && e->sev <= 4 ? SEVN[e->sev] : "?");
+    snprintf(l1, sizeof l1, "Merchant   %s   amount %s", e->merchant[0] ? e->merchant : "-", e->amount);
+    json_t *body = json_pack("{s:I}", "version", (json_int_t)atoll(e->version));
+    const char *who = a->who.known ? a->who.name : "you";
+    if (r == REQ_CLAIM) {
+        snprintf(l2, sizeof l2, "Change     state %s → claimed, assignee → %s", e->state, who);
+        if (dlg_confirm(a, "Claim exception?", lines, 3, "Claim")) call(a, "claimed", e, "claim", body);
+        else app_status(a, 0, "claim canceled — nothing changed");
+    } else if (r == REQ_RESOLVE) {
+        const char *const *res = resolutions_for(e->type);
+        int n = 0;
+        while (res && res[n]) n++;
+        int pick = n ? dlg_menu(a, "Resolve as", res, n) : -1;
+        char note[400] = "", pay[64] = "";
+        if (pick < 0) { app_status(a, 0, "resolve canceled — nothing changed"); goto out; }
+        if (!strcmp(res[pick], "attach_to_payment") && !pick_payment(a, e, pay, sizeof pay)) {
+            if (!a->status_err) app_status(a, 0, "resolve canceled — nothing changed");
+            goto out;
+        }
+        if (!dlg_prompt(a, "Resolution note", "why (required, goes to the audit log):", note, sizeof note, 1)) {
+            app_status(a, 0, "resolve canceled — nothing changed");
+            goto out;
+        }
+        snprintf(l2, sizeof l2, "Change     state %s → resolved as %s%s%s", e->state, res[pick],
+                 pay[0] ? ", attach to " : "", pay);
+        snprintf(l3, sizeof l3, "Note       %s", note);
+        json_object_set_new(body, "resolution", json_string(res[pick]));
+        json_object_set_new(body, "note", json_string(note));
+        if (pay[0]) json_object_set_new(body, "payment_id", json_string(pay));
+        if (dlg_confirm(a, "Resolve exception?", lines, 4, "Resolve")) call(a, "resolved", e, "resolve", body);
+        else app_status(a, 0, "resolve canceled — nothing changed");
+    } else if (r == REQ_REOPEN || r == REQ_DISMISS) {
+        int reopen = r == REQ_REOPEN;
+        char note[400] = "";
+        if (!dlg_prompt(a, reopen ? "Reopen note" : "Dismiss note", "why (required, goes to the audit log):", note,
+                        sizeof note, 1)) {
+            app_status(a, 0, "%s canceled — nothing changed", reopen ? "reopen" : "dismiss");
+            goto out;
+        }
+        snprintf(l2, sizeof l2, "Change     state %s → %s", e->state, reopen ? "open" : "dismissed");
+        snprintf(l3, sizeof l3, "Note       %s", note);
+        json_object_set_new(body, "note", json_string(note));
+        if (dlg_confirm(a, reopen ? "Reopen exception?" : "Dismiss exception?", lines, 4, reopen ? "Reopen" : "Dismiss"))
+            call(a, reopen ? "reopened" : "dismissed", e, reopen ? "reopen" : "dismiss", body);
+        else app_status(a, 0, "%s canceled — nothing changed", reopen ? "reopen" : "dismiss");
+    }
+out:
+    json_decref(body);
+}
+
+static const char *why_not(struct exc *e, enum req r)
+{
+    int live = !strcmp(e->state, "open") || !strcmp(e->state, "claimed");
+    if (r == REQ_CLAIM && strcmp(e->state, "open")) return "only an open exception can be claimed";
+    if ((r == REQ_RESOLVE || r == REQ_DISMISS) && !live) return "the exception is already closed";
+    if (r == REQ_REOPEN && live) return "only a resolved or dismissed exception can be reopened";
+    return NULL;
+}
+
+static const char *unavailable(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS && r != REQ_ENTER) return NULL;
+    if (!grid_sel(v, 0)) return "no exception selected";
+    if (r == REQ_ENTER) return NULL;
+    static struct exc e;
+    from_grid(v, &e);
+    return why_not(&e, r);
+}
+
+static int request(struct app *a, struct view *v, enum req r)
+{
+    if (r == REQ_ENTER) { app_push(a, &exception_ops, grid_sel(v, C_PUB), NULL); return 1; }
+    if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return 0;
+    struct exc e;
+    from_grid(v, &e);
+    act(a, &e, r);
+    return 1;
+}
+
+static int command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
+{
+    static const char *const keys[] = { "state", "type", "merchant", "assignee", "severity", NULL };
+    static const char *const sevs[] = { "1", "2", "3", "4", NULL };
+    if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
+    const char *x;
+    if (((x = view_arg(v, "state")) && check_value("state", x, STATES, err, errlen)) ||
+        ((x = view_arg(v, "type")) && check_value("type", x, TYPES, err, errlen)) ||
+        ((x = view_arg(v, "severity")) && check_value("severity", x, sevs, err, errlen))) {
+        v->nargs = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const TABLES[] = { "exceptions", NULL };
+static const char *const KEYS[] = { "5 - e.severity", "e.sla_due", "e.id", NULL };
+static const char *const KTYPES[] = { "int", "timestamptz", "bigint", NULL };
+
+const struct view_ops exceptions_ops = {
+    .name = "exceptions", .title = "Exceptions", .mask = VM_EXC, .tab = 2, .tables = TABLES,
+    .key_cols = KEYS, .key_types = KTYPES, .key_desc = 0, .build = build, .chrome = 2,
+    .load = grid_load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
+};
+
+/* ------------------------------------------------------------------ one exception */
+
+static int one_load(struct app *a, struct view *v)
+{
+    struct doc *d = &v->d;
+    int top = d->top;
+    doc_clear(d);
+    PGresult *r = cq(a, EXC_SELECT ", e.rail, coalesce(e.network, ''), coalesce(e.resolution, ''), coalesce(e.note, ''),"
+                        " coalesce(e.resolved_by, ''), to_char(e.sla_due, 'YYYY-MM-DD HH24:MI:SS'),"
+                        " to_char(e.opened_at, 'YYYY-MM-DD HH24:MI:SS'), e.details::text,"
+                        " coalesce(t.tx_hash || ':' || t.log_index, ''), coalesce(t.block_number::text, '')"
+                        " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
+                        " LEFT JOIN rails r ON r.id = e.rail LEFT JOIN payments p ON p.id = e.payment_id"
+                        " LEFT JOIN chain_transfers t ON t.id = e.transfer_id WHERE e.public_id = $1", v->target);
+    if (!r) return -1;
+    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no exception %s", v->target); PQclear(r); return -1; }
+    struct exc *e = &g_one;
+    memset(e, 0, sizeof *e);
+#define F(i) PQgetvalue(r, 0, i)
+    snprintf(e->pub, sizeof e->pub, "%s", F(C_PUB));
+    snprintf(e->type, sizeof e->type, "%s", F(C_TYPE));
+    snprintf(e->state, sizeof e->state, "%s", F(C_STATE));
+    snprintf(e->version, sizeof e->version, "%s", F(C_VERSION));
+    snprintf(e->merchant, sizeof e->merchant, "%s", F(C_MERCHANT));
+    snprintf(e->assignee, sizeof e->assignee, "%s", F(C_ASSIGNEE));
+    snprintf(e->paypub, sizeof e->paypub, "%s", F(C_PAYPUB));
+    snprintf(e->mid, sizeof e->mid, "%s", F(C_MID));
+    e->sev = atoi(F(C_SEV));
+    if (F(C_AMOUNT)[0]) fmt_amount(F(C_AMOUNT), atoi(F(C_DEC)), e->amount, sizeof e->amount);
+    else snprintf(e->amount, sizeof e->amount, "-");
+    int b = C_MID + 1;
+    doc_nl(d);
+    doc_add(d, S_TITLE, " Exception %s  ", e->pub);
+    doc_add(d, sev_style(e->sev), "%s", e->sev >= 1 && e->sev <= 4 ? SEVN[e->sev] : "?");
+    doc_add(d, S_NORMAL, "  %s  ", e->type);
+    doc_add(d, !strcmp(e->state, "open") ? S_WARN : S_LABEL, "%s", e->state);
+    doc_kv(d, "merchant", S_NORMAL, e->merchant);
+    doc_kv(d, "amount", S_NORMAL, e->amount);
+    doc_kv(d, "rail", S_NORMAL, F(b));
+    doc_kv(d, "payment", S_NORMAL, e->paypub[0] ? e->paypub : "-");
+    doc_kv(d, "payment ref", S_NORMAL, F(C_PAYREF));
+    doc_kv(d, "transfer", S_DIM, F(b + 8));
+    doc_kv(d, "block", S_DIM, F(b + 9));
+    doc_kv(d, "assignee", S_NORMAL, e->assignee);
+    doc_kv(d, "opened", S_DIM, F(b + 6));
+    doc_kv(d, "sla due", atoll(F(C_SLA)) < time(NULL) ? S_OVERDUE : S_NORMAL, F(b + 5));
+    doc_kv(d, "version", S_DIM, e->version);
+    doc_kv(d, "resolution", S_NORMAL, F(b + 2));
+    doc_kv(d, "note", S_NORMAL, F(b + 3));
+    doc_kv(d, "resolved by", S_NORMAL, F(b + 4));
+    doc_kv(d, "details", S_DIM, F(b + 7));
+    const char *const *res = resolutions_for(e->type);
+    char rs[300] = "";
+    for (int i = 0; res && res[i]; i++) { strcat(rs, res[i]); if (res[i + 1]) strcat(rs, ", "); }
+    doc_kv(d, "resolutions", S_DIM, rs);
+#undef F
+    PQclear(r);
+    doc_nl(d);
+    doc_nl(d);
+    doc_add(d, S_TITLE, " History (audit log)");
+    r = cq(a, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), actor, role, action, coalesce(reason, '')"
+              " FROM audit_log WHERE object_type = 'exception' AND object_id = $1 ORDER BY id DESC LIMIT 30", v->target);
+    for (int i = 0; r && i < PQntuples(r); i++) {
+        doc_nl(d);
+        doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, 0));
+        doc_add(d, S_NORMAL, "%-16s %-8s %-22s %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                PQgetvalue(r, i, 4));
+    }
+    if (r && !PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no operator actions yet"); }
+    if (r) PQclear(r);
+    d->top = top;
+    return 0;
+}
+
+static const char *one_unavailable(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return NULL;
+    if (!g_one.pub[0]) return "exception not loaded";
+    return why_not(&g_one, r);
+}
+
+static int one_request(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return 0;
+    struct exc e = g_one;
+    act(a, &e, r);
+    return 1;
+}
+
+static const char *const ONE_TABLES[] = { "exceptions", "audit_log", NULL };
+
+const struct view_ops exception_ops = {
+    .name = "exception", .title = "Exception", .mask = VM_EXC_ONE, .tables = ONE_TABLES,
+    .load = one_load, .draw = doc_draw, .request = one_request, .unavailable = one_unavailable,
+};

@@ -1,0 +1,161 @@
+/* view_payments — the lifecycle board: counts per state across the top, then the live
+ * table (newest first, keyset on payments.id). Filters: state, rail, merchant, text. */
+#include "app.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const STATES[] = { "awaiting_payment", "detected", "confirming", "confirmed",
+                                      "finalized", "expired", "canceled", NULL };
+static const char *const SHORT[] = { "awaiting", "detected", "confirming", "confirmed",
+                                     "finalized", "expired", "canceled" };
+#define COUNT_CAP 10000          /* counts are bounded: "10000+" beyond */
+static long long g_counts[7];
+static int g_counts_ok;
+
+/* columns of build()'s SELECT */
+enum { C_PUB, C_REF, C_MERCHANT, C_RAIL, C_AMOUNT, C_RECEIVED, C_DEC, C_STATE, C_CONF, C_DEPTH, C_CREATED };
+
+static void build(struct app *a, struct view *v, struct qb *q)
+{
+    qb_init(q, "SELECT p.public_id, p.reference, m.name, p.rail, p.amount, p.received, r.decimals, p.state,"
+               " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint, p.id"
+               " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail"
+               " WHERE true");
+    qb_and(q, " AND p.environment = $%d", a->cfg.env);
+    const char *x;
+    if ((x = view_arg(v, "state"))) qb_and(q, " AND p.state = $%d", x);
+    if ((x = view_arg(v, "rail"))) qb_and(q, " AND p.rail = $%d", x);
+    if ((x = view_arg(v, "merchant"))) qb_and(q, " AND p.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
+    view_filter_sql(v, q, "concat_ws(' ', p.public_id, p.reference, m.name, p.rail, p.state, p.deposit_address)");
+}
+
+static void load_counts(struct app *a)
+{
+    char cap[16];
+    snprintf(cap, sizeof cap, "%d", COUNT_CAP);
+    /* one bounded index-only count per state (payments_state index) */
+    PGresult *r = cq(a, "SELECT s, (SELECT count(*) FROM (SELECT 1 FROM payments p WHERE p.state = s"
+                        " AND p.environment = $1 LIMIT $2::int) x)"
+                        " FROM unnest(ARRAY['awaiting_payment','detected','confirming','confirmed','finalized',"
+                        "'expired','canceled']) WITH ORDINALITY AS t(s, n) ORDER BY n",
+                     a->cfg.env, cap);
+    g_counts_ok = r != NULL;
+    for (int i = 0; r && i < PQntuples(r) && i < 7; i++) g_counts[i] = atoll(PQgetvalue(r, i, 1));
+    if (r) PQclear(r);
+}
+
+static int load(struct app *a, struct view *v)
+{
+    load_counts(a);
+    return grid_load(a, v);
+}
+
+static int wide(struct app *a) { return a->cols >= 110; }
+
+static const struct gcol COLS_WIDE[] = {
+    { "REFERENCE", 0, 0 }, { "MERCHANT", 14, 0 }, { "RAIL", 13, 0 }, { "EXPECTED", 12, 1 },
+    { "RECEIVED", 12, 1 }, { "STATE", 10, 0 }, { "CONF", 7, 1 }, { "AGE", 7, 1 },
+};
+static const struct gcol COLS_NARROW[] = {
+    { "REFERENCE", 0, 0 }, { "MERCHANT", 10, 0 }, { "RAIL", 13, 0 }, { "EXPECTED", 10, 1 },
+    { "RECEIVED", 10, 1 }, { "STATE", 10, 0 }, { "CONF", 5, 1 },
+};
+
+static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, size_t n)
+{
+    int dec = atoi(grid_val(v, r, C_DEC));
+    const char *state = grid_val(v, r, C_STATE);
+    switch (c) {
+    case 0: snprintf(buf, n, "%s", grid_val(v, r, C_REF)); return S_NORMAL;
+    case 1: snprintf(buf, n, "%s", grid_val(v, r, C_MERCHANT)); return S_NORMAL;
+    case 2: snprintf(buf, n, "%s", grid_val(v, r, C_RAIL)); return S_DIM;
+    case 3: fmt_amount(grid_val(v, r, C_AMOUNT), dec, buf, n); return S_NORMAL;
+    case 4: {
+        fmt_amount(grid_val(v, r, C_RECEIVED), dec, buf, n);
+        const char *amt = grid_val(v, r, C_AMOUNT), *rec = grid_val(v, r, C_RECEIVED);
+        if (!strcmp(rec, "0")) return S_DIM;
+        /* numeric strings without leading zeros compare by length, then digits */
+        int cmp = strlen(rec) != strlen(amt) ? (strlen(rec) > strlen(amt) ? 1 : -1) : strcmp(rec, amt);
+        return cmp == 0 ? S_GOOD : S_WARN;
+    }
+    case 5:
+        for (int i = 0; STATES[i]; i++) if (!strcmp(STATES[i], state)) snprintf(buf, n, "%s", SHORT[i]);
+        return state_style(state);
+    case 6:
+        if (!strcmp(state, "confirming") || !strcmp(state, "detected") || !strcmp(state, "confirmed"))
+            snprintf(buf, n, "%s/%s", grid_val(v, r, C_CONF), grid_val(v, r, C_DEPTH));
+        else snprintf(buf, n, "%s", "");
+        return S_NORMAL;
+    case 7: fmt_age(time(NULL) - atoll(grid_val(v, r, C_CREATED)), buf, n); return S_DIM;
+    }
+    buf[0] = 0;
+    return S_NORMAL;
+}
+
+static void draw_board(struct app *a, int y)
+{
+    int x = 1;
+    draw_text(y, 0, a->cols, S_NORMAL, "");
+    for (int i = 0; STATES[i]; i++) {
+        char label[32], num[32];
+        snprintf(label, sizeof label, "%s ", SHORT[i]);
+        if (!g_counts_ok) snprintf(num, sizeof num, "?");
+        else if (g_counts[i] >= COUNT_CAP) snprintf(num, sizeof num, "%d+", COUNT_CAP);
+        else snprintf(num, sizeof num, "%lld", g_counts[i]);
+        int w = text_width(label) + text_width(num) + 2;
+        if (x + w > a->cols) break;
+        draw_text(y, x, text_width(label), S_LABEL, label);
+        draw_text(y, x + text_width(label), text_width(num), state_style(STATES[i]), num);
+        x += w;
+    }
+}
+
+static void draw(struct app *a, struct view *v, int y, int h)
+{
+    draw_board(a, y);
+    if (v->nargs || v->filter[0]) {
+        char f[400] = " filter:";
+        for (int i = 0; i < v->nargs; i++) {
+            size_t l = strlen(f);
+            snprintf(f + l, sizeof f - l, " %s=%s", v->args[i][0], v->args[i][1]);
+        }
+        if (v->filter[0]) { size_t l = strlen(f); snprintf(f + l, sizeof f - l, " /%s%s", v->filter_not ? "!" : "", v->filter); }
+        int w = text_width(f) + 1;
+        if (w < a->cols / 2) draw_text(y, a->cols - w, w, S_MATCH, f);
+    }
+    if (wide(a)) grid_draw(a, v, y + 1, h - 1, COLS_WIDE, 8, cell);
+    else grid_draw(a, v, y + 1, h - 1, COLS_NARROW, 7, cell);
+}
+
+static int request(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_ENTER) return 0;
+    const char *id = grid_sel(v, C_PUB);
+    if (id) app_push(a, &detail_ops, id, NULL);
+    return 1;
+}
+
+static int command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
+{
+    static const char *const keys[] = { "state", "rail", "merchant", NULL };
+    if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
+    const char *s = view_arg(v, "state");
+    if (s && check_value("state", s, STATES, err, errlen)) { v->nargs = 0; return -1; }
+    return 0;
+}
+
+static const char *unavailable(struct app *a, struct view *v, enum req r)
+{
+    return r == REQ_ENTER && !grid_sel(v, 0) ? "no payment selected" : NULL;
+}
+
+static const char *const TABLES[] = { "payments", NULL };
+static const char *const KEYS[] = { "p.id", NULL };
+static const char *const TYPES[] = { "bigint", NULL };
+
+const struct view_ops payments_ops = {
+    .name = "payments", .title = "Payments", .mask = VM_PAYMENTS, .tab = 1, .tables = TABLES,
+    .key_cols = KEYS, .key_types = TYPES, .key_desc = 1, .build = build, .chrome = 2,
+    .load = load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
+};

@@ -1,0 +1,426 @@
+/* view_webhooks — endpoints with health (24 h success rate, consecutive failures,
+ * failing since); an endpoint's deliveries (or all recent ones) with attempts; one
+ * delivery with every attempt, the response excerpts, the raw body and the signature
+ * header. Retry one, recover a window (after a confirmation that states how many
+ * deliveries it re-queues), disable and enable — all through raild. Secrets are never
+ * selected: the console role cannot read them anyway. */
+#include "app.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ endpoints */
+enum { E_PUB, E_MERCHANT, E_URL, E_STATUS, E_RATE, E_ATTEMPTS, E_FAILS, E_FAILSINCE, E_LASTERR, E_ID };
+
+static void ep_build(struct app *a, struct view *v, struct qb *q)
+{
+    qb_init(q, "SELECT e.public_id, m.name, e.url, e.status, coalesce(h.success_rate_24h::text, ''),"
+               " coalesce(h.attempts_24h, 0), e.consecutive_failures,"
+               " coalesce(extract(epoch from e.failing_since)::bigint::text, ''), coalesce(e.last_error, ''), e.id"
+               " FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id"
+               " LEFT JOIN webhook_endpoint_health h ON h.endpoint_id = e.id"
+               " WHERE e.status <> 'deleted'");
+    qb_and(q, " AND e.environment = $%d", a->cfg.env);
+    const char *x;
+    if ((x = view_arg(v, "status"))) qb_and(q, " AND e.status = $%d", x);
+    if ((x = view_arg(v, "merchant"))) qb_and(q, " AND e.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
+    view_filter_sql(v, q, "concat_ws(' ', e.public_id, m.name, e.url, e.status, e.last_error)");
+}
+
+static const struct gcol EP_COLS[] = {
+    { "URL", 0, 0 }, { "MERCHANT", 14, 0 }, { "STATUS", 9, 0 }, { "OK 24h", 7, 1 }, { "TRIES", 6, 1 },
+    { "FAILS", 5, 1 }, { "FAILING", 8, 1 },
+};
+
+static enum style ep_cell(struct app *a, struct view *v, int r, int c, char *buf, size_t n)
+{
+    switch (c) {
+    case 0: snprintf(buf, n, "%s", grid_val(v, r, E_URL)); return S_NORMAL;
+    case 1: snprintf(buf, n, "%s", grid_val(v, r, E_MERCHANT)); return S_NORMAL;
+    case 2: snprintf(buf, n, "%s", grid_val(v, r, E_STATUS));
+        return !strcmp(buf, "enabled") ? S_GOOD : S_BAD;
+    case 3: {
+        const char *rate = grid_val(v, r, E_RATE);
+        if (!*rate) { snprintf(buf, n, "-"); return S_DIM; }
+        /* rate is numeric(…,4) text like 0.9731: show per-mille as a percentage */
+        int pm = 0;
+        const char *dot = strchr(rate, '.');
+        if (rate[0] == '1') pm = 1000;
+        else if (dot) { char d[4] = "000"; for (int i = 0; i < 3 && dot[1 + i]; i++) d[i] = dot[1 + i]; pm = atoi(d); }
+        snprintf(buf, n, "%d.%d%%", pm / 10, pm % 10);
+        return pm >= 990 ? S_GOOD : pm >= 900 ? S_WARN : S_BAD;
+    }
+    case 4: snprintf(buf, n, "%s", grid_val(v, r, E_ATTEMPTS)); return S_DIM;
+    case 5: snprintf(buf, n, "%s", grid_val(v, r, E_FAILS)); return atoi(buf) ? S_BAD : S_DIM;
+    case 6:
+        if (grid_val(v, r, E_FAILSINCE)[0]) { fmt_age(time(NULL) - atoll(grid_val(v, r, E_FAILSINCE)), buf, n); return S_BAD; }
+        snprintf(buf, n, "-");
+        return S_DIM;
+    }
+    buf[0] = 0;
+    return S_NORMAL;
+}
+
+static void ep_draw(struct app *a, struct view *v, int y, int h)
+{
+    char t[300];
+    snprintf(t, sizeof t, " Webhook endpoints (%s)  Enter: deliveries  D: all recent deliveries", a->cfg.env);
+    draw_text(y, 0, a->cols, S_TITLE, t);
+    grid_draw(a, v, y + 1, h - 2, EP_COLS, 7, ep_cell);
+    const char *err = grid_sel(v, E_LASTERR);
+    if (err && *err) {
+        char l[400];
+        snprintf(l, sizeof l, " last error: %s", err);
+        draw_text(y + h - 1, 0, a->cols, S_BAD, l);
+    }
+}
+
+/* re-queue failed deliveries of endpoint `pub` (numeric id `eid`) in a window */
+static void recover(struct app *a, const char *pub, const char *eid, const char *url)
+{
+    char since[64] = "", until[64] = "";
+    PGresult *r = cq(a, "SELECT to_char(coalesce(min(created_at), now() - interval '24 hours'), 'YYYY-MM-DD HH24:MI:SS'),"
+                        " to_char(now(), 'YYYY-MM-DD HH24:MI:SS') FROM webhook_deliveries"
+                        " WHERE endpoint_id = $1::bigint AND status = 'failed'"
+                        " AND created_at > now() - interval '7 days'", eid);
+    if (!r) return;
+    snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 0));
+    snprintf(until, sizeof until, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (!dlg_prompt(a, "Recover: window start", "since (YYYY-MM-DD HH:MM:SS, the database session time zone):", since, sizeof since, 1) ||
+        !dlg_prompt(a, "Recover: window end", "until (YYYY-MM-DD HH:MM:SS):", until, sizeof until, 1)) {
+        app_status(a, 0, "recover canceled — nothing changed");
+        return;
+    }
+    /* the preview is a bounded count on the webhook_deliveries_failed index; timestamps are
+     * normalised by the database so the API gets RFC 3339 */
+    r = cq(a, "SELECT count(*), to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+              " to_char($3::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+              " FROM webhook_deliveries WHERE endpoint_id = $1::bigint AND status = 'failed'"
+              " AND created_at >= $2::timestamptz AND created_at < $3::timestamptz", eid, since, until);
+    if (!r) return;
+    char n[32], s3339[64], u3339[64];
+    snprintf(n, sizeof n, "%s", PQgetvalue(r, 0, 0));
+    snprintf(s3339, sizeof s3339, "%s", PQgetvalue(r, 0, 1));
+    snprintf(u3339, sizeof u3339, "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    char l0[300], l1[200], l2[200];
+    const char *lines[3] = { l0, l1, l2 };
+    snprintf(l0, sizeof l0, "Endpoint   %s  %s", pub, url);
+    snprintf(l1, sizeof l1, "Window     %s  to  %s", since, until);
+    snprintf(l2, sizeof l2, "Change     re-queue %s failed deliveries (a background job)", n);
+    if (!dlg_confirm(a, "Recover failed deliveries?", lines, 3, "Recover")) {
+        app_status(a, 0, "recover canceled — nothing changed");
+        return;
+    }
+    char path[200], msg[600];
+    snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/recover", pub);
+    json_t *body = json_pack("{s:s,s:s}", "since", s3339, "until", u3339), *out = NULL;
+    int st = api_call(a, "POST", path, body, &out, msg, sizeof msg);
+    json_decref(body);
+    if (st >= 200 && st < 300) app_status(a, 0, "recover queued for %s: %s deliveries in the window", pub, n);
+    else app_status(a, 1, "recover %s failed: %s", pub, msg);
+    if (out) json_decref(out);
+    app_reload(a);
+}
+
+static void endpoint_toggle(struct app *a, struct view *v, int enable)
+{
+    const char *pub = grid_sel(v, E_PUB), *url = grid_sel(v, E_URL), *st = grid_sel(v, E_STATUS);
+    char l0[300], l1[200], p[96], u[400];
+    snprintf(p, sizeof p, "%s", pub);
+    snprintf(u, sizeof u, "%s", url);
+    const char *lines[2] = { l0, l1 };
+    snprintf(l0, sizeof l0, "Endpoint   %.60s  %.200s", p, u);
+    snprintf(l1, sizeof l1, "Change     status %s → %s%s", st, enable ? "enabled" : "disabled",
+             enable ? "" : " (no deliveries until enabled)");
+    if (!dlg_confirm(a, enable ? "Enable endpoint?" : "Disable endpoint?", lines, 2, enable ? "Enable" : "Disable")) {
+        app_status(a, 0, "%s canceled — nothing changed", enable ? "enable" : "disable");
+        return;
+    }
+    char path[200], msg[600];
+    snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/%s", p, enable ? "enable" : "disable");
+    json_t *out = NULL;
+    int rc = api_call(a, "POST", path, NULL, &out, msg, sizeof msg);
+    if (rc >= 200 && rc < 300) app_status(a, 0, "%s %s", enable ? "enabled" : "disabled", p);
+    else app_status(a, 1, "%s %s failed: %s", enable ? "enable" : "disable", p, msg);
+    if (out) json_decref(out);
+    app_reload(a);
+}
+
+static int ep_request(struct app *a, struct view *v, enum req r)
+{
+    switch (r) {
+    case REQ_ENTER: {
+        char id[32], pub[64];
+        snprintf(id, sizeof id, "%s", grid_sel(v, E_ID));
+        snprintf(pub, sizeof pub, "%s", grid_sel(v, E_PUB));
+        app_push(a, &deliveries_ops, pub, id);
+        return 1;
+    }
+    case REQ_ALLDELIV: app_push(a, &deliveries_ops, "all", ""); return 1;
+    case REQ_DISABLE: endpoint_toggle(a, v, 0); return 1;
+    case REQ_ENABLE: endpoint_toggle(a, v, 1); return 1;
+    case REQ_RECOVER: {
+        char pub[64], id[32], url[400];
+        snprintf(pub, sizeof pub, "%s", grid_sel(v, E_PUB));
+        snprintf(id, sizeof id, "%s", grid_sel(v, E_ID));
+        snprintf(url, sizeof url, "%s", grid_sel(v, E_URL));
+        recover(a, pub, id, url);
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+static const char *ep_unavailable(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_ENTER && r != REQ_DISABLE && r != REQ_ENABLE && r != REQ_RECOVER) return NULL;
+    const char *st = grid_sel(v, E_STATUS);
+    if (!st) return "no endpoint selected";
+    if (r == REQ_DISABLE && strcmp(st, "enabled")) return "the endpoint is already disabled";
+    if (r == REQ_ENABLE && !strcmp(st, "enabled")) return "the endpoint is already enabled";
+    return NULL;
+}
+
+static int ep_command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
+{
+    static const char *const keys[] = { "status", "merchant", NULL };
+    static const char *const sts[] = { "enabled", "disabled", NULL };
+    if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
+    const char *x = view_arg(v, "status");
+    if (x && check_value("status", x, sts, err, errlen)) { v->nargs = 0; return -1; }
+    return 0;
+}
+
+static const char *const EP_TABLES[] = { "webhook_endpoints", "webhook_attempts", NULL };
+static const char *const EP_KEYS[] = { "e.id", NULL };
+static const char *const BIGINT[] = { "bigint", NULL };
+
+const struct view_ops webhooks_ops = {
+    .name = "webhooks", .title = "Webhooks", .mask = VM_WEBHOOKS, .tab = 3, .tables = EP_TABLES,
+    .key_cols = EP_KEYS, .key_types = BIGINT, .key_desc = 1, .build = ep_build, .chrome = 3,
+    .load = grid_load, .draw = ep_draw, .request = ep_request, .command = ep_command, .unavailable = ep_unavailable,
+};
+
+/* ------------------------------------------------------------------ deliveries */
+enum { D_ID, D_TYPE, D_EVENT, D_STATUS, D_ATTEMPTS, D_HTTP, D_ERR, D_CREATED, D_NEXT, D_URL, D_EPPUB, D_EPID };
+
+static void dl_build(struct app *a, struct view *v, struct qb *q)
+{
+    qb_init(q, "SELECT d.id, d.event_type, d.event_id, d.status, d.attempts, coalesce(d.last_http_status::text, ''),"
+               " coalesce(d.last_error, ''), extract(epoch from d.created_at)::bigint,"
+               " extract(epoch from d.next_attempt_at)::bigint, e.url, e.public_id, e.id, d.created_at, d.id"
+               " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE true");
+    if (v->target2[0]) qb_and(q, " AND d.endpoint_id = $%d::bigint", v->target2);
+    else qb_and(q, " AND d.environment = $%d", a->cfg.env);
+    const char *x;
+    if ((x = view_arg(v, "status"))) qb_and(q, " AND d.status = $%d", x);
+    view_filter_sql(v, q, "concat_ws(' ', d.event_type, d.event_id, d.status, d.last_error, e.url)");
+}
+
+static const struct gcol DL_COLS[] = {
+    { "#", 8, 1 }, { "EVENT", 19, 0 }, { "STATUS", 9, 0 }, { "TRIES", 5, 1 }, { "HTTP", 4, 1 },
+    { "AGE", 6, 1 }, { "LAST ERROR / URL", 0, 0 },
+};
+
+static enum style dl_cell(struct app *a, struct view *v, int r, int c, char *buf, size_t n)
+{
+    const char *st = grid_val(v, r, D_STATUS);
+    switch (c) {
+    case 0: snprintf(buf, n, "%s", grid_val(v, r, D_ID)); return S_DIM;
+    case 1: snprintf(buf, n, "%s", grid_val(v, r, D_TYPE)); return S_NORMAL;
+    case 2: snprintf(buf, n, "%s", st);
+        return !strcmp(st, "succeeded") ? S_GOOD : !strcmp(st, "failed") ? S_BAD : !strcmp(st, "canceled") ? S_DIM : S_WARN;
+    case 3: snprintf(buf, n, "%s", grid_val(v, r, D_ATTEMPTS)); return S_NORMAL;
+    case 4: snprintf(buf, n, "%s", grid_val(v, r, D_HTTP)); return buf[0] == '2' ? S_GOOD : S_BAD;
+    case 5: fmt_age(time(NULL) - atoll(grid_val(v, r, D_CREATED)), buf, n); return S_DIM;
+    case 6:
+        snprintf(buf, n, "%s", grid_val(v, r, D_ERR)[0] ? grid_val(v, r, D_ERR) : grid_val(v, r, D_URL));
+        return grid_val(v, r, D_ERR)[0] ? S_BAD : S_DIM;
+    }
+    buf[0] = 0;
+    return S_NORMAL;
+}
+
+static void dl_draw(struct app *a, struct view *v, int y, int h)
+{
+    char t[300];
+    if (v->target2[0]) snprintf(t, sizeof t, " Deliveries to %s", v->target);
+    else snprintf(t, sizeof t, " All recent deliveries (%s)", a->cfg.env);
+    for (int i = 0; i < v->nargs; i++) {
+        size_t l = strlen(t);
+        snprintf(t + l, sizeof t - l, "  %s=%s", v->args[i][0], v->args[i][1]);
+    }
+    draw_text(y, 0, a->cols, S_TITLE, t);
+    grid_draw(a, v, y + 1, h - 1, DL_COLS, 7, dl_cell);
+}
+
+static void retry(struct app *a, const char *id, const char *type, const char *url, const char *status)
+{
+    char l0[300], l1[300], l2[200], i[32];
+    snprintf(i, sizeof i, "%s", id);
+    const char *lines[3] = { l0, l1, l2 };
+    snprintf(l0, sizeof l0, "Delivery   #%s  %s", i, type);
+    snprintf(l1, sizeof l1, "Endpoint   %s", url);
+    snprintf(l2, sizeof l2, "Change     %s → pending: one manual attempt now", status);
+    if (!dlg_confirm(a, "Retry delivery?", lines, 3, "Retry")) {
+        app_status(a, 0, "retry canceled — nothing changed");
+        return;
+    }
+    char path[200], msg[600];
+    snprintf(path, sizeof path, "/v1/webhook-deliveries/%s/retry", i);
+    json_t *out = NULL;
+    int st = api_call(a, "POST", path, NULL, &out, msg, sizeof msg);
+    if (st >= 200 && st < 300) app_status(a, 0, "retry of delivery #%s queued", i);
+    else app_status(a, 1, "retry #%s failed: %s", i, msg);
+    if (out) json_decref(out);
+    app_reload(a);
+}
+
+static int dl_request(struct app *a, struct view *v, enum req r)
+{
+    if (r == REQ_ENTER) { app_push(a, &delivery_ops, grid_sel(v, D_ID), NULL); return 1; }
+    if (r == REQ_RETRY) {
+        char id[32], type[64], url[400], st[32];
+        snprintf(id, sizeof id, "%s", grid_sel(v, D_ID));
+        snprintf(type, sizeof type, "%s", grid_sel(v, D_TYPE));
+        snprintf(url, sizeof url, "%s", grid_sel(v, D_URL));
+        snprintf(st, sizeof st, "%s", grid_sel(v, D_STATUS));
+        retry(a, id, type, url, st);
+        return 1;
+    }
+    if (r == REQ_RECOVER) {
+        char pub[64], id[32], url[400];
+        snprintf(pub, sizeof pub, "%s", grid_sel(v, D_EPPUB));
+        snprintf(id, sizeof id, "%s", grid_sel(v, D_EPID));
+        snprintf(url, sizeof url, "%s", grid_sel(v, D_URL));
+        recover(a, pub, id, url);
+        return 1;
+    }
+    return 0;
+}
+
+static const char *dl_unavailable(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_ENTER && r != REQ_RETRY && r != REQ_RECOVER) return NULL;
+    const char *st = grid_sel(v, D_STATUS);
+    if (!st) return "no delivery selected";
+    if (r == REQ_RETRY && (!strcmp(st, "pending") || !strcmp(st, "in_flight"))) return "the delivery is already queued";
+    return NULL;
+}
+
+static int dl_command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
+{
+    static const char *const keys[] = { "status", NULL };
+    static const char *const sts[] = { "pending", "in_flight", "succeeded", "failed", "canceled", NULL };
+    if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
+    const char *x = view_arg(v, "status");
+    if (x && check_value("status", x, sts, err, errlen)) { v->nargs = 0; return -1; }
+    return 0;
+}
+
+static const char *const DL_TABLES[] = { "webhook_deliveries", NULL };
+static const char *const DL_KEYS[] = { "d.created_at", "d.id", NULL };
+static const char *const DL_TYPES[] = { "timestamptz", "bigint", NULL };
+
+const struct view_ops deliveries_ops = {
+    .name = "deliveries", .title = "Deliveries", .mask = VM_DELIVERIES, .tables = DL_TABLES,
+    .key_cols = DL_KEYS, .key_types = DL_TYPES, .key_desc = 1, .build = dl_build, .chrome = 2,
+    .load = grid_load, .draw = dl_draw, .request = dl_request, .command = dl_command, .unavailable = dl_unavailable,
+};
+
+/* ------------------------------------------------------------------ one delivery */
+static char g_dl[4][400];   /* id, type, url, status of the delivery on screen */
+
+static int one_load(struct app *a, struct view *v)
+{
+    struct doc *d = &v->d;
+    int top = d->top;
+    doc_clear(d);
+    PGresult *r = cq(a, "SELECT d.id, d.event_type, d.event_id, d.status, d.attempts, e.url, e.public_id,"
+                        " to_char(d.created_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(d.next_attempt_at, 'YYYY-MM-DD HH24:MI:SS'),"
+                        " coalesce(d.last_error, ''), coalesce(d.last_http_status::text, ''), o.payload, d.trigger,"
+                        " coalesce(d.operator, '')"
+                        " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+                        " JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.id = $1::bigint", v->target);
+    if (!r) return -1;
+    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no delivery #%s", v->target); PQclear(r); return -1; }
+#define F(i) PQgetvalue(r, 0, i)
+    snprintf(g_dl[0], 400, "%s", F(0));
+    snprintf(g_dl[1], 400, "%s", F(1));
+    snprintf(g_dl[2], 400, "%s", F(5));
+    snprintf(g_dl[3], 400, "%s", F(3));
+    doc_nl(d);
+    doc_add(d, S_TITLE, " Delivery #%s  %s  ", F(0), F(1));
+    doc_add(d, !strcmp(F(3), "succeeded") ? S_GOOD : !strcmp(F(3), "failed") ? S_BAD : S_WARN, "%s", F(3));
+    doc_kv(d, "event id", S_NORMAL, F(2));
+    doc_kv(d, "endpoint", S_NORMAL, F(6));
+    doc_kv(d, "url", S_NORMAL, F(5));
+    doc_kv(d, "created", S_DIM, F(7));
+    doc_kv(d, "next attempt", S_DIM, F(8));
+    doc_kv(d, "attempts", S_NORMAL, F(4));
+    doc_kv(d, "last status", S_NORMAL, F(10));
+    doc_kv(d, "last error", S_BAD, F(9));
+    doc_kv(d, "trigger", S_DIM, F(12));
+    doc_kv(d, "operator", S_DIM, F(13));
+    doc_nl(d);
+    doc_nl(d);
+    doc_add(d, S_TITLE, " Body (the exact bytes signed and sent)");
+    doc_nl(d);
+    doc_add(d, S_NORMAL, "  %s", F(11));
+#undef F
+    PQclear(r);
+    doc_nl(d);
+    doc_nl(d);
+    doc_add(d, S_TITLE, " Attempts");
+    r = cq(a, "SELECT attempt_no, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS'), coalesce(duration_ms::text, 'in flight'),"
+              " coalesce(http_status::text, '-'), coalesce(error, ''), trigger, coalesce(operator, ''),"
+              " coalesce(signature, ''), coalesce(webhook_timestamp::text, ''), coalesce(response_body, ''), success"
+              " FROM webhook_attempts WHERE delivery_id = $1::bigint ORDER BY attempt_no DESC LIMIT 50", v->target);
+    for (int i = 0; r && i < PQntuples(r); i++) {
+#define G(c) PQgetvalue(r, i, c)
+        doc_nl(d);
+        doc_nl(d);
+        doc_add(d, G(10)[0] == 't' ? S_GOOD : S_BAD, "  #%s", G(0));
+        doc_add(d, S_NORMAL, "  %s  %s ms  HTTP %s  %s%s%s", G(1), G(2), G(3), G(5), G(6)[0] ? " by " : "", G(6));
+        if (G(4)[0]) { doc_nl(d); doc_add(d, S_BAD, "     error: %s", G(4)); }
+        doc_nl(d);
+        doc_add(d, S_DIM, "     webhook-timestamp: %s", G(8));
+        doc_nl(d);
+        doc_add(d, S_DIM, "     webhook-signature: %s", G(7));
+        if (G(9)[0]) { doc_nl(d); doc_add(d, S_LABEL, "     response: "); doc_add(d, S_NORMAL, "%s", G(9)); }
+#undef G
+    }
+    if (r && !PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no attempts yet"); }
+    if (r) PQclear(r);
+    d->top = top;
+    return 0;
+}
+
+static int one_request(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_RETRY) return 0;
+    char id[32], type[64], url[400], st[32];
+    snprintf(id, sizeof id, "%.30s", g_dl[0]);
+    snprintf(type, sizeof type, "%.60s", g_dl[1]);
+    snprintf(url, sizeof url, "%s", g_dl[2]);
+    snprintf(st, sizeof st, "%.30s", g_dl[3]);
+    retry(a, id, type, url, st);
+    return 1;
+}
+
+static const char *one_unavailable(struct app *a, struct view *v, enum req r)
+{
+    if (r != REQ_RETRY) return NULL;
+    if (!g_dl[0][0]) return "delivery not loaded";
+    if (!strcmp(g_dl[3], "pending") || !strcmp(g_dl[3], "in_flight")) return "the delivery is already queued";
+    return NULL;
+}
+
+static const char *const ONE_TABLES[] = { "webhook_deliveries", "webhook_attempts", NULL };
+
+const struct view_ops delivery_ops = {
+    .name = "delivery", .title = "Delivery", .mask = VM_DELIVERY, .tables = ONE_TABLES,
+    .load = one_load, .draw = doc_draw, .request = one_request, .unavailable = one_unavailable,
+};
