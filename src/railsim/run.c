@@ -49,6 +49,7 @@ struct trig { long long height; int net, kind; long a, b; };
 
 struct sim {
     struct sim_cfg *c;
+    uint64_t hseed;                      /* seed mixed with --tag: tx/block hashes differ per run tag */
     int plan;
     int64_t now, t0, start_epoch_ms;
     struct ev *q; size_t nq, capq; uint64_t seq;
@@ -222,7 +223,7 @@ static struct xfer *new_xfer(struct sim *s, int net, int role, long pay, const c
     struct xfer *x = &s->xs[s->nxs++];
     memset(x, 0, sizeof *x);
     struct rng r;
-    rng_stream(&r, s->c->seed, 'T', stream_index);
+    rng_stream(&r, s->hseed, 'T', stream_index);
     x->net = net; x->role = role; x->pay = pay; x->value = value;
     x->state = X_MEMPOOL;
     x->log_index = (int)rng_below(&r, 200);
@@ -376,7 +377,7 @@ static void ev_loose(struct sim *s, long slot, int fate, int rail)
 {
     const struct sim_rail *rl = &sim_rails[rail];
     struct rng r;
-    rng_stream(&r, s->c->seed, 'L', (uint64_t)slot);
+    rng_stream(&r, s->hseed, 'L', (uint64_t)slot);
     char from[80], to[80];
     gen_address(&r, rl->net, to, sizeof to);
     if (fate == F_INTERNAL) snprintf(from, sizeof from, "%s", s->c->hot[rl->net]);
@@ -402,9 +403,10 @@ static void on_included(struct sim *s, struct xfer *x)
     switch (p->fate) {
     case F_REORG: add_trig(s, rl->net, b + 2, T_REORG_OUT, xi, 1); break;
     case F_REORG_CONFIRMED:
-        /* between confirmation and finality; rails with no room for that reorg early */
-        if (rl->final - rl->confirm >= 4) add_trig(s, rl->net, b + rl->confirm + 2, T_REORG_OUT, xi, p->reinclude);
-        else add_trig(s, rl->net, b + 2, T_REORG_OUT, xi, 1);
+        /* The gateway counts head - block + 1 confirmations and finalizes at head - finality
+         * >= block: after head b + confirm the payment is confirmed and, as every rail has
+         * finality > confirmation depth, not yet final — the window for this reorg. */
+        add_trig(s, rl->net, b + rl->confirm, T_REORG_OUT, xi, p->reinclude);
         break;
     case F_DUPLICATE: add_trig(s, rl->net, b + rl->confirm + 2, T_DUPLICATE, x->pay, 0); break;
     case F_SWEEP: add_trig(s, rl->net, b + rl->final + 2, T_SWEEP, x->pay, 0); break;
@@ -447,7 +449,7 @@ static void ev_block(struct sim *s, int net)
 {
     long long h = ++s->height[net];
     struct rng r;
-    rng_stream(&r, s->c->seed, 'B', ((uint64_t)net << 56) ^ ((uint64_t)h << 8) ^ (uint64_t)s->epoch[net]);
+    rng_stream(&r, s->hseed, 'B', ((uint64_t)net << 56) ^ ((uint64_t)h << 8) ^ (uint64_t)s->epoch[net]);
     char bhash[72];
     gen_hash(&r, net, bhash, sizeof bhash);
     json_t *list = json_array();
@@ -596,6 +598,10 @@ static void setup(struct sim *s, struct sim_cfg *c)
     memset(s, 0, sizeof *s);
     s->c = c;
     s->plan = c->print_plan;
+    /* (network, tx_hash, log_index) is unique in the gateway: two runs with one seed
+     * against one database must not reuse hashes, so the tag goes into them */
+    s->hseed = c->seed;
+    for (const char *t = c->tag; *t; t++) s->hseed = rng_mix(s->hseed ^ (unsigned char)*t);
     s->start_epoch_ms = s->plan ? 1767225600000LL /* 2026-01-01 */ : util_now_ms();
     for (int i = 0; i < c->nrails; i++) s->used[sim_rails[c->rails[i]].net] = 1;
     for (int m = 0; m < c->nmerchants; m++)
