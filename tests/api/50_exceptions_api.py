@@ -30,7 +30,7 @@ def heads(h, net="tron"):
 
 
 def xfer(to, value, block, frm=None):
-    return {"tx_hash": tx_hash(), "log_index": 0, "block_number": block, "block_hash": tx_hash(),
+    return {"tx_hash": tx_hash(), "log_index": 0, "block_number": block, "block_hash": tx_hash() if block else None,
             "contract": TRON["contract"], "from": frm or tron_address(), "to": to, "value": value}
 
 
@@ -202,6 +202,31 @@ ok([x[0] for x in ob] == ["exception.resolved"] and ob[0][2]["data"]["id"] == e[
    sql1("SELECT merchant_id FROM webhook_outbox WHERE exception_id = (SELECT id FROM exceptions WHERE public_id = :'x')",
         x=e["id"]) == m.id, "exception.resolved goes to the merchant whose payment received the transfer", ob)
 
+# ================================================================ late on a canceled payment; attach to an expired one
+pc = pay(m, "3")
+srv.call("POST", "/v1/payments/%s/cancel" % pc["id"], key=m.key)
+t = xfer(pc["deposit_address"], "3000000", head_of("tron") + 1)
+is_(send(t)[0]["classification"], "late", "a transfer to a canceled payment is late")
+e = exc_by_tx(t["tx_hash"], "late_payment")
+before = row_counts()
+st, b, _ = act(ops1, e["id"], "resolve", version=1, resolution="accept_late", note="n")
+ok(st == 409 and b["error"]["code"] == "invalid_payment_state", "accept_late cannot revive a canceled payment", b)
+is_(row_counts(), before, "…and changes nothing")
+st, res, _ = act(ops1, e["id"], "resolve", version=1, resolution="refund", note="send it back")
+ok(st == 200 and payment(m, pc["id"])["state"] == "canceled", "refund is recorded; the payment stays canceled", res)
+pe = pay(m, "2")
+sql("UPDATE payments SET expires_at = now() - interval '1 second' WHERE public_id = :'p'", p=pe["id"])
+ok(wait_for(lambda: payment(m, pe["id"])["state"] == "expired", timeout=10), "another payment expires")
+t = xfer(tron_address(), "2000000", None)
+send(t)
+e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
+st, res, _ = act(ops1, e["id"], "resolve", version=1, resolution="attach_to_payment", note="customer used a stale QR",
+                 payment_id=pe["id"])
+got = payment(m, pe["id"])
+ok(st == 200 and (got["state"], got["received_units"]) == ("detected", "2000000"),
+   "attaching a mempool transfer to an expired payment brings it back to detected", (st, res, got))
+is_(events(pe["id"])[-1][:2], ("payment.detected", "expired"), "…by the resolution's expired → detected move")
+
 # ================================================================ duplicate_payment → attach_to_payment
 p1, p2 = pay(m, "5"), pay(m, "5")
 h = head_of("tron") + 1
@@ -302,7 +327,7 @@ ok(keys == sorted(keys), "the queue is ordered by severity (highest first), then
 ok(all(x["state"] in ("open", "claimed") for x in full), "state filter holds")
 ok(all(x["severity"] >= 3 for x in exceptions(severity=3, limit=200)), "severity is a minimum")
 ok(all(x["merchant_id"] == int(m.id) for x in exceptions(merchant_id=m.id, limit=200)) and
-   len(exceptions(merchant_id=m.id, limit=200)) == 3, "merchant_id filter holds (underpaid, late, duplicate)")
+   len(exceptions(merchant_id=m.id, limit=200)) == 4, "merchant_id filter holds (underpaid, 2 late, duplicate)")
 ok(all(x["type"] in ("late_payment", "underpaid") for x in exceptions(type="late_payment,underpaid", limit=200)),
    "type filter takes a list")
 ok(srv.alive(), "raild still serving")
