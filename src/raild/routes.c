@@ -5,6 +5,7 @@
 #include "raild/dispatcher.h"
 
 extern const struct route system_routes[];
+extern const struct route webhook_routes[];
 extern const struct route whoami_routes[];
 extern const struct route exception_routes[];
 extern const struct route audit_routes[];
@@ -15,6 +16,7 @@ extern const struct route recon_routes[];    /* api_recon.c */
 
 const struct route *const route_tables[] = {
     system_routes,
+    webhook_routes,
     whoami_routes,
     exception_routes,
     audit_routes,
