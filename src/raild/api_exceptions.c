@@ -18,7 +18,6 @@
 #include <string.h>
 
 #define NOTE_MAX_CHARS 2000
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* One exception as the API shows it: the engine's exc_json() (the same object the
  * exception.* webhooks carry, so the two never drift) plus `allowed_resolutions`. */
@@ -52,6 +51,10 @@ static int list_param(struct req *q, struct resp *r, const char *name, int (*val
             return -1;
         }
         n += snprintf(out + n, outlen - n, "%s%s", n > 1 ? "," : "", tok);
+    }
+    if (n == 1) {
+        resp_error(r, 400, "invalid_request", "'%s' must name at least one value", name);
+        return -1;
     }
     snprintf(out + n, outlen - n, "}");
     *param = out;
@@ -155,7 +158,7 @@ static json_t *related_transfer(PGconn *db, const char *tid)
         " 'block_number', t.block_number, 'block_hash', t.block_hash, 'contract', t.contract,"
         " 'from', t.from_address, 'to', t.to_address, 'value', t.value::text, 'status', t.status,"
         " 'classification', t.classification, 'payment_id', p.public_id, 'counted', t.counted,"
-        " 'first_seen_at', " TS("t.first_seen_at") ")::text"
+        " 'first_seen_at', " SQL_TS("t.first_seen_at") ")::text"
         " FROM chain_transfers t LEFT JOIN payments p ON p.id = t.payment_id WHERE t.id = $1::bigint", tid);
     json_t *o = NULL;
     if (!db_failed(res) && PQntuples(res) == 1) o = json_loads(PQgetvalue(res, 0, 0), 0, NULL);

@@ -215,7 +215,7 @@ expect_alive("chain ingest")
 
 # ------------------------------------------------------------------ exceptions: queries
 E = "/v1/exceptions"
-for q in ["type=bogus", "type=underpaid,bogus", "type=", "state=closed", "severity=0", "severity=5", "severity=x",
+for q in ["type=bogus", "type=underpaid,bogus", "type=", "type=,", "state=,,", "state=closed", "severity=0", "severity=5", "severity=x",
           "merchant_id=abc", "merchant_id=0", "limit=0", "limit=201", "limit=ten", "cursor=garbage", "cursor=1.2",
           "cursor=5.1.1", "cursor=1.x.3", "payment_id=", "type=underpaid&type=overpaid"]:
     expect("list exceptions ?" + q, "GET", E + "?" + q, 400, "invalid_request", key=ops)
