@@ -514,7 +514,11 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
 
     /* open payments in a block on this network (index payments_open_by_rail), locked in id
      * order; only those that can move get the full evaluation, the rest get their
-     * confirmation count refreshed in one statement */
+     * confirmation count refreshed in one statement. Decision: that refresh is for
+     * confirming payments only — a confirmed payment's count is refreshed when it
+     * finalizes, not on each of the (up to ~200) blocks between: every payments UPDATE is a
+     * change-log row and a console wake-up, and nothing depends on the count after
+     * confirmation. */
     r = db_q(db,
         "WITH o AS (SELECT p.id, p.state, p.confirmations, r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail"
         "            WHERE r.network = $1 AND p.state IN ('confirming','confirmed') ORDER BY p.id FOR UPDATE OF p),"
@@ -546,7 +550,7 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
         "UPDATE payments p SET confirmations = greatest($2::bigint - x.mb + 1, 1), updated_at = now()"
         "  FROM (SELECT t.payment_id, max(t.block_number) AS mb FROM chain_transfers t"
         "          JOIN payments q ON q.id = t.payment_id JOIN rails r ON r.id = q.rail"
-        "         WHERE r.network = $1 AND q.state IN ('confirming','confirmed') AND t.counted AND t.status = 'seen'"
+        "         WHERE r.network = $1 AND q.state = 'confirming' AND t.counted AND t.status = 'seen'"
         "           AND t.block_number IS NOT NULL GROUP BY t.payment_id) x"
         " WHERE p.id = x.payment_id AND p.confirmations IS DISTINCT FROM greatest($2::bigint - x.mb + 1, 1)::int",
         network, h);
