@@ -20,11 +20,15 @@
 #define NOTE_MAX_CHARS 2000
 
 /* One exception as the API shows it: the engine's exc_json() (the same object the
- * exception.* webhooks carry, so the two never drift) plus `allowed_resolutions`. */
+ * exception.* webhooks carry, so the two never drift) plus `allowed_resolutions` and the
+ * transfer's network inside `transfer` (a transfer is identified by network, tx, log). */
 static json_t *exc_load(PGconn *db, long long id)
 {
     json_t *o = exc_json(db, id);
-    if (o) json_object_set(o, "allowed_resolutions", json_object_get(o, "resolutions"));
+    if (!o) return NULL;
+    json_object_set(o, "allowed_resolutions", json_object_get(o, "resolutions"));
+    json_t *t = json_object_get(o, "transfer");
+    if (json_is_object(t)) json_object_set(t, "network", json_object_get(o, "network"));
     return o;
 }
 

@@ -184,6 +184,8 @@ t = xfer(tron_address(), "7500000", h)
 is_(send(t)[0]["classification"], "unmatched", "a transfer to an address nobody was given is unmatched")
 e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
 ok(e and e["merchant_id"] is None and e["payment_id"] is None, "unmatched_transfer opened, no merchant", e)
+is_((e["transfer"]["network"], e["transfer"]["log_index"], e["amount_units"]), ("tron", 0, "7500000"),
+    "the exception names the transfer (network, tx, log index) and the amount at stake")
 before = row_counts()
 st, b, _ = act(ops1, e["id"], "resolve", version=1, resolution="attach_to_payment", note="n", payment_id=foreign["id"])
 ok(st == 422 and b["error"]["code"] == "target_mismatch", "attaching to a payment on another network → 422", b)
