@@ -78,16 +78,26 @@ static int classify(PGconn *db, const char *network, const struct xfer_in *in, s
     if (pid) {
         char id[32];
         LL(id, pid);
-        r = db_q(db, "SELECT p.state, r.contract = $2 FROM payments p JOIN rails r ON r.id = p.rail"
-                     " WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
+        r = db_q(db, "SELECT p.state, r.contract = $2, p.state = 'awaiting_payment' AND p.expires_at <= now()"
+                     " FROM payments p JOIN rails r ON r.id = p.rail WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
         if (db_failed(r) || PQntuples(r) != 1) {
             PQclear(r);
             return -1;
         }
         snprintf(k->pay_state, sizeof k->pay_state, "%s", PQgetvalue(r, 0, 0));
         contract_ok = PQgetvalue(r, 0, 1)[0] == 't';
+        int overdue = PQgetvalue(r, 0, 2)[0] == 't';
         PQclear(r);
         k->payment_id = pid;
+        /* DESIGN §4: a transfer after expires_at is late, even if the sweeper has not run yet
+         * (it runs every second). Enforce the expiry first, as the sweeper would. */
+        if (overdue && contract_ok && strcmp(in->value, "0") && !in->removed) {
+            json_t *why = json_pack("{s:s}", "reason", "expired");
+            int rc = lifecycle_transition(db, pid, PS_EXPIRED, VIA_SWEEPER, -1, why);
+            json_decref(why);
+            if (rc) return -1;
+            snprintf(k->pay_state, sizeof k->pay_state, "expired");
+        }
     }
     if (!strcmp(in->value, "0")) k->name = "ignored";
     else if (from_ours && to_wallet) k->name = "sweep";

@@ -7,6 +7,7 @@
  *      sla_breached_at / severity_before in details. The version is not bumped: severity
  *      is the system's annotation, not an operator's edit, so an operator resolving at
  *      that moment should not get a spurious 409.
+ *   4. delete idempotency keys older than 7 days (a retry after a week is a new request).
  * Several raild copies may run: each batch takes pg_try_advisory_xact_lock and skips the
  * tick when another copy holds it; payment rows are claimed with SKIP LOCKED so a merchant
  * cancel or an ingest in flight is never waited on.
@@ -104,7 +105,19 @@ static int sla_batch(PGconn *db)
     return n;
 }
 
-/* One pass: drain expiries in batches, then stuck and SLA. */
+static int idem_batch(PGconn *db)
+{
+    int got = sweep_begin(db);
+    if (got <= 0) return got;
+    PGresult *r = db_q(db, "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys"
+                           " WHERE created_at < now() - interval '7 days' LIMIT $1)", SWEEP_BATCH);
+    int n = db_failed(r) ? -1 : atoi(PQcmdTuples(r));
+    PQclear(r);
+    if (sweep_end(db, n >= 0)) return -1;
+    return n;
+}
+
+/* One pass: drain expiries in batches, then stuck, SLA and old idempotency keys. */
 static int sweep_once(PGconn *db)
 {
     int n, total = 0;
@@ -115,6 +128,8 @@ static int sweep_once(PGconn *db)
     while ((n = stuck_batch(db)) == SWEEP_BATCH_N) {}
     if (n < 0) return -1;
     while ((n = sla_batch(db)) == SWEEP_BATCH_N) {}
+    if (n < 0) return -1;
+    while ((n = idem_batch(db)) == SWEEP_BATCH_N) {}
     return n < 0 ? -1 : 0;
 }
 

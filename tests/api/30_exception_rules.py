@@ -122,6 +122,16 @@ is_([r[:5] for r in rows], [["late_payment", "open", "4", "150000000000", "1"]],
 is_([t for t, _, _ in exc_outbox(rows[0][8])], ["exception.opened"], "late_payment: exception.opened to the merchant")
 is_(sql1("SELECT received::text FROM payments WHERE public_id = :'i'", i=p["id"]), "0", "late money is not counted")
 
+# ---------------------------------------------------------------- late_payment (past expires_at, before any sweep)
+p = pay(m, "5")
+sql("UPDATE payments SET expires_at = now() - interval '1 second' WHERE public_id = :'i'", i=p["id"])
+t = send(xfer(p["deposit_address"], "5000000"))
+is_(t[0]["classification"], "late", "a transfer after expires_at is late even before the sweeper ran (sweeper off)")
+is_(state(m, p["id"]), "expired", "…the payment is expired first")
+is_(sql("SELECT o.type FROM webhook_outbox o JOIN payments p ON p.id = o.payment_id WHERE p.public_id = :'i'"
+        " ORDER BY o.id", i=p["id"]), [["payment.expired"], ["exception.opened"]],
+    "…with payment.expired, then exception.opened for late_payment")
+
 # ---------------------------------------------------------------- duplicate_payment
 p = pay(m, "1")
 h = head_of("tron") + 1

@@ -182,4 +182,13 @@ ok(wait_for(lambda: sql1("SELECT details ? 'sla_breached_at' FROM exceptions WHE
 time.sleep(0.4)
 is_(sql1("SELECT severity FROM exceptions WHERE id = :'x'", x=eid), str(min(sev + 1, 4)), "…its severity raised by one, once")
 is_(sql1("SELECT details->>'severity_before' FROM exceptions WHERE id = :'x'", x=eid), str(sev), "…the old severity noted")
+# ---------------------------------------------------------------- idempotency keys expire after 7 days
+hdr = {"Idempotency-Key": uniq("idem")}
+body = {"reference": "idem-old", "amount": "1", "rail": "bsc:usdt"}
+st, a, _ = srv.call("POST", "/v1/payments", key=m.key, body=body, headers=hdr)
+sql("UPDATE idempotency_keys SET created_at = now() - interval '8 days' WHERE key = :'k'", k=hdr["Idempotency-Key"])
+ok(wait_for(lambda: sql1("SELECT count(*) FROM idempotency_keys WHERE key = :'k'", k=hdr["Idempotency-Key"]) == "0",
+            timeout=10), "the sweeper deletes idempotency keys older than 7 days")
+st, b, _ = srv.call("POST", "/v1/payments", key=m.key, body=body, headers=hdr)
+ok(st == 201 and b["id"] != a["id"], "…after which the same key creates a new payment")
 ok(srv.alive() and srv2.alive(), "both raild copies still serving")
