@@ -154,6 +154,17 @@ send(xfer(p["deposit_address"], val, tx=tx, block=h + 1, removed=True))
 is_((get(m, p["id"])["state"], [r[0] for r in excs(p["id"], "reorged")]), ("finalized", ["resolved", "open"]),
     "a reorg after finality opens a new reorged exception; the payment stays finalized")
 
+# ---------------------------------------------------------------- an unmatched transfer reorged out and back
+x = xfer(evm_address(), "3000000000000000000", block=head_of("bsc") + 1)
+send(x)
+exc_q = "SELECT e.state || '/' || coalesce(e.resolution, '') FROM exceptions e JOIN chain_transfers t" \
+        " ON t.id = e.transfer_id WHERE t.tx_hash = :'t' ORDER BY e.id"
+is_(sql(exc_q, t=x["tx_hash"]), [["open/"]], "unmatched transfer: unmatched_transfer opens")
+send(dict(x, removed=True))
+is_(sql(exc_q, t=x["tx_hash"]), [["resolved/auto_closed"]], "…removed by a reorg: the exception auto-closes")
+send(dict(x, block_number=x["block_number"] + 1))
+is_(sql(exc_q, t=x["tx_hash"]), [["resolved/auto_closed"], ["open/"]], "…re-included: a fresh exception opens")
+
 # ---------------------------------------------------------------- stuck_unconfirmed
 sql("UPDATE rails SET stuck_after = interval '300 milliseconds' WHERE id = 'tron:usdt'")
 try:
