@@ -3,6 +3,7 @@
  * request changes nothing; an older updated_at never overwrites a newer one. */
 #include "raild/orders.h"
 #include "raild/http.h"
+#include "raild/csv.h"
 #include "core/amount.h"
 #include "core/db.h"
 #include <ctype.h>
@@ -12,13 +13,20 @@
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
+/* the same rule as payment references (api_payments.c), so every payment can have its
+ * order: 1-200 code points of UTF-8, no control characters (C0, DEL, C1) */
 int orders_reference_valid(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n > ORDER_REF_MAX) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("._:~-", s[i])) return 0;
-    return 1;
+    size_t bad, chars = 0;
+    if (!csv_utf8_valid(s, strlen(s), &bad)) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        if (*p < 0x20 || *p == 0x7f) return 0;
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) return 0;
+        p++;
+        while ((*p & 0xc0) == 0x80) p++;
+        chars++;
+    }
+    return chars >= 1 && chars <= ORDER_REF_MAX;
 }
 
 int orders_status_valid(const char *s)
@@ -135,7 +143,7 @@ static int check_reference(struct req *q, struct resp *r)
 {
     if (orders_reference_valid(q->params[0])) return 0;
     resp_error(r, 422, "invalid_reference",
-               "a reference is 1-%d characters of letters, digits and . _ : ~ -", ORDER_REF_MAX);
+               "a reference is 1-%d characters of UTF-8 without control characters", ORDER_REF_MAX);
     return -1;
 }
 

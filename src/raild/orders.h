@@ -9,7 +9,7 @@
 #define ORDER_DECIMALS 18
 #define ORDER_REF_MAX 200
 
-/* 1 if valid: 1-200 of [A-Za-z0-9._:~-] */
+/* 1 if valid: 1-200 code points of UTF-8 without control characters (as payments) */
 int orders_reference_valid(const char *s);
 /* 1 for pending|paid|fulfilled|canceled|refunded */
 int orders_status_valid(const char *s);

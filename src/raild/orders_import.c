@@ -138,7 +138,7 @@ static int check_record(struct import *im, struct csv_rec *rec, struct seen *see
     const char *ref = rec->field[0], *amt = rec->field[1], *st = rec->field[2], *ts = rec->field[3];
     char units[AMOUNT_STR_MAX];
     if (!orders_reference_valid(ref)) {
-        row_error(im, rec->line, 1, "'%.80s' is not a reference (1-200 of letters, digits and . _ : ~ -)", ref);
+        row_error(im, rec->line, 1, "'%.80s' is not a reference (1-200 characters, no control characters)", ref);
         bad = 1;
     } else {
         /* the first occurrence counts even if its other fields are bad */

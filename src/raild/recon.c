@@ -49,8 +49,13 @@ static const char SQL_TEMP[] =
 
 /* Claims every dirty row this snapshot sees; keys to recon_k, transfers to recon_kt,
  * a per-plane tally to recon_claimed (for the checkpoints). */
+static const char SQL_CLAIM_FULL[] =
+    "WITH d AS (DELETE FROM recon_dirty RETURNING plane, merchant_id, environment, reference, transfer_id, at)"
+    " INSERT INTO recon_claimed SELECT plane, count(*), max(at) FROM d GROUP BY plane";
+/* incremental: mark instead of delete, so a quiet run changes no row counts ($1 run id) */
 static const char SQL_CLAIM[] =
-    "WITH d AS (DELETE FROM recon_dirty RETURNING plane, merchant_id, environment, reference, transfer_id, at),"
+    "WITH d AS (UPDATE recon_dirty SET run_id = $1::bigint WHERE run_id IS NULL"
+    "           RETURNING plane, merchant_id, environment, reference, transfer_id, at),"
     " k AS (INSERT INTO recon_k SELECT DISTINCT merchant_id, environment, reference FROM d"
     "        WHERE reference IS NOT NULL AND merchant_id IS NOT NULL AND environment IS NOT NULL),"
     " t AS (INSERT INTO recon_kt SELECT DISTINCT transfer_id FROM d WHERE transfer_id IS NOT NULL)"
@@ -93,8 +98,9 @@ static const char SQL_PLANES_FULL[] =
     "             LEFT JOIN recon_matches m ON m.payment_id = p.id) x"
     "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3),"
     " f AS (SELECT x.merchant_id, x.environment, x.kref AS reference," FIN_AGG
-    "       FROM (SELECT t.*, coalesce(m.reference, t.reference) AS kref FROM ledger_transactions t"
-    "             LEFT JOIN recon_matches m ON m.ledger_txn_id = t.id"
+    "       FROM (SELECT t.*, coalesce(mt.reference, mp.reference, t.reference) AS kref FROM ledger_transactions t"
+    "             LEFT JOIN recon_matches mt ON mt.ledger_txn_id = t.id"
+    "             LEFT JOIN recon_matches mp ON mp.payment_id = t.payment_id"
     "             WHERE t.kind IN ('finality','attach','refund') AND t.merchant_id IS NOT NULL"
     "               AND t.reference IS NOT NULL) x"
     "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3)";
@@ -120,11 +126,18 @@ static const char SQL_PLANES_KEYED[] =
     "               FROM kk JOIN ledger_transactions t USING (merchant_id, environment, reference)"
     "              WHERE t.kind IN ('finality','attach','refund')"
     "                AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.ledger_txn_id = t.id)"
+    "                AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.payment_id = t.payment_id)"
     "             UNION ALL"
     "             SELECT m.merchant_id, m.environment, m.reference, t.rail, t.kind, t.amount"
     "               FROM kk JOIN recon_matches m USING (merchant_id, environment, reference)"
     "               JOIN ledger_transactions t ON t.id = m.ledger_txn_id"
-    "              WHERE t.kind IN ('finality','attach','refund')) x"
+    "              WHERE t.kind IN ('finality','attach','refund')"
+    "             UNION ALL"  /* a matched payment brings its postings along */
+    "             SELECT m.merchant_id, m.environment, m.reference, t.rail, t.kind, t.amount"
+    "               FROM kk JOIN recon_matches m USING (merchant_id, environment, reference)"
+    "               JOIN ledger_transactions t ON t.payment_id = m.payment_id"
+    "              WHERE t.kind IN ('finality','attach','refund')"
+    "                AND NOT EXISTS (SELECT 1 FROM recon_matches m2 WHERE m2.ledger_txn_id = t.id)) x"
     "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3)";
 
 /* The rules. $1 clock, $2 missing_in_finance grace, $3 commerce_lagging grace.
@@ -236,19 +249,19 @@ static const char SQL_PERSIST[] =
     "UPDATE recon_breaks SET state = 'persisting', updated_at = now()"
     " WHERE state = 'new' AND first_run_id < $1::bigint";
 
-static const char SQL_RECORD[] =
-    "WITH r AS (INSERT INTO recon_runs (id, mode, started_at, as_of, keys_examined, opened, updated, resolved,"
-    "                                   duration_ms)"
-    "           VALUES ($1::bigint, $2, $3::timestamptz, $3::timestamptz, $4::bigint, $5::int, $6::int, $7::int,"
-    "                   $8::int) RETURNING id)"
-    " INSERT INTO recon_checkpoints (plane, through, last_change_at, changes, run_id)"
-    " SELECT pl, $3::timestamptz, c.last_at, coalesce(c.n, 0), (SELECT id FROM r)"
-    "   FROM unnest(ARRAY['commerce','provider','finance']) AS pl"
-    "   LEFT JOIN (SELECT CASE plane WHEN 'match' THEN 'commerce' ELSE plane END AS plane,"
-    "                     sum(n) AS n, max(last_at) AS last_at FROM recon_claimed GROUP BY 1) c ON c.plane = pl"
-    " ON CONFLICT (plane) DO UPDATE SET through = EXCLUDED.through,"
-    "   last_change_at = coalesce(EXCLUDED.last_change_at, recon_checkpoints.last_change_at),"
-    "   changes = EXCLUDED.changes, run_id = EXCLUDED.run_id";
+static const char SQL_RECORD_RUN[] =
+    "INSERT INTO recon_runs (id, mode, started_at, as_of, keys_examined, opened, updated, resolved, duration_ms)"
+    " VALUES ($1::bigint, $2, $3::timestamptz, $3::timestamptz, $4::bigint, $5::int, $6::int, $7::int, $8::int)";
+
+/* $1 clock, $2 run id; rows exist from migration 0022, so this never adds rows */
+static const char SQL_CHECKPOINTS[] =
+    "UPDATE recon_checkpoints k SET through = $1::timestamptz, run_id = $2::bigint,"
+    "       last_change_at = coalesce(c.last_at, k.last_change_at), changes = coalesce(c.n, 0)"
+    "  FROM (SELECT pl, x.n, x.last_at FROM unnest(ARRAY['commerce','provider','finance']) AS pl"
+    "        LEFT JOIN (SELECT CASE plane WHEN 'match' THEN 'commerce' ELSE plane END AS plane,"
+    "                          sum(n) AS n, max(last_at) AS last_at FROM recon_claimed GROUP BY 1) x"
+    "               ON x.plane = pl) c"
+    " WHERE k.plane = c.pl";
 
 /* ---------------------------------------------------------------- the run */
 
@@ -273,7 +286,7 @@ struct run_ctx {
 static int run_prepare(PGconn *db, int full, struct run_ctx *c)
 {
     PGresult *r = db_q0(db,
-        "SELECT now()::text, (SELECT as_of::text FROM recon_runs ORDER BY id DESC LIMIT 1),"
+        "SELECT now()::text, (SELECT min(through)::text FROM recon_checkpoints WHERE through > '-infinity'),"
         "  (SELECT value::text FROM recon_settings WHERE name = 'missing_in_finance_grace'),"
         "  (SELECT value::text FROM recon_settings WHERE name = 'commerce_lagging_grace'),"
         "  nextval('recon_runs_id_seq')::text");
@@ -294,7 +307,7 @@ static int run_find(PGconn *db, int full, struct run_ctx *c, long long *keys)
 {
     long long n = 0;
     if (q_ok(db, PQexec(db, SQL_TEMP), "temp", NULL)) return -1;   /* several statements, no parameters */
-    if (q_ok(db, db_q0(db, SQL_CLAIM), "claim", NULL)) return -1;
+    if (q_ok(db, full ? db_q0(db, SQL_CLAIM_FULL) : db_q(db, SQL_CLAIM, c->run_id), "claim", NULL)) return -1;
     char sql[sizeof SQL_PLANES_KEYED + sizeof SQL_RULES + 512];
     if (full) {
         snprintf(sql, sizeof sql, "WITH %s, %s, %s", RS, SQL_PLANES_FULL, SQL_RULES);
@@ -336,7 +349,7 @@ static int run_apply(PGconn *db, int full, struct run_ctx *c, struct recon_resul
     PQclear(r);
     if (q_ok(db, db_q(db, full ? SQL_RESOLVE_FULL : SQL_RESOLVE_KEYED, c->as_of), "resolve", &out->resolved))
         return -1;
-    if (q_ok(db, db_q(db, SQL_PERSIST, c->run_id), "persist", NULL)) return -1;
+    if (q_ok(db, db_q(db, SQL_PERSIST, c->run_id), "persist", &out->persisted)) return -1;
     return 0;
 }
 
@@ -361,9 +374,12 @@ static int run_once(PGconn *db, int full, struct recon_result *out)
     snprintf(u, sizeof u, "%lld", out->updated);
     snprintf(rs, sizeof rs, "%lld", out->resolved);
     snprintf(ms, sizeof ms, "%d", out->duration_ms);
-    if (q_ok(db, db_q(db, SQL_RECORD, c.run_id, full ? "full" : "incremental", c.as_of, k, o, u, rs, ms),
-             "record", NULL))
+    /* a run that changed nothing leaves no row behind (see migration 0022) */
+    int record = full || out->opened || out->updated || out->resolved || out->persisted;
+    if (record && q_ok(db, db_q(db, SQL_RECORD_RUN, c.run_id, full ? "full" : "incremental", c.as_of, k, o, u, rs, ms),
+                       "record", NULL))
         goto fail;
+    if (q_ok(db, db_q(db, SQL_CHECKPOINTS, c.as_of, c.run_id), "checkpoints", NULL)) goto fail;
     if (db_cmd(db, "COMMIT")) goto fail;
     char *v = db_val(db, "SELECT count(*) FROM recon_breaks WHERE state <> $1", "resolved");
     out->open_total = v ? atoll(v) : 0;
@@ -480,7 +496,7 @@ void *recon_worker(void *arg)
 {
     struct worker_ctx *w = arg;
     PGconn *db = NULL;
-    int64_t last_full = 0;
+    int64_t last_full = util_now_ms();   /* the first full run comes after 10 minutes (or at once with no history) */
     while (!*w->stop) {
         if (!db || PQstatus(db) != CONNECTION_OK) {
             if (db) PQfinish(db);

@@ -18,7 +18,7 @@ struct recon_result {
     long long run_id;
     int full;               /* the mode actually run (incremental falls back to full once) */
     long long keys;         /* keys examined */
-    long long opened, updated, resolved;
+    long long opened, updated, resolved, persisted;
     long long open_total;   /* open breaks after the run */
     int duration_ms;
 };
