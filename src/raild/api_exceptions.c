@@ -92,8 +92,8 @@ static int parse_cursor(const char *c, char sev[8], char us[24], char id[24])
 
 static void exceptions_list(struct req *q, struct resp *r)
 {
-    static const char *const allowed[] = { "type", "state", "severity", "merchant_id", "payment_id",
-                                           "limit", "cursor", NULL };
+    static const char *const allowed[] = { "type", "state", "severity", "merchant_id", "payment_id", "environment",
+                                           "assignee", "limit", "cursor", NULL };
     char types[512], states[64], sev[8] = "", mid[24] = "", csev[8], cus[24], cid[24];
     const char *ptypes, *pstates, *pcur = req_query(q, "cursor"), *pay = req_query(q, "payment_id");
     long long v;
@@ -108,6 +108,15 @@ static void exceptions_list(struct req *q, struct resp *r)
     if (has) snprintf(mid, sizeof mid, "%lld", v);
     if (pay && (!*pay || strlen(pay) > 64)) {
         resp_error(r, 400, "invalid_request", "'payment_id' must be a payment id (pay_…)");
+        return;
+    }
+    const char *env = req_query(q, "environment"), *who = req_query(q, "assignee");
+    if (env && strcmp(env, "sandbox") && strcmp(env, "production")) {
+        resp_error(r, 400, "invalid_request", "'environment' must be sandbox or production");
+        return;
+    }
+    if (who && (!*who || strlen(who) > 200)) {
+        resp_error(r, 400, "invalid_request", "'assignee' must be an operator key name (1-200 characters)");
         return;
     }
     if (pcur && parse_cursor(pcur, csev, cus, cid)) {
@@ -126,9 +135,10 @@ static void exceptions_list(struct req *q, struct resp *r)
         "   AND ($5::text IS NULL OR p.public_id = $5)"
         "   AND ($6::int IS NULL OR (-e.severity, (extract(epoch FROM e.sla_due) * 1000000)::bigint, e.id)"
         "                           > (-$6::int, $7::bigint, $8::bigint))"
+        "   AND ($10::text IS NULL OR e.environment = $10) AND ($11::text IS NULL OR e.assignee = $11)"
         " ORDER BY e.severity DESC, e.sla_due, e.id LIMIT $9::int",
         ptypes, pstates, sev[0] ? sev : NULL, mid[0] ? mid : NULL, pay, pcur ? csev : NULL, pcur ? cus : NULL,
-        pcur ? cid : NULL, lim);
+        pcur ? cid : NULL, lim, env, who);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.list"); PQclear(res); return; }
     int n = PQntuples(res), shown = n > limit ? limit : n;
     json_t *data = json_array();

@@ -332,4 +332,8 @@ ok(all(x["merchant_id"] == int(m.id) for x in exceptions(merchant_id=m.id, limit
    len(exceptions(merchant_id=m.id, limit=200)) == 4, "merchant_id filter holds (underpaid, 2 late, duplicate)")
 ok(all(x["type"] in ("late_payment", "underpaid") for x in exceptions(type="late_payment,underpaid", limit=200)),
    "type filter takes a list")
+mine = exceptions(assignee=ALICE, limit=200)
+ok(mine and all(x["assignee"] == ALICE for x in mine), "assignee filter: alice's exceptions", mine)
+ok(all(x["environment"] == "sandbox" for x in exceptions(environment="sandbox", limit=200)) and
+   exceptions(environment="production", merchant_id=m.id) == [], "environment filter holds")
 ok(srv.alive(), "raild still serving")

@@ -217,7 +217,7 @@ expect_alive("chain ingest")
 E = "/v1/exceptions"
 for q in ["type=bogus", "type=underpaid,bogus", "type=", "type=,", "state=,,", "state=closed", "severity=0", "severity=5", "severity=x",
           "merchant_id=abc", "merchant_id=0", "limit=0", "limit=201", "limit=ten", "cursor=garbage", "cursor=1.2",
-          "cursor=5.1.1", "cursor=1.x.3", "payment_id=", "type=underpaid&type=overpaid"]:
+          "cursor=5.1.1", "cursor=1.x.3", "payment_id=", "type=underpaid&type=overpaid", "environment=staging", "assignee="]:
     expect("list exceptions ?" + q, "GET", E + "?" + q, 400, "invalid_request", key=ops)
 expect("list exceptions with an unknown filter", "GET", E + "?colour=red", 400, "unknown_parameter", key=ops)
 for eid in ["exc_doesnotexist", urllib.parse.quote("' OR 1=1 --", safe=""), "1"]:
