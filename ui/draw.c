@@ -119,10 +119,10 @@ static void draw_header(struct app *a)
     if (a->who.known) snprintf(op, sizeof op, "%s (%s)", a->who.name, a->who.role);
     else if (a->cfg.key[0]) snprintf(op, sizeof op, "key not confirmed (role unknown)");
     else snprintf(op, sizeof op, "no key (viewer)");
-    snprintf(left, sizeof left, " railtop %s %s %s  db %s  operator %s%s",
-             a->unicode ? "│" : "|", prod ? (a->unicode ? "▌PRODUCTION▐" : "!! PRODUCTION !!") : "env sandbox",
-             a->unicode ? "│" : "|", a->dbname[0] ? a->dbname : "(not connected)", op,
-             a->cfg.read_only ? "  [read-only]" : "");
+    const char *bar = a->unicode ? "│" : "|";
+    snprintf(left, sizeof left, " railtop %s %s %s db %s %s operator %s%s", bar,
+             prod ? (a->unicode ? "▌PRODUCTION▐" : "!! PRODUCTION !!") : "env sandbox", bar,
+             a->dbname[0] ? a->dbname : "(not connected)", bar, op, a->cfg.read_only ? "  [read-only]" : "");
     const char *live = a->paused ? " PAUSED " : !a->db_ok ? " STALE " : a->listen_ok ? " LIVE " : " LIVE (polling) ";
     int lw = text_width(live);
     draw_text(0, 0, a->cols - lw, st, left);

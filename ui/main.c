@@ -181,8 +181,9 @@ static void loop(struct app *a)
         if (s >= 0) { p[1].fd = s; p[1].events = POLLIN; n = 2; }
         int rc = poll(p, n, poll_timeout(a));
         if (rc < 0 && errno != EINTR) break;
-        if (rc > 0 && (p[0].revents & (POLLIN | POLLHUP))) read_keys(a);
-        if (p[0].revents & (POLLHUP | POLLERR | POLLNVAL)) break;   /* terminal gone */
+        /* EINTR is usually SIGWINCH: get_wch then reports KEY_RESIZE */
+        if ((rc < 0) || (rc > 0 && (p[0].revents & (POLLIN | POLLHUP)))) read_keys(a);
+        if (rc > 0 && (p[0].revents & (POLLHUP | POLLERR | POLLNVAL))) break;   /* terminal gone */
         if (rc > 0 && n == 2 && p[1].revents) conn_consume(a);
         if (a->quit) break;
         tick(a);

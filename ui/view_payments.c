@@ -93,7 +93,7 @@ static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, s
     return S_NORMAL;
 }
 
-static void draw_board(struct app *a, int y)
+static int draw_board(struct app *a, int y)
 {
     int x = 1;
     draw_text(y, 0, a->cols, S_NORMAL, "");
@@ -109,11 +109,12 @@ static void draw_board(struct app *a, int y)
         draw_text(y, x + text_width(label), text_width(num), state_style(STATES[i]), num);
         x += w;
     }
+    return x;
 }
 
 static void draw(struct app *a, struct view *v, int y, int h)
 {
-    draw_board(a, y);
+    int used = draw_board(a, y);
     if (v->nargs || v->filter[0]) {
         char f[400] = " filter:";
         for (int i = 0; i < v->nargs; i++) {
@@ -122,7 +123,8 @@ static void draw(struct app *a, struct view *v, int y, int h)
         }
         if (v->filter[0]) { size_t l = strlen(f); snprintf(f + l, sizeof f - l, " /%s%s", v->filter_not ? "!" : "", v->filter); }
         int w = text_width(f) + 1;
-        if (w < a->cols / 2) draw_text(y, a->cols - w, w, S_MATCH, f);
+        if (used + w > a->cols) w = a->cols - used;
+        if (w > 8) draw_text(y, a->cols - w, w, S_MATCH, f);
     }
     if (wide(a)) grid_draw(a, v, y + 1, h - 1, COLS_WIDE, 8, cell);
     else grid_draw(a, v, y + 1, h - 1, COLS_NARROW, 7, cell);

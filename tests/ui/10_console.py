@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""railtop through the real binary in tmux against real PostgreSQL and raild:
+start-up validation, the header, navigation (j/k/g/G/PgDn/PgUp), `/` filter and its
+inversion, `:` command mode, payment detail, the generated help, a change committed by
+another process appearing without a key press, pause, NO_COLOR, and the too-small screen."""
+import os, re, subprocess, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uikit import *
+
+srv = Raild()
+W = key("watcher")
+OPS_NAME = uniq("ui-ops")
+OPS = admin("create-key", "--role", "ops", "--name", OPS_NAME, "--env", "sandbox", check=True)[1].strip()
+m = Merchant(rails=("tron:usdt", "ethereum:usdt"), addresses=60)
+
+# ---------------------------------------------------------------- flag and config validation
+def run(args, env=None):
+    e = dict(os.environ, PGUSER="railtop_console", HOME=os.path.join(LOGDIR, "nohome"))
+    e.pop("RAILTOP_KEY", None)
+    e.update(env or {})
+    r = subprocess.run([RAILTOP] + args, capture_output=True, text=True, env=e, timeout=20)
+    return r.returncode, r.stdout + r.stderr
+
+rc, out = run(["--version"])
+ok(rc == 0 and re.match(r"railtop \d+\.\d+\.\d+", out), "--version prints the version", out)
+rc, out = run(["--help"])
+ok(rc == 0 and "--read-only" in out and "RAILTOP_KEY" in out and "--key-file" in out, "--help documents flags", out)
+bad = [
+    (["--key", OPS], {}, "command line"),
+    (["--env", "staging"], {}, "sandbox or production"),
+    (["--api", "localhost:8080"], {}, "not a URL"),
+    (["--theme", "nope"], {}, "theme 'nope' not found"),
+    (["--theme", "../x"], {}, "not a theme name"),
+    (["--bogus"], {}, "unknown option"),
+    (["--key-file", key_file(OPS, 0o644)], {"RAILTOP_API": srv.base}, "chmod 600"),
+    (["--key-file", "/nonexistent/key"], {"RAILTOP_API": srv.base}, "cannot read key file"),
+    ([], {"RAILTOP_KEY": "not a key!"}, "does not hold an API key"),
+    ([], {"RAILTOP_KEY": OPS}, "RAILTOP_API"),
+]
+for args, env, want in bad:
+    rc, out = run(args, env)
+    ok(rc == 2 and want in out, "railtop %s → exit 2 saying '%s'" % (" ".join(a if a != OPS else "<key>" for a in args) or
+                                                                     sorted(env), want), out)
+    ok(OPS not in out, "the key never appears in the message")
+cfgdir = os.path.join(LOGDIR, uniq("xdg"))
+os.makedirs(os.path.join(cfgdir, "railtop"))
+with open(os.path.join(cfgdir, "railtop", "config"), "w") as f:
+    f.write("# test\napi = http://127.0.0.1:1\ncolour = yes\n")
+rc, out = run([], {"XDG_CONFIG_HOME": cfgdir})
+ok(rc == 2 and "config:3: unknown setting 'colour'" in out, "config file: unknown setting named with file:line", out)
+
+# ---------------------------------------------------------------- data: 45 payments for one merchant
+for i in range(45):
+    st, p, _ = srv.call("POST", "/v1/payments", key=m.key,
+                        body={"reference": "ui-%04d" % i, "amount": "%d.25" % (100 + i),
+                              "rail": "ethereum:usdt" if i % 3 == 0 else "tron:usdt"})
+    assert st == 201, (st, p)
+last = p
+
+kf = key_file(OPS)
+c = Console(api=srv.base, key_file=kf)
+s = c.wait("LIVE")
+ok(s is not None, "console starts and shows LIVE", c.text())
+head = c.lines()[0]
+ok("env sandbox" in head and "railtop_console@" in head and OPS_NAME in head and "(ops)" in head,
+   "header: environment, database, operator and role", head)
+ok(OPS not in c.text(), "the key is not on screen")
+
+c.keys(":")
+c.type("payments merchant=" + m.name)
+c.keys("Enter")
+s = c.wait("ui-0044")
+ok(s is not None and "ui-0000" not in s, ":payments merchant=NAME shows that merchant, newest first", c.text())
+same_as_expected(c.text(), "payments")
+
+# navigation: cursor row is the one Enter opens
+c.keys("j", "j", "Enter")
+s = c.wait("Payment pay_")
+ok(s is not None and "ui-0042" in s and "Timeline" in s and "payment.created" in s,
+   "j j Enter opens the third payment's detail with its timeline", c.text())
+same_as_expected(c.text(), "payment_detail")
+c.keys("Escape")
+ok(c.wait("REFERENCE") is not None, "Esc returns to the list")
+
+c.keys("G")
+s = c.wait(re.compile(r"ui-0000"))
+ok(s is not None, "G jumps to the last row (oldest payment)", c.text())
+c.keys("Enter")
+ok(c.wait("ui-0000") and c.wait("Payment pay_") is not None, "the cursor is on the last row after G")
+c.keys("Escape")
+c.keys("g")
+s = c.wait("ui-0044")
+ok(s is not None, "g returns to the top", c.text())
+c.keys("NPage")
+s = c.wait(re.compile(r"ui-00(0\d|1\d)\s"))
+ok(s is not None and "ui-0044" not in s, "PgDn shows the next page (keyset)", c.text())
+c.keys("PPage")
+ok(c.wait("ui-0044") is not None, "PgUp returns to the first page")
+
+# filter: substring, then inverted
+c.keys("/")
+c.type("ui-003")
+c.keys("Enter")
+s = c.wait("filter:")
+rows = [l for l in c.lines() if re.search(r"\bui-\d{4}\b", l)]
+ok(len(rows) == 10 and all("ui-003" in l for l in rows), "/ui-003 keeps exactly the ten matching rows", c.text())
+c.keys("/")
+c.keys("C-u")
+c.type("!ethereum")
+c.keys("Enter")
+time.sleep(0.3)
+s = c.wait("/!ethereum")
+rows = [l for l in c.lines() if re.search(r"\bui-\d{4}\b", l)]
+ok(rows and not any("ethereum" in l for l in rows) and all("tron:usdt" in l for l in rows),
+   "/!ethereum inverts: no ethereum rows remain", c.text())
+c.keys("/", "C-u", "Enter")
+ok(c.wait("filter cleared") is not None, "an empty filter clears it")
+
+# command mode errors are explained in the status line
+c.keys(":")
+c.type("payments state=bogus")
+c.keys("Enter")
+ok(c.wait("state=bogus: not a state") is not None, ":payments state=bogus explains the allowed states", c.text())
+c.keys(":")
+c.type("frobnicate")
+c.keys("Enter")
+ok(c.wait("unknown command ':frobnicate'") is not None, "unknown commands are named", c.text())
+c.keys(":")
+c.type("payments state=canceled merchant=" + m.name)
+c.keys("Enter")
+s = c.wait("no rows match")
+ok(s is not None, ":payments state=canceled → empty list says so", c.text())
+
+# live: a change committed by another process appears without a key press
+st, _, _ = srv.call("POST", "/v1/payments/%s/cancel" % last["id"], key=m.key)
+ok(st == 200, "payment canceled through the merchant API")
+s = c.wait("ui-0044", timeout=5)
+ok(s is not None and "canceled" in [l for l in s.split("\n") if "ui-0044" in l][0],
+   "the canceled payment appears on the filtered board without a key press", c.text())
+
+# pause: no updates while paused, caught up on resume
+c.keys("p")
+ok(c.wait("PAUSED") is not None, "p pauses live updates (PAUSED in the header)")
+st, p2, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": "ui-late", "amount": "1", "rail": "tron:usdt"})
+srv.call("POST", "/v1/payments/%s/cancel" % p2["id"], key=m.key)
+time.sleep(0.8)
+ok("ui-late" not in c.text(), "while paused the new row does not appear")
+c.keys("p")
+ok(c.wait("ui-late", timeout=5) is not None, "p resumes and the row appears", c.text())
+
+# tabs, digits, help
+c.keys("2")
+ok(c.wait("Exceptions  queue") is not None, "2 switches to the exceptions view")
+c.keys("Tab")
+ok(c.wait("Webhook endpoints") is not None, "Tab moves to the next view")
+c.keys("4")
+ok(c.wait("Audit log") is not None, "4 shows the audit log")
+c.keys("5")
+ok(c.wait("Reconciliation") is not None, "5 shows the reconciliation slot")
+c.keys("?")
+s = c.wait("keys (from the same table")
+ok(s is not None and "claim the exception" in s and "retry the delivery now" in s and "filter rows" in s,
+   "? lists every request from the key table", c.text())
+c.keys("Escape")
+c.keys("1")
+ok(c.wait("REFERENCE") is not None, "1 returns to payments")
+hint = c.lines()[-1] if c.lines()[-1].strip() else [l for l in c.lines() if l.strip()][-1]
+ok("quit" in hint and "filter" in hint and "open" in hint, "the hint line lists the keys of the view", hint)
+
+# resize below 80x24 → clear message; back → the board again; q still quits from small
+c.resize(70, 20)
+ok(c.wait("terminal too small") is not None, "below 80x24: 'terminal too small'", c.text())
+c.resize(120, 40)
+ok(c.wait("REFERENCE") is not None, "resized back: the board returns", c.text())
+c.keys("q")
+is_(c.exit_code(), 0, "q quits with status 0")
+c.close()
+
+# too small from the start, q quits
+c = Console(api=srv.base, key_file=kf, width=60, height=20)
+s = c.wait("terminal too small")
+ok(s is not None and "60x20" in s and "press q" in s, "started at 60x20: too-small screen", c.text())
+same_as_expected(c.text(), "too_small")
+c.keys("q")
+is_(c.exit_code(), 0, "q quits from the too-small screen")
+c.close()
+
+# NO_COLOR → no colour escapes at all (attributes only)
+c = Console(api=srv.base, key_file=kf, env={"NO_COLOR": "1"})
+ok(c.wait("LIVE") is not None, "NO_COLOR: starts")
+esc = c.text(colors=True)
+colour = [e for e in re.findall(r"\x1b\[([0-9;]*)m", esc)
+          if any(re.fullmatch(r"3[0-8]|4[0-8]|9[0-7]|10[0-7]", p) for p in e.split(";"))]
+ok(not colour, "NO_COLOR: no colour escape sequences on screen", repr(colour[:5]))
+ok("\x1b[7m" in esc or "\x1b[1m" in esc or ";7m" in esc, "NO_COLOR: attributes (reverse/bold) still mark things")
+c.keys("q")
+c.exit_code()
+c.close()
+
+# the default theme does use colour
+c = Console(api=srv.base, key_file=kf)
+ok(c.wait("LIVE") is not None, "default theme: starts")
+esc = c.text(colors=True)
+ok(re.search(r"\x1b\[[0-9;]*(38;|48;|3[0-7]m|4[0-7]m)", esc) is not None, "default theme: colour on screen")
+c.keys("q")
+c.exit_code()
+c.close()
+
+# ASCII fallback when the locale is not UTF-8
+c = Console(api=srv.base, key_file=kf, env={"LANG": "C", "LC_ALL": "C"})
+s = c.wait("LIVE")
+ok(s is not None and "│" not in s and "|" in c.lines()[0], "C locale: ASCII separators instead of box drawing", c.text())
+c.keys("q")
+c.exit_code()
+c.close()
