@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char *g_conninfo = "";
@@ -260,7 +261,7 @@ static PGconn *thread_db(void)
 static int authenticate(struct req *q, struct resp *r)
 {
     const char *h = req_header(q, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) || !h[7]) {
+    if (!h || strncasecmp(h, "Bearer ", 7) || !h[7]) {   /* the scheme is case-insensitive (RFC 9110 §11.1) */
         resp_error(r, 401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'");
         return -1;
     }

@@ -83,6 +83,9 @@ for method, pattern, cap in ROUTES:
            "got %s %r" % (st, body))
 is_(row_counts(), before, "rejected keys changed nothing in the database")
 
+st, _, _ = srv.call("GET", "/v1/exceptions", headers={"Authorization": "bearer " + KEYS["viewer"]})
+is_(st, 200, "the auth scheme is case-insensitive (RFC 9110): 'bearer KEY' works")
+
 # --- allowed roles pass the gate (404/409/422 from the handler, never 401/403)
 for method, pattern, cap in ROUTES:
     if method == "GET" or "{" not in pattern or cap in ("CAP_PUBLIC", "CAP_MERCHANT", "CAP_INGEST"):
