@@ -57,3 +57,13 @@ END $$;
 ALTER TABLE orders DROP CONSTRAINT orders_reference_check;
 ALTER TABLE orders ADD CONSTRAINT orders_reference_check
   CHECK (char_length(reference) BETWEEN 1 AND 200 AND reference !~ '[[:cntrl:]]');
+
+-- A sweep leaves a deposit address: its environment is that of the address's payment
+-- whichever side the deposit address is on.
+CREATE OR REPLACE FUNCTION ledger_transfer_env(t chain_transfers) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT p.environment FROM payments p WHERE p.id = t.payment_id),
+                    (SELECT p.environment FROM deposit_addresses d JOIN payments p ON p.id = d.payment_id
+                      WHERE d.network = t.network AND d.address IN (t.to_address, t.from_address)
+                      ORDER BY d.address = t.to_address DESC LIMIT 1),
+                    'production')
+$$;
