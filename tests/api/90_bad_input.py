@@ -181,6 +181,7 @@ for label, raw in [("empty body", b""), ("truncated", b'{"network":"tron","trans
     expect("transfers: " + label, "POST", T, 400, "invalid_json", key=watcher, raw=raw)
     expect("heads: " + label, "POST", H, 400, "invalid_json", key=watcher, raw=raw)
 expect("transfers: body over 64 KiB", "POST", T, 413, "body_too_large", key=watcher, raw=BIG)
+expect("heads: body over 64 KiB", "POST", H, 413, "body_too_large", key=watcher, raw=BIG)
 expect("transfers: unknown top-level field", "POST", T, 400, "unknown_field", key=watcher,
        body=dict(xfer(), extra=1))
 expect("transfers: unknown transfer field", "POST", T, 422, "invalid_transfer", key=watcher, body=xfer(symbol="USDT"))
