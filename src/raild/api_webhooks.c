@@ -281,7 +281,7 @@ static void ep_create(struct req *q, struct resp *r)
         pid, mid, q->who.env, url, desc, types, sealed);
     int failed = db_failed(res);
     PQclear(res);
-    json_t *after = json_pack("{ss ss s?s}", "url", url, "description", desc, "event_types", types);
+    json_t *after = json_pack("{ss ss ss?}", "url", url, "description", desc, "event_types", types);
     if (failed || audit_write(q->db, &q->who, "webhook_endpoint.create", "webhook_endpoint", pid, NULL, NULL, after)) {
         json_decref(after);
         resp_db_error(r, q->db, NULL, "endpoint create");
@@ -364,7 +364,7 @@ static void ep_update(struct req *q, struct resp *r)
         " updated_at = now() WHERE public_id = $1", q->params[0], url, desc, types);
     int failed = db_failed(res);
     PQclear(res);
-    json_t *after = json_pack("{s?s s?s s?s}", "url", url, "description", desc, "event_types", types);
+    json_t *after = json_pack("{ss? ss? ss?}", "url", url, "description", desc, "event_types", types);
     failed = failed || audit_write(q->db, &q->who, "webhook_endpoint.update", "webhook_endpoint", q->params[0], NULL,
                                    before, after);
     json_decref(after);

@@ -127,10 +127,13 @@ int dispatch_opts_init(struct dispatch_opts *o, const char *conninfo, volatile s
     return 0;
 }
 
-static void lease_seconds(struct dispatch_opts *o)
+static int lease_seconds(struct dispatch_opts *o)
 {
     /* a claimed job waits at most one timeout for a per-endpoint slot, then runs one */
-    o->lease_s = 2 * o->timeout_ms / 1000 + 30;
+    int min = 2 * ((o->timeout_ms + 999) / 1000) + 1;
+    o->lease_s = min + 29;
+    if (env_int("RAILD_WEBHOOK_LEASE_S", min, 3600, &o->lease_s)) return -1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ endpoints in memory */
@@ -493,7 +496,7 @@ static int flush(struct disp *d)
             "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts));
     }
     for (int k = 0; k < ner; k++)
-        json_array_append_new(eps, json_pack("{sI sb si s? sb}", "id", (json_int_t)er[k].id, "ok", er[k].ok,
+        json_array_append_new(eps, json_pack("{sI sb si ss? sb}", "id", (json_int_t)er[k].id, "ok", er[k].ok,
                                              "tail", er[k].tail, "e", er[k].err, "gone", er[k].gone));
     free(er);
     char *a = json_dumps(rows, JSON_COMPACT), *b = json_dumps(eps, JSON_COMPACT);
@@ -646,7 +649,7 @@ static int count_state(struct disp *d, int st)
 int dispatch_run(struct dispatch_opts *o)
 {
     pthread_once(&curl_once, curl_init_once);
-    lease_seconds(o);
+    if (lease_seconds(o)) return 1;
     struct disp d = { .o = o };
     d.multi = curl_multi_init();
     curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, (long)o->max_inflight);
@@ -754,7 +757,8 @@ static const char USAGE[] =
     "  --concurrency     requests in flight overall (default 256)\n"
     "  --per-endpoint    requests in flight per endpoint (default 32)\n"
     "  --timeout-ms      attempt timeout (default 15000)\n"
-    "  The same settings come from RAILD_WEBHOOK_RETRY_SCHEDULE, _CONCURRENCY, _PER_ENDPOINT, _TIMEOUT_MS.\n"
+    "  The same settings come from RAILD_WEBHOOK_RETRY_SCHEDULE, _CONCURRENCY, _PER_ENDPOINT, _TIMEOUT_MS;\n"
+    "  RAILD_WEBHOOK_LEASE_S sets how long a claim stays in flight (default 2 x timeout + 30 s).\n"
     "  Endpoint secrets sealed with RAILD_SECRETS_KEY need that key here too.\n";
 
 int cmd_dispatch(int argc, char **argv)

@@ -15,7 +15,9 @@
  *   RAILD_WEBHOOK_RETRY_SCHEDULE  "5s,5m,30m,2h,5h,10h,10h" (plain numbers are seconds)
  *   RAILD_WEBHOOK_CONCURRENCY     overall in-flight requests (default 256)
  *   RAILD_WEBHOOK_PER_ENDPOINT    in-flight requests per endpoint (default 64)
- *   RAILD_WEBHOOK_TIMEOUT_MS      attempt timeout (default 15000) */
+ *   RAILD_WEBHOOK_TIMEOUT_MS      attempt timeout (default 15000)
+ *   RAILD_WEBHOOK_LEASE_S         how long a claim stays in flight before another dispatcher may
+ *                                 take it over (default 2 × timeout + 30 s; at least 2 × timeout + 1) */
 #ifndef RAILD_DISPATCHER_H
 #define RAILD_DISPATCHER_H
 #include <signal.h>

@@ -2,9 +2,10 @@
  * What a merchant should copy: verify the Standard Webhooks signature on the raw body before
  * parsing it (constant-time, any of the space-separated v1 signatures), reject timestamps more
  * than 5 minutes off, dedupe by webhook-id, answer 2xx quickly.
- * What tests use: --fail-rate, --hang-ms/--hang-rate, --status 410|429|503 with --retry-after,
- * and POST /_control {"fail_rate":…, "hang_ms":…, "hang_rate":…, "status":…, "retry_after":…,
- * "down_ms":…} (down_ms closes the listening socket and every connection for that long).
+ * What tests use: --fail-rate, --hang-ms/--hang-rate (answer 503 after hanging), --delay-ms (slow
+ * but successful), --status 410|429|503 with --retry-after, and POST /_control {"fail_rate":…,
+ * "hang_ms":…, "hang_rate":…, "delay_ms":…, "status":…, "retry_after":…, "down_ms":…}
+ * (down_ms closes the listening socket and every connection for that long).
  * GET /_stats gives counters. Secrets come from --secret-file (one whsec_ per line, re-read
  * when the file changes) or RAILSIM_WEBHOOK_SECRET — never from argv.
  * --log FILE gets one JSON line per accepted delivery:
@@ -31,6 +32,7 @@
 struct mode {
     double fail_rate, hang_rate;
     int hang_ms, status, retry_after;
+    int delay_ms;                  /* slow but successful */
 };
 
 static struct {
@@ -195,6 +197,7 @@ static enum MHD_Result control(struct MHD_Connection *c, struct conn *st)
     if ((v = json_object_get(o, "status"))) R.mode.status = (int)json_integer_value(v);
     if ((v = json_object_get(o, "retry_after"))) R.mode.retry_after = (int)json_integer_value(v);
     if ((v = json_object_get(o, "down_ms"))) R.down_ms = (int)json_integer_value(v);
+    if ((v = json_object_get(o, "delay_ms"))) R.mode.delay_ms = (int)json_integer_value(v);
     pthread_mutex_unlock(&R.mu);
     json_decref(o);
     return reply(c, 200, "{\"ok\":true}", -1);
@@ -278,6 +281,10 @@ static enum MHD_Result webhook(struct MHD_Connection *c, struct conn *st)
         return reject(c, 400, "bad_body", "body is not a webhook envelope");
     }
     enum MHD_Result res;
+    pthread_mutex_lock(&R.mu);
+    int delay = R.mode.delay_ms;
+    pthread_mutex_unlock(&R.mu);
+    if (delay > 0) usleep((useconds_t)delay * 1000);
     if (inject(c, &res)) {
         json_decref(o);
         return res;
@@ -346,10 +353,10 @@ static struct MHD_Daemon *start(struct sockaddr_in *sa)
 static const char USAGE[] =
     "usage: railsim receiver --listen 127.0.0.1:PORT (--secret-file F | env RAILSIM_WEBHOOK_SECRET)\n"
     "                        [--log FILE] [--fail-rate P] [--hang-ms N [--hang-rate P]]\n"
-    "                        [--status 410|429|503 [--retry-after S]]\n"
+    "                        [--delay-ms N] [--status 410|429|503 [--retry-after S]]\n"
     "  A reference webhook endpoint: verifies Standard Webhooks signatures on the raw body,\n"
     "  rejects timestamps more than 5 minutes off, dedupes by webhook-id, logs what it accepted.\n"
-    "  POST /_control {fail_rate, hang_ms, hang_rate, status, retry_after, down_ms}; GET /_stats.\n";
+    "  POST /_control {fail_rate, hang_ms, hang_rate, delay_ms, status, retry_after, down_ms}; GET /_stats.\n";
 
 static int parse_rate(const char *v, double *out)
 {
@@ -377,6 +384,7 @@ int receiver_main(int argc, char **argv)
         else if (!strcmp(a, "--hang-ms") && !util_parse_i64(v, 0, 3600000, &x)) R.mode.hang_ms = (int)x;
         else if (!strcmp(a, "--status") && !util_parse_i64(v, 200, 599, &x)) R.mode.status = (int)x;
         else if (!strcmp(a, "--retry-after") && !util_parse_i64(v, 0, 86400, &x)) R.mode.retry_after = (int)x;
+        else if (!strcmp(a, "--delay-ms") && !util_parse_i64(v, 0, 3600000, &x)) R.mode.delay_ms = (int)x;
         else { fprintf(stderr, "railsim receiver: bad option or value '%s %s'\n%s", a, v, USAGE); return 2; }
     }
     char host[64];

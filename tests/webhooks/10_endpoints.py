@@ -67,6 +67,7 @@ audit = sql("SELECT action, after::text FROM audit_log WHERE object_id = :'p' OR
 is_([a[0] for a in audit], ["webhook_endpoint.create", "webhook_endpoint.update", "webhook_endpoint.rotate_secret",
                             "webhook_endpoint.rotate_secret"], "every merchant change is audited")
 ok(all(rot["secret"] not in a[1] and ep["secret"] not in a[1] for a in audit), "audit rows carry no secret")
+ok("merchant.example/hooks" in audit[0][1] and "127.0.0.1:9/new" in audit[1][1], "audit rows carry what changed")
 
 # ---------------------------------------------------------------- operators
 st, h, _ = srv.call("GET", "/v1/webhook-endpoints/%s/health" % ep["id"], key=viewer)
