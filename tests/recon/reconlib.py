@@ -36,7 +36,7 @@ class Chain:
         assert st == 200, (st, b)
 
     def pay(self, m, ref, amount_units, paid_units=None, state="finalized"):
-        """A payment for ref, paid with paid_units, driven to `state` (confirming|finalized)."""
+        """A payment for ref, paid with paid_units, driven to `state` (confirming|confirmed|finalized)."""
         dec = self.cfg["decimals"]
         amount = "%d.%0*d" % (amount_units // 10 ** dec, dec, amount_units % 10 ** dec)
         st, p, _ = self.srv.call("POST", "/v1/payments", key=m.key, headers={"Idempotency-Key": uniq("idem")},
@@ -44,7 +44,7 @@ class Chain:
         assert st == 201, (st, p)
         h = self.head() + 1
         self.transfer(p["deposit_address"], paid_units if paid_units is not None else amount_units, block=h)
-        self.heads(h + (self.cfg["final"] if state == "finalized" else 0))
+        self.heads(h + {"finalized": self.cfg["final"], "confirmed": self.cfg["confirm"] - 1}.get(state, 0))
         return p["id"]
 
     def finalize_all(self):
