@@ -267,6 +267,7 @@ static void recon_summary(struct req *q, struct resp *r)
 
 static int get_note(json_t *b, struct resp *r, const char **note)
 {
+    *note = NULL;   /* jget_str leaves it untouched when absent */
     if (jget_str(b, "note", 0, 100000, note, r)) return -1;
     if (!*note || !**note) { resp_error(r, 422, "note_required", "a note saying why is required"); return -1; }
     if (strlen(*note) > NOTE_MAX) { resp_error(r, 422, "note_too_long", "the note must be at most %d characters", NOTE_MAX); return -1; }

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""The finance API over breaks: any operator reads (list with filters, detail, summary);
+finance (and admin) acknowledge with a note, match manually, escalate to an exception,
+run, and export CSV with the three planes side by side. Every action is audited; other
+roles get 403; bad input is a 4xx with a stable code and changes nothing."""
+import csv, io, os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+sys.path.insert(0, os.path.dirname(__file__))
+from reconlib import *
+
+srv = Raild("--no-recon")
+chain = Chain(srv, "tron")
+fin, viewer, ops, adm = key("finance"), key("viewer"), key("ops"), key("admin")
+m, other = Merchant(addresses=4), Merchant(addresses=2)
+TS = "2026-11-26T10:00:00Z"
+for i in range(3):
+    order(srv, m, "mip-%d" % i, "5", "paid", TS)
+order(srv, m, "lag-1", "3", "pending", TS)
+pay = chain.pay(m, "lag-1", 3_000_000)
+other_pay = chain.pay(other, "x-1", 1_000_000)
+sql("UPDATE recon_settings SET value = '0' WHERE name = 'commerce_lagging_grace'")
+st, run, _ = srv.call("POST", "/v1/recon/runs", key=fin, body={"mode": "full"})
+is_((st, run.get("mode")), (200, "full"), "finance starts a full run through the API")
+ok(run.get("opened", 0) >= 4, "the run opened the breaks", run)
+ok(sql1("SELECT count(*) FROM audit_log WHERE action = 'recon.run'") != "0", "the run is audited")
+
+B = lambda cls, ref: break_id(cls, m.id, "sandbox", ref)
+MIP0, MIP1, MIP2, LAG = B("missing_in_provider", "mip-0"), B("missing_in_provider", "mip-1"), \
+    B("missing_in_provider", "mip-2"), B("commerce_lagging", "lag-1")
+
+# ---------------------------------------------------------------- reads
+st, b, _ = srv.call("GET", "/v1/recon/breaks?merchant_id=%s&class=missing_in_provider" % m.id, key=viewer)
+is_((st, sorted(x["id"] for x in b["breaks"])), (200, sorted([MIP0, MIP1, MIP2])), "viewer lists breaks filtered by class")
+st, b, _ = srv.call("GET", "/v1/recon/breaks?merchant_id=%s&limit=2" % m.id, key=viewer)
+st2, b2, _ = srv.call("GET", "/v1/recon/breaks?merchant_id=%s&limit=2&cursor=%s" % (m.id, b["next_cursor"]), key=viewer)
+is_(len({x["id"] for x in b["breaks"] + b2["breaks"]}), 4, "keyset pages cover all four breaks without repeats")
+st, d, _ = srv.call("GET", "/v1/recon/breaks/" + LAG, key=viewer)
+ok(st == 200 and d["records"]["order"]["status"] == "pending" and d["records"]["payments"][0]["id"] == pay
+   and d["records"]["ledger_transactions"][0]["kind"] == "finality", "detail shows the order, payment and posting", d)
+st, s, _ = srv.call("GET", "/v1/recon/summary", key=viewer)
+ok(st == 200 and {"class": "missing_in_provider"}.items() <= [c for c in s["by_class"] if c["class"] ==
+   "missing_in_provider"][0].items() and set(s["checkpoints"]) == {"commerce", "provider", "finance"},
+   "summary: counts by class and the per-plane checkpoints", s)
+
+# ---------------------------------------------------------------- acknowledge
+st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/acknowledge" % MIP0, key=fin, body={"note": "merchant asked"})
+ok(st == 200 and b["acknowledged"]["note"] == "merchant asked" and b["state"] != "resolved",
+   "finance acknowledges with a note; the break stays open", b)
+is_(sql1("SELECT count(*) FROM audit_log WHERE action = 'recon.acknowledge' AND object_id = :'i'", i=MIP0), "1",
+    "acknowledgement audited")
+st, b, _ = srv.call("GET", "/v1/recon/breaks?merchant_id=%s&acknowledged=true" % m.id, key=viewer)
+is_([x["id"] for x in b["breaks"]], [MIP0], "filter acknowledged=true")
+
+# ---------------------------------------------------------------- escalate
+st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/escalate" % LAG, key=fin, body={"note": "chase the merchant"})
+ok(st == 200 and (b.get("exception") or "").startswith("exc_"), "escalation opens an exception", b)
+exc = sql("SELECT type, state, payment_id IS NOT NULL, details->>'break' FROM exceptions WHERE public_id = :'e'",
+          e=b.get("exception"))
+is_(exc, [["recon_break", "open", "t", LAG]], "the exception is a recon_break on the payment, naming the break")
+st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/escalate" % LAG, key=adm, body={"note": "again"})
+is_((st, b["error"]["code"]), (409, "already_escalated"), "a second escalation is 409 already_escalated")
+
+# ---------------------------------------------------------------- export
+st, text, h = srv.call("GET", "/v1/recon/export.csv?merchant_id=%s" % m.id, key=fin)
+rows = list(csv.DictReader(io.StringIO(text))) if st == 200 else []
+ok(st == 200 and h.get("Content-Type", "").startswith("text/csv"), "export is text/csv", (st, text[:300]))
+is_(sorted(r["break_id"] for r in rows), sorted([MIP0, MIP1, MIP2, LAG]), "the export has the open breaks")
+lag = [r for r in rows if r["break_id"] == LAG]
+ok(lag and (lag[0]["commerce_status"], lag[0]["commerce_amount"], lag[0]["provider_state"], lag[0]["provider_amount"],
+            lag[0]["finance_amount"]) == ("pending", "3", "finalized", "3", "3"), "the three planes side by side", lag)
+ok(sql1("SELECT count(*) FROM audit_log WHERE action = 'recon.export'") != "0", "the export is audited")
+
+# ---------------------------------------------------------------- match
+st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/match" % MIP1, key=fin, body={"note": "typo", "payment_id": pay})
+ok(st == 200 and b["match"]["note"] == "typo", "finance matches lag-1's payment to mip-1", b)
+ok(sql1("SELECT count(*) FROM recon_matches WHERE break_id = :'i'", i=MIP1) == "1", "the link is recorded")
+is_(sql1("SELECT count(*) FROM audit_log WHERE action = 'recon.match' AND object_id = :'i'", i=MIP1), "1", "audited")
+
+# ---------------------------------------------------------------- roles and bad input
+RKEYS = {role: key(role) for role in ("viewer", "ops", "support")}
+before = row_counts(["recon_breaks", "recon_matches", "audit_log", "exceptions", "recon_runs"])
+snap = sql("SELECT public_id, state, acknowledged_at, exception_id, matched_at FROM recon_breaks ORDER BY 1")
+for role, k in RKEYS.items():
+    for path, body in (("/v1/recon/breaks/%s/acknowledge" % MIP2, {"note": "x"}),
+                       ("/v1/recon/breaks/%s/escalate" % MIP2, {"note": "x"}),
+                       ("/v1/recon/breaks/%s/match" % MIP2, {"note": "x", "payment_id": pay}),
+                       ("/v1/recon/runs", {"mode": "full"})):
+        st, b, _ = srv.call("POST", path, key=k, body=body)
+        is_((st, b["error"]["code"]), (403, "forbidden"), "%s: POST %s -> 403" % (role, path.split("/")[-1]))
+    st, b, _ = srv.call("GET", "/v1/recon/export.csv", key=k)
+    is_(st, 403, "%s cannot export" % role)
+st, b, _ = srv.call("GET", "/v1/recon/breaks", key=m.key)
+is_(st, 403, "a merchant key cannot read breaks")
+BAD = [
+    ("ack without note", "acknowledge", MIP2, {}, 422, "note_required"),
+    ("ack with empty note", "acknowledge", MIP2, {"note": ""}, 422, "note_required"),
+    ("ack with 2001-char note", "acknowledge", MIP2, {"note": "n" * 2001}, 422, "note_too_long"),
+    ("ack with unknown field", "acknowledge", MIP2, {"note": "x", "force": True}, 400, "unknown_field"),
+    ("ack unknown break", "acknowledge", "brk_000000000000000000000000", {"note": "x"}, 404, "not_found"),
+    ("match without target", "match", MIP2, {"note": "x"}, 422, "target_required"),
+    ("match with two targets", "match", MIP2, {"note": "x", "payment_id": pay, "ledger_transaction_id": 1}, 422,
+     "target_required"),
+    ("match unknown payment", "match", MIP2, {"note": "x", "payment_id": "pay_nope"}, 422, "unknown_target"),
+    ("match another merchant's payment", "match", MIP2, {"note": "x", "payment_id": other_pay}, 422, "merchant_mismatch"),
+    ("match an already matched payment", "match", MIP2, {"note": "x", "payment_id": pay}, 409, "already_matched"),
+    ("match payment_id as number", "match", MIP2, {"note": "x", "payment_id": 5}, 400, "invalid_request"),
+    ("escalate without note", "escalate", MIP2, {}, 422, "note_required"),
+    ("escalate resolved break", "escalate", MIP1, {"note": "x"}, 409, "invalid_state"),
+]
+for label, act, bid, body, want_st, want_code in BAD:
+    st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/%s" % (bid, act), key=fin, body=body)
+    code = b.get("error", {}).get("code") if isinstance(b, dict) else None
+    ok((st, code) == (want_st, want_code), "%s -> %d %s" % (label, want_st, want_code), "got %s %r" % (st, b))
+st, b, _ = srv.call("POST", "/v1/recon/runs", key=fin, body={"mode": "sideways"})
+is_((st, b["error"]["code"]), (422, "invalid_mode"), "run with an unknown mode -> 422")
+for q in ("state=closed", "class=nope", "merchant_id=abc", "severity=9", "limit=0", "cursor=x", "acknowledged=maybe"):
+    st, b, _ = srv.call("GET", "/v1/recon/breaks?" + q, key=viewer)
+    is_((st, b["error"]["code"]), (400, "invalid_request"), "list ?%s -> 400" % q)
+is_(row_counts(["recon_breaks", "recon_matches", "audit_log", "exceptions", "recon_runs"]), before,
+    "refused calls wrote nothing")
+is_(sql("SELECT public_id, state, acknowledged_at, exception_id, matched_at FROM recon_breaks ORDER BY 1"), snap,
+    "and changed no break")
+sql("UPDATE recon_settings SET value = '30 minutes' WHERE name = 'commerce_lagging_grace'")
+ok(srv.alive(), "raild still serving")
