@@ -18,6 +18,14 @@ for path in sorted(glob.glob(os.path.join(SRC, "*.c"))):
             ROUTES += re.findall(r'\{\s*"([A-Z]+)",\s*"(/[^"]*)",\s*(CAP_\w+)', body)
 ok(len(ROUTES) >= 12, "found %d registered routes in the source" % len(ROUTES))
 
+def quiet_flags():
+    """--no-<worker> for every background worker raild has (read from routes.c), so the
+    row counts around each request change only because of that request."""
+    text = open(os.path.join(ROOT, "src", "raild", "routes.c")).read()
+    table = text[text.index("worker_table[]"):]
+    return ["--no-" + w for w in re.findall(r'\{\s*"([\w-]+)",\s*\w+\s*\}', table)]
+
+
 CAN = {  # mirror of auth_role_can (tests/unit/test_auth.c pins the C side)
     "merchant": {"CAP_PUBLIC", "CAP_MERCHANT"},
     "watcher": {"CAP_PUBLIC", "CAP_INGEST"},
@@ -28,7 +36,7 @@ CAN = {  # mirror of auth_role_can (tests/unit/test_auth.c pins the C side)
     "admin": {"CAP_PUBLIC", "CAP_READ", "CAP_SUPPORT", "CAP_OPS", "CAP_FINANCE", "CAP_ADMIN"},
 }
 
-srv = Raild()
+srv = Raild(*quiet_flags())
 m1 = Merchant(rails=("tron:usdt",), addresses=4)
 m2 = Merchant(rails=("tron:usdt",), addresses=2)
 m1_prod = key("merchant", env="production", merchant=m1.id)
