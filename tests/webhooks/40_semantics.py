@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Delivery semantics against a misbehaving receiver: 410 disables the endpoint, 429 and 503
+honour Retry-After, a hang past the timeout is recorded as a timeout, a receiver that stops
+listening for a while is retried; every attempt is recorded (status, response excerpt, error,
+duration, signature); event_types filters the fan-out; disabled endpoints get no traffic;
+operators list, read and retry deliveries. Also the reference receiver's own checks."""
+import os, sys, time, json, base64, hmac, hashlib, urllib.request, urllib.error
+sys.path.insert(0, os.path.dirname(__file__))
+from wh import *
+
+os.environ.update(RAILD_WEBHOOK_TIMEOUT_MS="1000", RAILD_WEBHOOK_LEASE_S="3", RAILD_WEBHOOK_RETRY_SCHEDULE="1,1,1")
+srv = Raild()
+sup, viewer = key("support"), key("viewer")
+SECRET0 = "whsec_" + base64.b64encode(b"x" * 32).decode()
+
+
+def setup(*flags, **ep_extra):
+    m = Merchant()
+    r = Receiver([SECRET0], *flags)
+    ep = create_endpoint(srv, m, r.url, **ep_extra)
+    r.set_secrets([ep["secret"]])
+    return m, r, ep
+
+
+def deliveries(ep, **q):
+    q["endpoint"] = ep["id"]
+    qs = "&".join("%s=%s" % kv for kv in q.items())
+    st, b, _ = srv.call("GET", "/v1/webhook-deliveries?" + qs, key=viewer)
+    assert st == 200, (st, b)
+    return b
+
+
+def one(ep, ev):
+    d = [x for x in deliveries(ep, limit=500)["data"] if x["event_id"] == ev]
+    if not d:   # not fanned out yet
+        return {"attempts": [], "status": None, "attempt_count": 0}
+    d = d[0]
+    return srv.call("GET", "/v1/webhook-deliveries/" + d["id"], key=viewer)[1]
+
+
+# ---------------------------------------------------------------- the reference receiver's checks
+m, recv, ep = setup()
+body = b'{"id":"evt_manual","type":"payment.confirmed"}'
+
+
+def post(body, wid, ts, sig):
+    req = urllib.request.Request(recv.url, data=body, method="POST", headers={
+        "webhook-id": wid, "webhook-timestamp": str(ts), "webhook-signature": sig})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def sign(secret, wid, ts, body):
+    k = base64.b64decode(secret[6:])
+    return "v1," + base64.b64encode(hmac.new(k, b"%s.%d.%s" % (wid.encode(), ts, body), hashlib.sha256).digest()).decode()
+
+
+now = int(time.time())
+good = sign(ep["secret"], "evt_manual", now, body)
+is_(post(body, "evt_manual", now, good)[0], 200, "receiver: a correctly signed request is accepted")
+is_(post(body, "evt_manual", now, good)[1].get("duplicate"), True, "receiver: the same webhook-id again is a duplicate")
+is_(post(body + b" ", "evt_manual2", now, good)[1]["error"]["code"], "bad_signature", "receiver: tampered body → 401")
+is_(post(body, "evt_manual3", now - 301, sign(ep["secret"], "evt_manual3", now - 301, body))[1]["error"]["code"],
+    "bad_timestamp", "receiver: a timestamp over 5 minutes old is rejected")
+is_(post(body, "evt_manual4", now, "v1,AAAA " + sign(ep["secret"], "evt_manual4", now, body))[0], 200,
+    "receiver: any one of several signatures may match")
+is_(post(b"not json", "evt_manual5", now, sign(ep["secret"], "evt_manual5", now, b"not json"))[1]["error"]["code"],
+    "bad_body", "receiver: the body is parsed only after verifying, and must be an envelope")
+recv.stop()
+
+# ---------------------------------------------------------------- 410 disables
+m, recv, ep = setup("--status", "410")
+ev = insert_events(m.id, 3)
+ok(wait_for(lambda: srv.call("GET", "/v1/webhook-endpoints/%s/health" % ep["id"], key=viewer)[1]["status"] == "disabled",
+            timeout=15), "410 Gone disables the endpoint")
+h = srv.call("GET", "/v1/webhook-endpoints/%s/health" % ep["id"], key=viewer)[1]
+ok("410" in h["disabled_reason"], "the reason says 410 (%s)" % h["disabled_reason"])
+ok(wait_for(lambda: delivery_counts(ep["id"]) == {"failed": 3}, timeout=10), "its deliveries end failed, not retried",
+   delivery_counts(ep["id"]))
+is_(int(sql1("SELECT max(attempts) FROM webhook_deliveries WHERE endpoint_id = :'e'", e=endpoint_row_id(ep["id"]))),
+    1, "no delivery was attempted after the 410")
+insert_events(m.id, 2)
+ok(wait_for(lambda: delivery_counts(ep["id"]) == {"failed": 5}, timeout=10),
+   "new events for a disabled endpoint are recorded failed ('endpoint disabled') for a later recover")
+is_(recv.stats()["injected"], 3, "the receiver got only the 3 first attempts")
+d = one(ep, ev[0])
+is_((d["attempts"][0]["http_status"], d["attempts"][0]["success"]), (410, False), "attempt records HTTP 410")
+ok("simulated status" in d["attempts"][0]["response_body"], "attempt records the response body excerpt")
+st, b, _ = srv.call("POST", "/v1/webhook-deliveries/%s/retry" % d["id"], key=sup)
+is_((st, b.get("error", {}).get("code")), (409, "endpoint_disabled"), "retry on a disabled endpoint is 409")
+recv.stop()
+
+# ---------------------------------------------------------------- 429 / 503 honour Retry-After
+for code in (429, 503):
+    m, recv, ep = setup("--status", str(code), "--retry-after", "2")
+    ev = insert_events(m.id, 1)
+    ok(wait_for(lambda: len(one(ep, ev[0])["attempts"]) >= 2, timeout=15), "%d: retried" % code)
+    a = one(ep, ev[0])["attempts"]
+    t = [time.mktime(time.strptime(x["started_at"][:19], "%Y-%m-%dT%H:%M:%S")) + float("0" + x["started_at"][19:23])
+         for x in a[:2]]
+    ok(1.9 <= t[1] - t[0] <= 3.0, "%d: the retry waited Retry-After 2 s, not the 1 s schedule (%.2f s)"
+       % (code, t[1] - t[0]))
+    is_(a[0]["http_status"], code, "%d recorded" % code)
+    recv.stop()
+
+# ---------------------------------------------------------------- a hang past the timeout
+m, recv, ep = setup("--hang-ms", "2500")
+ev = insert_events(m.id, 1)
+ok(wait_for(lambda: len(one(ep, ev[0])["attempts"]) >= 1 and one(ep, ev[0])["attempts"][0]["finished_at"],
+            timeout=15), "hung attempt finished")
+a = one(ep, ev[0])["attempts"][0]
+ok(a["error"].startswith("timeout") and a["http_status"] is None and 900 <= a["duration_ms"] <= 2000,
+   "a hang is recorded as a timeout after ~1 s (%s, %s ms)" % (a["error"][:40], a["duration_ms"]))
+recv.control(hang_ms=0)
+ok(wait_for(lambda: one(ep, ev[0])["status"] == "succeeded", timeout=10), "…and the retry gets through")
+recv.stop()
+
+# a slow endpoint does not starve a healthy one
+m, slow, ep_slow = setup("--hang-ms", "3000")
+m2, fast, ep_fast = setup()
+insert_events(m.id, 40)
+time.sleep(0.3)
+t0 = time.time()
+ev = insert_events(m2.id, 20)
+ok(wait_for(lambda: set(ev) <= fast.unique_ids(), timeout=10), "a healthy endpoint is served while another hangs")
+ok(time.time() - t0 < 3, "…promptly (%.2f s)" % (time.time() - t0))
+slow.stop()
+fast.stop()
+
+# ---------------------------------------------------------------- stop listening for a while
+m, recv, ep = setup()
+recv.control(down_ms=1800)
+time.sleep(0.4)
+ev = insert_events(m.id, 2)
+ok(wait_for(lambda: set(ev) <= recv.unique_ids(), timeout=15), "receiver stopped listening, came back: delivered")
+a = one(ep, ev[0])["attempts"]
+ok(len(a) >= 2 and "refused" in a[0]["error"] and a[-1]["success"], "first attempt refused, a retry succeeded")
+ok(a[-1]["signature"].startswith("v1,") and a[-1]["webhook_timestamp"] > 0,
+   "the attempt records the signature header sent")
+recv.stop()
+
+# ---------------------------------------------------------------- event_types filter, operator views
+m = Merchant()
+recv = Receiver([SECRET0])
+ep_f = create_endpoint(srv, m, recv.url, event_types=["payment.finalized"])
+ep_all = create_endpoint(srv, m, recv.url)
+recv.set_secrets([ep_f["secret"], ep_all["secret"]])
+fin = insert_events(m.id, 2, type_="payment.finalized")
+conf = insert_events(m.id, 3, type_="payment.confirmed")
+ok(wait_for(lambda: delivery_counts(ep_all["id"]).get("succeeded") == 5 and
+            delivery_counts(ep_f["id"]).get("succeeded") == 2, timeout=15), "fan-out honours event_types",
+   (delivery_counts(ep_all["id"]), delivery_counts(ep_f["id"])))
+is_({d["event_type"] for d in deliveries(ep_f)["data"]}, {"payment.finalized"}, "filtered endpoint got finalized only")
+page1 = deliveries(ep_all, limit=2)
+page2 = deliveries(ep_all, limit=2, cursor=page1["next_cursor"])
+page3 = deliveries(ep_all, limit=2, cursor=page2["next_cursor"])
+ids = [d["id"] for d in page1["data"] + page2["data"] + page3["data"]]
+is_((len(ids), len(set(ids)), page3["next_cursor"]), (5, 5, None), "keyset pages cover every delivery once")
+is_(len(deliveries(ep_all, event_type="payment.finalized")["data"]), 2, "filter by event type")
+is_(len(deliveries(ep_all, status="succeeded")["data"]), 5, "filter by status")
+is_(len(deliveries(ep_all, since="2099-01-01T00:00:00Z")["data"]), 0, "filter by time range")
+d = one(ep_all, fin[0])
+is_(json.loads(d["payload"])["id"], fin[0], "a delivery shows the payload sent")
+is_((d["attempt_count"], d["attempts"][0]["trigger"], d["attempts"][0]["http_status"]), (1, "scheduled", 200),
+    "…and its attempts")
+dups = recv.stats()["duplicates"]
+st, r, _ = srv.call("POST", "/v1/webhook-deliveries/%s/retry" % d["id"], key=sup, body={"reason": "merchant lost it"})
+is_((st, r["status"], r["trigger"]), (202, "pending", "manual"), "support retries a delivery now")
+ok(wait_for(lambda: one(ep_all, fin[0])["attempt_count"] == 2 and one(ep_all, fin[0])["status"] == "succeeded",
+            timeout=10), "the manual retry was sent")
+a2 = one(ep_all, fin[0])["attempts"][1]
+ok(a2["trigger"] == "manual" and a2["operator"], "the attempt records trigger manual and the operator")
+is_(sql1("SELECT reason FROM audit_log WHERE action = 'webhook_delivery.retry' AND object_id = :'d'", d=d["id"]),
+    "merchant lost it", "the retry is audited with its reason")
+is_(recv.stats()["duplicates"], dups + 1, "the receiver deduplicated the resend")
+ch = int(sql1("SELECT count(*) FROM change_log WHERE tbl IN ('webhook_deliveries', 'webhook_attempts')"
+              " AND id > (SELECT max(id) - 2000 FROM change_log)"))
+ok(ch > 0, "deliveries and attempts feed the change log")
+
+# disable / delete stop traffic
+st, _, _ = srv.call("POST", "/v1/webhook-endpoints/%s/disable" % ep_all["id"], key=sup)
+n0 = len(recv.events())
+insert_events(m.id, 2, type_="payment.finalized")
+ok(wait_for(lambda: delivery_counts(ep_f["id"]).get("succeeded") == 4, timeout=10), "the other endpoint still gets events")
+is_(delivery_counts(ep_all["id"]).get("failed"), 2, "the disabled endpoint's new deliveries are held as failed")
+is_(len(recv.events()) - n0, 2, "…and nothing was sent to it")
+srv.call("DELETE", "/v1/webhook-endpoints/" + ep_f["id"], key=m.key)
+insert_events(m.id, 1, type_="payment.finalized")
+time.sleep(0.5)
+is_(delivery_counts(ep_f["id"]).get("succeeded"), 4, "a deleted endpoint gets no new deliveries")
+recv.stop()
+ok(srv.alive(), "raild still serving")
+srv.stop()
