@@ -144,6 +144,30 @@ is_((q["state"], q["received"]), ("confirmed", "10.000000"), "two transfers summ
 is_(sql1("SELECT count(*) FROM exceptions e JOIN payments p ON p.id = e.payment_id WHERE p.public_id = :'i'",
          i=p["id"]), "0", "…without any exception")
 
+# ---------------------------------------------------------------- races: same batch from 4 watchers, cancel vs transfer
+import threading
+st, p, _ = srv.call("POST", "/v1/payments", key=m2.key, body={"reference": "race", "amount": "2", "rail": "tron:usdt"})
+batch = xfer("tron", p["deposit_address"], "2000000")
+res = []
+ths = [threading.Thread(target=lambda: res.append(send("tron", batch)[0])) for _ in range(4)]
+[t.start() for t in ths]
+[t.join() for t in ths]
+is_(sorted(r for r in res), [200] * 4, "4 watchers posting the same transfer at once: all 200")
+q = get(m2, p["id"])
+is_((q["state"], q["received_units"], q["sequence"]), ("detected", "2000000", 1), "…counted once, one transition")
+is_(len(outbox(p["id"])), 1, "…one webhook")
+st, p, _ = srv.call("POST", "/v1/payments", key=m2.key, body={"reference": "race2", "amount": "2", "rail": "tron:usdt"})
+res = []
+t1 = threading.Thread(target=lambda: res.append(("cancel", srv.call("POST", "/v1/payments/%s/cancel" % p["id"], key=m2.key)[0])))
+t2 = threading.Thread(target=lambda: res.append(("xfer", send("tron", xfer("tron", p["deposit_address"], "2000000"))[0])))
+t1.start(); t2.start(); t1.join(); t2.join()
+q = get(m2, p["id"])
+cls = sql1("SELECT classification FROM chain_transfers t JOIN payments p ON p.id = t.payment_id WHERE p.public_id = :'i'",
+           i=p["id"])
+ok((q["state"] == "canceled" and cls == "late") or (q["state"] == "detected" and cls == "payment" and
+                                                     dict(res)["cancel"] == 409),
+   "cancel racing a transfer: either canceled + late, or detected + cancel refused (%s, %s)" % (q["state"], cls))
+
 # ---------------------------------------------------------------- heads: lower, finalized rules
 cur = head_of("tron")
 fin = int(sql1("SELECT finalized FROM chain_heads WHERE network = 'tron'"))
