@@ -330,7 +330,7 @@ static int eval_load(PGconn *db, const char *id, struct eval *e)
         "WITH p AS (SELECT p.id, p.state, p.amount, r.network, r.confirm_depth,"
         "                  floor(p.amount * m.tolerance_bps / 10000) AS tol"
         "             FROM payments p JOIN rails r ON r.id = p.rail JOIN merchants m ON m.id = p.merchant_id"
-        "            WHERE p.id = $1),"
+        "            WHERE p.id = $1 FOR UPDATE OF p),"
         " t AS (SELECT value, block_number FROM chain_transfers WHERE payment_id = $1 AND counted AND status = 'seen'),"
         " a AS (SELECT coalesce(sum(value), 0) AS received, count(*) AS n, count(block_number) AS nb,"
         "              max(block_number) AS mb FROM t),"
@@ -464,11 +464,8 @@ int ingest_eval_payment(PGconn *db, long long pid)
 {
     char id[32];
     LL(id, pid);
-    PGresult *r = db_q(db, "SELECT 1 FROM payments WHERE id = $1 FOR UPDATE", id);
-    int bad = db_failed(r) || PQntuples(r) != 1;
-    PQclear(r);
-    struct eval e;
-    if (bad || eval_load(db, id, &e) || store_totals(db, id, &e)) return -1;
+    struct eval e;   /* eval_load takes the row lock */
+    if (eval_load(db, id, &e) || store_totals(db, id, &e)) return -1;
     enum pay_state s, from;
     if (pay_state_parse(e.state, &s)) return -1;
     from = s;
