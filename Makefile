@@ -3,7 +3,7 @@
 CC      ?= cc
 PKGS    := libpq jansson libcurl libmicrohttpd openssl ncursesw
 CFLAGS  ?= -O2 -g
-XFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -Isrc -Iui
+XFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -Isrc -Iui
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpq -lpthread -lm
 
