@@ -126,6 +126,10 @@ static int apply_batch(struct req *q, struct resp *r, const char *network, struc
 {
     long long *affected = calloc(n ? n : 1, sizeof *affected);
     size_t na = 0;
+    if (!affected) {
+        resp_error(r, 503, "overloaded", "out of memory, try again");
+        return 1;
+    }
     int rc = ingest_lock_network(q->db, network) ? -1 : 0;
     for (size_t i = 0; i < n && !rc; i++) {
         struct xfer_out o;
@@ -176,6 +180,10 @@ static void chain_transfers(struct req *q, struct resp *r)
         goto out;
     }
     xs = calloc(n ? n : 1, sizeof *xs);
+    if (!xs) {
+        resp_error(r, 503, "overloaded", "out of memory, try again");
+        goto out;
+    }
     for (size_t i = 0; i < n; i++)
         if (parse_xfer(kind, json_array_get(arr, i), i, &xs[i], r)) goto out;
     json_t *results = json_array();

@@ -156,7 +156,13 @@ void *sweeper_run(void *arg)
             db = NULL;
         }
         if (!db) db = raild_db_connect(w->conninfo, "raild-sweeper");
-        if (db && sweep_once(db)) log_warn("sweeper.pass_failed", "msg=\"%.200s\"", PQerrorMessage(db));
+        if (db && sweep_once(db)) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(db));
+            for (char *c = msg; *c; c++)
+                if (*c == '\n' || *c == '"') *c = ' ';
+            log_warn("sweeper.pass_failed", "msg=\"%s\"", msg);
+        }
         worker_sleep(w, db ? interval : 2000);
     }
     if (db) PQfinish(db);
