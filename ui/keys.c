@@ -118,34 +118,33 @@ void keys_dispatch(struct app *a, int ch, int is_key)
 }
 
 /* The bottom line: the keys that work in this view; mutating ones the operator cannot
- * use are dimmed with the reason. */
+ * use are marked ✗ and the reason is kept visible at the right. */
 void keys_draw_hints(struct app *a, int y)
 {
     unsigned vm = app_view(a)->ops->mask;
-    int x = 0;
-    const char *reason = NULL;
+    const char *reason = NULL, *why;
+    for (int i = 0; i < REQ__COUNT && !reason; i++) {
+        const struct request_def *d = &request_table[i];
+        if ((d->flags & RF_HINT) && exists(a, d, vm) && !available(a, d, &why)) reason = why;
+    }
+    char rtxt[160] = "";
+    if (reason) snprintf(rtxt, sizeof rtxt, " %s %s ", a->unicode ? "✗" : "(x)", reason);
+    int limit = a->cols - text_width(rtxt);
     move(y, 0);
     attrset(style_attr(S_HINT));
     for (int i = 0; i < a->cols; i++) addch(' ');
+    int x = 0;
     for (int i = 0; i < REQ__COUNT; i++) {
         const struct request_def *d = &request_table[i];
         if (!(d->flags & RF_HINT) || !exists(a, d, vm)) continue;
-        const char *why;
         int on = available(a, d, &why);
-        if (!on && !reason) reason = why;
         char txt[96];
-        snprintf(txt, sizeof txt, "%s%s%s", d->shrt, on ? "" : " ✗", "");
-        if (!a->unicode && !on) snprintf(txt, sizeof txt, "%s(x)", d->shrt);
-        int need = text_width(d->label) + 1 + text_width(txt) + 2;
-        if (x + need > a->cols) break;
-        draw_text(y, x, text_width(d->label), on ? S_HINT_KEY : S_HINT_OFF, d->label);
-        draw_text(y, x + text_width(d->label) + 1, text_width(txt), on ? S_HINT : S_HINT_OFF, txt);
+        snprintf(txt, sizeof txt, "%s%s", d->shrt, on ? "" : a->unicode ? "✗" : "(x)");
+        int lw = text_width(d->label), need = lw + 1 + text_width(txt) + 2;
+        if (x + need > limit) break;
+        draw_text(y, x, lw, on ? S_HINT_KEY : S_HINT_OFF, d->label);
+        draw_text(y, x + lw + 1, text_width(txt), on ? S_HINT : S_HINT_OFF, txt);
         x += need;
     }
-    if (reason) {
-        char r[160];
-        snprintf(r, sizeof r, "%s %s", a->unicode ? "✗" : "(x)", reason);
-        int w = text_width(r);
-        if (x + w < a->cols) draw_text(y, a->cols - w, w, S_HINT_OFF, r);
-    }
+    if (reason) draw_text(y, limit, text_width(rtxt), S_HINT_OFF, rtxt);
 }

@@ -92,18 +92,25 @@ static void recover(struct app *a, const char *pub, const char *eid, const char 
         app_status(a, 0, "recover canceled — nothing changed");
         return;
     }
-    /* the preview is a bounded count on the webhook_deliveries_failed index; timestamps are
-     * normalised by the database so the API gets RFC 3339 */
-    r = cq(a, "SELECT count(*), to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-              " to_char($3::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-              " FROM webhook_deliveries WHERE endpoint_id = $1::bigint AND status = 'failed'"
-              " AND created_at >= $2::timestamptz AND created_at < $3::timestamptz", eid, since, until);
+    /* normalise to RFC 3339 in the database (it parses what an operator types), then ask
+     * raild's preview how many deliveries the window holds: the same count the job uses */
+    r = cq(a, "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+              " to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", since, until);
     if (!r) return;
-    char n[32], s3339[64], u3339[64];
-    snprintf(n, sizeof n, "%s", PQgetvalue(r, 0, 0));
-    snprintf(s3339, sizeof s3339, "%s", PQgetvalue(r, 0, 1));
-    snprintf(u3339, sizeof u3339, "%s", PQgetvalue(r, 0, 2));
+    char n[32] = "?", s3339[64], u3339[64], path[300], msg[600];
+    snprintf(s3339, sizeof s3339, "%s", PQgetvalue(r, 0, 0));
+    snprintf(u3339, sizeof u3339, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
+    snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/recover-preview?since=%s&until=%s", pub, s3339, u3339);
+    json_t *pv = NULL;
+    int st = api_call(a, "GET", path, NULL, &pv, msg, sizeof msg);
+    if (st != 200) {
+        app_status(a, 1, "recover preview for %s failed: %s", pub, msg);
+        if (pv) json_decref(pv);
+        return;
+    }
+    snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(pv, "count")));
+    json_decref(pv);
     char l0[300], l1[200], l2[200];
     const char *lines[3] = { l0, l1, l2 };
     snprintf(l0, sizeof l0, "Endpoint   %s  %s", pub, url);
@@ -113,10 +120,9 @@ static void recover(struct app *a, const char *pub, const char *eid, const char 
         app_status(a, 0, "recover canceled — nothing changed");
         return;
     }
-    char path[200], msg[600];
     snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/recover", pub);
     json_t *body = json_pack("{s:s,s:s}", "since", s3339, "until", u3339), *out = NULL;
-    int st = api_call(a, "POST", path, body, &out, msg, sizeof msg);
+    st = api_call(a, "POST", path, body, &out, msg, sizeof msg);
     json_decref(body);
     if (st >= 200 && st < 300) app_status(a, 0, "recover queued for %s: %s deliveries in the window", pub, n);
     else app_status(a, 1, "recover %s failed: %s", pub, msg);
@@ -130,18 +136,26 @@ static void endpoint_toggle(struct app *a, struct view *v, int enable)
     char l0[300], l1[200], p[96], u[400];
     snprintf(p, sizeof p, "%s", pub);
     snprintf(u, sizeof u, "%s", url);
-    const char *lines[2] = { l0, l1 };
+    char reason[300] = "", l2[340];
+    const char *lines[3] = { l0, l1, l2 };
+    if (!enable && !dlg_prompt(a, "Disable endpoint", "reason (optional, goes to the audit log):", reason, sizeof reason, 0)) {
+        app_status(a, 0, "disable canceled — nothing changed");
+        return;
+    }
+    snprintf(l2, sizeof l2, "Reason     %s", reason[0] ? reason : "-");
     snprintf(l0, sizeof l0, "Endpoint   %.60s  %.200s", p, u);
     snprintf(l1, sizeof l1, "Change     status %s → %s%s", st, enable ? "enabled" : "disabled",
              enable ? "" : " (no deliveries until enabled)");
-    if (!dlg_confirm(a, enable ? "Enable endpoint?" : "Disable endpoint?", lines, 2, enable ? "Enable" : "Disable")) {
+    if (!dlg_confirm(a, enable ? "Enable endpoint?" : "Disable endpoint?", lines, enable ? 2 : 3,
+                     enable ? "Enable" : "Disable")) {
         app_status(a, 0, "%s canceled — nothing changed", enable ? "enable" : "disable");
         return;
     }
     char path[200], msg[600];
     snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/%s", p, enable ? "enable" : "disable");
-    json_t *out = NULL;
-    int rc = api_call(a, "POST", path, NULL, &out, msg, sizeof msg);
+    json_t *out = NULL, *body = reason[0] ? json_pack("{s:s}", "reason", reason) : NULL;
+    int rc = api_call(a, "POST", path, body, &out, msg, sizeof msg);
+    if (body) json_decref(body);
     if (rc >= 200 && rc < 300) app_status(a, 0, "%s %s", enable ? "enabled" : "disabled", p);
     else app_status(a, 1, "%s %s failed: %s", enable ? "enable" : "disable", p, msg);
     if (out) json_decref(out);
@@ -269,7 +283,7 @@ static void retry(struct app *a, const char *id, const char *type, const char *u
         return;
     }
     char path[200], msg[600];
-    snprintf(path, sizeof path, "/v1/webhook-deliveries/%s/retry", i);
+    snprintf(path, sizeof path, "/v1/webhook-deliveries/whd_%s/retry", i);
     json_t *out = NULL;
     int st = api_call(a, "POST", path, NULL, &out, msg, sizeof msg);
     if (st >= 200 && st < 300) app_status(a, 0, "retry of delivery #%s queued", i);

@@ -39,6 +39,7 @@ class Console:
             unset, exports, " ".join(shlex.quote(a) for a in argv), shlex.quote(self.log), shlex.quote(self.rcfile))
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), "-s", self.session, cmd)
         self.closed = False
+        self.height = height
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-L", self.sock] + list(args), capture_output=True, text=True)
@@ -49,6 +50,11 @@ class Console:
 
     def lines(self):
         return self.text().split("\n")
+
+    def hint(self):
+        """the bottom line: the keys valid here"""
+        ls = self.lines()
+        return ls[self.height - 1] if len(ls) >= self.height else ""
 
     def keys(self, *keys, literal=False):
         for k in keys:
