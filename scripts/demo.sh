@@ -68,30 +68,42 @@ started $!
 wait_http "$API/healthz" 20 || { say "raild did not start; see $LOGS/raild.log"; tail -20 "$LOGS/raild.log"; exit 1; }
 say "== raild on $API"
 
-# Webhook endpoints: one receiver per merchant key, registered through the API — when
-# the receiver and the endpoint API exist (they arrive with the webhooks work).
+# Webhook endpoints: one receiver per merchant key, registered through the API (the secret
+# goes straight into a 600 file). Receivers fail 10% of deliveries; see the outage loop below.
+receivers=()
 if bin/railsim receiver --help >/dev/null 2>&1; then
-  for m in acme borealis; do
+  for m in acme acme-prod borealis; do
     rport=$(free_port)
     code=$(curl -sS -o "$DEMO/endpoint-$m.json" -w '%{http_code}' -X POST "$API/v1/webhook-endpoints" \
-      -H "Authorization: Bearer $(cat "$DEMO/keys/merchant-$m")" -H 'Content-Type: application/json' \
-      -d "{\"url\":\"http://127.0.0.1:$rport/webhooks\"}" || true)
+      -H @<(printf 'Authorization: Bearer %s\n' "$(cat "$DEMO/keys/merchant-$m")") -H 'Content-Type: application/json' \
+      -d "{\"url\":\"http://127.0.0.1:$rport/webhooks\",\"description\":\"railsim receiver ($m)\"}" || true)
     if [ "$code" != 201 ] && [ "$code" != 200 ]; then
-      say "   (webhook endpoints API not available yet: HTTP $code; no receivers)"; rm -f "$DEMO/endpoint-$m.json"; break
+      say "   (webhook endpoints API not available: HTTP $code; no receivers)"; rm -f "$DEMO/endpoint-$m.json"; break
     fi
-    (umask 077; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$DEMO/endpoint-$m.json" \
-       >"$DEMO/keys/whsec-$m")
-    python3 - "$DEMO/endpoint-$m.json" <<'PY'    # the secret stays in its 600 file only
-import json, sys
-p = sys.argv[1]; d = json.load(open(p)); d.pop("secret", None); json.dump(d, open(p, "w"))
+    python3 - "$DEMO/endpoint-$m.json" "$DEMO/keys/whsec-$m" <<'PY'    # the secret stays in its 600 file only
+import json, os, sys
+p, k = sys.argv[1], sys.argv[2]
+d = json.load(open(p)); secret = d.pop("secret")
+fd = os.open(k, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.write(fd, (secret + "\n").encode()); os.close(fd)
+json.dump(d, open(p, "w"))
 PY
-    bin/railsim receiver --listen 127.0.0.1:$rport --secret-file "$DEMO/keys/whsec-$m" \
-      >"$LOGS/receiver-$m.log" 2>&1 &
+    bin/railsim receiver --listen 127.0.0.1:$rport --secret-file "$DEMO/keys/whsec-$m" --fail-rate 0.1 \
+      --log "$LOGS/receiver-$m.jsonl" >"$LOGS/receiver-$m.log" 2>&1 &
     started $!
-    say "== webhook receiver for $m on http://127.0.0.1:$rport/webhooks"
+    receivers+=("$rport")
+    say "== webhook receiver for $m on http://127.0.0.1:$rport/webhooks (fails 10%)"
   done
+fi
+if [ ${#receivers[@]} -gt 0 ]; then
+  # Now and then a merchant's endpoint goes away for a minute: failures pile up, the
+  # dispatcher backs off, support can see it and recover the window afterwards.
+  ( i=0; while sleep "${DEMO_OUTAGE_EVERY:-120}"; do
+      port=${receivers[$(( i % ${#receivers[@]} ))]}; i=$((i + 1))
+      curl -sS -o /dev/null -X POST "http://127.0.0.1:$port/_control" -d '{"down_ms":60000}' 2>/dev/null || true
+    done ) &
+  started $!
 else
-  say "   (railsim receiver not built yet: webhooks go nowhere)"
+  say "   (no webhook receivers: deliveries go nowhere)"
 fi
 
 hot=(); while IFS= read -r w; do hot+=(--hot-wallet "$w"); done <"$DEMO/wallets"

@@ -324,7 +324,6 @@ static void slot_new(struct sim *s)
     long idx = s->npays - 1;
     request(s, -1, mm->label, "POST", "/v1/payments", mm->key, p->idem, body, TAG_CREATE, idx, 0);
     p = &s->pays[idx];
-    post_order(s, p, "pending");
 
     switch (fate) {
     case F_ABANDON: break;
@@ -514,6 +513,7 @@ static void on_create(struct sim *s, long idx, const struct http_result *r)
                 log_error("sim.amount_mismatch", "ref=%s amount=%s expected_units=%s gateway_units=%s", p->ref,
                           p->amount, p->units_s, units);
             }
+            post_order(s, p, "pending");       /* the merchant's order, once the payment exists */
             if (!s->c->quiet && !s->plan)
                 log_info("sim.payment_created", "ref=%s payment=%s rail=%s amount=%s scenario=%s", p->ref, id,
                          sim_rails[p->rail].id, p->amount, fate_names[p->fate]);
