@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench.d/webhooks.sh — signed webhook deliveries per second from one `raild dispatch` to the
+# reference receiver (railsim receiver) on loopback, against, in the same run and against the
+# same receiver, wrk's raw rate of correctly signed POSTs (the receiver verifies both the same
+# way). Each round writes WH_EVENTS outbox rows for one endpoint (as the core would) and times
+# fan-out + claim + sign + POST + recording until the receiver has accepted all of them and the
+# database shows them succeeded. Median of WH_ROUNDS. Target: >= 2000/s and >= 50% of wrk.
+# Env from bench.sh: PG*, RAILD, RAILSIM, BENCH_DIR. Knobs: WH_EVENTS (20000), WH_ROUNDS (3),
+# WH_WRK_SECONDS (5), WH_CONNS (32: wrk connections = the dispatcher's per-endpoint concurrency).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+D=${BENCH_DIR:?run from scripts/bench.sh}/webhooks
+mkdir -p "$D"
+N=${WH_EVENTS:-20000} ROUNDS=${WH_ROUNDS:-3} WSECS=${WH_WRK_SECONDS:-5} CONNS=${WH_CONNS:-32}
+command -v wrk >/dev/null || { echo "wrk is missing (scripts/deps.sh installs it)" >&2; exit 1; }
+RUN=r$$
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+# a merchant and its endpoint, made through the API; the secret goes to a 600 file only
+MID=$("$RAILD" admin create-merchant --name "Bench webhooks merchant $RUN")
+(umask 077; "$RAILD" admin create-key --role merchant --name "bench-wh-$RUN" --merchant "$MID" --env sandbox \
+   >"$D/key" 2>/dev/null)
+RPORT=$(port) APORT=$(port)
+"$RAILD" serve --listen 127.0.0.1:$APORT --threads 2 --no-dispatch 2>"$D/api.log" &
+API=$!; PIDS+=($API)
+for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$APORT/healthz" 2>/dev/null && break; sleep 0.1; done
+(umask 077; python3 - "$APORT" "$D/key" "http://127.0.0.1:$RPORT/hook" >"$D/endpoint.json" <<'PY'
+import json, sys, urllib.request
+port, keyfile, url = sys.argv[1:]
+key = open(keyfile).read().strip()
+req = urllib.request.Request("http://127.0.0.1:%s/v1/webhook-endpoints" % port, method="POST",
+                             data=json.dumps({"url": url}).encode(),
+                             headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+print(urllib.request.urlopen(req).read().decode())
+PY
+)
+kill $API; wait $API 2>/dev/null || true
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$D/endpoint.json" >"$D/secret"
+EP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$D/endpoint.json")
+EPID=$(psql -X -At -v p="$EP" <<<"SELECT id FROM webhook_endpoints WHERE public_id = :'p'")
+
+"$RAILSIM" receiver --listen 127.0.0.1:$RPORT --secret-file "$D/secret" 2>"$D/receiver.log" &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$RPORT/_stats" 2>/dev/null && break; sleep 0.1; done
+# polled often: plain curl and shell, no interpreter start-up stealing CPU from the measurement
+accepted() { local s; s=$(curl -fsS "http://127.0.0.1:$RPORT/_stats"); s=${s#*\"accepted\":}; echo "${s%%,*}"; }
+
+"$RAILD" dispatch --per-endpoint "$CONNS" 2>"$D/dispatch.log" &
+DISP=$!; PIDS+=($DISP)
+# warm-up: work already due in the seeded data set (deliveries to dead test endpoints) is
+# attempted once and rescheduled, as a running dispatcher would, before the clock starts
+for _ in $(seq 600); do
+  due=$(psql -X -At -c "SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending','in_flight') AND next_attempt_at <= now()")
+  [ "$due" = 0 ] && break; sleep 0.5
+done
+echo "warm-up done (due deliveries left: $due)" >&2
+
+# a correctly signed request for wrk (fixed id: the receiver verifies, parses, dedupes)
+python3 - "$D/secret" >"$D/signed.lua" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+secret = open(sys.argv[1]).read().strip()
+body = json.dumps({"id": "evt_wrk", "type": "payment.confirmed", "created_at": "2026-01-01T00:00:00.000Z",
+                   "environment": "sandbox", "sequence": 1, "data": {"id": "pay_wrk", "state": "confirmed"}},
+                  separators=(",", ":"))
+ts = str(int(time.time()))
+sig = base64.b64encode(hmac.new(base64.b64decode(secret[6:]), ("evt_wrk.%s.%s" % (ts, body)).encode(),
+                                hashlib.sha256).digest()).decode()
+print('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
+      'wrk.headers["webhook-id"] = "evt_wrk"\nwrk.headers["webhook-timestamp"] = "%s"\n'
+      'wrk.headers["webhook-signature"] = "v1,%s"' % (json.dumps(body), ts, sig))
+PY
+
+rates=() wrks=()
+for round in $(seq "$ROUNDS"); do
+  base=$(accepted)
+  psql -X -q -v m="$MID" -v n="$N" -v t="$RUN-$round" <<'SQL'
+INSERT INTO webhook_outbox (event_id, merchant_id, environment, type, sequence, payload)
+SELECT 'evt_' || :'t' || '_' || g, :'m', 'sandbox', 'payment.confirmed', 1,
+       json_build_object('id', 'evt_' || :'t' || '_' || g, 'type', 'payment.confirmed',
+         'created_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'environment', 'sandbox',
+         'sequence', 1, 'data', json_build_object('id', 'pay_' || :'t' || g, 'state', 'confirmed'))::text
+FROM generate_series(1, :n) g;
+SQL
+  t0=$(date +%s.%N)
+  for _ in $(seq 6000); do
+    [ $(( $(accepted) - base )) -ge "$N" ] && break; sleep 0.05
+  done
+  t1=$(date +%s.%N)
+  ok=$(psql -X -At -v e="$EPID" -v t="evt_$RUN-${round}_%" <<<\
+       "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :'e' AND event_id LIKE :'t' AND status = 'succeeded'")
+  rate=$(python3 -c "import sys; print('%.0f' % (int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2]))))" "$N" "$t0" "$t1")
+  echo "round $round: $N events in $(python3 -c "print('%.2f' % ($t1 - $t0))") s = $rate deliveries/s ($ok recorded succeeded)" >&2
+  [ "$ok" -eq "$N" ] || { echo "round $round: only $ok of $N recorded succeeded" >&2; exit 1; }
+  rates+=("$rate")
+  w=$(wrk -t2 -c"$CONNS" -d"${WSECS}s" -s "$D/signed.lua" "http://127.0.0.1:$RPORT/hook" | tee -a "$D/wrk.txt" |
+      awk '/^Requests\/sec/ {printf "%.0f", $2}')
+  echo "round $round: wrk $w requests/s" >&2
+  wrks+=("$w")
+done
+grep -h "dispatcher_stop\|error" "$D/dispatch.log" | tail -3 >&2 || true
+python3 - "${rates[*]}" "${wrks[*]}" <<'PY'
+import statistics, sys
+r = statistics.median(map(float, sys.argv[1].split()))
+w = statistics.median(map(float, sys.argv[2].split()))
+ratio = r / w if w else 0
+ok = r >= 2000 and ratio >= 0.5
+print("ROW|signed webhook deliveries/s, one raild -> railsim receiver|%.0f|deliveries/s|wrk signed POSTs/s, same receiver|%.0f|%.2f|>= 2000/s and >= 0.50 of wrk|%s"
+      % (r, w, ratio, "PASS" if ok else "FAIL"))
+PY
