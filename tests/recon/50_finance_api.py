@@ -54,9 +54,12 @@ is_([x["id"] for x in b["breaks"]], [MIP0], "filter acknowledged=true")
 # ---------------------------------------------------------------- escalate
 st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/escalate" % LAG, key=fin, body={"note": "chase the merchant"})
 ok(st == 200 and (b.get("exception") or "").startswith("exc_"), "escalation opens an exception", b)
+exc_id = b.get("exception") or "none"
 exc = sql("SELECT type, state, payment_id IS NOT NULL, details->>'break' FROM exceptions WHERE public_id = :'e'",
-          e=b.get("exception"))
+          e=exc_id)
 is_(exc, [["recon_break", "open", "t", LAG]], "the exception is a recon_break on the payment, naming the break")
+st, e, _ = srv.call("GET", "/v1/exceptions/" + exc_id, key=ops)
+is_((st, e.get("type"), e.get("state")), (200, "recon_break", "open"), "ops sees it in the exceptions API")
 st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/escalate" % LAG, key=adm, body={"note": "again"})
 is_((st, b["error"]["code"]), (409, "already_escalated"), "a second escalation is 409 already_escalated")
 
@@ -69,6 +72,8 @@ lag = [r for r in rows if r["break_id"] == LAG]
 ok(lag and (lag[0]["commerce_status"], lag[0]["commerce_amount"], lag[0]["provider_state"], lag[0]["provider_amount"],
             lag[0]["finance_amount"]) == ("pending", "3", "finalized", "3", "3"), "the three planes side by side", lag)
 ok(sql1("SELECT count(*) FROM audit_log WHERE action = 'recon.export'") != "0", "the export is audited")
+is_(sql1("SELECT array_to_string(recon_break_fields(class, planes), ' ') FROM recon_breaks WHERE public_id = :'i'",
+         i=LAG), "c_status p_state", "recon_break_fields names the disagreeing columns for the console")
 
 # ---------------------------------------------------------------- match
 st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/match" % MIP1, key=fin, body={"note": "typo", "payment_id": pay})
