@@ -82,10 +82,11 @@ int cmd_serve(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help")) {
-            printf("usage: raild serve [--db CONNINFO] [--listen HOST:PORT] [--threads N]");
+            printf("usage: raild serve [--db CONNINFO] [--listen HOST:PORT] [--threads N] [--no-workers]");
             for (int w = 0; w < nworkers; w++) printf(" [--no-%s]", worker_table[w].name);
             printf("\n  --listen   address to bind (default 127.0.0.1:8080)\n"
-                   "  --threads  request threads, 1-64 (default 8); each holds one database connection\n");
+                   "  --threads  request threads, 1-64 (default 8); each holds one database connection\n"
+                   "  --no-workers, --no-NAME  run without all / one of the background workers\n");
             return 0;
         } else if (!strcmp(a, "--db") || !strcmp(a, "--listen") || !strcmp(a, "--threads")) {
             if (i + 1 >= argc) return cli_usage_error("serve", "%s needs a value", a);
@@ -94,6 +95,8 @@ int cmd_serve(int argc, char **argv)
             else if (!strcmp(a, "--listen")) listen = v;
             else if (util_parse_i64(v, 1, 64, &threads))
                 return cli_usage_error("serve", "--threads must be an integer from 1 to 64, got '%s'", v);
+        } else if (!strcmp(a, "--no-workers")) {
+            for (int w = 0; w < nworkers && w < 32; w++) disabled[w] = 1;
         } else if (!strncmp(a, "--no-", 5)) {
             int w;
             for (w = 0; w < nworkers; w++)
