@@ -25,10 +25,11 @@ bin/raild migrate >"$B/logs/migrate.log" 2>&1
 
 BENCH_PAYMENTS=${BENCH_PAYMENTS:-1000000}
 echo "== seeding the large data set ($BENCH_PAYMENTS payments)"
+cp scripts/bench-seed.sql "$B/seed.sql"     # psql reads as it goes: edits to the tree must not reach it
 t=$(date +%s.%N)
 psql -X -q -v payments="$BENCH_PAYMENTS" -v exceptions="${BENCH_EXCEPTIONS:-100000}" \
      -v attempts="${BENCH_ATTEMPTS:-2000000}" -v orders="${BENCH_ORDERS:-1000000}" \
-     -v ledger="${BENCH_LEDGER:-1000000}" -v pool="${BENCH_POOL:-300000}" -f scripts/bench-seed.sql
+     -v ledger="${BENCH_LEDGER:-1000000}" -v pool="${BENCH_POOL:-300000}" -f "$B/seed.sql"
 SEED_S=$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t" "$(date +%s.%N)")
 psql -X -At -F ' ' -c "SELECT 'rows:', (SELECT count(*) FROM payments) || ' payments,',
   (SELECT count(*) FROM payment_events) || ' events,',
