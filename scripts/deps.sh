@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(gcc make pkg-config libpq-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
       libssl-dev libncurses-dev postgresql-15 postgresql-client-15 tmux python3 perl wrk
-      procps iproute2)
+      procps iproute2 curl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
