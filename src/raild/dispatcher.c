@@ -52,6 +52,7 @@ struct ep {
 struct disp {
     struct dispatch_opts *o;
     PGconn *db;
+    unsigned prepared;          /* bit per hot statement prepared on this connection */
     CURLM *multi;
     struct job **jobs;
     int njobs, cap;
@@ -299,11 +300,29 @@ static void harvest(struct disp *d)
 
 /* ------------------------------------------------------------------ database steps */
 
+/* The hot statements run many times a second: prepared once per connection, so each
+ * execution skips parsing and planning. Parameters stay parameters. */
+enum { ST_FANOUT, ST_CLAIM, ST_RECORD };
+static const char *const ST_NAMES[] = { "wh_fanout", "wh_claim", "wh_record" };
+
+static PGresult *dq(struct disp *d, int st, const char *sql, int n, const char *const *params)
+{
+    if (!(d->prepared & (1u << st))) {
+        PGresult *r = PQprepare(d->db, ST_NAMES[st], sql, n, NULL);
+        int bad = db_failed(r);
+        PQclear(r);
+        if (bad) return db_exec(d->db, sql, n, params);   /* same statement, unprepared: the error surfaces there */
+        d->prepared |= 1u << st;
+    }
+    return PQexecPrepared(d->db, ST_NAMES[st], n, params, NULL, NULL, 0);
+}
+#define dq_(d, st, sql, ...) dq((d), (st), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
+
 static long long fanout(struct disp *d)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", FANOUT_BATCH);
-    PGresult *r = db_q(d->db,
+    PGresult *r = dq_(d, ST_FANOUT,
         "WITH o AS (SELECT id, event_id, merchant_id, environment, type FROM webhook_outbox"
         "           WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
         " ins AS (INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, event_type, merchant_id,"
@@ -326,20 +345,35 @@ static long long fanout(struct disp *d)
     return n;
 }
 
-/* Endpoints with no free slot are left out of the claim, so their backlog never
- * occupies slots another endpoint could use. */
-static char *saturated_list(struct disp *d)
+/* Claim depth per endpoint: requests in flight plus claimed-and-waiting stay under
+ * CLAIM_DEPTH × per_endpoint, so a claim waits at most (CLAIM_DEPTH - 1) timeouts for a slot
+ * and the lease (2 × timeout + slack) always covers it. Depth 2 lets the next batch be
+ * claimed while the current one is in flight. */
+#define CLAIM_DEPTH 2
+
+/* Endpoints with no room are left out of the claim (so their backlog never fills it); the
+ * others get at most their remaining room: {"<endpoint id>": room, …} for busy endpoints. */
+static void claim_limits(struct disp *d, char **sat_out, char **room_out)
 {
-    size_t cap = 16 + (size_t)d->neps * 24, len = 0;
-    char *s = malloc(cap);
-    if (!s) abort();
-    s[len++] = '{';
-    for (int i = 0; i < d->neps; i++)
-        if (d->eps[i].active >= d->o->per_endpoint)
-            len += (size_t)snprintf(s + len, cap - len, "%s%lld", len > 1 ? "," : "", d->eps[i].id);
-    s[len++] = '}';
-    s[len] = 0;
-    return s;
+    size_t cap = 16 + (size_t)d->neps * 32, sl = 0, rl = 0;
+    char *sat = malloc(cap), *room = malloc(cap);
+    if (!sat || !room) abort();
+    sat[sl++] = '{';
+    room[rl++] = '{';
+    int depth = CLAIM_DEPTH * d->o->per_endpoint;
+    for (int i = 0; i < d->neps; i++) {
+        struct ep *e = &d->eps[i];
+        if (e->active >= depth)
+            sl += (size_t)snprintf(sat + sl, cap - sl, "%s%lld", sl > 1 ? "," : "", e->id);
+        else if (e->active > 0)
+            rl += (size_t)snprintf(room + rl, cap - rl, "%s\"%lld\":%d", rl > 1 ? "," : "", e->id, depth - e->active);
+    }
+    sat[sl++] = '}';
+    sat[sl] = 0;
+    room[rl++] = '}';
+    room[rl] = 0;
+    *sat_out = sat;
+    *room_out = room;
 }
 
 static struct job *job_from_row(struct disp *d, PGresult *r, int i)
@@ -378,19 +412,21 @@ static int claim(struct disp *d, int want)
 {
     char lim[16], per[16], lease[16];
     snprintf(lim, sizeof lim, "%d", want);
-    snprintf(per, sizeof per, "%d", d->o->per_endpoint);
+    snprintf(per, sizeof per, "%d", CLAIM_DEPTH * d->o->per_endpoint);
     snprintf(lease, sizeof lease, "%d", d->o->lease_s);
-    char *sat = saturated_list(d);
-    PGresult *r = db_q(d->db,
+    char *sat, *room;
+    claim_limits(d, &sat, &room);
+    PGresult *r = dq_(d, ST_CLAIM,
         "WITH cand AS ("
         "  SELECT id FROM ("
-        "    SELECT x.id, x.next_attempt_at,"
+        "    SELECT x.id, x.endpoint_id, x.next_attempt_at,"
         "           row_number() OVER (PARTITION BY x.endpoint_id ORDER BY x.next_attempt_at, x.id) AS rn"
         "    FROM (SELECT id, endpoint_id, next_attempt_at FROM webhook_deliveries"
         "          WHERE status IN ('pending', 'in_flight') AND next_attempt_at <= now()"
         "            AND NOT (endpoint_id = ANY ($2::bigint[]))"
         "          ORDER BY next_attempt_at LIMIT $1::int * 4) x) y"
-        "  WHERE rn <= $3::int ORDER BY next_attempt_at LIMIT $1::int),"
+        "  WHERE rn <= coalesce(($6::jsonb ->> endpoint_id::text)::int, $3::int)"
+        "  ORDER BY next_attempt_at LIMIT $1::int),"
         " lk AS (SELECT d.id, d.status AS was FROM webhook_deliveries d"
         "        JOIN cand c ON c.id = d.id"
         "        JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'"
@@ -411,8 +447,9 @@ static int claim(struct disp *d, int want)
         "        up.trigger, (SELECT count(*) FROM ab)"
         " FROM up JOIN ins ON ins.delivery_id = up.id JOIN webhook_endpoints e ON e.id = up.endpoint_id"
         " JOIN webhook_outbox o ON o.id = up.outbox_id ORDER BY up.id",
-        lim, sat, per, lease, d->o->name);
+        lim, sat, per, lease, d->o->name, room);
     free(sat);
+    free(room);
     if (db_failed(r)) {
         log_error("webhook.claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
         PQclear(r);
@@ -502,7 +539,7 @@ static int flush(struct disp *d)
     char *a = json_dumps(rows, JSON_COMPACT), *b = json_dumps(eps, JSON_COMPACT);
     json_decref(rows);
     json_decref(eps);
-    PGresult *r = db_q(d->db,
+    PGresult *r = dq_(d, ST_RECORD,
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
         "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
@@ -633,6 +670,7 @@ static int db_ready(struct disp *d)
     if (d->db && PQstatus(d->db) == CONNECTION_OK) return 1;
     if (d->db) PQfinish(d->db);
     d->db = raild_db_connect(d->o->conninfo, "raild-dispatch");
+    d->prepared = 0;
     return d->db != NULL;
 }
 
