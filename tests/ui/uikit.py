@@ -118,6 +118,7 @@ MASKS = [
     (re.compile(r" *(?<![\w.])-?\d+(?:s|m|h\d\dm|d\d\dh)(?=\s|$)"),
      lambda m: " " * max(0, len(m.group(0)) - 3) + "AGE"),
     (re.compile(r"db \S+@\S+"), "db USER@DB"),
+    (re.compile(r"(?<=canceled N)\s+filter: .*$"), "  filter: F"),
     (re.compile(r"\b0x[0-9a-f]{40}\b|\bT[1-9A-HJ-NP-Za-km-z]{33}\b"), "ADDRESS"),
 ]
 
