@@ -22,16 +22,17 @@ static void build(struct app *a, struct view *v, struct qb *q)
                " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint, p.id"
                " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail"
                " WHERE true");
-    qb_and(q, " AND p.environment = $%d", a->cfg.env);
-    const char *x;
+    const char *x = view_arg(v, "env");
+    qb_and(q, " AND p.environment = $%d", x ? x : a->cfg.env);
     if ((x = view_arg(v, "state"))) qb_and(q, " AND p.state = $%d", x);
     if ((x = view_arg(v, "rail"))) qb_and(q, " AND p.rail = $%d", x);
     if ((x = view_arg(v, "merchant"))) qb_and(q, " AND p.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
     view_filter_sql(v, q, "concat_ws(' ', p.public_id, p.reference, m.name, p.rail, p.state, p.deposit_address)");
 }
 
-static void load_counts(struct app *a)
+static void load_counts(struct app *a, struct view *v)
 {
+    const char *env = view_arg(v, "env") ? view_arg(v, "env") : a->cfg.env;
     char cap[16];
     snprintf(cap, sizeof cap, "%d", COUNT_CAP);
     /* one bounded index-only count per state (payments_state index) */
@@ -39,7 +40,7 @@ static void load_counts(struct app *a)
                         " AND p.environment = $1 LIMIT $2::int) x)"
                         " FROM unnest(ARRAY['awaiting_payment','detected','confirming','confirmed','finalized',"
                         "'expired','canceled']) WITH ORDINALITY AS t(s, n) ORDER BY n",
-                     a->cfg.env, cap);
+                     env, cap);
     g_counts_ok = r != NULL;
     for (int i = 0; r && i < PQntuples(r) && i < 7; i++) g_counts[i] = atoll(PQgetvalue(r, i, 1));
     if (r) PQclear(r);
@@ -47,7 +48,7 @@ static void load_counts(struct app *a)
 
 static int load(struct app *a, struct view *v)
 {
-    load_counts(a);
+    load_counts(a, v);
     return grid_load(a, v);
 }
 
@@ -140,10 +141,14 @@ static int request(struct app *a, struct view *v, enum req r)
 
 static int command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "state", "rail", "merchant", NULL };
+    static const char *const keys[] = { "state", "rail", "merchant", "env", NULL };
+    static const char *const envs[] = { "sandbox", "production", NULL };
     if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
-    const char *s = view_arg(v, "state");
-    if (s && check_value("state", s, STATES, err, errlen)) { v->nargs = 0; return -1; }
+    const char *s = view_arg(v, "state"), *e = view_arg(v, "env");
+    if ((s && check_value("state", s, STATES, err, errlen)) || (e && check_value("env", e, envs, err, errlen))) {
+        v->nargs = 0;
+        return -1;
+    }
     return 0;
 }
 

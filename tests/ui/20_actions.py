@@ -184,6 +184,48 @@ r.close()
 is_(row_counts(["exceptions", "audit_log", "webhook_deliveries", "webhook_endpoints"]), before,
     "viewer and --read-only sessions changed nothing")
 
+# ---------------------------------------------------------------- production
+pm = Merchant(rails=("tron:usdt",), env="production", addresses=3)
+PROD_OPS = admin("create-key", "--role", "ops", "--name", uniq("ui-ops"), "--env", "production", check=True)[1].strip()
+underpaid(srv, pm, W, 1, prefix="prod")
+ok(wait_for(lambda: sql1("SELECT count(*) FROM exceptions WHERE merchant_id = :'m'", m=pm.id) == "1", timeout=10),
+   "setup: a production exception")
+pc = Console(api=srv.base, key_file=key_file(PROD_OPS))
+ok(pc.wait("LIVE") is not None and "▌PRODUCTION▐" in pc.lines()[0], "production key: PRODUCTION banner in the header",
+   pc.lines()[0])
+esc = pc.text(colors=True).split("\n")[0]
+ok(re.search(r"\x1b\[[0-9;]*(41|48;[25];|101)", esc) is not None or "48;2;179;0;27" in esc or "41m" in esc,
+   "production header is drawn in the production (red) style", repr(esc[:80]))
+pc.keys(":")
+pc.type("exceptions merchant=" + pm.name)
+pc.keys("Enter")
+ok(pc.wait("prod-0000") is not None, "production: the queue", pc.text())
+before = sql("SELECT state, version FROM exceptions WHERE merchant_id = :'m'", m=pm.id)
+pc.keys("c")
+t = pc.wait("Claim exception?")
+ok(t is not None and "PRODUCTION: this changes live data" in t and "state open → claimed" in t,
+   "production: the confirmation says so explicitly and states the change", pc.text())
+same_as_expected(pc.text(), "claim_dialog_production")
+pc.keys("Escape")
+ok(pc.wait("claim canceled — nothing changed") is not None, "production: Esc cancels")
+is_(sql("SELECT state, version FROM exceptions WHERE merchant_id = :'m'", m=pm.id), before,
+    "production: canceled claim changed nothing")
+pc.keys("q")
+pc.exit_code()
+pc.close()
+
+# a sandbox key looking at production: actions are off, and the console says why
+mc = Console(api=srv.base, key_file=key_file(OPS), args=["--env", "production"])
+ok(mc.wait("the key is for sandbox but the console shows production") is not None, "env mismatch: explained",
+   mc.text())
+mc.keys("2")
+mc.wait("Exceptions  queue")
+ok("claim✗" in mc.hint() and "another environment" in mc.hint(), "env mismatch: claim disabled with the reason",
+   mc.hint())
+mc.keys("q")
+mc.exit_code()
+mc.close()
+
 # ---------------------------------------------------------------- webhooks as support
 dead_port = free_port()
 st, ep, _ = srv.call("POST", "/v1/webhook-endpoints", key=m.key, body={"url": "http://127.0.0.1:%d/hook" % dead_port})
