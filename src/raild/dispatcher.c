@@ -777,8 +777,11 @@ void *dispatch_worker(void *ctx)
 {
     struct worker_ctx *w = ctx;
     struct dispatch_opts o;
-    if (dispatch_opts_init(&o, w->conninfo, w->stop)) return NULL;
-    dispatch_run(&o);
+    if (dispatch_opts_init(&o, w->conninfo, w->stop) || dispatch_run(&o)) {
+        /* a misconfigured dispatcher must not leave serve running without webhook delivery */
+        log_error("webhook.config_invalid", "msg=\"see the line above; raild serve stops\"");
+        exit(2);
+    }
     return NULL;
 }
 

@@ -194,3 +194,23 @@ is_(delivery_counts(ep_f["id"]).get("succeeded"), 4, "a deleted endpoint gets no
 recv.stop()
 ok(srv.alive(), "raild still serving")
 srv.stop()
+
+# ---------------------------------------------------------------- bad configuration fails loudly
+import subprocess
+from rt import RAILD
+env = dict(os.environ)
+for args, extra_env, name in [
+        (["dispatch", "--retry-schedule", "1,,2"], {}, "an empty schedule step"),
+        (["dispatch", "--retry-schedule", "5x"], {}, "an unknown unit"),
+        (["dispatch", "--concurrency", "0"], {}, "concurrency 0"),
+        (["dispatch", "--per-endpoint", "x"], {}, "a non-numeric per-endpoint"),
+        (["dispatch", "--timeout-ms", "50"], {}, "a timeout under 100 ms"),
+        (["dispatch", "--nope", "1"], {}, "an unknown option"),
+        (["dispatch"], {"RAILD_WEBHOOK_RETRY_SCHEDULE": "soon"}, "a bad schedule in the environment"),
+        (["dispatch"], {"RAILD_WEBHOOK_LEASE_S": "1"}, "a lease shorter than two timeouts"),
+        (["serve", "--listen", "127.0.0.1:0"], {"RAILD_WEBHOOK_RETRY_SCHEDULE": "soon"},
+         "serve with a bad schedule for its dispatch worker")]:
+    e = dict(env, **extra_env)
+    r = subprocess.run([RAILD] + args, capture_output=True, text=True, env=e, timeout=30)
+    ok(r.returncode != 0 and ("RAILD_WEBHOOK" in r.stderr or "--" in r.stderr),
+       "raild %s: %s is refused (exit %d)" % (args[0], name, r.returncode), r.stderr[-500:])
