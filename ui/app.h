@@ -173,6 +173,7 @@ void app_status(struct app *a, int err, const char *fmt, ...) __attribute__((for
 void app_trace(struct app *a, const char *what);
 int app_can_mutate(struct app *a, const char **why);
 int64_t now_ms(void);
+int64_t now_us(void);
 
 /* ------------------------------------------------------------------ database */
 int conn_open(struct app *a);                 /* 0 ok, -1 (stale set) */

@@ -98,7 +98,14 @@ static PGresult *gquery(struct app *a, struct view *v, enum gmode m, int limit)
     qb_init(&q, "");
     v->ops->build(a, v, &q);
     add_keyset(v, &q, m, limit);
-    return conn_query(a, q.sql, q.n, q.p);
+    int64_t t0 = a->trace ? now_us() : 0;
+    PGresult *r = conn_query(a, q.sql, q.n, q.p);
+    if (a->trace) {
+        char what[64];
+        snprintf(what, sizeof what, "query %s %lld", v->ops->name, (long long)(now_us() - t0));
+        app_trace(a, what);
+    }
+    return r;
 }
 
 static void set_anchor(struct view *v, PGresult *r, int row)

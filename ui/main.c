@@ -26,6 +26,13 @@ int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static int64_t wall_us(void)
 {
     struct timeval tv;
@@ -34,7 +41,8 @@ static int64_t wall_us(void)
 }
 
 /* RAILTOP_TRACE=file: one line per milestone, for `make bench`:
- *   <unix-µs> <ms since start> <what> */
+ *   <unix-µs> <ms since start> <what>
+ * what: start, first-complete-screen, reload, repaint, "query <view> <µs>", exit */
 void app_trace(struct app *a, const char *what)
 {
     if (!a->trace) return;

@@ -6,7 +6,7 @@ checked for sanitizer reports, and its exit status recorded.
 Screens are compared with volatile fields (ids, ages, times, random names) masked against
 tests/ui/expected/NAME.txt; RT_UPDATE_EXPECTED=1 rewrites those files.
 """
-import os, re, shlex, subprocess, sys, time
+import atexit, os, re, shlex, subprocess, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rt import *  # noqa: F401,F403
 import rt
@@ -40,6 +40,7 @@ class Console:
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), "-s", self.session, cmd)
         self.closed = False
         self.height = height
+        atexit.register(self.close)       # a test that dies mid-way still stops its tmux server
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-L", self.sock] + list(args), capture_output=True, text=True)
