@@ -146,6 +146,43 @@ is_(audits(target["id"], "exception.dismiss"), 1, "dismiss: one audit row")
 ok(c.wait("exception.dismiss") is not None, "dismiss: the history in the detail view shows the audit row")
 c.keys("Escape")
 
+# attach an unmatched transfer to a payment found by search (its merchant reference)
+ref = uniq("att")
+st, target_pay, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": ref, "amount": "7.5", "rail": "tron:usdt"})
+tx = tx_hash()
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
+    {"tx_hash": tx, "log_index": 0, "block_number": tron_head() + 1, "block_hash": tx_hash(),
+     "contract": RAILS["tron:usdt"]["contract"], "from": tron_address(), "to": tron_address(), "value": "7500000"}]})
+ok(st == 200 and b["transfers"][0]["classification"] == "unmatched", "setup: an unmatched transfer", b)
+uexc = sql1("SELECT e.public_id FROM exceptions e JOIN chain_transfers t ON t.id = e.transfer_id"
+            " WHERE t.tx_hash = :'h' AND e.type = 'unmatched_transfer'", h=tx.lower()[2:])
+c.keys(":")
+c.type("exceptions type=unmatched_transfer")
+c.keys("Enter")
+c.keys("/")
+c.type(uexc)
+c.keys("Enter")
+ok(c.wait(re.compile(r"unmatched_transfer +open")) is not None, "the unmatched transfer's exception, found by filter",
+   c.text())
+c.keys("r")
+ok(c.wait("attach_to_payment") is not None and "mark_internal_sweep" in c.text(), "menu: unmatched_transfer resolutions")
+c.keys("1", "Enter")
+ok(c.wait("Attach to payment") is not None, "attach: asks which payment")
+c.type(ref)
+c.keys("Enter")
+c.wait("Resolution note")
+c.type("customer paid from an old QR")
+c.keys("Enter")
+t = c.wait("Resolve exception?")
+ok(t is not None and "attach to " + target_pay["id"] in t, "attach: the confirmation names the payment found", c.text())
+c.keys("Tab", "Enter")
+ok(c.wait("resolved " + uexc) is not None, "attach: status line", c.text())
+is_(sql("SELECT e.state, e.resolution, p.public_id FROM exceptions e JOIN chain_transfers t ON t.id = e.transfer_id"
+        " JOIN payments p ON p.id = t.payment_id WHERE e.public_id = :'x'", x=uexc),
+    [["resolved", "attach_to_payment", target_pay["id"]]], "attach: database — resolved, transfer moved to the payment")
+is_(audits(uexc, "exception.resolve"), 1, "attach: one audit row")
+c.keys("/", "C-u", "Enter")
+
 # the ops key cannot use support actions: shown disabled with the reason
 c.keys("3")
 c.wait("Webhook endpoints")
