@@ -206,8 +206,9 @@ void dlg_help(struct app *a)
             const char *why = NULL;
             int role_ok = r->role == RR_ANY || (a->who.known && (!strcmp(a->who.role, "admin") ||
                            !strcmp(a->who.role, r->role == RR_OPS ? "ops" : "support")));
-            if (!app_can_mutate(a, &why)) doc_add(d, S_HINT_OFF, "  ✗ %s", why);
-            else if (!role_ok) doc_add(d, S_HINT_OFF, "  ✗ needs role %s", r->role == RR_OPS ? "ops" : "support");
+            const char *x = a->unicode ? "✗" : "(x)";
+            if (!app_can_mutate(a, &why)) doc_add(d, S_HINT_OFF, "  %s %s", x, why);
+            else if (!role_ok) doc_add(d, S_HINT_OFF, "  %s needs role %s", x, r->role == RR_OPS ? "ops" : "support");
             else doc_add(d, S_GOOD, "  (asks to confirm)");
         }
     }
