@@ -198,9 +198,24 @@ static void loop(struct app *a)
     }
 }
 
+static int check_terminal(void)
+{
+    if (!isatty(0) || !isatty(1)) {
+        fprintf(stderr, "railtop: needs a terminal on stdin and stdout\n");
+        return -1;
+    }
+    SCREEN *scr = newterm(NULL, stdout, stdin);     /* unlike initscr, returns NULL on failure */
+    if (!scr) {
+        const char *t = getenv("TERM");
+        fprintf(stderr, "railtop: the terminal type '%s' is unknown here (TERM); try TERM=xterm-256color\n",
+                t ? t : "");
+        return -1;
+    }
+    return 0;
+}
+
 static void setup_terminal(struct app *a)
 {
-    initscr();
     cbreak();
     noecho();
     nonl();
@@ -251,6 +266,7 @@ int main(int argc, char **argv)
     if (!a->cfg.env[0])
         snprintf(a->cfg.env, sizeof a->cfg.env, "%.15s", a->who.known ? a->who.env : "sandbox");
     for (int i = 0; i < 5; i++) a->tabs[i].ops = TAB_OPS[i];
+    if (check_terminal()) return 2;
     setup_terminal(a);
     conn_open(a);
     if (a->who.known && strcmp(a->who.env, a->cfg.env))

@@ -206,6 +206,20 @@ c.keys("q")
 c.exit_code()
 c.close()
 
+# colour depth follows the terminal: 8 colours, 256 (xterm index), truecolor (direct RGB)
+for term, want, name in (("xterm", r"\x1b\[[0-9;]*\b(3[0-7]|4[0-7])m", "8 colours: basic SGR colours"),
+                         ("xterm-256color", r"38;5;\d+", "256 colours: xterm indexes"),
+                         ("xterm-direct", r"38;2;\d+;\d+;\d+", "truecolor: direct RGB")):
+    c = Console(api=srv.base, key_file=kf, env={"TERM": term})
+    ok(c.wait("LIVE") is not None, "TERM=%s: starts" % term, c.text() + c.stderr())
+    esc = c.text(colors=True)
+    deeper = {"xterm": r"38;[25];", "xterm-256color": r"38;2;", "xterm-direct": r"38;5;"}[term]
+    ok(re.search(want, esc) is not None and re.search(deeper, esc) is None, "TERM=%s: %s" % (term, name),
+       repr(esc[:300]))
+    c.keys("q")
+    c.exit_code()
+    c.close()
+
 # ASCII fallback when the locale is not UTF-8
 c = Console(api=srv.base, key_file=kf, env={"LANG": "C", "LC_ALL": "C"})
 s = c.wait("LIVE")
