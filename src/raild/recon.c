@@ -89,21 +89,43 @@ static const char SQL_GRACE_KEYS[] =
     " coalesce(sum(x.amount * rs.scale) FILTER (WHERE x.kind IN ('finality','attach')), 0) AS f_amount," \
     " coalesce(sum(x.amount * rs.scale) FILTER (WHERE x.kind = 'refund'), 0) AS f_refunded"
 
-/* full: every key. A manual match files a payment / ledger transaction under its key. */
+/* full: every key, in one pass — the three planes as one stream of rows grouped once by
+ * key (cheaper than aggregating two planes and full-joining three 1M-row sets). A manual
+ * match files a payment / ledger transaction under its key. Produces the same j as
+ * SQL_PLANES_KEYED + SQL_JOIN_KEYED (NULL where a plane has no rows for the key). */
 static const char SQL_PLANES_FULL[] =
-    "o AS (SELECT merchant_id, environment, reference, amount AS c_amount, status AS c_status,"
-    "             updated_at AS c_updated_at FROM orders),"
-    " p AS (SELECT x.merchant_id, x.environment, x.kref AS reference," PAY_AGG
-    "       FROM (SELECT p.*, coalesce(m.reference, p.reference) AS kref FROM payments p"
-    "             LEFT JOIN recon_matches m ON m.payment_id = p.id) x"
-    "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3),"
-    " f AS (SELECT x.merchant_id, x.environment, x.kref AS reference," FIN_AGG
-    "       FROM (SELECT t.*, coalesce(mt.reference, mp.reference, t.reference) AS kref FROM ledger_transactions t"
-    "             LEFT JOIN recon_matches mt ON mt.ledger_txn_id = t.id"
-    "             LEFT JOIN recon_matches mp ON mp.payment_id = t.payment_id"
-    "             WHERE t.kind IN ('finality','attach','refund') AND t.merchant_id IS NOT NULL"
-    "               AND t.reference IS NOT NULL) x"
-    "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3)";
+    "u AS (SELECT merchant_id, environment, reference, 1 AS src, status AS c_status, amount AS c_amount,"
+    "             updated_at AS c_updated_at, NULL::text AS state, NULL::numeric AS val,"
+    "             NULL::timestamptz AS fin_at, NULL::text AS pid, NULL::text AS kind FROM orders"
+    "      UNION ALL"
+    "      SELECT p.merchant_id, p.environment, coalesce(m.reference, p.reference), 2, NULL, NULL, NULL, p.state,"
+    "             p.received * rs.scale, p.finalized_at, p.public_id, NULL"
+    "        FROM payments p JOIN rs ON rs.rail = p.rail LEFT JOIN recon_matches m ON m.payment_id = p.id"
+    "      UNION ALL"
+    "      SELECT t.merchant_id, t.environment, coalesce(mt.reference, mp.reference, t.reference), 3, NULL, NULL,"
+    "             NULL, NULL, t.amount * rs.scale, NULL, NULL, t.kind"
+    "        FROM ledger_transactions t JOIN rs ON rs.rail = t.rail"
+    "        LEFT JOIN recon_matches mt ON mt.ledger_txn_id = t.id"
+    "        LEFT JOIN recon_matches mp ON mp.payment_id = t.payment_id"
+    "       WHERE t.kind IN ('finality','attach','refund') AND t.merchant_id IS NOT NULL"
+    "         AND t.reference IS NOT NULL),"
+    " j AS (SELECT merchant_id, environment, reference, max(c_status) AS c_status, max(c_amount) AS c_amount,"
+    "        max(c_updated_at) AS c_updated_at, count(*) FILTER (WHERE src = 2) AS n_any,"
+    "        count(*) FILTER (WHERE state = 'finalized') AS n_final,"
+    "        CASE WHEN count(*) FILTER (WHERE src = 2) > 0"
+    "             THEN coalesce(sum(val) FILTER (WHERE state = 'finalized'), 0) END AS p_amount,"
+    "        min(fin_at) FILTER (WHERE state = 'finalized') AS p_finalized_at,"
+    "        max(CASE WHEN src = 2 THEN CASE state WHEN 'finalized' THEN 6 WHEN 'confirmed' THEN 5"
+    "          WHEN 'confirming' THEN 4 WHEN 'detected' THEN 3 WHEN 'awaiting_payment' THEN 2"
+    "          WHEN 'expired' THEN 1 ELSE 0 END END) AS best,"
+    "        max(pid) AS p_payment,"
+    "        count(*) FILTER (WHERE kind IN ('finality','attach')) AS n_booked,"
+    "        CASE WHEN count(*) FILTER (WHERE src = 3) > 0"
+    "             THEN coalesce(sum(val) FILTER (WHERE kind IN ('finality','attach')), 0) END AS f_amount,"
+    "        coalesce(sum(val) FILTER (WHERE kind = 'refund'), 0) AS f_refunded,"
+    "        CASE WHEN max(c_status) IN ('paid','fulfilled') THEN max(c_amount)"
+    "             WHEN max(c_status) IN ('canceled','refunded') THEN 0 END AS c_eff"
+    "       FROM u GROUP BY 1, 2, 3),";
 
 /* incremental: the keys in recon_k, through the (merchant, environment, reference) indexes */
 static const char SQL_PLANES_KEYED[] =
@@ -142,7 +164,7 @@ static const char SQL_PLANES_KEYED[] =
 
 /* The rules. $1 clock, $2 missing_in_finance grace, $3 commerce_lagging grace.
  * c_eff: what commerce says we should net for the key (pending: no claim yet). */
-static const char SQL_RULES[] =
+static const char SQL_JOIN_KEYED[] =
     " j AS (SELECT merchant_id, environment, reference, o.c_status, o.c_amount, o.c_updated_at,"
     "        coalesce(p.n_any, 0) AS n_any, coalesce(p.n_final, 0) AS n_final, p.p_amount, p.p_finalized_at,"
     "        p.best, p.p_payment, coalesce(f.n_booked, 0) AS n_booked, f.f_amount,"
@@ -150,7 +172,9 @@ static const char SQL_RULES[] =
     "        CASE WHEN o.c_status IN ('paid','fulfilled') THEN o.c_amount"
     "             WHEN o.c_status IN ('canceled','refunded') THEN 0 END AS c_eff"
     "       FROM o FULL JOIN p USING (merchant_id, environment, reference)"
-    "              FULL JOIN f USING (merchant_id, environment, reference)),"
+    "              FULL JOIN f USING (merchant_id, environment, reference)),";
+
+static const char SQL_RULES[] =
     " b AS (SELECT j.*,"
     "        (c_status = 'fulfilled' AND n_any > 0 AND n_final = 0) AS x1,"
     "        (n_final > 0 AND n_booked = 0 AND p_finalized_at <= $1::timestamptz - $2::interval) AS x2,"
@@ -308,23 +332,25 @@ static int run_find(PGconn *db, int full, struct run_ctx *c, long long *keys)
     long long n = 0;
     if (q_ok(db, PQexec(db, SQL_TEMP), "temp", NULL)) return -1;   /* several statements, no parameters */
     if (q_ok(db, full ? db_q0(db, SQL_CLAIM_FULL) : db_q(db, SQL_CLAIM, c->run_id), "claim", NULL)) return -1;
-    char sql[sizeof SQL_PLANES_KEYED + sizeof SQL_RULES + 512];
+    char sql[sizeof SQL_PLANES_KEYED + sizeof SQL_PLANES_FULL + sizeof SQL_JOIN_KEYED + sizeof SQL_RULES + 512];
     if (full) {
-        snprintf(sql, sizeof sql, "WITH %s, %s, %s", RS, SQL_PLANES_FULL, SQL_RULES);
+        snprintf(sql, sizeof sql, "WITH %s, %s %s", RS, SQL_PLANES_FULL, SQL_RULES);
     } else {
         if (q_ok(db, db_q(db, SQL_GRACE_KEYS, c->prev, c->as_of, c->g_fin, c->g_lag), "grace_keys", NULL))
             return -1;
         /* the planner needs real row counts to pick index lookups for a handful of keys */
         if (q_ok(db, db_q0(db, "ANALYZE recon_k"), "analyze", NULL)) return -1;
         if (q_ok(db, db_q0(db, "ANALYZE recon_kt"), "analyze", NULL)) return -1;
-        snprintf(sql, sizeof sql, "WITH %s, %s, %s", RS, SQL_PLANES_KEYED, SQL_RULES);
+        snprintf(sql, sizeof sql, "WITH %s, %s, %s %s", RS, SQL_PLANES_KEYED, SQL_JOIN_KEYED, SQL_RULES);
     }
     if (q_ok(db, db_q(db, sql, c->as_of, c->g_fin, c->g_lag), "rules", NULL)) return -1;
     char usql[sizeof SQL_UNAPPLIED + sizeof SQL_UNAPPLIED_KEYED];
     snprintf(usql, sizeof usql, "%s%s", SQL_UNAPPLIED, full ? "" : SQL_UNAPPLIED_KEYED);
     if (q_ok(db, db_q0(db, usql), "unapplied", NULL)) return -1;
     if (full) {
-        char *v = db_val(db, "SELECT (SELECT count(*) FROM orders) + (SELECT count(*) FROM payments) + $1::int", "0");
+        /* the planner's row estimates: counting 1M-row tables exactly would cost more than it tells */
+        char *v = db_val(db, "SELECT greatest(sum(reltuples), 0)::bigint + $1::int FROM pg_class"
+                             " WHERE oid IN ('orders'::regclass, 'payments'::regclass)", "0");
         n = v ? atoll(v) : 0;
         free(v);
     } else {
@@ -359,8 +385,9 @@ static int run_once(PGconn *db, int full, struct recon_result *out)
     int64_t t0 = util_now_ms();
     memset(out, 0, sizeof *out);
     if (db_cmd(db, "BEGIN ISOLATION LEVEL REPEATABLE READ")) return -1;
-    /* big hash joins in memory; quiet "already exists" notices of the temp tables */
-    if (db_cmd(db, "SET LOCAL work_mem = '256MB'") || db_cmd(db, "SET LOCAL statement_timeout = '300s'") ||
+    /* a full run groups ~1M keys in one hash table (~1 GB at 1M orders/payments/postings):
+     * in memory, never spilled; quiet "already exists" notices of the temp tables */
+    if (db_cmd(db, full ? "SET LOCAL work_mem = '1GB'" : "SET LOCAL work_mem = '64MB'") || db_cmd(db, "SET LOCAL statement_timeout = '300s'") ||
         db_cmd(db, "SET LOCAL client_min_messages = warning") || run_prepare(db, full, &c))
         goto fail;
     if (!c.have_prev) full = 1;   /* nothing to be incremental from */
