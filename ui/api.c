@@ -44,10 +44,11 @@ static void error_message(int status, json_t *j, const char *body, char *msg, si
     else snprintf(msg, n, "HTTP %d: %.120s", status, body ? body : "");
 }
 
-int api_call(struct app *a, const char *method, const char *path, json_t *body, json_t **out,
-             char *msg, size_t msglen)
+/* One HTTP exchange with raild. Returns the status, 0 on a transport failure (msg set,
+ * API marked stale). b gets the body. */
+static int perform(struct app *a, const char *method, const char *path, const char *payload, struct buf *b,
+                   char *msg, size_t msglen)
 {
-    if (out) *out = NULL;
     msg[0] = 0;
     if (!a->cfg.api[0]) { snprintf(msg, msglen, "no raild URL (--api or RAILTOP_API)"); return 0; }
     CURL *c = curl_easy_init();
@@ -57,16 +58,13 @@ int api_call(struct app *a, const char *method, const char *path, json_t *body, 
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", a->cfg.key);
     struct curl_slist *h = curl_slist_append(NULL, auth);
     h = curl_slist_append(h, "Content-Type: application/json");
-    h = curl_slist_append(h, "Accept: application/json");
-    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    struct buf b = { 0 };
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (payload) curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
     else if (strcmp(method, "GET")) curl_easy_setopt(c, CURLOPT_POSTFIELDS, "{}");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -76,20 +74,50 @@ int api_call(struct app *a, const char *method, const char *path, json_t *body, 
     if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
     curl_slist_free_all(h);
-    free(payload);
     if (rc != CURLE_OK) {
         snprintf(msg, msglen, "cannot reach raild at %s: %s", a->cfg.api, curl_easy_strerror(rc));
         api_lost(a, curl_easy_strerror(rc));
-        free(b.p);
         return 0;
     }
-    if (a->api_stale_since && status) { a->api_stale_since = 0; a->api_backoff = 0; a->pending_paint = 1; }
+    if (a->api_stale_since) { a->api_stale_since = 0; a->api_backoff = 0; a->pending_paint = 1; }
+    return (int)status;
+}
+
+int api_call(struct app *a, const char *method, const char *path, json_t *body, json_t **out,
+             char *msg, size_t msglen)
+{
+    if (out) *out = NULL;
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    struct buf b = { 0 };
+    int status = perform(a, method, path, payload, &b, msg, msglen);
+    free(payload);
+    if (!status) { free(b.p); return 0; }
     json_t *j = b.p ? json_loads(b.p, 0, NULL) : NULL;
-    if (status < 200 || status > 299) error_message((int)status, j, b.p, msg, msglen);
+    if (status < 200 || status > 299) error_message(status, j, b.p, msg, msglen);
     if (out) *out = j;
     else if (j) json_decref(j);
     free(b.p);
-    return (int)status;
+    return status;
+}
+
+int api_fetch(struct app *a, const char *path, char **body, size_t *len, char *msg, size_t msglen)
+{
+    struct buf b = { 0 };
+    *body = NULL;
+    *len = 0;
+    int status = perform(a, "GET", path, NULL, &b, msg, msglen);
+    if (status >= 200 && status <= 299) {
+        *body = b.p ? b.p : strdup("");
+        *len = b.n;
+        return status;
+    }
+    if (status) {
+        json_t *j = b.p ? json_loads(b.p, 0, NULL) : NULL;
+        error_message(status, j, b.p, msg, msglen);
+        if (j) json_decref(j);
+    }
+    free(b.p);
+    return status;
 }
 
 /* Asks raild who the key belongs to (the console cannot read key hashes). */

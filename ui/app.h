@@ -121,7 +121,7 @@ struct view {
 };
 
 extern const struct view_ops payments_ops, detail_ops, exceptions_ops, webhooks_ops,
-    deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops;
+    deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops;
 
 /* ------------------------------------------------------------------ app */
 struct who {
@@ -196,6 +196,8 @@ int view_watches(struct view *v, const char *table);
 int api_call(struct app *a, const char *method, const char *path, json_t *body /* borrowed */,
              json_t **out, char *msg, size_t msglen);
 void api_whoami(struct app *a);
+/* The same, for a non-JSON reply (CSV): *body gets the malloc'd bytes on 2xx. */
+int api_fetch(struct app *a, const char *path, char **body, size_t *len, char *msg, size_t msglen);
 void api_init(void);
 void api_cleanup(void);
 
@@ -242,6 +244,8 @@ void dlg_help(struct app *a);
 /* keys and commands (keys.c, cmd.c) */
 void keys_dispatch(struct app *a, int ch, int is_key);
 void keys_draw_hints(struct app *a, int y);
+int role_ok(struct app *a, int rr, const char **need);
+const char *role_name(int rr);
 int cmd_run(struct app *a, const char *line);
 void cmd_filter(struct app *a);
 void cmd_prompt(struct app *a);

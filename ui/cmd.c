@@ -5,6 +5,15 @@
 #include <string.h>
 #include <wchar.h>
 
+/* 1 if appending c to w still fits in n bytes of the locale's multibyte encoding */
+static int fits(const wchar_t *w, wchar_t c, size_t n)
+{
+    char mb[16];
+    mbstate_t st = { 0 };
+    size_t k = wcrtomb(mb, c, &st), cur = wcstombs(NULL, w, 0);
+    return k != (size_t)-1 && cur != (size_t)-1 && cur + k < n;
+}
+
 /* A one-line editor on the status line. Returns 1 on Enter, 0 on Esc. */
 static int line_input(struct app *a, const char *prefix, char *buf, size_t n)
 {
@@ -36,7 +45,7 @@ static int line_input(struct app *a, const char *prefix, char *buf, size_t n)
         if (wc == '\n' || wc == '\r') break;
         if (wc == 127 || wc == 8) { if (len) w[--len] = 0; else { curs_set(0); return 0; } continue; }
         if (wc == CTRL_('u')) { len = 0; w[0] = 0; continue; }
-        if (wc >= 32 && len < 250 && len < n / 4) { w[len++] = (wchar_t)wc; w[len] = 0; }
+        if (wc >= 32 && wc != 127 && len < 250 && fits(w, (wchar_t)wc, n)) { w[len++] = (wchar_t)wc; w[len] = 0; }
     }
     curs_set(0);
     wcstombs(buf, w, n);

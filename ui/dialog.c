@@ -6,6 +6,15 @@
 #include <string.h>
 #include <wchar.h>
 
+/* 1 if appending c to w still fits in n bytes of the locale's multibyte encoding */
+static int fits(const wchar_t *w, wchar_t c, size_t n)
+{
+    char mb[16];
+    mbstate_t st = { 0 };
+    size_t k = wcrtomb(mb, c, &st), cur = wcstombs(NULL, w, 0);
+    return k != (size_t)-1 && cur != (size_t)-1 && cur + k < n;
+}
+
 static int modal_key(struct app *a, wint_t *wc)
 {
     nodelay(stdscr, FALSE);
@@ -147,7 +156,7 @@ int dlg_prompt(struct app *a, const char *title, const char *label, char *buf, s
         if (wc == '\n' || wc == '\r') goto accept;
         if ((wc == 127 || wc == 8) && len) { w[--len] = 0; continue; }
         if (wc == CTRL_('u')) { len = 0; w[0] = 0; continue; }
-        if (wc >= 32 && wc != 127 && len < 250 && len < n / 4) { w[len++] = (wchar_t)wc; w[len] = 0; }
+        if (wc >= 32 && wc != 127 && len < 250 && fits(w, (wchar_t)wc, n)) { w[len++] = (wchar_t)wc; w[len] = 0; }
         continue;
     accept:
         if (required && len == 0) { err = "required: type something, or Esc to cancel"; continue; }
@@ -163,9 +172,9 @@ static const char *view_names(unsigned m)
     static char s[200];
     if (m == VM_ALL) return "everywhere";
     static const char *const N[] = { "payments", "payment", "exceptions", "exception", "webhooks",
-                                     "deliveries", "delivery", "audit", "audit entry", "recon" };
+                                     "deliveries", "delivery", "audit", "audit entry", "recon", "break" };
     s[0] = 0;
-    for (int i = 0; i < 10; i++)
+    for (int i = 0; i < 11; i++)
         if (m & (1u << i)) { if (s[0]) strcat(s, ", "); strcat(s, N[i]); }
     return s;
 }
@@ -202,14 +211,12 @@ void dlg_help(struct app *a)
         doc_add(d, S_HINT_KEY, "  %-16s", keys);
         doc_add(d, S_NORMAL, " %-46s", r->help);
         doc_add(d, S_DIM, " %s", view_names(r->views));
-        if (r->flags & RF_MUT) {
+        if ((r->flags & RF_MUT) || r->role != RR_ANY) {
             const char *why = NULL;
-            int role_ok = r->role == RR_ANY || (a->who.known && (!strcmp(a->who.role, "admin") ||
-                           !strcmp(a->who.role, r->role == RR_OPS ? "ops" : "support")));
             const char *x = a->unicode ? "✗" : "(x)";
-            if (!app_can_mutate(a, &why)) doc_add(d, S_HINT_OFF, "  %s %s", x, why);
-            else if (!role_ok) doc_add(d, S_HINT_OFF, "  %s needs role %s", x, r->role == RR_OPS ? "ops" : "support");
-            else doc_add(d, S_GOOD, "  (asks to confirm)");
+            if ((r->flags & RF_MUT) && !app_can_mutate(a, &why)) doc_add(d, S_HINT_OFF, "  %s %s", x, why);
+            else if (!role_ok(a, r->role, &why)) doc_add(d, S_HINT_OFF, "  %s %s", x, why);
+            else if (r->flags & RF_MUT) doc_add(d, S_GOOD, "  (asks to confirm)");
         }
     }
     doc_nl(d);
@@ -218,7 +225,9 @@ void dlg_help(struct app *a)
     doc_nl(d);
     doc_add(d, S_NORMAL, "  :payments state=confirming rail=tron:usdt merchant=NAME env=sandbox");
     doc_nl(d);
-    doc_add(d, S_NORMAL, "  :exceptions type=underpaid state=open    :webhooks   :audit   :recon   :q");
+    doc_add(d, S_NORMAL, "  :exceptions type=underpaid state=open    :webhooks   :audit   :q");
+    doc_nl(d);
+    doc_add(d, S_NORMAL, "  :recon class=amount_mismatch state=all merchant=NAME");
     doc_nl(d);
     doc_add(d, S_NORMAL, "  :payment pay_…  (open one)   a command with no arguments clears its filters");
     doc_nl(d);

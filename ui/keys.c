@@ -11,24 +11,29 @@ const struct request_def request_table[REQ__COUNT] = {
 #undef X
 };
 
-static int role_ok(struct app *a, int rr, const char **need)
+const char *role_name(int rr)
 {
+    return rr == RR_OPS ? "ops" : rr == RR_SUPPORT ? "support" : rr == RR_FINANCE ? "finance" : "any";
+}
+
+int role_ok(struct app *a, int rr, const char **need)
+{
+    static char msg[64];
     if (rr == RR_ANY) return 1;
-    *need = rr == RR_OPS ? "needs role ops" : "needs role support";
+    snprintf(msg, sizeof msg, "needs role %s", role_name(rr));
+    *need = msg;
+    if (!a->cfg.key[0]) { *need = "no API key (RAILTOP_KEY or --key-file)"; return 0; }
     if (!a->who.known) { *need = "role unknown: raild did not confirm the key"; return 0; }
     if (!strcmp(a->who.role, "admin")) return 1;
-    return !strcmp(a->who.role, rr == RR_OPS ? "ops" : "support");
+    return !strcmp(a->who.role, role_name(rr));
 }
 
 /* 1 if the request can run now; otherwise *why says why not (shown disabled). */
 static int available(struct app *a, const struct request_def *d, const char **why)
 {
     *why = NULL;
-    if (d->flags & RF_MUT) {
-        if (!app_can_mutate(a, why)) return 0;
-        if (!role_ok(a, d->role, why)) return 0;
-    }
-    return 1;
+    if ((d->flags & RF_MUT) && !app_can_mutate(a, why)) return 0;
+    return role_ok(a, d->role, why);      /* role-gated reads too (export) */
 }
 
 /* Mutating requests do not exist at all under --read-only (or without a key). */

@@ -4,7 +4,7 @@
  *   X(id, label, short, help, views, flags, role, key1, key2, key3)
  *   views: VM_* mask where the request exists;  flags: RF_HINT (show in the hint line),
  *   RF_MUT (mutating: confirmation, role-gated, absent under --read-only);
- *   role: the capability the operator's role needs (RR_ANY, RR_OPS, RR_SUPPORT). */
+ *   role: the capability the operator's role needs (RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE). */
 #ifndef UI_REQUESTS_H
 #define UI_REQUESTS_H
 #include <curses.h>
@@ -12,15 +12,15 @@
 enum {
     VM_PAYMENTS = 1 << 0, VM_DETAIL = 1 << 1, VM_EXC = 1 << 2, VM_EXC_ONE = 1 << 3,
     VM_WEBHOOKS = 1 << 4, VM_DELIVERIES = 1 << 5, VM_DELIVERY = 1 << 6, VM_AUDIT = 1 << 7,
-    VM_AUDIT_ONE = 1 << 8, VM_RECON = 1 << 9,
+    VM_AUDIT_ONE = 1 << 8, VM_RECON = 1 << 9, VM_BREAK = 1 << 10,
 };
-#define VM_LISTS (VM_PAYMENTS | VM_EXC | VM_WEBHOOKS | VM_DELIVERIES | VM_AUDIT)
-#define VM_DOCS (VM_DETAIL | VM_EXC_ONE | VM_DELIVERY | VM_AUDIT_ONE | VM_RECON)
-#define VM_ALL 0x3ff
-#define VM_SUB (VM_DETAIL | VM_EXC_ONE | VM_DELIVERIES | VM_DELIVERY | VM_AUDIT_ONE)
+#define VM_LISTS (VM_PAYMENTS | VM_EXC | VM_WEBHOOKS | VM_DELIVERIES | VM_AUDIT | VM_RECON)
+#define VM_DOCS (VM_DETAIL | VM_EXC_ONE | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK)
+#define VM_ALL 0x7ff
+#define VM_SUB (VM_DETAIL | VM_EXC_ONE | VM_DELIVERIES | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK)
 
 enum { RF_HINT = 1, RF_MUT = 2 };
-enum { RR_ANY, RR_OPS, RR_SUPPORT };
+enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE };
 
 #define CTRL_(c) ((c) & 0x1f)
 #define K_ESC 27
@@ -57,7 +57,11 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT };
     X(REQ_RECOVER, "v", "recover", "recover failed deliveries in a time window", VM_WEBHOOKS | VM_DELIVERIES, RF_HINT | RF_MUT, RR_SUPPORT, 'v', 0, 0) \
     X(REQ_DISABLE, "x", "disable", "disable the endpoint",          VM_WEBHOOKS, RF_HINT | RF_MUT, RR_SUPPORT, 'x', 0, 0) \
     X(REQ_ENABLE, "e", "enable", "enable the endpoint",           VM_WEBHOOKS, RF_HINT | RF_MUT, RR_SUPPORT, 'e', 0, 0) \
-    X(REQ_ALLDELIV, "D", "deliveries", "all recent deliveries",         VM_WEBHOOKS, RF_HINT, RR_ANY, 'D', 0, 0)
+    X(REQ_ALLDELIV, "D", "deliveries", "all recent deliveries",         VM_WEBHOOKS, RF_HINT, RR_ANY, 'D', 0, 0) \
+    X(REQ_ACK, "a", "ack", "acknowledge the break (note)",           VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'a', 0, 0) \
+    X(REQ_MATCH, "m", "match", "match the break to a payment (note)", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'm', 0, 0) \
+    X(REQ_ESCALATE, "x", "escalate", "escalate the break to an exception", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'x', 0, 0) \
+    X(REQ_EXPORT, "X", "export", "export open breaks as CSV to a file", VM_RECON, RF_HINT, RR_FINANCE, 'X', 0, 0)
 
 enum req {
 #define X(id, label, shrt, help, views, flags, role, k1, k2, k3) id,
