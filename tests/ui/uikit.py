@@ -110,7 +110,7 @@ class Console:
 MASKS = [
     (re.compile(r"merchant-[0-9a-f]{10}"), "merchant-XXXXXXXXXX"),
     (re.compile(r"merchant-[0-9a-f]{1,9}\b"), lambda m: "merchant-" + "X" * (len(m.group(0)) - 9)),
-    (re.compile(r"\b(ui-ops|ui-viewer|ui-support|ops|viewer|support)-[0-9a-f]{10}\b"), r"\1-XXXXXXXXXX"),
+    (re.compile(r"\b(ui-ops|ui-viewer|ui-support|ui-finance|ops|viewer|support|finance)-[0-9a-f]{10}\b"), r"\1-XXXXXXXXXX"),
     (re.compile(r"\b(pay|exc|evt|we|whsec)_[a-z0-9]{24}\b"), r"\1_XXXXXXXXXXXXXXXXXXXXXXXX"),
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), "YYYY-MM-DD HH:MM:SS"),
     (re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d"), "MM-DD HH:MM:SS"),
