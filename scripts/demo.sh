@@ -102,6 +102,10 @@ if [ ${#receivers[@]} -gt 0 ]; then
       curl -sS -o /dev/null -X POST "http://127.0.0.1:$port/_control" -d '{"down_ms":60000}' 2>/dev/null || true
     done ) &
   started $!
+  # a colleague on the support shift retries a failed delivery now and then (audited)
+  python3 scripts/demo-colleague.py "$API" "$DEMO/keys/support" "${DEMO_COLLEAGUE_EVERY:-25}" \
+    >"$LOGS/colleague.log" 2>&1 &
+  started $!
 else
   say "   (no webhook receivers: deliveries go nowhere)"
 fi

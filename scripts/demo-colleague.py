@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""A colleague on the support shift, for `make demo`: every INTERVAL seconds, retries one
+webhook delivery that failed and is waiting for its next attempt — through raild's API with
+the support key, so it lands in the audit log like any operator action.
+   demo-colleague.py API_URL SUPPORT_KEY_FILE [INTERVAL]
+The key is read from the file (never argv). Stops on SIGTERM."""
+import json, signal, sys, time, urllib.error, urllib.request
+
+api, key_file = sys.argv[1], sys.argv[2]
+interval = float(sys.argv[3]) if len(sys.argv) > 3 else 25
+key = open(key_file).read().strip()
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def call(method, path, body=None):
+    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Authorization", "Bearer " + key)
+    req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        return e.code, {}
+    except (OSError, ValueError):
+        return 0, {}
+
+
+while True:
+    time.sleep(interval)
+    st, page = call("GET", "/v1/webhook-deliveries?status=pending&limit=50")
+    waiting = [d for d in page.get("data", []) if d.get("last_http_status") or d.get("last_error")]
+    if st != 200 or not waiting:
+        continue
+    d = waiting[0]
+    st, _ = call("POST", "/v1/webhook-deliveries/%s/retry" % d["id"],
+                 {"reason": "merchant says the endpoint is back; retrying now (demo colleague)"})
+    print("%s retry %s (%s, last %s) -> %d" % (time.strftime("%H:%M:%S"), d["id"], d.get("event_type"),
+                                               d.get("last_http_status") or d.get("last_error"), st), flush=True)
