@@ -192,8 +192,38 @@ insert_events(m.id, 1, type_="payment.finalized")
 time.sleep(0.5)
 is_(delivery_counts(ep_f["id"]).get("succeeded"), 4, "a deleted endpoint gets no new deliveries")
 recv.stop()
-ok(srv.alive(), "raild still serving")
-srv.stop()
+
+# ---------------------------------------------------------------- response bodies: first 2 KiB, stored as text
+import http.server, threading
+
+
+class Loud(http.server.BaseHTTPRequestHandler):
+    """An endpoint that answers 500 with ~5000 bytes of UTF-8 whose 2048th byte splits a character."""
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b"a" + ("é" * 1500).encode() + b"z" * 1997
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+loud = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Loud)
+threading.Thread(target=loud.serve_forever, daemon=True).start()
+m = Merchant()
+ep = create_endpoint(srv, m, "http://127.0.0.1:%d/hook" % loud.server_address[1])
+ev = insert_events(m.id, 1)
+ok(wait_for(lambda: len(one(ep, ev[0])["attempts"]) >= 1 and one(ep, ev[0])["attempts"][0]["finished_at"],
+            timeout=10), "an attempt against a loud failing endpoint finished")
+a = one(ep, ev[0])["attempts"][0]
+b = a["response_body"]
+is_(b, "a" + "é" * 1023, "the response excerpt is the first 2 KiB, cut back to whole UTF-8 characters")
+is_((a["http_status"], a["error"]), (500, "HTTP 500"), "status and error recorded")
+srv.call("POST", "/v1/webhook-endpoints/%s/disable" % ep["id"], key=sup)
+loud.shutdown()
 
 # ---------------------------------------------------------------- bad configuration fails loudly
 import subprocess
@@ -214,3 +244,6 @@ for args, extra_env, name in [
     r = subprocess.run([RAILD] + args, capture_output=True, text=True, env=e, timeout=30)
     ok(r.returncode != 0 and ("RAILD_WEBHOOK" in r.stderr or "--" in r.stderr),
        "raild %s: %s is refused (exit %d)" % (args[0], name, r.returncode), r.stderr[-500:])
+
+ok(srv.alive(), "raild still serving")
+srv.stop()
