@@ -307,7 +307,7 @@ struct run_ctx {
     int have_prev;
 };
 
-static int run_prepare(PGconn *db, int full, struct run_ctx *c)
+static int run_prepare(PGconn *db, struct run_ctx *c)
 {
     PGresult *r = db_q0(db,
         "SELECT now()::text, (SELECT min(through)::text FROM recon_checkpoints WHERE through > '-infinity'),"
@@ -322,7 +322,6 @@ static int run_prepare(PGconn *db, int full, struct run_ctx *c)
     snprintf(c->g_lag, sizeof c->g_lag, "%s", PQgetisnull(r, 0, 3) ? "30 minutes" : PQgetvalue(r, 0, 3));
     snprintf(c->run_id, sizeof c->run_id, "%s", PQgetvalue(r, 0, 4));
     PQclear(r);
-    (void)full;
     return 0;
 }
 
@@ -385,12 +384,17 @@ static int run_once(PGconn *db, int full, struct recon_result *out)
     int64_t t0 = util_now_ms();
     memset(out, 0, sizeof *out);
     if (db_cmd(db, "BEGIN ISOLATION LEVEL REPEATABLE READ")) return -1;
-    /* a full run groups ~1M keys in one hash table (~1 GB at 1M orders/payments/postings):
-     * in memory, never spilled; quiet "already exists" notices of the temp tables */
-    if (db_cmd(db, full ? "SET LOCAL work_mem = '1GB'" : "SET LOCAL work_mem = '64MB'") || db_cmd(db, "SET LOCAL statement_timeout = '300s'") ||
-        db_cmd(db, "SET LOCAL client_min_messages = warning") || run_prepare(db, full, &c))
+    /* quiet "already exists" notices of the temp tables */
+    if (db_cmd(db, "SET LOCAL statement_timeout = '300s'") || db_cmd(db, "SET LOCAL client_min_messages = warning") ||
+        run_prepare(db, &c))
         goto fail;
-    if (!c.have_prev) full = 1;   /* nothing to be incremental from */
+    if (!c.have_prev && full == 0) full = 1;   /* nothing to be incremental from */
+    if (!c.have_prev && full < 0)                /* worker: no grace window before its first run */
+        snprintf(c.prev, sizeof c.prev, "%s", c.as_of);
+    if (full < 0) full = 0;
+    /* a full run groups ~1M keys in one hash table (~1 GB at 1M orders/payments/postings):
+     * in memory, never spilled */
+    if (db_cmd(db, full ? "SET LOCAL work_mem = '1GB'" : "SET LOCAL work_mem = '64MB'")) goto fail;
     out->full = full;
     out->run_id = atoll(c.run_id);
     if (run_find(db, full, &c, &out->keys) || run_apply(db, full, &c, out)) goto fail;
@@ -531,7 +535,9 @@ void *recon_worker(void *arg)
             if (!db) { worker_sleep(w, 2000); continue; }
         }
         int64_t now = util_now_ms();
-        int full = last_full == 0 || now - last_full >= 600000;
+        /* never a surprise full run at start-up (it would compete with whatever starts
+         * with it): incremental from the dirty keys, a full run every 10 minutes */
+        int full = now - last_full >= 600000 ? 1 : -1;
         struct recon_result res;
         int rc = recon_run(db, full, 0, &res);
         if (rc == 0 && res.full) last_full = now;

@@ -23,8 +23,10 @@ struct recon_result {
     int duration_ms;
 };
 
-/* Runs once. wait: block on the lock (CLI, API) or give up when another copy holds it
- * (worker). Returns 0, 1 when skipped because the lock is held, -1 on error (logged). */
+/* Runs once. full: 1 full, 0 incremental (a full run when there was never a run before),
+ * -1 incremental even then (the worker: the first full run comes on its schedule).
+ * wait: block on the lock (CLI, API) or give up when another copy holds it (worker).
+ * Returns 0, 1 when skipped because the lock is held, -1 on error (logged). */
 int recon_run(PGconn *db, int full, int wait, struct recon_result *out);
 
 /* the 7 classes, most severe first, NULL-terminated */
