@@ -81,6 +81,18 @@ ok(st == 200 and b["match"]["note"] == "typo", "finance matches lag-1's payment 
 ok(sql1("SELECT count(*) FROM recon_matches WHERE break_id = :'i'", i=MIP1) == "1", "the link is recorded")
 is_(sql1("SELECT count(*) FROM audit_log WHERE action = 'recon.match' AND object_id = :'i'", i=MIP1), "1", "audited")
 
+# an unapplied transfer matched to the payment it was meant for
+t, txh = chain.transfer(tron_address(), 2_000_000, block=chain.head() + 1)
+recon("incremental")
+ub = sql1("SELECT public_id FROM recon_breaks WHERE class = 'unapplied_transfer' AND state <> 'resolved'"
+          " AND transfer_id = (SELECT id FROM chain_transfers WHERE tx_hash = :'t')", t=txh.lower())
+ok(ub is not None, "a transfer to an address nobody owns is an unapplied_transfer break")
+st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/match" % ub, key=fin, body={"note": "customer paid from an exchange"})
+is_((st, b.get("error", {}).get("code")), (422, "target_required"), "matching a transfer needs the payment it belongs to")
+st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/match" % ub, key=fin, body={"note": "customer paid from an exchange",
+                                                                             "payment_id": other_pay})
+is_((st, b.get("state")), (200, "resolved"), "matched to a payment: the transfer is no longer unapplied")
+
 # ---------------------------------------------------------------- roles and bad input
 RKEYS = {role: key(role) for role in ("viewer", "ops", "support")}
 before = row_counts(["recon_breaks", "recon_matches", "audit_log", "exceptions", "recon_runs"])
