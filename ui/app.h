@@ -208,6 +208,7 @@ int text_width(const char *s);
 void draw_hline(struct app *a, int y, int x, int w, enum style st);
 void draw_box(struct app *a, int y, int x, int h, int w, enum style st);
 void fmt_age(long long secs, char *out, size_t n);
+void fmt_since(const char *epoch, char *out, size_t n);
 void fmt_amount(const char *units, int decimals, char *out, size_t n);
 enum style state_style(const char *state);
 

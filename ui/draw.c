@@ -83,6 +83,13 @@ void fmt_age(long long s, char *out, size_t n)
     else snprintf(out, n, "%s%lldd%02lldh", sign, s / 86400, (s % 86400) / 3600);
 }
 
+/* time since a unix epoch (text), never negative: the database clock may run a little ahead */
+void fmt_since(const char *epoch, char *out, size_t n)
+{
+    long long d = (long long)time(NULL) - atoll(epoch);
+    fmt_age(d < 0 ? 0 : d, out, n);
+}
+
 /* base units → "125.50": at least two fractional digits, trailing zeros trimmed */
 void fmt_amount(const char *units, int decimals, char *out, size_t n)
 {

@@ -20,7 +20,7 @@ static void build(struct app *a, struct view *v, struct qb *q)
 }
 
 static const struct gcol AUDIT_COLS[] = {
-    { "WHEN", 14, 0 }, { "ACTOR", 16, 0 }, { "ROLE", 7, 0 }, { "ACTION", 20, 0 }, { "OBJECT", 0, 0 }, { "WHY", 22, 0 },
+    { "WHEN", 14, 0 }, { "ACTOR", 16, 0 }, { "ROLE", 8, 0 }, { "ACTION", 24, 0 }, { "OBJECT", 0, 0 }, { "WHY", 22, 0 },
 };
 
 static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, size_t n)

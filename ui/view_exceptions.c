@@ -51,11 +51,11 @@ static enum style sev_style(int s)
 }
 
 static const struct gcol COLS_WIDE[] = {
-    { "SEV", 4, 0 }, { "SLA", 9, 1 }, { "TYPE", 19, 0 }, { "STATE", 9, 0 }, { "MERCHANT", 14, 0 },
+    { "SEV", 4, 0 }, { "SLA", 9, 1 }, { "TYPE", 21, 0 }, { "STATE", 9, 0 }, { "MERCHANT", 14, 0 },
     { "AMOUNT", 12, 1 }, { "ASSIGNEE", 14, 0 }, { "OPENED", 7, 1 }, { "PAYMENT / EXCEPTION", 0, 0 },
 };
 static const struct gcol COLS_NARROW[] = {
-    { "SEV", 4, 0 }, { "SLA", 8, 1 }, { "TYPE", 19, 0 }, { "STATE", 9, 0 }, { "MERCHANT", 10, 0 },
+    { "SEV", 4, 0 }, { "SLA", 8, 1 }, { "TYPE", 21, 0 }, { "STATE", 9, 0 }, { "MERCHANT", 10, 0 },
     { "AMOUNT", 10, 1 }, { "ASSIGNEE", 0, 0 },
 };
 
@@ -84,7 +84,7 @@ static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, s
         else snprintf(buf, n, "-");
         return S_NORMAL;
     case 6: snprintf(buf, n, "%s", grid_val(v, r, C_ASSIGNEE)); return S_NORMAL;
-    case 7: fmt_age(time(NULL) - atoll(grid_val(v, r, C_OPENED)), buf, n); return S_DIM;
+    case 7: fmt_since(grid_val(v, r, C_OPENED), buf, n); return S_DIM;
     case 8:
         snprintf(buf, n, "%s", grid_val(v, r, C_PAYREF)[0] ? grid_val(v, r, C_PAYREF) : grid_val(v, r, C_PUB));
         return S_DIM;

@@ -88,7 +88,7 @@ static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, s
             snprintf(buf, n, "%s/%s", grid_val(v, r, C_CONF), grid_val(v, r, C_DEPTH));
         else snprintf(buf, n, "%s", "");
         return S_NORMAL;
-    case 7: fmt_age(time(NULL) - atoll(grid_val(v, r, C_CREATED)), buf, n); return S_DIM;
+    case 7: fmt_since(grid_val(v, r, C_CREATED), buf, n); return S_DIM;
     }
     buf[0] = 0;
     return S_NORMAL;

@@ -107,7 +107,7 @@ static enum style cell_of(struct app *a, struct view *v, int r, int c, char *buf
         plane(buf, n, tx, grid_val(v, r, B_FAMT));
         return disagrees(f, "f_transactions", "f_amount") ? S_BAD : S_DIM;
     }
-    case 8: fmt_age(time(NULL) - atoll(grid_val(v, r, B_FIRST)), buf, n); return S_DIM;
+    case 8: fmt_since(grid_val(v, r, B_FIRST), buf, n); return S_DIM;
     }
     buf[0] = 0;
     return S_NORMAL;

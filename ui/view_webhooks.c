@@ -53,7 +53,7 @@ static enum style ep_cell(struct app *a, struct view *v, int r, int c, char *buf
     case 4: snprintf(buf, n, "%s", grid_val(v, r, E_ATTEMPTS)); return S_DIM;
     case 5: snprintf(buf, n, "%s", grid_val(v, r, E_FAILS)); return atoi(buf) ? S_BAD : S_DIM;
     case 6:
-        if (grid_val(v, r, E_FAILSINCE)[0]) { fmt_age(time(NULL) - atoll(grid_val(v, r, E_FAILSINCE)), buf, n); return S_BAD; }
+        if (grid_val(v, r, E_FAILSINCE)[0]) { fmt_since(grid_val(v, r, E_FAILSINCE), buf, n); return S_BAD; }
         snprintf(buf, n, "-");
         return S_DIM;
     }
@@ -250,7 +250,7 @@ static enum style dl_cell(struct app *a, struct view *v, int r, int c, char *buf
         return !strcmp(st, "succeeded") ? S_GOOD : !strcmp(st, "failed") ? S_BAD : !strcmp(st, "canceled") ? S_DIM : S_WARN;
     case 3: snprintf(buf, n, "%s", grid_val(v, r, D_ATTEMPTS)); return S_NORMAL;
     case 4: snprintf(buf, n, "%s", grid_val(v, r, D_HTTP)); return buf[0] == '2' ? S_GOOD : S_BAD;
-    case 5: fmt_age(time(NULL) - atoll(grid_val(v, r, D_CREATED)), buf, n); return S_DIM;
+    case 5: fmt_since(grid_val(v, r, D_CREATED), buf, n); return S_DIM;
     case 6:
         snprintf(buf, n, "%s", grid_val(v, r, D_ERR)[0] ? grid_val(v, r, D_ERR) : grid_val(v, r, D_URL));
         return grid_val(v, r, D_ERR)[0] ? S_BAD : S_DIM;
