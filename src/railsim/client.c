@@ -207,6 +207,13 @@ int client_poll(struct client *cl, int timeout_ms)
 
 int client_pending(struct client *cl) { return cl->total; }
 
+int client_lane_pending(struct client *cl, int lane)
+{
+    int n = 0;
+    for (struct creq *r = cl->lanes[lane].head; r; r = r->next) n++;
+    return n;
+}
+
 void client_free(struct client *cl)
 {
     if (!cl) return;

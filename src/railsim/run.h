@@ -88,5 +88,7 @@ void client_send(struct client *cl, int lane, const char *method, const char *pa
 /* runs transfers for at most timeout_ms; returns the number of requests still queued or in flight */
 int client_poll(struct client *cl, int timeout_ms);
 int client_pending(struct client *cl);
+/* requests queued or in flight in one lane */
+int client_lane_pending(struct client *cl, int lane);
 void client_free(struct client *cl);
 #endif
