@@ -13,9 +13,10 @@ PGDIR=$DEMO/pg
 LOGS=$DEMO/logs
 
 say() { printf '%s\n' "$*"; }
-alive_ours() {   # a PID from an earlier demo, only if it still runs one of our binaries
+alive_ours() {   # a PID from an earlier demo, only if it still runs one of the demo's programs
   local p=$1
-  [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -qE "(^|/)(raild|railsim|railtop) "
+  [ "$p" != $$ ] && [ -r "/proc/$p/cmdline" ] &&
+    tr '\0' ' ' <"/proc/$p/cmdline" | grep -qE "(^|/)(raild|railsim|railtop|demo-colleague.py|demo.sh) "
 }
 
 make -s -j2 ${DEMO_BUILD:-all} >/dev/null
