@@ -49,6 +49,26 @@ with open(os.path.join(cfgdir, "railtop", "config"), "w") as f:
 rc, out = run([], {"XDG_CONFIG_HOME": cfgdir})
 ok(rc == 2 and "config:3: unknown setting 'colour'" in out, "config file: unknown setting named with file:line", out)
 
+# config file + libpq service file: every setting taken from them (no flags, no RAILTOP_* variables)
+svc = os.path.join(LOGDIR, uniq("pg_service") + ".conf")
+with open(svc, "w") as f:
+    f.write("[rt-console]\nhost=%s\nport=%s\ndbname=%s\nuser=railtop_console\n" % (
+        os.environ.get("PGHOST", ""), os.environ.get("PGPORT", "5432"), os.environ.get("PGDATABASE", "railtop")))
+cfg2 = os.path.join(LOGDIR, uniq("xdg"))
+os.makedirs(os.path.join(cfg2, "railtop"))
+SVC_OPS_NAME = uniq("ui-ops")
+svc_key = admin("create-key", "--role", "ops", "--name", SVC_OPS_NAME, "--env", "sandbox", check=True)[1].strip()
+with open(os.path.join(cfg2, "railtop", "config"), "w") as f:
+    f.write("# railtop\ndb = service=rt-console\napi = %s\nkey_file = %s\ntheme = light\nread_only = yes\n" % (
+        srv.base, key_file(svc_key)))
+c = Console(env={"XDG_CONFIG_HOME": cfg2, "PGSERVICEFILE": svc, "PGUSER": "nobody", "PGHOST": None, "PGPORT": None})
+s = c.wait("LIVE")
+ok(s is not None and "railtop_console@" in c.lines()[0] and SVC_OPS_NAME in c.lines()[0] and "[read-only]" in c.lines()[0],
+   "config file (db via a libpq service, api, key_file, read_only) is used", c.text() + c.stderr())
+c.keys("q")
+c.exit_code()
+c.close()
+
 # ---------------------------------------------------------------- data: 45 payments for one merchant
 for i in range(45):
     st, p, _ = srv.call("POST", "/v1/payments", key=m.key,
