@@ -193,6 +193,24 @@ time.sleep(0.5)
 is_(delivery_counts(ep_f["id"]).get("succeeded"), 4, "a deleted endpoint gets no new deliveries")
 recv.stop()
 
+# ---------------------------------------------------------------- a flaky receiver: every attempt accounted for
+m, recv, ep = setup("--fail-rate", "0.5")
+ev = insert_events(m.id, 40)
+EPF = endpoint_row_id(ep["id"])
+ok(wait_for(lambda: set(delivery_counts(ep["id"])) <= {"succeeded", "failed"} and
+            sum(delivery_counts(ep["id"]).values()) == 40, timeout=30), "a 50%-flaky receiver: every delivery settled",
+   delivery_counts(ep["id"]))
+st = recv.stats()
+n500 = int(sql1("SELECT count(*) FROM webhook_attempts WHERE endpoint_id = :'e' AND http_status = 500", e=EPF))
+n200 = int(sql1("SELECT count(*) FROM webhook_attempts WHERE endpoint_id = :'e' AND http_status = 200", e=EPF))
+is_((n500, n200), (st["injected"], st["accepted"] + st["duplicates"]),
+    "every attempt is recorded: %d failures and %d successes, as the receiver counted them" % (n500, n200))
+c = delivery_counts(ep["id"])
+is_(c.get("succeeded", 0), len(recv.unique_ids() & set(ev)), "succeeded deliveries = events the receiver accepted")
+is_(int(sql1("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :'e' AND status = 'failed'"
+             " AND attempts = 4", e=EPF)), c.get("failed", 0), "the failed ones used all 4 attempts (1 + 3 retries)")
+recv.stop()
+
 # ---------------------------------------------------------------- response bodies: first 2 KiB, stored as text
 import http.server, threading
 
