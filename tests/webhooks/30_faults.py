@@ -72,6 +72,22 @@ diag("duplicates after the crash (allowed, at-least-once): %d" % dups)
 stop(d2)
 recv.control(delay_ms=0)
 
+# ------------------------------------------------------------------ 1b. SIGTERM mid-burst: a clean hand-back
+recv.control(delay_ms=40)
+ids_b = set(insert_events(m.id, 400))
+d3 = dispatcher("terminated")
+ok(wait_for(lambda: len(recv.unique_ids() & ids_b) >= 50, timeout=60, interval=0.01), "second burst started")
+stop(d3)
+is_(int(sql1("SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+             " WHERE e.public_id = :'p' AND d.status = 'in_flight'", p=ep["id"])), 0,
+    "after SIGTERM nothing is left leased: unsent work was handed back at once")
+is_(int(sql1("SELECT count(*) FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id"
+             " WHERE e.public_id = :'p' AND a.finished_at IS NULL", p=ep["id"])), 0, "…and no attempt is left open")
+d4 = dispatcher("after-term")
+ok(wait_for(lambda: recv.unique_ids() >= ids_b, timeout=60, interval=0.2), "a new dispatcher delivers the rest")
+stop(d4)
+recv.control(delay_ms=0)
+
 # ------------------------------------------------------------------ 2. two dispatchers at once
 m2 = Merchant()
 ep2 = create_endpoint(api, m2, recv.url)
