@@ -46,7 +46,10 @@ EPID=$(psql -X -At -v p="$EP" <<<"SELECT id FROM webhook_endpoints WHERE public_
 PIDS+=($!)
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$RPORT/_stats" 2>/dev/null && break; sleep 0.1; done
 # polled often: plain curl and shell, no interpreter start-up stealing CPU from the measurement
-accepted() { local s; s=$(curl -fsS "http://127.0.0.1:$RPORT/_stats"); s=${s#*\"accepted\":}; echo "${s%%,*}"; }
+accepted() {
+  local s; s=$(curl -fsS "http://127.0.0.1:$RPORT/_stats" 2>/dev/null) || s='{"accepted":-1,'
+  s=${s#*\"accepted\":}; echo "${s%%,*}"
+}
 
 "$RAILD" dispatch --per-endpoint "$CONNS" 2>"$D/dispatch.log" &
 DISP=$!; PIDS+=($DISP)
