@@ -43,7 +43,7 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE };
     X(REQ_BOTTOM, "G", "bottom", "last row",                      VM_ALL, 0, RR_ANY, 'G', KEY_END, 0) \
     X(REQ_PGUP, "PgUp", "pgup", "page up",                       VM_ALL, 0, RR_ANY, KEY_PPAGE, CTRL_('b'), 0) \
     X(REQ_PGDN, "PgDn", "pgdn", "page down",                     VM_ALL, 0, RR_ANY, KEY_NPAGE, CTRL_('f'), ' ') \
-    X(REQ_ENTER, "Enter", "open", "open the selected row",         VM_LISTS, RF_HINT, RR_ANY, K_ENTER, KEY_ENTER, 'l') \
+    X(REQ_ENTER, "Enter", "open", "open the selected row (exception: its payment)", VM_LISTS | VM_EXC_ONE, RF_HINT, RR_ANY, K_ENTER, KEY_ENTER, 'l') \
     X(REQ_BACK, "Esc", "back", "back",                          VM_SUB, RF_HINT, RR_ANY, K_ESC, 'h', KEY_LEFT) \
     X(REQ_FILTER, "/", "filter", "filter rows (substring; !text inverts)", VM_LISTS, RF_HINT, RR_ANY, '/', 0, 0) \
     X(REQ_COMMAND, ":", "cmd", "command (:exceptions state=open, :q)", VM_ALL, RF_HINT, RR_ANY, ':', 0, 0) \

@@ -357,6 +357,7 @@ static int one_load(struct app *a, struct view *v)
 
 static const char *one_unavailable(struct app *a, struct view *v, enum req r)
 {
+    if (r == REQ_ENTER) return g_one.paypub[0] ? NULL : "this exception has no payment";
     if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return NULL;
     if (!g_one.pub[0]) return "exception not loaded";
     return why_not(&g_one, r);
@@ -364,6 +365,7 @@ static const char *one_unavailable(struct app *a, struct view *v, enum req r)
 
 static int one_request(struct app *a, struct view *v, enum req r)
 {
+    if (r == REQ_ENTER) { app_push(a, &detail_ops, g_one.paypub, NULL); return 1; }
     if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return 0;
     struct exc e = g_one;
     act(a, &e, r);

@@ -144,6 +144,12 @@ ok(c.wait(re.compile(r"Exception exc_\w+ +\w+ +underpaid +dismissed")) is not No
 is_(exc_row("act-0002")["state"], "dismissed", "dismiss: database state")
 is_(audits(target["id"], "exception.dismiss"), 1, "dismiss: one audit row")
 ok(c.wait("exception.dismiss") is not None, "dismiss: the history in the detail view shows the audit row")
+c.keys("Enter")
+s = c.wait("Payment pay_")
+ok(s is not None and "act-0002" in s and "underpaid" in s, "Enter in an exception opens its payment (with the exception)",
+   c.text())
+c.keys("Escape")
+ok(c.wait("Exception " + target["id"]) is not None, "Esc returns to the exception")
 c.keys("Escape")
 
 # attach an unmatched transfer to a payment found by search (its merchant reference)
