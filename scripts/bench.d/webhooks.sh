@@ -4,7 +4,7 @@
 # same receiver, wrk's raw rate of correctly signed POSTs (the receiver verifies both the same
 # way). Each round writes WH_EVENTS outbox rows for one endpoint (as the core would) and times
 # fan-out + claim + sign + POST + recording until the receiver has accepted all of them and the
-# database shows them succeeded. Median of WH_ROUNDS. Target: >= 2000/s and >= 50% of wrk.
+# database shows them succeeded. Median of WH_ROUNDS. Targets: >= 2000/s, and >= 50% of wrk (two rows).
 # Env from bench.sh: PG*, RAILD, RAILSIM, BENCH_DIR. Knobs: WH_EVENTS (20000), WH_ROUNDS (3),
 # WH_WRK_SECONDS (5), WH_CONNS (32: wrk connections = the dispatcher's per-endpoint concurrency).
 set -euo pipefail
@@ -109,7 +109,8 @@ import statistics, sys
 r = statistics.median(map(float, sys.argv[1].split()))
 w = statistics.median(map(float, sys.argv[2].split()))
 ratio = r / w if w else 0
-ok = r >= 2000 and ratio >= 0.5
-print("ROW|signed webhook deliveries/s, one raild -> railsim receiver|%.0f|deliveries/s|wrk signed POSTs/s, same receiver|%.0f|%.2f|>= 2000/s and >= 0.50 of wrk|%s"
-      % (r, w, ratio, "PASS" if ok else "FAIL"))
+print("ROW|signed webhook deliveries/s, one raild -> railsim receiver (median of %d)|%.0f|deliveries/s|-|-|-|>= 2000/s|%s"
+      % (len(sys.argv[1].split()), r, "PASS" if r >= 2000 else "FAIL"))
+print("ROW|signed deliveries vs wrk's signed POSTs to the same receiver|%.0f|deliveries/s|wrk requests/s|%.0f|%.2f|>= 0.50|%s"
+      % (r, w, ratio, "PASS" if ratio >= 0.5 else "FAIL"))
 PY
