@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
 #include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,12 @@ int wh_secret_valid(const char *s)
     return k != NULL;
 }
 
+/* The HMAC implementation, fetched once: a fetch is a provider lookup, and the dispatcher
+ * signs thousands of messages a second. EVP_MAC objects may be shared across threads. */
+static EVP_MAC *g_hmac;
+static pthread_once_t hmac_once = PTHREAD_ONCE_INIT;
+static void hmac_fetch(void) { g_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL); }
+
 /* raw 32-byte HMAC of "<id>.<ts>.<body>" */
 static int sign_raw(const unsigned char *key, size_t klen, const char *msg_id, long long ts, const char *body,
                     size_t len, unsigned char mac[32])
@@ -48,15 +55,14 @@ static int sign_raw(const unsigned char *key, size_t klen, const char *msg_id, l
     char prefix[256];
     int n = snprintf(prefix, sizeof prefix, "%s.%lld.", msg_id, ts);
     if (n < 0 || (size_t)n >= sizeof prefix) return -1;
-    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    EVP_MAC_CTX *h = m ? EVP_MAC_CTX_new(m) : NULL;
+    pthread_once(&hmac_once, hmac_fetch);
+    EVP_MAC_CTX *h = g_hmac ? EVP_MAC_CTX_new(g_hmac) : NULL;
     OSSL_PARAM params[] = { OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0), OSSL_PARAM_construct_end() };
     size_t maclen = 0;
     int ok = h && EVP_MAC_init(h, key, klen, params) &&
              EVP_MAC_update(h, (const unsigned char *)prefix, (size_t)n) &&
              EVP_MAC_update(h, (const unsigned char *)body, len) && EVP_MAC_final(h, mac, &maclen, 32);
     EVP_MAC_CTX_free(h);
-    EVP_MAC_free(m);
     return ok && maclen == 32 ? 0 : -1;
 }
 
