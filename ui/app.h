@@ -148,6 +148,7 @@ struct app {
     int rows, cols;
     int paused;
     int pending_reload;               /* the screen's data changed */
+    int64_t reload_at;                /* a view asked to be reloaded then (0 = never) */
     int pending_paint;
     int64_t last_paint;
     char changed[16][32];             /* tables changed since the last reload */

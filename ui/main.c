@@ -85,6 +85,7 @@ void app_pop(struct app *a)
 
 void app_switch_tab(struct app *a, int tab)
 {
+    a->reload_at = 0;
     while (a->depth) view_release(&a->stack[--a->depth]);
     a->tab = (tab + 5) % 5;
     app_reload(a);
@@ -149,6 +150,7 @@ static int poll_timeout(struct app *a)
     if (!a->db_ok) DUE(a->db_retry_at);
     if (a->api_stale_since) DUE(a->api_retry_at);
     if (a->db_ok && !a->listen_ok) DUE(a->next_poll_at);
+    if (a->reload_at) DUE(a->reload_at);
     /* ages on screen tick; redraw (no queries) twice a minute */
     DUE(a->last_paint + 30000);
 #undef DUE
@@ -169,6 +171,7 @@ static void tick(struct app *a)
         conn_poll_changes(a);
         a->next_poll_at = now + POLL_INTERVAL_MS;
     }
+    if (a->reload_at && now >= a->reload_at) { a->reload_at = 0; a->pending_reload = 1; }
     if (a->pending_reload && !a->paused && a->db_ok && now - a->last_paint >= REPAINT_MIN_MS) {
         app_reload(a);
         app_trace(a, "reload");
