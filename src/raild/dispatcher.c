@@ -61,6 +61,7 @@ struct disp {
     int ndone;
     int64_t first_done_ms;
     long long delivered, failed, retried;
+    char recover_job[32];       /* the recover job this dispatcher is working through, if any */
     long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
 };
 
@@ -626,25 +627,30 @@ static void release_unsent(struct disp *d)
     json_decref(ids);
 }
 
-/* One chunk of one recover job: re-queue failed deliveries in the window, keyset by id. */
+/* Recover jobs: re-queue failed deliveries in the window, keyset by id, in chunks of
+ * RECOVER_CHUNK, for at most ~50 ms per call so deliveries keep flowing; the job's lease is
+ * renewed with every chunk and the next call carries on. */
 static void recover_step(struct disp *d)
 {
-    PGresult *r = db_q0(d->db,
-        "UPDATE webhook_recover_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
-        "  lease_until = now() + interval '60 seconds'"
-        " WHERE id = (SELECT id FROM webhook_recover_jobs"
-        "             WHERE status = 'queued' OR (status = 'running' AND lease_until < now())"
-        "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id");
-    if (db_failed(r) || PQntuples(r) == 0) {
-        if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+    if (!d->recover_job[0]) {
+        PGresult *r = db_q0(d->db,
+            "UPDATE webhook_recover_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
+            "  lease_until = now() + interval '60 seconds'"
+            " WHERE id = (SELECT id FROM webhook_recover_jobs"
+            "             WHERE status = 'queued' OR (status = 'running' AND lease_until < now())"
+            "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id");
+        if (db_failed(r) || PQntuples(r) == 0) {
+            if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+            PQclear(r);
+            return;
+        }
+        snprintf(d->recover_job, sizeof d->recover_job, "%s", PQgetvalue(r, 0, 0));
         PQclear(r);
-        return;
     }
-    char id[32];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    for (int guard = 0; guard < 100000 && !*d->o->stop; guard++) {
-        r = db_q(d->db,
+    const char *id = d->recover_job;
+    int64_t until = util_now_ms() + 50;
+    while (!*d->o->stop && util_now_ms() < until) {
+        PGresult *r = db_q(d->db,
             "WITH j AS (SELECT * FROM webhook_recover_jobs WHERE id = $1),"
             " c AS (SELECT d.id FROM webhook_deliveries d, j"
             "       WHERE d.endpoint_id = j.endpoint_id AND d.status = 'failed' AND d.created_at >= j.since"
@@ -663,7 +669,10 @@ static void recover_step(struct disp *d)
         if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->db));
         else if (done && PQntuples(r)) log_info("webhook.recover_done", "job=%s requeued=%s", id, PQgetvalue(r, 0, 1));
         PQclear(r);
-        if (done) break;
+        if (done) {
+            d->recover_job[0] = 0;   /* finished, or failed: a lapsed lease lets any dispatcher resume it */
+            break;
+        }
     }
 }
 
@@ -723,7 +732,7 @@ int dispatch_run(struct dispatch_opts *o)
             d.ms_fanout += util_now_ms() - t;
             last_fanout = now;
         }
-        if (now - last_recover >= 500) {
+        if (now - last_recover >= (d.recover_job[0] ? 20 : 500)) {
             recover_step(&d);
             last_recover = now;
         }
