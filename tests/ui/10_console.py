@@ -49,6 +49,20 @@ with open(os.path.join(cfgdir, "railtop", "config"), "w") as f:
 rc, out = run([], {"XDG_CONFIG_HOME": cfgdir})
 ok(rc == 2 and "config:3: unknown setting 'colour'" in out, "config file: unknown setting named with file:line", out)
 
+# themes from the user's config dir: errors name file:line; a valid one is used
+tdir = os.path.join(LOGDIR, uniq("xdg"))
+os.makedirs(os.path.join(tdir, "railtop", "themes"))
+with open(os.path.join(tdir, "railtop", "themes", "bad.theme"), "w") as f:
+    f.write("# mine\nnormal default default\nheadr #ffffff #000000 bold\n")
+rc, out = run(["--theme", "bad"], {"XDG_CONFIG_HOME": tdir})
+ok(rc == 2 and "bad.theme:3: unknown style 'headr'" in out, "a bad user theme: exit 2 naming file:line", out)
+with open(os.path.join(tdir, "railtop", "themes", "bad.theme"), "w") as f:
+    f.write("normal default #12345\n")
+rc, out = run(["--theme", "bad"], {"XDG_CONFIG_HOME": tdir})
+ok(rc == 2 and "bad.theme:1: bad colour" in out, "a bad colour: exit 2 naming file:line", out)
+with open(os.path.join(tdir, "railtop", "themes", "mine.theme"), "w") as f:
+    f.write("normal default default\nheader #000000 #00ff00 bold # green header\n")
+
 # config file + libpq service file: every setting taken from them (no flags, no RAILTOP_* variables)
 svc = os.path.join(LOGDIR, uniq("pg_service") + ".conf")
 with open(svc, "w") as f:
@@ -222,6 +236,15 @@ c = Console(api=srv.base, key_file=kf)
 ok(c.wait("LIVE") is not None, "default theme: starts")
 esc = c.text(colors=True)
 ok(re.search(r"\x1b\[[0-9;]*(38;|48;|3[0-7]m|4[0-7]m)", esc) is not None, "default theme: colour on screen")
+c.keys("q")
+c.exit_code()
+c.close()
+
+# a user theme from $XDG_CONFIG_HOME/railtop/themes
+c = Console(api=srv.base, key_file=kf, args=["--theme", "mine"], env={"XDG_CONFIG_HOME": tdir, "TERM": "xterm-direct"})
+ok(c.wait("LIVE") is not None, "--theme mine (user theme): starts")
+ok("48;2;0;255;0" in c.text(colors=True).split("\n")[0], "the user theme's green header is on screen",
+   repr(c.text(colors=True)[:200]))
 c.keys("q")
 c.exit_code()
 c.close()
