@@ -204,20 +204,21 @@ void dlg_help(struct app *a)
             else if (c == ' ') snprintf(one, sizeof one, "Space");
             else if (c < 32) snprintf(one, sizeof one, "^%c", c + 64);
             else snprintf(one, sizeof one, "%c", c);
+            if (strstr(keys, one)) continue;           /* Enter and keypad Enter read alike */
             if (keys[0]) strcat(keys, " ");
             strcat(keys, one);
         }
         doc_nl(d);
-        doc_add(d, S_HINT_KEY, "  %-16s", keys);
+        char where[200];
+        snprintf(where, sizeof where, "%s", view_names(r->views));
+        if (text_width(where) > 30) snprintf(where + 27, sizeof where - 27, "...");
+        doc_add(d, S_HINT_KEY, "  %-14s", keys);
         doc_add(d, S_NORMAL, " %-46s", r->help);
-        doc_add(d, S_DIM, " %s", view_names(r->views));
-        if ((r->flags & RF_MUT) || r->role != RR_ANY) {
-            const char *why = NULL;
-            const char *x = a->unicode ? "✗" : "(x)";
-            if ((r->flags & RF_MUT) && !app_can_mutate(a, &why)) doc_add(d, S_HINT_OFF, "  %s %s", x, why);
-            else if (!role_ok(a, r->role, &why)) doc_add(d, S_HINT_OFF, "  %s %s", x, why);
-            else if (r->flags & RF_MUT) doc_add(d, S_GOOD, "  (asks to confirm)");
-        }
+        doc_add(d, S_DIM, " %-30s", where);
+        const char *why = NULL, *x = a->unicode ? "✗" : "(x)";
+        if ((r->flags & RF_MUT) && !app_can_mutate(a, &why)) doc_add(d, S_HINT_OFF, " %s %s", x, why);
+        else if (!role_ok(a, r->role, &why)) doc_add(d, S_HINT_OFF, " %s %s", x, why);
+        else if (r->flags & RF_MUT) doc_add(d, S_GOOD, " asks to confirm");
     }
     doc_nl(d);
     doc_nl(d);

@@ -22,7 +22,7 @@ int role_ok(struct app *a, int rr, const char **need)
     if (rr == RR_ANY) return 1;
     snprintf(msg, sizeof msg, "needs role %s", role_name(rr));
     *need = msg;
-    if (!a->cfg.key[0]) { *need = "no API key (RAILTOP_KEY or --key-file)"; return 0; }
+    if (!a->cfg.key[0]) { *need = "no API key (RAILTOP_KEY)"; return 0; }
     if (!a->who.known) { *need = "role unknown: raild did not confirm the key"; return 0; }
     if (!strcmp(a->who.role, "admin")) return 1;
     return !strcmp(a->who.role, role_name(rr));

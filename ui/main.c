@@ -116,7 +116,7 @@ void app_reload(struct app *a)
 int app_can_mutate(struct app *a, const char **why)
 {
     if (a->cfg.read_only) { *why = "read-only"; return 0; }
-    if (!a->cfg.key[0]) { *why = "no API key (RAILTOP_KEY or --key-file)"; return 0; }
+    if (!a->cfg.key[0]) { *why = "no API key (RAILTOP_KEY)"; return 0; }
     if (a->who.known && strcmp(a->who.env, a->cfg.env)) {
         *why = "the key is for another environment";
         return 0;
