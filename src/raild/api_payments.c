@@ -179,8 +179,12 @@ static long long create_insert(struct req *q, struct resp *r, const struct creat
     snprintf(mid, sizeof mid, "%lld", q->who.merchant_id);
     snprintf(exp, sizeof exp, "%lld", in->expires_in);
     PGresult *res = db_q(q->db,
-        "WITH a AS (SELECT id, address FROM deposit_addresses WHERE network = $1 AND payment_id IS NULL"
-        "           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED),"
+        /* network as a range, ordered by (network, id): only the partial index
+         * deposit_addresses_free gives that order. With `network = $1 ORDER BY id` the planner
+         * walks the primary key from the oldest (long assigned) address: 300 ms a claim
+         * after a million payments (make bench). */
+        "WITH a AS (SELECT id, address FROM deposit_addresses WHERE network >= $1 AND network <= $1"
+        "           AND payment_id IS NULL ORDER BY network, id LIMIT 1 FOR UPDATE SKIP LOCKED),"
         " p AS (INSERT INTO payments (public_id, merchant_id, environment, rail, reference, amount, state,"
         "       deposit_address, metadata, expires_at)"
         "       SELECT $2, $3, $4, $5, $6, $7, 'awaiting_payment', a.address, coalesce($8::jsonb, '{}'),"
