@@ -107,6 +107,33 @@ s = c.wait("ui-0044")
 ok(s is not None and "ui-0000" not in s, ":payments merchant=NAME shows that merchant, newest first", c.text())
 same_as_expected(c.text(), "payments")
 
+# idle: nothing changes → the console issues no queries (it sleeps in poll())
+def console_query_start():
+    return sql1("SELECT query_start FROM pg_stat_activity WHERE application_name = 'railtop'"
+                " ORDER BY backend_start DESC LIMIT 1")
+time.sleep(1.0)
+q0 = console_query_start()
+time.sleep(2.5)
+is_(console_query_start(), q0, "idle for 2.5 s: no query at all (pg_stat_activity.query_start unchanged)")
+
+# other filters and commands
+c.keys(":")
+c.type("payments rail=ethereum:usdt merchant=" + m.name)
+c.keys("Enter")
+s = c.wait("ui-0042")
+rows = [l for l in c.lines() if re.search(r"\bui-\d{4}\b", l)]
+ok(rows and all("ethereum:usdt" in l for l in rows) and len(rows) == 15, ":payments rail=ethereum:usdt: the 15 ethereum rows",
+   c.text())
+c.keys(":")
+c.type("payment " + last["id"])
+c.keys("Enter")
+ok(c.wait("Payment " + last["id"]) is not None and "ui-0044" in c.text(), ":payment ID opens that payment", c.text())
+c.keys("Escape")
+c.keys(":")
+c.type("payments merchant=" + m.name)
+c.keys("Enter")
+c.wait("ui-0044")
+
 # navigation: cursor row is the one Enter opens
 c.keys("j", "j", "Enter")
 s = c.wait("Payment pay_")
