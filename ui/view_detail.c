@@ -1,6 +1,6 @@
 /* view_detail — one payment: summary, state timeline with block heights and times,
- * transfers, exceptions, webhook deliveries with their attempts, and the slot where
- * ledger lines and reconciliation status arrive with the reconciliation issue.
+ * transfers, exceptions, webhook deliveries with their attempts, ledger lines with their
+ * postings, and reconciliation breaks under the payment's commerce key.
  * Every query is by primary key or an indexed foreign key, each bounded. */
 #include "app.h"
 #include <stdio.h>
@@ -153,6 +153,52 @@ static void webhooks(struct app *a, struct doc *d, const char *pid)
     PQclear(r);
 }
 
+static void ledger(struct app *a, struct doc *d, const char *pid, int dec)
+{
+    section(d, "Ledger");
+    PGresult *r = cq(a, "SELECT t.id, t.kind, t.amount, to_char(t.posted_at, 'YYYY-MM-DD HH24:MI:SS'), t.memo"
+                        " FROM ledger_transactions t WHERE t.payment_id = $1::bigint ORDER BY t.id LIMIT 50", pid);
+    if (!r) { doc_nl(d); doc_add(d, S_DIM, "   (ledger not available)"); return; }
+    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no postings yet (posted at finality)"); }
+    for (int i = 0; i < PQntuples(r); i++) {
+        char amt[64];
+        fmt_amount(val(r, i, 2), dec, amt, sizeof amt);
+        doc_nl(d);
+        doc_add(d, S_DIM, "  %s  #%s ", val(r, i, 3), val(r, i, 0));
+        doc_add(d, S_NORMAL, "%-10s %12s  %s", val(r, i, 1), amt, val(r, i, 4));
+        PGresult *p = cq(a, "SELECT p.side, a.code, p.amount FROM ledger_postings p JOIN ledger_accounts a"
+                            " ON a.id = p.account_id WHERE p.txn_id = $1::bigint ORDER BY p.id LIMIT 20", val(r, i, 0));
+        for (int j = 0; p && j < PQntuples(p); j++) {
+            fmt_amount(val(p, j, 2), dec, amt, sizeof amt);
+            doc_nl(d);
+            doc_add(d, S_DIM, "      %-6s %12s  %s", val(p, j, 0), amt, val(p, j, 1));
+        }
+        if (p) PQclear(p);
+    }
+    PQclear(r);
+}
+
+/* breaks under this payment's commerce key (merchant + environment + reference) */
+static void recon(struct app *a, struct doc *d, const char *pid)
+{
+    section(d, "Reconciliation");
+    PGresult *r = cq(a, "SELECT b.public_id, b.class, b.state, coalesce(b.planes, ''),"
+                        " to_char(b.first_seen_at, 'YYYY-MM-DD HH24:MI:SS')"
+                        " FROM payments p JOIN recon_breaks b ON b.merchant_id = p.merchant_id"
+                        " AND b.environment = p.environment AND b.reference = p.reference"
+                        " WHERE p.id = $1::bigint ORDER BY b.class_rank, b.id LIMIT 20", pid);
+    if (!r) { doc_nl(d); doc_add(d, S_DIM, "   (reconciliation not available)"); return; }
+    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_GOOD, "   no breaks for this reference"); }
+    for (int i = 0; i < PQntuples(r); i++) {
+        int open = strcmp(val(r, i, 2), "resolved");
+        doc_nl(d);
+        doc_add(d, S_DIM, "  %s  ", val(r, i, 4));
+        doc_add(d, open ? S_BAD : S_DIM, "%-26s %-10s", val(r, i, 1), val(r, i, 2));
+        doc_add(d, S_DIM, " %s %s", val(r, i, 0), val(r, i, 3));
+    }
+    PQclear(r);
+}
+
 static int load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
@@ -165,15 +211,15 @@ static int load(struct app *a, struct view *v)
     transfers(a, d, pid, dec);
     exceptions(a, d, pid);
     webhooks(a, d, pid);
-    section(d, "Ledger and reconciliation");
-    doc_nl(d);
-    doc_add(d, S_DIM, "   arrives with the reconciliation issue");
+    ledger(a, d, pid, dec);
+    recon(a, d, pid);
     d->top = top;
     return 0;
 }
 
 static const char *const TABLES[] = { "payments", "payment_events", "chain_transfers", "exceptions",
-                                      "webhook_deliveries", "webhook_attempts", NULL };
+                                      "webhook_deliveries", "webhook_attempts", "ledger_transactions",
+                                      "recon_breaks", NULL };
 
 const struct view_ops detail_ops = {
     .name = "payment", .title = "Payment", .mask = VM_DETAIL, .tables = TABLES,
