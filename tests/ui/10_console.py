@@ -267,6 +267,15 @@ c.keys("q")
 c.exit_code()
 c.close()
 
+# every shipped theme loads and draws
+for theme in ("default", "light", "high-contrast", "mono"):
+    c = Console(api=srv.base, key_file=kf, args=["--theme", theme])
+    ok(c.wait("LIVE") is not None and c.wait("REFERENCE") is not None, "--theme %s: loads and draws" % theme,
+       c.text() + c.stderr())
+    c.keys("q")
+    is_(c.exit_code(), 0, "--theme %s: quits cleanly" % theme)
+    c.close()
+
 # a user theme from $XDG_CONFIG_HOME/railtop/themes
 c = Console(api=srv.base, key_file=kf, args=["--theme", "mine"], env={"XDG_CONFIG_HOME": tdir, "TERM": "xterm-direct"})
 ok(c.wait("LIVE") is not None, "--theme mine (user theme): starts")
