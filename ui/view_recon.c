@@ -17,7 +17,7 @@ enum { B_PUB, B_SEV, B_CLASS, B_STATE, B_MERCHANT, B_REF, B_CST, B_CAMT, B_PST, 
        B_FIELDS, B_ACK, B_EXC };
 
 static char g_through[200];
-static char g_one[4][128];   /* break on screen: public id, class, state, reference */
+static char g_one[5][128];   /* break on screen: public id, class, state, reference, exception */
 
 static const char *const CLASSES[] = { "fulfilled_before_finality", "missing_in_finance", "orphan_posting",
                                        "amount_mismatch", "missing_in_provider", "commerce_lagging",
@@ -300,6 +300,7 @@ static int one_load(struct app *a, struct view *v)
     snprintf(g_one[1], 128, "%s", F(1));
     snprintf(g_one[2], 128, "%s", F(3));
     snprintf(g_one[3], 128, "%s", F(6));
+    snprintf(g_one[4], 128, "%s", F(24));
     int sev = atoi(F(2));
     const char *fl = F(26);
     doc_nl(d);
@@ -344,7 +345,7 @@ static const char *one_unavailable(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return NULL;
     if (!g_one[0][0]) return "break not loaded";
-    return why_not(g_one[2], NULL, r);
+    return why_not(g_one[2], g_one[4], r);
 }
 
 static int one_request(struct app *a, struct view *v, enum req r)

@@ -103,10 +103,10 @@ exc = sql1("SELECT e.public_id FROM recon_breaks b JOIN exceptions e ON e.id = b
 ok(exc is not None, "escalate: the break links an exception in the database")
 ok(c.wait(re.compile(r"exception +exc_")) is not None, "escalate: the detail shows the exception")
 c.keys("x")
-ok(c.wait("already escalated") is not None or c.wait("Note") is not None, "escalating twice is refused")
-if "Note" in c.text() and "Escalate" not in c.text():
-    c.keys("Escape")
+ok(c.wait("already escalated to an exception") is not None and "Note" not in c.text(),
+   "escalating twice is refused before any dialog", c.text())
 c.keys("Escape")
+ok(c.wait(re.compile(r"(?m)^.*E-typo")) is not None, "Esc back to the breaks")
 
 # match the typo'd payment to the order's reference
 lines = c.lines()
