@@ -66,7 +66,7 @@ static void generic(struct app *a, struct view *v, enum req r)
     switch (r) {
     case REQ_QUIT: a->quit = 1; break;
     case REQ_HELP: dlg_help(a); a->pending_paint = 1; break;
-    case REQ_NEXTVIEW: app_switch_tab(a, a->depth ? a->tab : a->tab + 1); break;
+    case REQ_NEXTVIEW: app_switch_tab(a, a->tab + 1); break;
     case REQ_PREVVIEW: app_switch_tab(a, a->tab - 1); break;
     case REQ_VIEW1: case REQ_VIEW2: case REQ_VIEW3: case REQ_VIEW4: case REQ_VIEW5:
         app_switch_tab(a, r - REQ_VIEW1);
