@@ -254,6 +254,8 @@ void cmd_prompt(struct app *a);
 int cmd_args(struct view *v, int argc, char **argv, const char *const *keys, char *err, size_t errlen);
 int check_value(const char *key, const char *val, const char *const *allowed, char *err, size_t errlen);
 
+int search_payment(struct app *a, const char *title, const char *mid, char *out, size_t n);
+
 /* exception resolutions per type (DESIGN §4) */
 const char *const *resolutions_for(const char *type);
 

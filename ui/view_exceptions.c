@@ -126,36 +126,6 @@ static void from_grid(struct view *v, struct exc *e)
     else snprintf(e->amount, sizeof e->amount, "-");
 }
 
-/* Finds the payment to attach to: by public id, or by the merchant's reference. */
-static int pick_payment(struct app *a, struct exc *e, char *out, size_t n)
-{
-    char q[200] = "";
-    if (!dlg_prompt(a, "Attach to payment", "payment id (pay_…) or merchant reference:", q, sizeof q, 1)) return 0;
-    PGresult *r = e->mid[0]
-        ? cq(a, "SELECT p.public_id, p.reference, p.state, m.name FROM payments p JOIN merchants m ON m.id = p.merchant_id"
-                " WHERE p.environment = $2 AND ((p.merchant_id = $3::bigint AND p.reference = $1) OR p.public_id = $1)"
-                " ORDER BY p.id DESC LIMIT 9", q, a->cfg.env, e->mid)
-        : cq(a, "SELECT p.public_id, p.reference, p.state, m.name FROM payments p JOIN merchants m ON m.id = p.merchant_id"
-                " WHERE p.environment = $2 AND (p.public_id = $1 OR p.reference = $1) ORDER BY p.id DESC LIMIT 9",
-             q, a->cfg.env);
-    if (!r) return 0;
-    int n_ = PQntuples(r), pick = 0;
-    if (!n_) { app_status(a, 1, "no payment matches '%s' in %s", q, a->cfg.env); PQclear(r); return 0; }
-    if (n_ > 1) {
-        char items[9][200];
-        const char *ptr[9];
-        for (int i = 0; i < n_; i++) {
-            snprintf(items[i], sizeof items[i], "%s  %s  %s  %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                     PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-            ptr[i] = items[i];
-        }
-        pick = dlg_menu(a, "Which payment?", ptr, n_);
-    }
-    if (pick >= 0) snprintf(out, n, "%s", PQgetvalue(r, pick, 0));
-    PQclear(r);
-    return pick >= 0;
-}
-
 static void call(struct app *a, const char *what, struct exc *e, const char *verb, json_t *body)
 {
     char path[200], msg[600];
@@ -192,7 +162,8 @@ static void act(struct app *a, struct exc *e, enum req r)
         int pick = n ? dlg_menu(a, "Resolve as", res, n) : -1;
         char note[400] = "", pay[64] = "";
         if (pick < 0) { app_status(a, 0, "resolve canceled — nothing changed"); goto out; }
-        if (!strcmp(res[pick], "attach_to_payment") && !pick_payment(a, e, pay, sizeof pay)) {
+        if (!strcmp(res[pick], "attach_to_payment") &&
+            !search_payment(a, "Attach to payment", e->mid, pay, sizeof pay)) {
             if (!a->status_err) app_status(a, 0, "resolve canceled — nothing changed");
             goto out;
         }

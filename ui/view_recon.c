@@ -14,10 +14,10 @@
 
 #define RECON_DECIMALS 18
 enum { B_PUB, B_SEV, B_CLASS, B_STATE, B_MERCHANT, B_REF, B_CST, B_CAMT, B_PST, B_PAMT, B_FTX, B_FAMT, B_FIRST,
-       B_FIELDS, B_ACK, B_EXC };
+       B_FIELDS, B_ACK, B_EXC, B_MID };
 
 static char g_through[200];
-static char g_one[5][128];   /* break on screen: public id, class, state, reference, exception */
+static char g_one[6][128];   /* break on screen: public id, class, state, reference, exception, merchant id */
 
 static const char *const CLASSES[] = { "fulfilled_before_finality", "missing_in_finance", "orphan_posting",
                                        "amount_mismatch", "missing_in_provider", "commerce_lagging",
@@ -31,7 +31,7 @@ static void build(struct app *a, struct view *v, struct qb *q)
                " coalesce(b.p_amount::text, ''), coalesce(b.f_transactions::text, ''), coalesce(b.f_amount::text, ''),"
                " extract(epoch from b.first_seen_at)::bigint,"
                " coalesce(array_to_string(recon_break_fields(b.class, b.planes), ','), ''),"
-               " coalesce(b.acknowledged_by, ''), coalesce(b.exception_id::text, ''),"
+               " coalesce(b.acknowledged_by, ''), coalesce(b.exception_id::text, ''), coalesce(b.merchant_id::text, ''),"
                " b.class_rank, b.first_seen_at, b.id"
                " FROM recon_breaks b LEFT JOIN merchants m ON m.id = b.merchant_id WHERE true");
     const char *st = view_arg(v, "state"), *x;
@@ -149,16 +149,16 @@ static void post(struct app *a, const char *pub, const char *verb, const char *d
     app_reload(a);
 }
 
-static void act(struct app *a, const char *pub_, const char *cls, const char *state, const char *ref, enum req r)
+static void act(struct app *a, const char *pub_, const char *cls, const char *state, const char *ref, const char *mid,
+                enum req r)
 {
     char pub[128], note[400] = "", pay[96] = "", l0[300], l1[300], l2[500];
     const char *lines[3] = { l0, l1, l2 };
     snprintf(pub, sizeof pub, "%s", pub_);
     snprintf(l0, sizeof l0, "Break      %s  %s (%s)", pub, cls, state);
     const char *title = r == REQ_ACK ? "Acknowledge break?" : r == REQ_MATCH ? "Match break?" : "Escalate break?";
-    if (r == REQ_MATCH &&
-        !dlg_prompt(a, "Match to a payment", "payment id (pay_…) to read under this key:", pay, sizeof pay, 1)) {
-        app_status(a, 0, "match canceled — nothing changed");
+    if (r == REQ_MATCH && !search_payment(a, "Match to a payment", mid, pay, sizeof pay)) {
+        if (!a->status_err) app_status(a, 0, "match canceled — nothing changed");
         return;
     }
     if (!dlg_prompt(a, "Note", "why (required, goes to the audit log):", note, sizeof note, 1)) {
@@ -233,12 +233,13 @@ static int request(struct app *a, struct view *v, enum req r)
     if (r == REQ_ENTER) { app_push(a, &break_ops, grid_sel(v, B_PUB), NULL); return 1; }
     if (r == REQ_EXPORT) { export_csv(a); return 1; }
     if (r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return 0;
-    char pub[128], cls[64], st[32], ref[128];
+    char pub[128], cls[64], st[32], ref[128], mid[32];
     snprintf(pub, sizeof pub, "%s", grid_sel(v, B_PUB));
     snprintf(cls, sizeof cls, "%s", grid_sel(v, B_CLASS));
     snprintf(st, sizeof st, "%s", grid_sel(v, B_STATE));
     snprintf(ref, sizeof ref, "%s", grid_sel(v, B_REF));
-    act(a, pub, cls, st, ref, r);
+    snprintf(mid, sizeof mid, "%s", grid_sel(v, B_MID));
+    act(a, pub, cls, st, ref, mid, r);
     return 1;
 }
 
@@ -290,7 +291,8 @@ static int one_load(struct app *a, struct view *v)
                         " coalesce(b.f_refunded::text, ''), to_char(b.first_seen_at, 'YYYY-MM-DD HH24:MI:SS'),"
                         " coalesce(b.acknowledged_by, ''), coalesce(b.ack_note, ''), coalesce(b.matched_by, ''),"
                         " coalesce(b.match_note, ''), coalesce(e.public_id, ''), coalesce(b.resolution, ''),"
-                        " coalesce(array_to_string(recon_break_fields(b.class, b.planes), ','), '')"
+                        " coalesce(array_to_string(recon_break_fields(b.class, b.planes), ','), ''),"
+                        " coalesce(b.merchant_id::text, '')"
                         " FROM recon_breaks b LEFT JOIN merchants m ON m.id = b.merchant_id"
                         " LEFT JOIN exceptions e ON e.id = b.exception_id WHERE b.public_id = $1", v->target);
     if (!r) return -1;
@@ -301,6 +303,7 @@ static int one_load(struct app *a, struct view *v)
     snprintf(g_one[2], 128, "%s", F(3));
     snprintf(g_one[3], 128, "%s", F(6));
     snprintf(g_one[4], 128, "%s", F(24));
+    snprintf(g_one[5], 128, "%s", F(27));
     int sev = atoi(F(2));
     const char *fl = F(26);
     doc_nl(d);
@@ -351,12 +354,13 @@ static const char *one_unavailable(struct app *a, struct view *v, enum req r)
 static int one_request(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return 0;
-    char pub[128], cls[128], st[128], ref[128];
+    char pub[128], cls[128], st[128], ref[128], mid[128];
     memcpy(pub, g_one[0], 128);
     memcpy(cls, g_one[1], 128);
     memcpy(st, g_one[2], 128);
     memcpy(ref, g_one[3], 128);
-    act(a, pub, cls, st, ref, r);
+    memcpy(mid, g_one[5], 128);
+    act(a, pub, cls, st, ref, mid, r);
     return 1;
 }
 
