@@ -17,7 +17,7 @@
 #define MIN_COLS 80
 #define MIN_ROWS 24
 #define STATEMENT_TIMEOUT_MS 2000
-#define REPAINT_MIN_MS 33          /* coalesce: at most ~30 repaints a second */
+#define REPAINT_MIN_MS 34          /* coalesce: at most 30 repaints a second */
 #define POLL_INTERVAL_MS 1000      /* change_log polling on a hot standby */
 
 /* ------------------------------------------------------------------ config */
