@@ -257,7 +257,7 @@ int check_value(const char *key, const char *val, const char *const *allowed, ch
 int search_payment(struct app *a, const char *title, const char *mid, char *out, size_t n);
 
 /* exception resolutions per type (DESIGN §4) */
-const char *const *resolutions_for(const char *type);
+#include "core/exc_catalog.h"   /* exc_resolutions(): the menu of resolutions per type */
 
 #include "core/db.h"
 #endif

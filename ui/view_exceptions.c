@@ -156,7 +156,7 @@ static void act(struct app *a, struct exc *e, enum req r)
         if (dlg_confirm(a, "Claim exception?", lines, 3, "Claim")) call(a, "claimed", e, "claim", body);
         else app_status(a, 0, "claim canceled — nothing changed");
     } else if (r == REQ_RESOLVE) {
-        const char *const *res = resolutions_for(e->type);
+        const char *const *res = exc_resolutions(e->type);
         int n = 0;
         while (res && res[n]) n++;
         int pick = n ? dlg_menu(a, "Resolve as", res, n) : -1;
@@ -303,7 +303,7 @@ static int one_load(struct app *a, struct view *v)
     doc_kv(d, "note", S_NORMAL, F(b + 3));
     doc_kv(d, "resolved by", S_NORMAL, F(b + 4));
     doc_kv(d, "details", S_DIM, F(b + 7));
-    const char *const *res = resolutions_for(e->type);
+    const char *const *res = exc_resolutions(e->type);
     char rs[300] = "";
     for (int i = 0; res && res[i]; i++) { strcat(rs, res[i]); if (res[i + 1]) strcat(rs, ", "); }
     doc_kv(d, "resolutions", S_DIM, rs);

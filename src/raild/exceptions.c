@@ -12,6 +12,7 @@
  * - Auto-close is a resolution too: state resolved, resolution `auto_closed`, the reason
  *   as note, resolved_by `system`, and an `exception.resolved` event. */
 #include "raild/exceptions.h"
+#include "core/exc_catalog.h"
 #include "raild/outbox.h"
 #include "raild/payments.h"
 #include "core/db.h"
@@ -20,51 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *const exc_types[] = {
-    "underpaid", "overpaid", "late_payment", "unmatched_transfer", "wrong_asset",
-    "duplicate_payment", "reorged", "unclassified_internal", "stuck_unconfirmed", NULL,
-};
-
-struct exc_rule {
-    const char *type;
-    const char *resolutions[5];
-};
-
-/* DESIGN §4: which resolutions each type offers (auto_closed is the engine's own) */
-static const struct exc_rule rules[] = {
-    { "underpaid", { "accept_partial", "request_topup", "refund", "write_off", NULL } },
-    { "overpaid", { "accept", "refund_excess", NULL } },
-    { "late_payment", { "accept_late", "refund", NULL } },
-    { "unmatched_transfer", { "attach_to_payment", "refund", "mark_internal_sweep", NULL } },
-    { "wrong_asset", { "refund", "write_off", NULL } },
-    { "duplicate_payment", { "refund", "attach_to_payment", "accept", NULL } },
-    { "reorged", { "write_off", NULL } },
-    { "unclassified_internal", { "mark_internal_sweep", "attach_to_payment", NULL } },
-    { "stuck_unconfirmed", { "refund", "write_off", NULL } },
-};
-
-int exc_type_valid(const char *type)
-{
-    for (int i = 0; type && exc_types[i]; i++)
-        if (!strcmp(type, exc_types[i])) return 1;
-    return 0;
-}
-
-const char *const *exc_resolutions(const char *type)
-{
-    for (size_t i = 0; type && i < sizeof rules / sizeof rules[0]; i++)
-        if (!strcmp(rules[i].type, type)) return rules[i].resolutions;
-    return NULL;
-}
-
-int exc_resolution_allowed(const char *type, const char *resolution)
-{
-    const char *const *r = exc_resolutions(type);
-    for (; r && resolution && *r; r++)
-        if (!strcmp(*r, resolution)) return 1;
-    return 0;
-}
 
 int exc_severity(const char *type, const char *amount_units, int decimals)
 {

@@ -6,12 +6,8 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-/* the nine types, NULL-terminated */
-extern const char *const exc_types[];
-int exc_type_valid(const char *type);
-/* resolutions allowed for a type, NULL-terminated (NULL for an unknown type) */
-const char *const *exc_resolutions(const char *type);
-int exc_resolution_allowed(const char *type, const char *resolution);
+/* types and their resolutions: src/core/exc_catalog.h (shared with the console) */
+#include "core/exc_catalog.h"
 
 /* Opens an exception inside the caller's transaction, unless a live (open/claimed) one
  * of the same type exists for the same transfer (or, when transfer_id is 0, the same

@@ -87,7 +87,7 @@ char *metrics_render(PGconn *db)
     if (db) {
         PGresult *r = db_q0(db, "SELECT t, count(e.id) FROM unnest(ARRAY['underpaid','overpaid','late_payment',"
                                 "'unmatched_transfer','wrong_asset','duplicate_payment','reorged',"
-                                "'unclassified_internal','stuck_unconfirmed']) t"
+                                "'unclassified_internal','stuck_unconfirmed','recon_break']) t"
                                 " LEFT JOIN exceptions e ON e.type = t AND e.state IN ('open','claimed')"
                                 " GROUP BY t ORDER BY t");
         if (!db_failed(r)) {

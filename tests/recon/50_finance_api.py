@@ -62,6 +62,15 @@ st, e, _ = srv.call("GET", "/v1/exceptions/" + exc_id, key=ops)
 is_((st, e.get("type"), e.get("state")), (200, "recon_break", "open"), "ops sees it in the exceptions API")
 st, b, _ = srv.call("POST", "/v1/recon/breaks/%s/escalate" % LAG, key=adm, body={"note": "again"})
 is_((st, b["error"]["code"]), (409, "already_escalated"), "a second escalation is 409 already_escalated")
+is_(e.get("allowed_resolutions"), ["fixed_at_source"], "a recon_break offers fixed_at_source")
+st, bad, _ = srv.call("POST", "/v1/exceptions/%s/resolve" % exc_id, key=ops,
+                      body={"resolution": "write_off", "note": "no", "version": e.get("version")})
+is_((st, bad.get("error", {}).get("code")), (422, "resolution_not_allowed"), "write_off is not offered for recon_break")
+st, res, _ = srv.call("POST", "/v1/exceptions/%s/resolve" % exc_id, key=ops,
+                      body={"resolution": "fixed_at_source", "note": "merchant corrected the order",
+                            "version": e.get("version")})
+is_((st, res.get("state"), res.get("resolution")), (200, "resolved", "fixed_at_source"),
+    "ops resolves the escalated break as fixed_at_source")
 
 # ---------------------------------------------------------------- export
 st, text, h = srv.call("GET", "/v1/recon/export.csv?merchant_id=%s" % m.id, key=fin)

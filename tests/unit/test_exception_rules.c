@@ -6,11 +6,11 @@ int main(void)
 {
     static const char *const types[] = { "underpaid", "overpaid", "late_payment", "unmatched_transfer",
                                          "wrong_asset", "duplicate_payment", "reorged",
-                                         "unclassified_internal", "stuck_unconfirmed" };
+                                         "unclassified_internal", "stuck_unconfirmed", "recon_break" };
     int n = 0;
     while (exc_types[n]) n++;
-    is_int(n, 9, "nine exception types");
-    for (int i = 0; i < 9; i++) ok(exc_type_valid(types[i]), "%s is a type", types[i]);
+    is_int(n, 10, "nine exception types of DESIGN §4 plus recon_break");
+    for (int i = 0; i < 10; i++) ok(exc_type_valid(types[i]), "%s is a type", types[i]);
     ok(!exc_type_valid("fraud") && !exc_type_valid(NULL), "unknown types rejected");
 
     struct { const char *type, *res; int want; } cases[] = {
@@ -27,7 +27,8 @@ int main(void)
         { "unclassified_internal", "mark_internal_sweep", 1 }, { "unclassified_internal", "attach_to_payment", 1 },
         { "unclassified_internal", "refund", 0 },
         { "stuck_unconfirmed", "refund", 1 }, { "stuck_unconfirmed", "write_off", 1 },
-        { "stuck_unconfirmed", "accept", 0 }, { "nope", "refund", 0 }, { "underpaid", NULL, 0 },
+        { "stuck_unconfirmed", "accept", 0 }, { "recon_break", "fixed_at_source", 1 },
+        { "recon_break", "write_off", 0 }, { "nope", "refund", 0 }, { "underpaid", NULL, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         ok(exc_resolution_allowed(cases[i].type, cases[i].res) == cases[i].want, "%s / %s %s", cases[i].type,
