@@ -1,6 +1,8 @@
 #include "core/db.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 PGconn *db_connect(const char *conninfo, const char *appname, int statement_timeout_ms,
@@ -23,9 +25,120 @@ PGconn *db_connect(const char *conninfo, const char *appname, int statement_time
     return c;
 }
 
+/* Statement cache. Every db_q names a fixed SQL text, so each connection prepares a
+ * text once and then only executes it: parse and plan once, not per call (the API's
+ * hot paths run a dozen statements a request). The cache is per thread because raild's
+ * connections are per thread; it belongs to one session at a time (connection and
+ * backend pid) and is dropped when the thread moves to another connection or the
+ * session is replaced (the server forgets prepared statements then). Texts that cannot be prepared (several commands in
+ * one string) are remembered and run unprepared. */
+#define STMT_CACHE 256
+
+struct stmt {
+    uint64_t hash;
+    int nparams;
+    int preparable;
+    char *sql;
+    char name[24];
+};
+
+struct stmt_cache {
+    PGconn *conn;
+    int pid;          /* backend pid: a new session (reset, reconnect) has another */
+    int n;
+    struct stmt e[STMT_CACHE];
+};
+
+static __thread struct stmt_cache *tl_cache;
+static _Atomic unsigned long stmt_seq;
+static pthread_key_t cache_key;       /* frees a thread's cache when the thread exits */
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void cache_clear(struct stmt_cache *sc)
+{
+    for (int i = 0; i < sc->n; i++) free(sc->e[i].sql);
+    sc->n = 0;
+}
+
+static void cache_free(void *p)
+{
+    struct stmt_cache *sc = p;
+    cache_clear(sc);
+    free(sc);
+    if (tl_cache == sc) tl_cache = NULL;
+}
+
+static void cache_key_init(void) { pthread_key_create(&cache_key, cache_free); }
+
+void db_forget_statements(PGconn *c)
+{
+    if (tl_cache && (!c || tl_cache->conn == c)) {
+        cache_clear(tl_cache);
+        tl_cache->conn = NULL;
+    }
+}
+
+void db_reset(PGconn *c)
+{
+    db_forget_statements(c);
+    PQreset(c);
+}
+
+static struct stmt *stmt_lookup(PGconn *c, const char *sql, int n)
+{
+    if (!tl_cache) {
+        tl_cache = calloc(1, sizeof *tl_cache);
+        if (!tl_cache) return NULL;
+        pthread_once(&cache_once, cache_key_init);
+        pthread_setspecific(cache_key, tl_cache);
+    }
+    struct stmt_cache *sc = tl_cache;
+    int pid = PQbackendPID(c);
+    if (sc->conn != c || sc->pid != pid) {
+        cache_clear(sc);
+        sc->conn = c;
+        sc->pid = pid;
+    }
+    uint64_t h = fnv1a(sql);
+    for (int i = 0; i < sc->n; i++)
+        if (sc->e[i].hash == h && sc->e[i].nparams == n && !strcmp(sc->e[i].sql, sql)) return &sc->e[i];
+    if (sc->n == STMT_CACHE) return NULL;             /* full: run unprepared */
+    /* never prepare inside a failed transaction: the PREPARE would fail too and be
+     * remembered as unpreparable */
+    if (PQtransactionStatus(c) == PQTRANS_INERROR) return NULL;
+    struct stmt *e = &sc->e[sc->n];
+    e->sql = strdup(sql);
+    if (!e->sql) return NULL;
+    e->hash = h;
+    e->nparams = n;
+    snprintf(e->name, sizeof e->name, "rt_%lu", ++stmt_seq);
+    PGresult *r = PQprepare(c, e->name, sql, n, NULL);
+    e->preparable = !db_failed(r);
+    PQclear(r);
+    sc->n++;
+    return e;
+}
+
 PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 {
+    struct stmt *e = stmt_lookup(c, sql, n);
+    if (e && e->preparable) return PQexecPrepared(c, e->name, n, params, NULL, NULL, 0);
     return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+}
+
+void db_thread_done(void)
+{
+    if (tl_cache) {
+        pthread_setspecific(cache_key, NULL);
+        cache_free(tl_cache);
+    }
 }
 
 int db_failed(const PGresult *r)

@@ -9,7 +9,14 @@
 PGconn *db_connect(const char *conninfo, const char *appname, int statement_timeout_ms,
                    char *err, size_t errlen);
 
+/* Runs a parameterised statement, prepared once per connection (see db.c). */
 PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params);
+/* PQreset that also forgets the statements prepared on the old session. */
+void db_reset(PGconn *c);
+/* Forget this thread's prepared statements for c (call before PQfinish/reuse elsewhere). */
+void db_forget_statements(PGconn *c);
+/* Frees this thread's statement cache (thread exit). */
+void db_thread_done(void);
 #define DB_NARGS(...) ((int)(sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)))
 /* db_q(conn, "SELECT $1", a) — params are text, NULL for SQL NULL */
 #define db_q(c, sql, ...) db_exec((c), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })

@@ -19,7 +19,11 @@ static const char *g_conninfo = "";
 static __thread PGconn *tl_db;
 static pthread_key_t db_key;          /* closes a pool thread's connection when it exits */
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
-static void db_key_free(void *c) { PQfinish(c); }
+static void db_key_free(void *c)
+{
+    db_thread_done();
+    PQfinish(c);
+}
 static void db_key_init(void) { pthread_key_create(&db_key, db_key_free); }
 
 struct conn_state {
@@ -243,8 +247,9 @@ PGconn *raild_db_connect(const char *conninfo, const char *who)
 static PGconn *thread_db(void)
 {
     if (tl_db && PQstatus(tl_db) != CONNECTION_OK) {
-        PQreset(tl_db);
+        db_reset(tl_db);
         if (PQstatus(tl_db) != CONNECTION_OK) {
+            db_forget_statements(tl_db);
             PQfinish(tl_db);
             tl_db = NULL;
             pthread_setspecific(db_key, NULL);
