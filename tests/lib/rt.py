@@ -159,8 +159,11 @@ class Raild:
         self.log_path = os.path.join(LOGDIR, "%s-%s-%d.log" % (
             os.path.basename(sys.argv[0]), name, self.port))
         self.log = open(self.log_path, "w")
+        # raild runs as the least-privileged role migrate creates (DML only, append-only
+        # history), so every API test also proves those grants are enough
+        env = dict(os.environ, PGUSER=os.environ.get("RT_RAILD_USER", "railtop_app"))
         self.proc = subprocess.Popen([RAILD, "serve", "--listen", "127.0.0.1:%d" % self.port] + list(extra),
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
         atexit.register(self.stop)
         if not wait_for(self._healthy, timeout=15):
             raise RuntimeError("raild did not become healthy; see %s" % self.log_path)
