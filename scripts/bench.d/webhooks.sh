@@ -51,7 +51,7 @@ for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$RPORT/_stats" 
 accepted() {
   local line s=""
   ACC=-1
-  exec 3<>"/dev/tcp/127.0.0.1/$RPORT" 2>/dev/null || return 0
+  { exec 3<>"/dev/tcp/127.0.0.1/$RPORT"; } 2>/dev/null || return 0   # (a bare exec 2>… would redirect the shell)
   printf 'GET /_stats HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
   while IFS= read -r line <&3 || [ -n "$line" ]; do s+=$line; line=""; done
   exec 3<&-
