@@ -60,6 +60,8 @@ struct disp {
     int neps, epcap;
     int ndone;
     int64_t first_done_ms;
+    CURL **idle;                /* finished easy handles kept for reuse (curl_easy_reset): no */
+    int nidle, idlecap;         /* handle set-up and teardown per request */
     long long delivered, failed, retried;
     char recover_job[32];       /* the recover job this dispatcher is working through, if any */
     long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
@@ -200,7 +202,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *u)
 static void job_start(struct disp *d, struct job *j)
 {
     struct dispatch_opts *o = d->o;
-    CURL *e = curl_easy_init();
+    CURL *e = d->nidle ? d->idle[--d->nidle] : curl_easy_init();
     if (!e) abort();
     j->easy = e;
     char h[3 * WH_SIG_MAX + 64];
@@ -256,6 +258,25 @@ static const char *classify(CURLcode c)
     }
 }
 
+/* Keeps a finished handle for the next request, reset to defaults (the connection cache
+ * is the multi handle's, so keep-alive does not depend on this). */
+static void easy_release(struct disp *d, CURL *e)
+{
+    if (d->nidle == d->o->max_inflight) {
+        curl_easy_cleanup(e);
+        return;
+    }
+    if (d->nidle == d->idlecap) {
+        int ncap = d->idlecap ? d->idlecap * 2 : 64;
+        CURL **n = realloc(d->idle, (size_t)ncap * sizeof *n);
+        if (!n) abort();
+        d->idle = n;
+        d->idlecap = ncap;
+    }
+    curl_easy_reset(e);
+    d->idle[d->nidle++] = e;
+}
+
 static void job_finish(struct disp *d, struct job *j, CURLcode rc)
 {
     j->ms = (int)(util_now_ms() - j->started_ms);
@@ -280,7 +301,7 @@ static void job_finish(struct disp *d, struct job *j, CURLcode rc)
         snprintf(j->err, sizeof j->err, "%s: %s", classify(rc), j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
     }
     curl_multi_remove_handle(d->multi, j->easy);
-    curl_easy_cleanup(j->easy);
+    easy_release(d, j->easy);
     j->easy = NULL;
     j->state = 2;
     ep_get(d, j->endpoint)->running--;
@@ -782,6 +803,8 @@ int dispatch_run(struct dispatch_opts *o)
         }
         job_free(d.jobs[i]);
     }
+    for (int i = 0; i < d.nidle; i++) curl_easy_cleanup(d.idle[i]);
+    free(d.idle);
     free(d.jobs);
     free(d.eps);
     curl_multi_cleanup(d.multi);
