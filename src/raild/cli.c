@@ -2,6 +2,7 @@
 #include "raild/cli.h"
 #include "raild/http.h"
 #include "raild/migrate.h"
+#include "raild/webhook_sign.h"
 #include "raild/worker.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -111,6 +112,10 @@ int cmd_serve(int argc, char **argv)
     int port;
     if (util_parse_hostport(listen, host, sizeof host, &port))
         return cli_usage_error("serve", "--listen must be HOST:PORT with a port from 0 to 65535, got '%s'", listen);
+
+    if (wh_secrets_key_status() < 0)
+        return cli_usage_error("serve", "RAILD_SECRETS_KEY must be base64 of 32 random bytes "
+                                        "(e.g. `openssl rand -base64 32`), or unset");
 
     /* fail fast if the database is unreachable or not migrated */
     PGconn *probe = cli_db(db);

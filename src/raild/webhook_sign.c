@@ -116,7 +116,8 @@ int wh_verify(const char *secret, const char *msg_id, long long timestamp, const
 
 /* ------------------------------------------------------------ secrets at rest */
 
-/* The sealing key from RAILD_SECRETS_KEY, or -1 when absent/invalid. */
+/* The sealing key from RAILD_SECRETS_KEY: 0, -1 when absent, -2 when set but not
+ * base64 of 32 bytes (a typo must never silently downgrade to plain storage). */
 static int sealing_key(unsigned char key[32])
 {
     const char *v = getenv("RAILD_SECRETS_KEY");
@@ -125,12 +126,20 @@ static int sealing_key(unsigned char key[32])
     unsigned char *k = util_base64_decode(v, &n);
     if (!k || n != 32) {
         free(k);
-        return -1;
+        return -2;
     }
     memcpy(key, k, 32);
     OPENSSL_cleanse(k, n);
     free(k);
     return 0;
+}
+
+int wh_secrets_key_status(void)
+{
+    unsigned char k[32];
+    int rc = sealing_key(k);
+    OPENSSL_cleanse(k, sizeof k);
+    return rc == 0 ? 1 : rc == -1 ? 0 : -1;
 }
 
 int wh_sealing_enabled(void)
@@ -159,7 +168,9 @@ int wh_secret_seal(const char *secret, char *out)
     unsigned char key[32];
     size_t len = strlen(secret);
     if (len >= WH_SECRET_MAX) return -1;
-    if (sealing_key(key)) {
+    int k = sealing_key(key);
+    if (k == -2) return -1;
+    if (k == -1) {
         snprintf(out, WH_STORED_MAX, "plain:%s", secret);
         return 0;
     }

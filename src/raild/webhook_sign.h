@@ -35,4 +35,6 @@ int wh_secret_seal(const char *secret, char *out);
 int wh_secret_open(const char *stored, char *out);
 /* 1 when RAILD_SECRETS_KEY is set and valid (secrets are encrypted at rest). */
 int wh_sealing_enabled(void);
+/* RAILD_SECRETS_KEY: 1 valid, 0 absent, -1 set but not base64 of 32 bytes */
+int wh_secrets_key_status(void);
 #endif
