@@ -58,6 +58,26 @@ int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
+int cli_require_migrated(const char *cmd, const char *conninfo, const char *table)
+{
+    PGconn *probe = cli_db(conninfo);
+    if (!probe) return 1;
+    char *v = db_val(probe, "SELECT to_regclass($1) IS NOT NULL", table);
+    PQfinish(probe);
+    int ready = v && !strcmp(v, "t");
+    free(v);
+    if (!ready) fprintf(stderr, "raild %s: the database is not migrated; run `raild migrate` first\n", cmd);
+    return ready ? 0 : 1;
+}
+
+void cli_on_stop_signals(void (*fn)(int))
+{
+    struct sigaction sa = { .sa_handler = fn };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { (void)sig; g_stop = 1; http_stop(); }
 
@@ -117,21 +137,8 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "RAILD_SECRETS_KEY must be base64 of 32 random bytes "
                                         "(e.g. `openssl rand -base64 32`), or unset");
 
-    /* fail fast if the database is unreachable or not migrated */
-    PGconn *probe = cli_db(db);
-    if (!probe) return 1;
-    char *v = db_val(probe, "SELECT count(*) FROM schema_migrations WHERE $1 = $1", "x");
-    PQfinish(probe);
-    if (!v) {
-        fprintf(stderr, "raild serve: the database is not migrated; run `raild migrate` first\n");
-        return 1;
-    }
-    free(v);
-
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (cli_require_migrated("serve", db, "schema_migrations")) return 1;
+    cli_on_stop_signals(on_signal);
 
     struct worker_ctx ctx = { .conninfo = db ? db : "", .stop = &g_stop };
     pthread_t tids[32];

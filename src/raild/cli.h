@@ -8,6 +8,12 @@ PGconn *cli_db(const char *conninfo);
 /* prints "raild <cmd>: <message>\n" to stderr and returns 2 (usage error exit code) */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Fails fast (message, returns 1) unless the database is reachable and `table` exists,
+ * i.e. `raild migrate` has run; 0 when ready. */
+int cli_require_migrated(const char *cmd, const char *conninfo, const char *table);
+/* SIGINT/SIGTERM → fn, SIGPIPE ignored: the long-running commands' signal set-up. */
+void cli_on_stop_signals(void (*fn)(int));
+
 /* subcommands; each returns the process exit code */
 int cmd_migrate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

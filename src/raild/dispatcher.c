@@ -872,18 +872,7 @@ int cmd_dispatch(int argc, char **argv)
         }
     }
     o.conninfo = db ? db : "";
-    PGconn *probe = cli_db(db);
-    if (!probe) return 1;
-    char *v = db_val(probe, "SELECT count(*) FROM webhook_deliveries WHERE $1 = $1", "x");
-    PQfinish(probe);
-    if (!v) {
-        fprintf(stderr, "raild dispatch: the database is not migrated; run `raild migrate` first\n");
-        return 1;
-    }
-    free(v);
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (cli_require_migrated("dispatch", db, "webhook_deliveries")) return 1;
+    cli_on_stop_signals(on_signal);
     return dispatch_run(&o);
 }
