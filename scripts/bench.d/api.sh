@@ -114,7 +114,8 @@ for i in $(seq "$ROUNDS"); do     # alternate, so drift (table growth, vacuum) h
   echo "round $i: raild ${a%% *}/s (p50 $(cut -d' ' -f2 <<<"$a") ms, p99 $(cut -d' ' -f3 <<<"$a") ms, non-201 $(cut -d' ' -f4 <<<"$a")), pgbench $p tps" >&2
   echo "$a" >>"$D/api.txt"; echo "$p" >>"$D/pg.txt"
   # for the reader, not the target: the same script through unnamed statements (parse and
-  # plan every time — the protocol raild's db_q uses), so the table says what preparing buys
+  # plan every time), so the output says what preparing buys (raild's db_q prepares each
+  # statement once per connection)
   pg_round "$i" "$SECS" extended >>"$D/pg-extended.txt"
 done
 # Which index the address claim (raild's query) used, and how far it had to walk: with a
@@ -142,6 +143,6 @@ print("raild p99 latency %s ms (median of rounds); %d non-201 responses" % (p99,
 print("address claim: " + sys.argv[7])
 pgx = float(sys.argv[8] or 0)
 if pgx > 0:
-    print("pgbench, same script with unnamed statements (parse+plan each time, like raild's db_q): %.0f/s;"
-          " raild reaches %.2f of that — the rest of the gap to the target is statement preparation" % (pgx, api / pgx))
+    print("for reference, pgbench with unnamed statements (parse+plan every time): %.0f/s;"
+          " raild, which prepares once per connection, does %.2fx that" % (pgx, api / pgx))
 PY
