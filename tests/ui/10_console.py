@@ -7,7 +7,9 @@ import os, re, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from uikit import *
 
-srv = Raild()
+# no background workers: other test files leave payments that expire meanwhile, and a
+# sweeper expiring them is a real change the idle check below would (rightly) wake for
+srv = Raild("--no-workers")
 W = key("watcher")
 OPS_NAME = uniq("ui-ops")
 OPS = admin("create-key", "--role", "ops", "--name", OPS_NAME, "--env", "sandbox", check=True)[1].strip()
