@@ -64,6 +64,10 @@ bash scripts/demo-seed.sh "$DEMO" >"$LOGS/seed.log" 2>&1 || { tail -20 "$LOGS/se
 
 PORT=$(free_port)
 API=http://127.0.0.1:$PORT
+# webhook secrets are sealed at rest, as in production: a fresh key for this demo, passed
+# in the environment (never on a command line)
+RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export RAILD_SECRETS_KEY
 bin/raild serve --listen 127.0.0.1:$PORT 2>"$LOGS/raild.log" &
 started $!
 wait_http "$API/healthz" 20 || { say "raild did not start; see $LOGS/raild.log"; tail -20 "$LOGS/raild.log"; exit 1; }
