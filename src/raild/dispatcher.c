@@ -25,7 +25,7 @@
 struct job {
     long long delivery, attempt, endpoint;
     int n, manual;
-    int state;                  /* 0 queued, 1 running, 2 done */
+    int state;                  /* 0 queued, 1 running, 2 done, 3 being recorded */
     char *payload, *url;
     char event_id[64];
     char sig[2 * WH_SIG_MAX];
@@ -45,26 +45,45 @@ struct job {
 
 struct ep {
     long long id;
-    int active;                 /* queued + running + done-unflushed jobs */
+    int active;                 /* jobs in memory: queued, running, done, being recorded */
+    int settled;                /* of those, done or being recorded: no longer need a slot */
     int running;
 };
 
-struct disp {
-    struct dispatch_opts *o;
+/* A database connection with at most one statement outstanding (libpq's async interface):
+ * while PostgreSQL works, the loop keeps driving libcurl. */
+struct dbc {
     PGconn *db;
     unsigned prepared;          /* bit per hot statement prepared on this connection */
+    int op;                     /* the statement outstanding, or -1 */
+    int64_t op_t0;
+    PGresult *res;
+};
+
+/* Two connections, so recording results runs alongside fan-out and claim (each waits on its
+ * own PostgreSQL backend; one connection made the database a single serial lane). */
+enum { C_WORK, C_RECORD };
+
+struct disp {
+    struct dispatch_opts *o;
+    struct dbc c[2];            /* C_WORK: fan-out, claim, recover, release; C_RECORD: results */
     CURLM *multi;
     struct job **jobs;
     int njobs, cap;
     struct ep *eps;
     int neps, epcap;
     int ndone;
+    int nsettled;               /* jobs done or being recorded */
     int64_t first_done_ms;
     CURL **idle;                /* finished easy handles kept for reuse (curl_easy_reset): no */
     int nidle, idlecap;         /* handle set-up and teardown per request */
     long long delivered, failed, retried;
     char recover_job[32];       /* the recover job this dispatcher is working through, if any */
     long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
+    int last_work;              /* ST_CLAIM or ST_FANOUT: they take turns on C_WORK */
+    int claim_want, claim_full;
+    int64_t last_fanout, last_claim;
+    long long finished_at_claim;
 };
 
 /* ------------------------------------------------------------------ options */
@@ -305,6 +324,8 @@ static void job_finish(struct disp *d, struct job *j, CURLcode rc)
     j->easy = NULL;
     j->state = 2;
     ep_get(d, j->endpoint)->running--;
+    ep_get(d, j->endpoint)->settled++;
+    d->nsettled++;
     if (d->ndone++ == 0) d->first_done_ms = util_now_ms();
 }
 
@@ -333,24 +354,70 @@ static void harvest(struct disp *d)
 enum { ST_FANOUT, ST_CLAIM, ST_RECORD };
 static const char *const ST_NAMES[] = { "wh_fanout", "wh_claim", "wh_record" };
 
-static PGresult *dq(struct disp *d, int st, const char *sql, int n, const char *const *params)
+static struct dbc *conn_of(struct disp *d, int st) { return &d->c[st == ST_RECORD ? C_RECORD : C_WORK]; }
+
+static int dsend(struct disp *d, int st, const char *sql, int n, const char *const *params)
 {
-    if (!(d->prepared & (1u << st))) {
-        PGresult *r = PQprepare(d->db, ST_NAMES[st], sql, n, NULL);
+    struct dbc *c = conn_of(d, st);
+    if (!(c->prepared & (1u << st))) {
+        PGresult *r = PQprepare(c->db, ST_NAMES[st], sql, n, NULL);
         int bad = db_failed(r);
         PQclear(r);
-        if (bad) return db_exec(d->db, sql, n, params);   /* same statement, unprepared: the error surfaces there */
-        d->prepared |= 1u << st;
+        if (bad) {
+            log_error("webhook.prepare_failed", "statement=%s msg=\"%.200s\"", ST_NAMES[st], PQerrorMessage(c->db));
+            return -1;
+        }
+        c->prepared |= 1u << st;
     }
-    return PQexecPrepared(d->db, ST_NAMES[st], n, params, NULL, NULL, 0);
+    if (!PQsendQueryPrepared(c->db, ST_NAMES[st], n, params, NULL, NULL, 0)) {
+        log_error("webhook.send_failed", "statement=%s msg=\"%.200s\"", ST_NAMES[st], PQerrorMessage(c->db));
+        return -1;
+    }
+    c->op = st;
+    c->op_t0 = util_now_ms();
+    return 0;
 }
-#define dq_(d, st, sql, ...) dq((d), (st), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
+#define dsend_(d, st, sql, ...) dsend((d), (st), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
 
-static long long fanout(struct disp *d)
+static void fanout_done(struct disp *d, PGresult *r);
+static void claim_done(struct disp *d, PGresult *r);
+static void record_done(struct disp *d, PGresult *r);
+
+/* The statement's result is in (or the connection failed: r is NULL): hand it to its step. */
+static void op_finish(struct disp *d, struct dbc *c, PGresult *r)
+{
+    int st = c->op;
+    long long ms = util_now_ms() - c->op_t0;
+    c->op = -1;
+    if (st == ST_FANOUT) d->ms_fanout += ms, fanout_done(d, r);
+    else if (st == ST_CLAIM) d->ms_claim += ms, d->n_claim++, claim_done(d, r);
+    else d->ms_flush += ms, d->n_flush++, record_done(d, r);
+    PQclear(r);
+}
+
+/* Collects a connection's outstanding result: without blocking (block = 0) only once it has
+ * fully arrived, else waiting for it. */
+static void db_poll(struct disp *d, struct dbc *c, int block)
+{
+    while (c->op >= 0) {
+        if (!block && PQconsumeInput(c->db) && PQisBusy(c->db)) return;
+        PGresult *r = PQgetResult(c->db);   /* a broken connection gives an error result, then NULL */
+        if (r) {
+            if (c->res) PQclear(r);
+            else c->res = r;
+            continue;
+        }
+        r = c->res;
+        c->res = NULL;
+        op_finish(d, c, r);
+    }
+}
+
+static void fanout_send(struct disp *d)
 {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", FANOUT_BATCH);
-    PGresult *r = dq_(d, ST_FANOUT,
+    if (dsend_(d, ST_FANOUT,
         "WITH o AS (SELECT id, event_id, merchant_id, environment, type FROM webhook_outbox"
         "           WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
         " ins AS (INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, event_type, merchant_id,"
@@ -365,12 +432,14 @@ static long long fanout(struct disp *d)
         "         ORDER BY o.id, e.id"
         "         ON CONFLICT (endpoint_id, outbox_id) DO NOTHING RETURNING 1),"
         " up AS (UPDATE webhook_outbox w SET fanned_out_at = now() FROM o WHERE w.id = o.id RETURNING 1)"
-        " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ins)", lim);
-    long long n = -1;
-    if (db_failed(r)) log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
-    else n = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return n;
+        " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ins)", lim))
+        fanout_done(d, NULL);
+    d->last_fanout = util_now_ms();
+}
+
+static void fanout_done(struct disp *d, PGresult *r)
+{
+    if (db_failed(r)) log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_WORK].db));
 }
 
 /* Claim depth per endpoint: requests in flight plus claimed-and-waiting stay under
@@ -391,8 +460,9 @@ static void claim_limits(struct disp *d, char **ids_out, char **room_out)
     int depth = CLAIM_DEPTH * d->o->per_endpoint;
     for (int i = 0; i < d->neps; i++) {
         struct ep *e = &d->eps[i];
-        if (e->active <= 0) continue;
-        int left = e->active >= depth ? 0 : depth - e->active;
+        int waiting = e->active - e->settled;   /* queued + running */
+        if (waiting <= 0) continue;
+        int left = waiting >= depth ? 0 : depth - waiting;
         il += (size_t)snprintf(ids + il, cap - il, "%s%lld", il > 1 ? "," : "", e->id);
         rl += (size_t)snprintf(room + rl, cap - rl, "%s%d", rl > 1 ? "," : "", left);
     }
@@ -432,11 +502,13 @@ static struct job *job_from_row(struct disp *d, PGresult *r, int i)
     }
     memset(secret, 0, sizeof secret);
     memset(old, 0, sizeof old);
-    ep_get(d, j->endpoint)->active++;
+    struct ep *e = ep_get(d, j->endpoint);
+    e->active++;
+    if (j->state == 2) e->settled++, d->nsettled++;
     return j;
 }
 
-static int claim(struct disp *d, int want)
+static void claim_send(struct disp *d, int want)
 {
     char lim[16], per[16], lease[16];
     snprintf(lim, sizeof lim, "%d", want);
@@ -446,7 +518,10 @@ static int claim(struct disp *d, int want)
     claim_limits(d, &ids, &room);
     /* per enabled endpoint with room: its oldest due deliveries (index webhook_deliveries_due_endpoint),
      * then the oldest of those overall; an endpoint without room is never scanned */
-    PGresult *r = dq_(d, ST_CLAIM,
+    d->claim_want = want;
+    d->last_claim = util_now_ms();
+    d->finished_at_claim = d->delivered + d->failed + d->retried;
+    int bad = dsend_(d, ST_CLAIM,
         "WITH rm AS (SELECT * FROM unnest($2::bigint[], $3::int[]) AS r(id, room)),"
         " cand AS ("
         "  SELECT c.id FROM webhook_endpoints en LEFT JOIN rm ON rm.id = en.id"
@@ -478,17 +553,21 @@ static int claim(struct disp *d, int want)
         lim, ids, room, per, lease, d->o->name);
     free(ids);
     free(room);
+    if (bad) claim_done(d, NULL);
+}
+
+static void claim_done(struct disp *d, PGresult *r)
+{
+    d->claim_full = 0;
     if (db_failed(r)) {
-        log_error("webhook.claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
-        PQclear(r);
-        return -1;
+        log_error("webhook.claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_WORK].db));
+        return;
     }
     int n = PQntuples(r);
     if (n && atoi(PQgetvalue(r, 0, 10)))
         log_warn("webhook.lease_expired", "reclaimed=%s dispatcher=%s", PQgetvalue(r, 0, 10), d->o->name);
     for (int i = 0; i < n; i++) jobs_push(d, job_from_row(d, r, i));
-    PQclear(r);
-    return n;
+    d->claim_full = n == d->claim_want;
 }
 
 /* Outcome of one finished job: succeeded, failed, or pending again after a delay. */
@@ -536,9 +615,11 @@ static void add_ep_result(struct ep_result *er, int *ner, struct job *j)
     }
 }
 
-static int flush(struct disp *d)
+/* Sends the finished jobs' results; they stay in d->jobs (state 3) until the statement is
+ * done, so their endpoint slots count as taken until then. */
+static void record_send(struct disp *d)
 {
-    if (!d->ndone) return 0;
+    if (!d->ndone) return;
     json_t *rows = json_array(), *eps = json_array();
     struct ep_result *er = calloc((size_t)d->ndone, sizeof *er);
     int ner = 0;
@@ -559,7 +640,9 @@ static int flush(struct disp *d)
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
             "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
             "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts));
+        j->state = 3;
     }
+    d->ndone = 0;
     for (int k = 0; k < ner; k++)
         json_array_append_new(eps, json_pack("{sI sb si ss? sb}", "id", (json_int_t)er[k].id, "ok", er[k].ok,
                                              "tail", er[k].tail, "e", er[k].err, "gone", er[k].gone));
@@ -567,12 +650,12 @@ static int flush(struct disp *d)
     char *a = json_dumps(rows, JSON_COMPACT), *b = json_dumps(eps, JSON_COMPACT);
     json_decref(rows);
     json_decref(eps);
-    PGresult *r = dq_(d, ST_RECORD,
+    int bad = dsend_(d, ST_RECORD,
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
         "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
         /* endpoint rows are locked in id order so two dispatchers never deadlock on them */
-        " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR UPDATE),"
+        " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR NO KEY UPDATE),"
         " a AS (UPDATE webhook_attempts w SET started_at = to_timestamp(r.st / 1000.0), finished_at = now(),"
         "         duration_ms = r.ms, http_status = r.s, response_body = r.b, error = r.e, success = r.ok,"
         "         signature = nullif(r.sig, ''), webhook_timestamp = r.ts"
@@ -606,29 +689,32 @@ static int flush(struct disp *d)
         a, b);
     free(a);
     free(b);
-    int rc = 0;
+    if (bad) record_done(d, NULL);
+}
+
+static void record_done(struct disp *d, PGresult *r)
+{
     if (db_failed(r)) {
         /* the leases lapse and the work is redelivered: at-least-once holds */
-        log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
-        rc = -1;
+        log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_RECORD].db));
     } else if (atoi(PQgetvalue(r, 0, 3))) {
         log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, 3));
     }
-    PQclear(r);
     int w = 0;
     for (int i = 0; i < d->njobs; i++) {
         struct job *j = d->jobs[i];
-        if (j->state == 2) {
-            ep_get(d, j->endpoint)->active--;
+        if (j->state == 3) {
+            struct ep *e = ep_get(d, j->endpoint);
+            e->active--;
+            e->settled--;
+            d->nsettled--;
             job_free(j);
         } else {
             d->jobs[w++] = j;
         }
     }
     d->njobs = w;
-    d->ndone = 0;
     ep_compact(d);
-    return rc;
 }
 
 /* On shutdown: work not yet sent goes back to pending now, so nobody waits for a lease. */
@@ -636,12 +722,12 @@ static void release_unsent(struct disp *d)
 {
     json_t *ids = json_array();
     for (int i = 0; i < d->njobs; i++)
-        if (d->jobs[i]->state != 2)
+        if (d->jobs[i]->state < 2)
             json_array_append_new(ids, json_pack("{sI sI si}", "d", (json_int_t)d->jobs[i]->delivery,
                                                  "a", (json_int_t)d->jobs[i]->attempt, "n", d->jobs[i]->n));
     if (json_array_size(ids)) {
         char *s = json_dumps(ids, JSON_COMPACT);
-        PGresult *r = db_q(d->db,
+        PGresult *r = db_q(d->c[C_WORK].db,
             "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int)),"
             " a AS (UPDATE webhook_attempts w SET finished_at = now(), success = false,"
             "         error = 'abandoned: the dispatcher shut down; redelivering' FROM r WHERE w.id = r.a RETURNING 1)"
@@ -660,14 +746,14 @@ static void release_unsent(struct disp *d)
 static void recover_step(struct disp *d)
 {
     if (!d->recover_job[0]) {
-        PGresult *r = db_q0(d->db,
+        PGresult *r = db_q0(d->c[C_WORK].db,
             "UPDATE webhook_recover_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
             "  lease_until = now() + interval '60 seconds'"
             " WHERE id = (SELECT id FROM webhook_recover_jobs"
             "             WHERE status = 'queued' OR (status = 'running' AND lease_until < now())"
             "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id");
         if (db_failed(r) || PQntuples(r) == 0) {
-            if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->db));
+            if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_WORK].db));
             PQclear(r);
             return;
         }
@@ -677,7 +763,7 @@ static void recover_step(struct disp *d)
     const char *id = d->recover_job;
     int64_t until = util_now_ms() + 50;
     while (!*d->o->stop && util_now_ms() < until) {
-        PGresult *r = db_q(d->db,
+        PGresult *r = db_q(d->c[C_WORK].db,
             "WITH j AS (SELECT * FROM webhook_recover_jobs WHERE id = $1),"
             " c AS (SELECT d.id FROM webhook_deliveries d, j"
             "       WHERE d.endpoint_id = j.endpoint_id AND d.status = 'failed' AND d.created_at >= j.since"
@@ -693,7 +779,7 @@ static void recover_step(struct disp *d)
             "   finished_at = CASE WHEN (SELECT count(*) FROM c) < $2::int THEN now() END"
             " WHERE x.id = $1 RETURNING x.status, x.requeued", id, RECOVER_CHUNK);
         int done = db_failed(r) || PQntuples(r) == 0 || !strcmp(PQgetvalue(r, 0, 0), "done");
-        if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->db));
+        if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->c[C_WORK].db));
         else if (done && PQntuples(r)) log_info("webhook.recover_done", "job=%s requeued=%s", id, PQgetvalue(r, 0, 1));
         PQclear(r);
         if (done) {
@@ -705,13 +791,17 @@ static void recover_step(struct disp *d)
 
 /* ------------------------------------------------------------------ the loop */
 
-static int db_ready(struct disp *d)
+static int db_ready(struct disp *d, struct dbc *c)
 {
-    if (d->db && PQstatus(d->db) == CONNECTION_OK) return 1;
-    if (d->db) PQfinish(d->db);
-    d->db = raild_db_connect(d->o->conninfo, "raild-dispatch");
-    d->prepared = 0;
-    return d->db != NULL;
+    if (c->op >= 0 || (c->db && PQstatus(c->db) == CONNECTION_OK)) return 1;
+    if (c->db) PQfinish(c->db);
+    c->db = raild_db_connect(d->o->conninfo, "raild-dispatch");
+    c->prepared = 0;
+    if (!c->db) return 0;
+    /* The hot statements' plans do not depend on their parameters (batch sizes, JSON arrays):
+     * one generic plan per connection instead of re-planning (~2 ms a claim) on every execution. */
+    PQclear(PQexec(c->db, "SET plan_cache_mode = force_generic_plan"));
+    return 1;
 }
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -724,21 +814,41 @@ static int count_state(struct disp *d, int st)
     return n;
 }
 
+/* Starts the next statements on idle connections: results as they pile up on C_RECORD; on
+ * C_WORK, claim and fan-out take turns when both are due, so neither starves the other. */
+static void next_ops(struct disp *d, int running, int64_t now)
+{
+    struct dispatch_opts *o = d->o;
+    if (d->c[C_RECORD].op < 0 && (d->ndone >= FLUSH_AT || (d->ndone && (running == 0 || now - d->first_done_ms >= 5))))
+        record_send(d);
+    if (d->c[C_WORK].op >= 0) return;
+    long long finished = d->delivered + d->failed + d->retried - d->finished_at_claim;
+    int free_slots = o->max_inflight - (d->njobs - d->nsettled);
+    int claim = free_slots > 0 && (d->claim_full || now - d->last_claim >= 50 || finished >= 16 ||
+                                   (finished > 0 && now - d->last_claim >= 5));
+    int fan = now - d->last_fanout >= 50 || d->claim_full;
+    if (fan && (!claim || d->last_work == ST_CLAIM)) {
+        d->last_work = ST_FANOUT;
+        fanout_send(d);
+    } else if (claim) {
+        d->last_work = ST_CLAIM;
+        claim_send(d, free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX);
+    }
+}
+
 int dispatch_run(struct dispatch_opts *o)
 {
     pthread_once(&curl_once, curl_init_once);
     if (lease_seconds(o)) return 1;
-    struct disp d = { .o = o };
+    struct disp d = { .o = o, .c = { { .op = -1 }, { .op = -1 } } };
     d.multi = curl_multi_init();
     curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, (long)o->max_inflight);
     log_info("webhook.dispatcher_start", "dispatcher=%s concurrency=%d per_endpoint=%d timeout_ms=%d retries=%d "
              "secrets_sealed=%s", o->name, o->max_inflight, o->per_endpoint, o->timeout_ms, o->nschedule,
              wh_sealing_enabled() ? "yes" : "no");
-    int64_t last_fanout = 0, last_claim = 0, last_recover = 0, last_stats = util_now_ms();
-    int claim_full = 0;
-    long long finished_at_claim = 0;
+    int64_t last_recover = 0, last_stats = util_now_ms();
     while (!*o->stop) {
-        if (!db_ready(&d)) {
+        if (!db_ready(&d, &d.c[C_WORK]) || !db_ready(&d, &d.c[C_RECORD])) {
             struct worker_ctx w = { .stop = o->stop };
             worker_sleep(&w, 1000);
             continue;
@@ -746,44 +856,29 @@ int dispatch_run(struct dispatch_opts *o)
         int running = 0;
         curl_multi_perform(d.multi, &running);
         harvest(&d);
+        db_poll(&d, &d.c[C_WORK], 0);
+        db_poll(&d, &d.c[C_RECORD], 0);
         int64_t now = util_now_ms();
-        /* record results first: that frees endpoint slots for the claim below */
-        if (d.ndone >= FLUSH_AT || (d.ndone && (running == 0 || now - d.first_done_ms >= 5))) {
-            flush(&d);
-            d.n_flush++;
-            d.ms_flush += util_now_ms() - now;
-        }
-        if (now - last_fanout >= 50 || claim_full) {
-            int64_t t = util_now_ms();
-            fanout(&d);
-            d.ms_fanout += util_now_ms() - t;
-            last_fanout = now;
-        }
-        if (now - last_recover >= (d.recover_job[0] ? 20 : 500)) {
-            recover_step(&d);
+        if (d.c[C_WORK].op < 0 && now - last_recover >= (d.recover_job[0] ? 20 : 500)) {
+            recover_step(&d);   /* rare and bounded (~50 ms): synchronous */
             last_recover = now;
         }
-        long long finished = d.delivered + d.failed + d.retried - finished_at_claim;
-        int free_slots = o->max_inflight - d.njobs;
-        if (free_slots > 0 && (claim_full || now - last_claim >= 50 || finished >= 16 ||
-                               (finished > 0 && now - last_claim >= 5))) {
-            int want = free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX;
-            int64_t t = util_now_ms();
-            int got = claim(&d, want);
-            d.ms_claim += util_now_ms() - t;
-            d.n_claim++;
-            claim_full = got == want;
-            last_claim = now;
-            finished_at_claim = d.delivered + d.failed + d.retried;
-        }
+        next_ops(&d, running, now);
         jobs_start_queued(&d);
         if (now - last_stats >= 10000) {
             log_info("webhook.dispatcher_stats", "delivered=%lld failed=%lld retried=%lld in_flight=%d", d.delivered,
                      d.failed, d.retried, running);
             last_stats = now;
         }
-        if (!claim_full) curl_multi_poll(d.multi, NULL, 0, d.njobs ? 5 : 50, NULL);
+        /* wake for the network, for the database's answer, or for the next timer */
+        struct curl_waitfd w[2];
+        unsigned nw = 0;
+        for (int i = 0; i < 2; i++)
+            if (d.c[i].op >= 0) w[nw++] = (struct curl_waitfd){ .fd = PQsocket(d.c[i].db), .events = CURL_WAIT_POLLIN };
+        curl_multi_poll(d.multi, nw ? w : NULL, nw, d.njobs || nw ? 5 : 50, NULL);
     }
+    db_poll(&d, &d.c[C_WORK], 1);
+    db_poll(&d, &d.c[C_RECORD], 1);
     /* graceful stop: let running requests finish for up to 2 s, record them, release the rest */
     int64_t until = util_now_ms() + 2000;
     while (count_state(&d, 1) && util_now_ms() < until) {
@@ -792,10 +887,11 @@ int dispatch_run(struct dispatch_opts *o)
         harvest(&d);
         curl_multi_poll(d.multi, NULL, 0, 20, NULL);
     }
-    if (d.db && PQstatus(d.db) == CONNECTION_OK) {
-        flush(&d);
-        release_unsent(&d);
+    if (d.c[C_RECORD].db && PQstatus(d.c[C_RECORD].db) == CONNECTION_OK) {
+        record_send(&d);
+        db_poll(&d, &d.c[C_RECORD], 1);
     }
+    if (d.c[C_WORK].db && PQstatus(d.c[C_WORK].db) == CONNECTION_OK) release_unsent(&d);
     for (int i = 0; i < d.njobs; i++) {
         if (d.jobs[i]->easy) {
             curl_multi_remove_handle(d.multi, d.jobs[i]->easy);
@@ -808,7 +904,8 @@ int dispatch_run(struct dispatch_opts *o)
     free(d.jobs);
     free(d.eps);
     curl_multi_cleanup(d.multi);
-    if (d.db) PQfinish(d.db);
+    for (int i = 0; i < 2; i++)
+        if (d.c[i].db) PQfinish(d.c[i].db);
     log_info("webhook.dispatcher_stop", "dispatcher=%s delivered=%lld failed=%lld db_ms_fanout=%lld db_ms_claim=%lld "
              "claims=%lld db_ms_record=%lld records=%lld", o->name, d.delivered, d.failed, d.ms_fanout, d.ms_claim,
              d.n_claim, d.ms_flush, d.n_flush);
