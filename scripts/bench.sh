@@ -78,8 +78,10 @@ w = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
 fmt = lambda r: "  ".join(c.ljust(w[i]) if i < 3 else c.rjust(w[i]) if i == 3 else c.ljust(w[i]) for i, c in enumerate(r)).rstrip()
 lines = ["railtop bench — medians of repeated runs; data set seeded with %s payments in %ss; total %ss" % (payments, seed_s, total),
          "", fmt(head), "  ".join("-" * x for x in w)] + [fmt(r) for r in rows]
-fails = sum(1 for r in rows if r[5] != "PASS")
-lines += ["", "%d figures, %d pass, %d fail" % (len(rows), len(rows) - fails, fails)]
+fails = sum(1 for r in rows if r[5] not in ("PASS", "info"))
+refs = sum(1 for r in rows if r[5] == "info")
+lines += ["", "%d figures, %d pass, %d fail%s" % (len(rows) - refs, len(rows) - refs - fails, fails,
+                                                 ", %d for reference (no target)" % refs if refs else "")]
 text = "\n".join(lines) + "\n"
 open(out_path, "w").write(text)
 print("\n" + text, end="")

@@ -7,8 +7,10 @@
 
 /* one line per subcommand, e.g.  { "receiver", receiver_main, "…" }, */
 int receiver_main(int argc, char **argv);   /* receiver.c */
+int blast_main(int argc, char **argv);      /* blast.c */
 static const struct sim_command commands[] = {
     { "receiver", receiver_main, "reference webhook endpoint: verifies signatures, dedupes, fails on purpose" },
+    { "blast", blast_main, "signed webhook POSTs through libcurl, no database: a sender's ceiling, for benchmarks" },
     { "run", run_main, "merchants and simulated chains driving raild: payments, transfers, mistakes" },
     { 0 }
 };
