@@ -60,13 +60,14 @@ struct dbc {
     PGresult *res;
 };
 
-/* Two connections, so recording results runs alongside fan-out and claim (each waits on its
- * own PostgreSQL backend; one connection made the database a single serial lane). */
-enum { C_WORK, C_RECORD };
+/* A connection per step, so fan-out, claim and recording run side by side on their own
+ * PostgreSQL backends (one connection made the database a single serial lane: the
+ * dispatcher waited on it with a third of the machine idle). */
+enum { C_FANOUT, C_CLAIM, C_RECORD, NCONN };
 
 struct disp {
     struct dispatch_opts *o;
-    struct dbc c[2];            /* C_WORK: fan-out, claim, recover, release; C_RECORD: results */
+    struct dbc c[NCONN];        /* C_CLAIM also runs the rare recover and release statements */
     CURLM *multi;
     struct job **jobs;
     int njobs, cap;
@@ -80,7 +81,6 @@ struct disp {
     long long delivered, failed, retried;
     char recover_job[32];       /* the recover job this dispatcher is working through, if any */
     long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
-    int last_work;              /* ST_CLAIM or ST_FANOUT: they take turns on C_WORK */
     int claim_want, claim_full;
     int64_t last_fanout, last_claim;
     long long finished_at_claim;
@@ -150,12 +150,19 @@ int dispatch_opts_init(struct dispatch_opts *o, const char *conninfo, volatile s
     return 0;
 }
 
+/* Claimed work queues for a per-endpoint slot: with depth D × per_endpoint jobs claimed, the
+ * last one waits at most D - 1 timeouts, then runs one, so the lease must outlast D timeouts.
+ * The default lease allows the full CLAIM_DEPTH; a shorter one (at least 2 timeouts + 1 s)
+ * claims less far ahead. Depth beyond 1 lets the next batch be claimed while one is in flight;
+ * 4 keeps claims large enough (~50 rows) that their fixed cost stays small. */
+#define CLAIM_DEPTH 4
+
 static int lease_seconds(struct dispatch_opts *o)
 {
-    /* a claimed job waits at most one timeout for a per-endpoint slot, then runs one */
-    int min = 2 * ((o->timeout_ms + 999) / 1000) + 1;
-    o->lease_s = min + 29;
-    if (env_int("RAILD_WEBHOOK_LEASE_S", min, 3600, &o->lease_s)) return -1;
+    int t = (o->timeout_ms + 999) / 1000;
+    o->lease_s = CLAIM_DEPTH * t + 30;
+    if (env_int("RAILD_WEBHOOK_LEASE_S", 2 * t + 1, 3600, &o->lease_s)) return -1;
+    o->claim_depth = (o->lease_s - 1) / t < CLAIM_DEPTH ? (o->lease_s - 1) / t : CLAIM_DEPTH;
     return 0;
 }
 
@@ -354,7 +361,10 @@ static void harvest(struct disp *d)
 enum { ST_FANOUT, ST_CLAIM, ST_RECORD };
 static const char *const ST_NAMES[] = { "wh_fanout", "wh_claim", "wh_record" };
 
-static struct dbc *conn_of(struct disp *d, int st) { return &d->c[st == ST_RECORD ? C_RECORD : C_WORK]; }
+static struct dbc *conn_of(struct disp *d, int st)
+{
+    return &d->c[st == ST_RECORD ? C_RECORD : st == ST_CLAIM ? C_CLAIM : C_FANOUT];
+}
 
 static int dsend(struct disp *d, int st, const char *sql, int n, const char *const *params)
 {
@@ -439,14 +449,8 @@ static void fanout_send(struct disp *d)
 
 static void fanout_done(struct disp *d, PGresult *r)
 {
-    if (db_failed(r)) log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_WORK].db));
+    if (db_failed(r)) log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_FANOUT].db));
 }
-
-/* Claim depth per endpoint: requests in flight plus claimed-and-waiting stay under
- * CLAIM_DEPTH × per_endpoint, so a claim waits at most (CLAIM_DEPTH - 1) timeouts for a slot
- * and the lease (2 × timeout + slack) always covers it. Depth 2 lets the next batch be
- * claimed while the current one is in flight. */
-#define CLAIM_DEPTH 2
 
 /* Room per busy endpoint as two parallel arrays for unnest: ids "{7,9}" and rooms "{0,12}"
  * (0: no room, left out of the claim). Idle endpoints get the full depth. */
@@ -457,7 +461,7 @@ static void claim_limits(struct disp *d, char **ids_out, char **room_out)
     if (!ids || !room) abort();
     ids[il++] = '{';
     room[rl++] = '{';
-    int depth = CLAIM_DEPTH * d->o->per_endpoint;
+    int depth = d->o->claim_depth * d->o->per_endpoint;   /* see lease_seconds */
     for (int i = 0; i < d->neps; i++) {
         struct ep *e = &d->eps[i];
         int waiting = e->active - e->settled;   /* queued + running */
@@ -512,7 +516,7 @@ static void claim_send(struct disp *d, int want)
 {
     char lim[16], per[16], lease[16];
     snprintf(lim, sizeof lim, "%d", want);
-    snprintf(per, sizeof per, "%d", CLAIM_DEPTH * d->o->per_endpoint);
+    snprintf(per, sizeof per, "%d", d->o->claim_depth * d->o->per_endpoint);
     snprintf(lease, sizeof lease, "%d", d->o->lease_s);
     char *ids, *room;
     claim_limits(d, &ids, &room);
@@ -560,7 +564,7 @@ static void claim_done(struct disp *d, PGresult *r)
 {
     d->claim_full = 0;
     if (db_failed(r)) {
-        log_error("webhook.claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_WORK].db));
+        log_error("webhook.claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_CLAIM].db));
         return;
     }
     int n = PQntuples(r);
@@ -727,7 +731,7 @@ static void release_unsent(struct disp *d)
                                                  "a", (json_int_t)d->jobs[i]->attempt, "n", d->jobs[i]->n));
     if (json_array_size(ids)) {
         char *s = json_dumps(ids, JSON_COMPACT);
-        PGresult *r = db_q(d->c[C_WORK].db,
+        PGresult *r = db_q(d->c[C_CLAIM].db,
             "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int)),"
             " a AS (UPDATE webhook_attempts w SET finished_at = now(), success = false,"
             "         error = 'abandoned: the dispatcher shut down; redelivering' FROM r WHERE w.id = r.a RETURNING 1)"
@@ -746,14 +750,14 @@ static void release_unsent(struct disp *d)
 static void recover_step(struct disp *d)
 {
     if (!d->recover_job[0]) {
-        PGresult *r = db_q0(d->c[C_WORK].db,
+        PGresult *r = db_q0(d->c[C_CLAIM].db,
             "UPDATE webhook_recover_jobs SET status = 'running', started_at = coalesce(started_at, now()),"
             "  lease_until = now() + interval '60 seconds'"
             " WHERE id = (SELECT id FROM webhook_recover_jobs"
             "             WHERE status = 'queued' OR (status = 'running' AND lease_until < now())"
             "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id");
         if (db_failed(r) || PQntuples(r) == 0) {
-            if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_WORK].db));
+            if (db_failed(r)) log_error("webhook.recover_claim_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_CLAIM].db));
             PQclear(r);
             return;
         }
@@ -763,7 +767,7 @@ static void recover_step(struct disp *d)
     const char *id = d->recover_job;
     int64_t until = util_now_ms() + 50;
     while (!*d->o->stop && util_now_ms() < until) {
-        PGresult *r = db_q(d->c[C_WORK].db,
+        PGresult *r = db_q(d->c[C_CLAIM].db,
             "WITH j AS (SELECT * FROM webhook_recover_jobs WHERE id = $1),"
             " c AS (SELECT d.id FROM webhook_deliveries d, j"
             "       WHERE d.endpoint_id = j.endpoint_id AND d.status = 'failed' AND d.created_at >= j.since"
@@ -779,7 +783,7 @@ static void recover_step(struct disp *d)
             "   finished_at = CASE WHEN (SELECT count(*) FROM c) < $2::int THEN now() END"
             " WHERE x.id = $1 RETURNING x.status, x.requeued", id, RECOVER_CHUNK);
         int done = db_failed(r) || PQntuples(r) == 0 || !strcmp(PQgetvalue(r, 0, 0), "done");
-        if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->c[C_WORK].db));
+        if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->c[C_CLAIM].db));
         else if (done && PQntuples(r)) log_info("webhook.recover_done", "job=%s requeued=%s", id, PQgetvalue(r, 0, 1));
         PQclear(r);
         if (done) {
@@ -814,33 +818,25 @@ static int count_state(struct disp *d, int st)
     return n;
 }
 
-/* Starts the next statements on idle connections: results as they pile up on C_RECORD; on
- * C_WORK, claim and fan-out take turns when both are due, so neither starves the other. */
+/* Starts the next statement on each idle connection that has work due. */
 static void next_ops(struct disp *d, int running, int64_t now)
 {
     struct dispatch_opts *o = d->o;
     if (d->c[C_RECORD].op < 0 && (d->ndone >= FLUSH_AT || (d->ndone && (running == 0 || now - d->first_done_ms >= 5))))
         record_send(d);
-    if (d->c[C_WORK].op >= 0) return;
+    if (d->c[C_FANOUT].op < 0 && (now - d->last_fanout >= 50 || d->claim_full)) fanout_send(d);
     long long finished = d->delivered + d->failed + d->retried - d->finished_at_claim;
     int free_slots = o->max_inflight - (d->njobs - d->nsettled);
-    int claim = free_slots > 0 && (d->claim_full || now - d->last_claim >= 50 || finished >= 16 ||
-                                   (finished > 0 && now - d->last_claim >= 5));
-    int fan = now - d->last_fanout >= 50 || d->claim_full;
-    if (fan && (!claim || d->last_work == ST_CLAIM)) {
-        d->last_work = ST_FANOUT;
-        fanout_send(d);
-    } else if (claim) {
-        d->last_work = ST_CLAIM;
+    if (d->c[C_CLAIM].op < 0 && free_slots > 0 &&
+        (d->claim_full || now - d->last_claim >= 50 || finished >= 32 || (finished > 0 && now - d->last_claim >= 10)))
         claim_send(d, free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX);
-    }
 }
 
 int dispatch_run(struct dispatch_opts *o)
 {
     pthread_once(&curl_once, curl_init_once);
     if (lease_seconds(o)) return 1;
-    struct disp d = { .o = o, .c = { { .op = -1 }, { .op = -1 } } };
+    struct disp d = { .o = o, .c = { { .op = -1 }, { .op = -1 }, { .op = -1 } } };
     d.multi = curl_multi_init();
     curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, (long)o->max_inflight);
     log_info("webhook.dispatcher_start", "dispatcher=%s concurrency=%d per_endpoint=%d timeout_ms=%d retries=%d "
@@ -848,7 +844,7 @@ int dispatch_run(struct dispatch_opts *o)
              wh_sealing_enabled() ? "yes" : "no");
     int64_t last_recover = 0, last_stats = util_now_ms();
     while (!*o->stop) {
-        if (!db_ready(&d, &d.c[C_WORK]) || !db_ready(&d, &d.c[C_RECORD])) {
+        if (!db_ready(&d, &d.c[C_FANOUT]) || !db_ready(&d, &d.c[C_CLAIM]) || !db_ready(&d, &d.c[C_RECORD])) {
             struct worker_ctx w = { .stop = o->stop };
             worker_sleep(&w, 1000);
             continue;
@@ -856,10 +852,9 @@ int dispatch_run(struct dispatch_opts *o)
         int running = 0;
         curl_multi_perform(d.multi, &running);
         harvest(&d);
-        db_poll(&d, &d.c[C_WORK], 0);
-        db_poll(&d, &d.c[C_RECORD], 0);
+        for (int i = 0; i < NCONN; i++) db_poll(&d, &d.c[i], 0);
         int64_t now = util_now_ms();
-        if (d.c[C_WORK].op < 0 && now - last_recover >= (d.recover_job[0] ? 20 : 500)) {
+        if (d.c[C_CLAIM].op < 0 && now - last_recover >= (d.recover_job[0] ? 20 : 500)) {
             recover_step(&d);   /* rare and bounded (~50 ms): synchronous */
             last_recover = now;
         }
@@ -871,14 +866,13 @@ int dispatch_run(struct dispatch_opts *o)
             last_stats = now;
         }
         /* wake for the network, for the database's answer, or for the next timer */
-        struct curl_waitfd w[2];
+        struct curl_waitfd w[NCONN];
         unsigned nw = 0;
-        for (int i = 0; i < 2; i++)
+        for (int i = 0; i < NCONN; i++)
             if (d.c[i].op >= 0) w[nw++] = (struct curl_waitfd){ .fd = PQsocket(d.c[i].db), .events = CURL_WAIT_POLLIN };
         curl_multi_poll(d.multi, nw ? w : NULL, nw, d.njobs || nw ? 5 : 50, NULL);
     }
-    db_poll(&d, &d.c[C_WORK], 1);
-    db_poll(&d, &d.c[C_RECORD], 1);
+    for (int i = 0; i < NCONN; i++) db_poll(&d, &d.c[i], 1);
     /* graceful stop: let running requests finish for up to 2 s, record them, release the rest */
     int64_t until = util_now_ms() + 2000;
     while (count_state(&d, 1) && util_now_ms() < until) {
@@ -891,7 +885,7 @@ int dispatch_run(struct dispatch_opts *o)
         record_send(&d);
         db_poll(&d, &d.c[C_RECORD], 1);
     }
-    if (d.c[C_WORK].db && PQstatus(d.c[C_WORK].db) == CONNECTION_OK) release_unsent(&d);
+    if (d.c[C_CLAIM].db && PQstatus(d.c[C_CLAIM].db) == CONNECTION_OK) release_unsent(&d);
     for (int i = 0; i < d.njobs; i++) {
         if (d.jobs[i]->easy) {
             curl_multi_remove_handle(d.multi, d.jobs[i]->easy);
@@ -904,7 +898,7 @@ int dispatch_run(struct dispatch_opts *o)
     free(d.jobs);
     free(d.eps);
     curl_multi_cleanup(d.multi);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < NCONN; i++)
         if (d.c[i].db) PQfinish(d.c[i].db);
     log_info("webhook.dispatcher_stop", "dispatcher=%s delivered=%lld failed=%lld db_ms_fanout=%lld db_ms_claim=%lld "
              "claims=%lld db_ms_record=%lld records=%lld", o->name, d.delivered, d.failed, d.ms_fanout, d.ms_claim,
@@ -938,7 +932,8 @@ static const char USAGE[] =
     "  --per-endpoint    requests in flight per endpoint (default 32)\n"
     "  --timeout-ms      attempt timeout (default 15000)\n"
     "  The same settings come from RAILD_WEBHOOK_RETRY_SCHEDULE, _CONCURRENCY, _PER_ENDPOINT, _TIMEOUT_MS;\n"
-    "  RAILD_WEBHOOK_LEASE_S sets how long a claim stays in flight (default 2 x timeout + 30 s).\n"
+    "  RAILD_WEBHOOK_LEASE_S sets how long a claim stays in flight (default 4 x timeout + 30 s;\n"
+    "  at least 2 x timeout + 1 s, which claims less work ahead).\n"
     "  Endpoint secrets sealed with RAILD_SECRETS_KEY need that key here too.\n";
 
 int cmd_dispatch(int argc, char **argv)

@@ -11,13 +11,16 @@
  *             succeeded / failed, endpoint health; 410 disables the endpoint, 429/503
  *             honour Retry-After
  *   recover   operator recover jobs, in chunks, with progress
+ * Fan-out, claim and record each have their own connection, used through libpq's async
+ * interface: the statements run side by side and the loop keeps driving libcurl meanwhile.
  * Configuration: flags of `raild dispatch`, or the environment for the serve worker:
  *   RAILD_WEBHOOK_RETRY_SCHEDULE  "5s,5m,30m,2h,5h,10h,10h" (plain numbers are seconds)
  *   RAILD_WEBHOOK_CONCURRENCY     overall in-flight requests (default 256)
- *   RAILD_WEBHOOK_PER_ENDPOINT    in-flight requests per endpoint (default 64)
+ *   RAILD_WEBHOOK_PER_ENDPOINT    in-flight requests per endpoint (default 32)
  *   RAILD_WEBHOOK_TIMEOUT_MS      attempt timeout (default 15000)
  *   RAILD_WEBHOOK_LEASE_S         how long a claim stays in flight before another dispatcher may
- *                                 take it over (default 2 × timeout + 30 s; at least 2 × timeout + 1) */
+ *                                 take it over (default 4 × timeout + 30 s; at least 2 × timeout + 1,
+ *                                 which claims less work ahead: see lease_seconds) */
 #ifndef RAILD_DISPATCHER_H
 #define RAILD_DISPATCHER_H
 #include <signal.h>
@@ -32,7 +35,8 @@ struct dispatch_opts {
     int max_inflight;
     int per_endpoint;
     int timeout_ms;
-    int lease_s;                           /* > 2 × timeout: a queued claim waits at most one timeout */
+    int lease_s;                           /* > claim_depth × timeout: covers a claim's wait for a slot */
+    int claim_depth;                       /* claimed ahead per endpoint, in multiples of per_endpoint */
     char name[96];                         /* dispatcher identity, recorded on attempts */
 };
 
