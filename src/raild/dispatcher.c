@@ -21,6 +21,10 @@
 #define FLUSH_AT 128
 #define FANOUT_BATCH 1000
 #define RECOVER_CHUNK "500"
+/* With nothing to do the dispatcher sleeps until the change feed says an event, a delivery
+ * (operator retry, recover) or an endpoint changed; this safety net also catches scheduled
+ * retries coming due and leases lapsing elsewhere. */
+#define IDLE_POLL_MS 1000
 
 struct job {
     long long delivery, attempt, endpoint;
@@ -81,7 +85,10 @@ struct disp {
     long long delivered, failed, retried;
     char recover_job[32];       /* the recover job this dispatcher is working through, if any */
     long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
-    int claim_want, claim_full;
+    int claim_want, claim_full, fanout_full;
+    /* set by change-feed notifications (LISTEN on the fan-out connection) and by our own
+     * steps: work may be waiting, so run that step now instead of at the idle safety net */
+    int wake_fanout, wake_claim, wake_recover;
     int64_t last_fanout, last_claim;
     long long finished_at_claim;
 };
@@ -445,11 +452,18 @@ static void fanout_send(struct disp *d)
         " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ins)", lim))
         fanout_done(d, NULL);
     d->last_fanout = util_now_ms();
+    d->wake_fanout = 0;
 }
 
 static void fanout_done(struct disp *d, PGresult *r)
 {
-    if (db_failed(r)) log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_FANOUT].db));
+    d->fanout_full = 0;
+    if (db_failed(r)) {
+        log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_FANOUT].db));
+        return;
+    }
+    d->fanout_full = atoi(PQgetvalue(r, 0, 0)) >= FANOUT_BATCH;
+    if (atoi(PQgetvalue(r, 0, 1)) > 0) d->wake_claim = 1;   /* new deliveries to claim */
 }
 
 /* Room per busy endpoint as two parallel arrays for unnest: ids "{7,9}" and rooms "{0,12}"
@@ -524,6 +538,7 @@ static void claim_send(struct disp *d, int want)
      * then the oldest of those overall; an endpoint without room is never scanned */
     d->claim_want = want;
     d->last_claim = util_now_ms();
+    d->wake_claim = 0;
     d->finished_at_claim = d->delivered + d->failed + d->retried;
     int bad = dsend_(d, ST_CLAIM,
         "WITH rm AS (SELECT * FROM unnest($2::bigint[], $3::int[]) AS r(id, room)),"
@@ -805,6 +820,10 @@ static int db_ready(struct disp *d, struct dbc *c)
     /* The hot statements' plans do not depend on their parameters (batch sizes, JSON arrays):
      * one generic plan per connection instead of re-planning (~2 ms a claim) on every execution. */
     PQclear(PQexec(c->db, "SET plan_cache_mode = force_generic_plan"));
+    if (c == &d->c[C_FANOUT]) {
+        PQclear(PQexec(c->db, "LISTEN railtop_changes"));
+        d->wake_fanout = d->wake_claim = d->wake_recover = 1;   /* notifications missed while away */
+    }
     return 1;
 }
 
@@ -824,12 +843,30 @@ static void next_ops(struct disp *d, int running, int64_t now)
     struct dispatch_opts *o = d->o;
     if (d->c[C_RECORD].op < 0 && (d->ndone >= FLUSH_AT || (d->ndone && (running == 0 || now - d->first_done_ms >= 5))))
         record_send(d);
-    if (d->c[C_FANOUT].op < 0 && (now - d->last_fanout >= 50 || d->claim_full)) fanout_send(d);
+    if (d->c[C_FANOUT].op < 0 &&
+        (d->wake_fanout || d->fanout_full || d->claim_full || now - d->last_fanout >= IDLE_POLL_MS))
+        fanout_send(d);
     long long finished = d->delivered + d->failed + d->retried - d->finished_at_claim;
     int free_slots = o->max_inflight - (d->njobs - d->nsettled);
     if (d->c[C_CLAIM].op < 0 && free_slots > 0 &&
-        (d->claim_full || now - d->last_claim >= 50 || finished >= 32 || (finished > 0 && now - d->last_claim >= 10)))
+        (d->claim_full || d->wake_claim || finished >= 32 || (finished > 0 && now - d->last_claim >= 10) ||
+         now - d->last_claim >= IDLE_POLL_MS))
         claim_send(d, free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX);
+}
+
+/* Change-feed notifications arrive on the fan-out connection (payload: the table). */
+static void listen_drain(struct disp *d)
+{
+    struct dbc *c = &d->c[C_FANOUT];
+    if (!c->db) return;
+    if (c->op < 0) PQconsumeInput(c->db);   /* db_poll reads the socket while a statement runs */
+    PGnotify *n;
+    while ((n = PQnotifies(c->db))) {
+        if (!strcmp(n->extra, "webhook_outbox")) d->wake_fanout = 1;
+        else if (!strcmp(n->extra, "webhook_deliveries") || !strcmp(n->extra, "webhook_endpoints")) d->wake_claim = 1;
+        else if (!strcmp(n->extra, "webhook_recover_jobs")) d->wake_recover = 1;
+        PQfreemem(n);
+    }
 }
 
 int dispatch_run(struct dispatch_opts *o)
@@ -853,8 +890,10 @@ int dispatch_run(struct dispatch_opts *o)
         curl_multi_perform(d.multi, &running);
         harvest(&d);
         for (int i = 0; i < NCONN; i++) db_poll(&d, &d.c[i], 0);
+        listen_drain(&d);
         int64_t now = util_now_ms();
-        if (d.c[C_CLAIM].op < 0 && now - last_recover >= (d.recover_job[0] ? 20 : 500)) {
+        if (d.c[C_CLAIM].op < 0 && (d.wake_recover || now - last_recover >= (d.recover_job[0] ? 20 : IDLE_POLL_MS))) {
+            d.wake_recover = 0;
             recover_step(&d);   /* rare and bounded (~50 ms): synchronous */
             last_recover = now;
         }
@@ -865,12 +904,19 @@ int dispatch_run(struct dispatch_opts *o)
                      d.failed, d.retried, running);
             last_stats = now;
         }
-        /* wake for the network, for the database's answer, or for the next timer */
+        /* wake for the network, a statement's answer, a notification, or the next timer */
         struct curl_waitfd w[NCONN];
-        unsigned nw = 0;
-        for (int i = 0; i < NCONN; i++)
-            if (d.c[i].op >= 0) w[nw++] = (struct curl_waitfd){ .fd = PQsocket(d.c[i].db), .events = CURL_WAIT_POLLIN };
-        curl_multi_poll(d.multi, nw ? w : NULL, nw, d.njobs || nw ? 5 : 50, NULL);
+        unsigned nw = 0, busy = 0;
+        for (int i = 0; i < NCONN; i++) {
+            busy += d.c[i].op >= 0;
+            if (d.c[i].op >= 0 || i == C_FANOUT)
+                w[nw++] = (struct curl_waitfd){ .fd = PQsocket(d.c[i].db), .events = CURL_WAIT_POLLIN };
+        }
+        int64_t next = d.last_fanout < d.last_claim ? d.last_fanout : d.last_claim;
+        next = next + IDLE_POLL_MS - util_now_ms();
+        if (d.recover_job[0]) next = 20;
+        int timeout = d.njobs || busy ? 5 : next < 1 ? 1 : next > IDLE_POLL_MS ? IDLE_POLL_MS : (int)next;
+        curl_multi_poll(d.multi, w, nw, timeout, NULL);
     }
     for (int i = 0; i < NCONN; i++) db_poll(&d, &d.c[i], 1);
     /* graceful stop: let running requests finish for up to 2 s, record them, release the rest */
