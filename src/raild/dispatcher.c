@@ -89,6 +89,10 @@ struct disp {
     /* set by change-feed notifications (LISTEN on the fan-out connection) and by our own
      * steps: work may be waiting, so run that step now instead of at the idle safety net */
     int wake_fanout, wake_claim, wake_recover;
+    /* when this dispatcher's own retries come due (ms, unsorted), so the claim runs on time
+     * rather than at the next safety-net tick; other dispatchers' retries wait for that tick */
+    int64_t *due;
+    int ndue, duecap;
     int64_t last_fanout, last_claim;
     long long finished_at_claim;
 };
@@ -396,6 +400,39 @@ static int dsend(struct disp *d, int st, const char *sql, int n, const char *con
 }
 #define dsend_(d, st, sql, ...) dsend((d), (st), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
 
+/* ------------------------------------------------------------------ retry timers */
+
+static void due_add(struct disp *d, int64_t at)
+{
+    if (d->ndue == 4096) return;             /* the safety net covers the rest */
+    if (d->ndue == d->duecap) {
+        int ncap = d->duecap ? d->duecap * 2 : 64;
+        int64_t *n = realloc(d->due, (size_t)ncap * sizeof *n);
+        if (!n) abort();
+        d->due = n;
+        d->duecap = ncap;
+    }
+    d->due[d->ndue++] = at;
+}
+
+/* The earliest timer, or 0 when none. */
+static int64_t due_next(struct disp *d)
+{
+    int64_t m = 0;
+    for (int i = 0; i < d->ndue; i++)
+        if (!m || d->due[i] < m) m = d->due[i];
+    return m;
+}
+
+/* A claim sent now picks up everything due by now: those timers are done. */
+static void due_drop_until(struct disp *d, int64_t now)
+{
+    int w = 0;
+    for (int i = 0; i < d->ndue; i++)
+        if (d->due[i] > now) d->due[w++] = d->due[i];
+    d->ndue = w;
+}
+
 static void fanout_done(struct disp *d, PGresult *r);
 static void claim_done(struct disp *d, PGresult *r);
 static void record_done(struct disp *d, PGresult *r);
@@ -539,6 +576,7 @@ static void claim_send(struct disp *d, int want)
     d->claim_want = want;
     d->last_claim = util_now_ms();
     d->wake_claim = 0;
+    due_drop_until(d, d->last_claim);
     d->finished_at_claim = d->delivered + d->failed + d->retried;
     int bad = dsend_(d, ST_CLAIM,
         "WITH rm AS (SELECT * FROM unnest($2::bigint[], $3::int[]) AS r(id, room)),"
@@ -653,7 +691,7 @@ static void record_send(struct disp *d)
             if (er[k].id == j->endpoint && er[k].gone && !strcmp(oc, "pending")) oc = "failed";
         if (j->ok) d->delivered++;
         else if (!strcmp(oc, "failed")) d->failed++;
-        else d->retried++;
+        else d->retried++, due_add(d, util_now_ms() + (int64_t)(nx * 1000) + 10);
         json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI}",
             "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
@@ -848,9 +886,10 @@ static void next_ops(struct disp *d, int running, int64_t now)
         fanout_send(d);
     long long finished = d->delivered + d->failed + d->retried - d->finished_at_claim;
     int free_slots = o->max_inflight - (d->njobs - d->nsettled);
+    int64_t due = due_next(d);
     if (d->c[C_CLAIM].op < 0 && free_slots > 0 &&
         (d->claim_full || d->wake_claim || finished >= 32 || (finished > 0 && now - d->last_claim >= 10) ||
-         now - d->last_claim >= IDLE_POLL_MS))
+         (due && now >= due) || now - d->last_claim >= IDLE_POLL_MS))
         claim_send(d, free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX);
 }
 
@@ -912,8 +951,10 @@ int dispatch_run(struct dispatch_opts *o)
             if (d.c[i].op >= 0 || i == C_FANOUT)
                 w[nw++] = (struct curl_waitfd){ .fd = PQsocket(d.c[i].db), .events = CURL_WAIT_POLLIN };
         }
-        int64_t next = d.last_fanout < d.last_claim ? d.last_fanout : d.last_claim;
-        next = next + IDLE_POLL_MS - util_now_ms();
+        int64_t next = d.last_fanout < d.last_claim ? d.last_fanout : d.last_claim, due = due_next(&d);
+        next += IDLE_POLL_MS;
+        if (due && due < next) next = due;
+        next -= util_now_ms();
         if (d.recover_job[0]) next = 20;
         int timeout = d.njobs || busy ? 5 : next < 1 ? 1 : next > IDLE_POLL_MS ? IDLE_POLL_MS : (int)next;
         curl_multi_poll(d.multi, w, nw, timeout, NULL);
@@ -941,6 +982,7 @@ int dispatch_run(struct dispatch_opts *o)
     }
     for (int i = 0; i < d.nidle; i++) curl_easy_cleanup(d.idle[i]);
     free(d.idle);
+    free(d.due);
     free(d.jobs);
     free(d.eps);
     curl_multi_cleanup(d.multi);

@@ -166,7 +166,9 @@ is_((st, pv["count"]), (200, 4), "recover preview: this will re-queue 4 deliveri
 before = row_counts(["webhook_recover_jobs", "audit_log"])
 st, job, _ = api.call("POST", "/v1/webhook-endpoints/%s/recover" % ep3["id"], key=sup,
                       body={"since": since, "until": until, "reason": "endpoint outage"})
-is_((st, job["status"], job["total"]), (202, "queued", 4), "recover answers 202 with a queued job of 4")
+# an idle dispatcher is woken by the job's insert, so it may already be running (or done) by the reply
+ok(st == 202 and job["status"] in ("queued", "running", "done") and job["total"] == 4,
+   "recover answers 202 with the job of 4 (%s)" % job.get("status"), job)
 ok(job["id"].startswith("wrj_"), "the job has an id to poll")
 done = wait_for(lambda: (lambda j: j if j["status"] == "done" else None)(
     api.call("GET", "/v1/webhook-recover-jobs/" + job["id"], key=viewer)[1]), timeout=15)

@@ -168,7 +168,9 @@ is_((d["attempt_count"], d["attempts"][0]["trigger"], d["attempts"][0]["http_sta
     "…and its attempts")
 dups = recv.stats()["duplicates"]
 st, r, _ = srv.call("POST", "/v1/webhook-deliveries/%s/retry" % d["id"], key=sup, body={"reason": "merchant lost it"})
-is_((st, r["status"], r["trigger"]), (202, "pending", "manual"), "support retries a delivery now")
+# the dispatcher is woken by the change at once, so by the reply it may already have claimed it
+ok(st == 202 and (r["status"] in ("pending", "in_flight") and r["trigger"] == "manual" or r["status"] == "succeeded"),
+   "support retries a delivery now (%s, %s)" % (r.get("status"), r.get("trigger")), r)
 ok(wait_for(lambda: one(ep_all, fin[0])["attempt_count"] == 2 and one(ep_all, fin[0])["status"] == "succeeded",
             timeout=10), "the manual retry was sent")
 a2 = one(ep_all, fin[0])["attempts"][1]
