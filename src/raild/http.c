@@ -29,8 +29,14 @@ static void db_key_init(void) { pthread_key_create(&db_key, db_key_free); }
 struct conn_state {
     char *buf;
     size_t len, cap;
+    size_t limit;               /* body bytes this route accepts */
     int too_large;
 };
+
+static size_t body_limit(const char *method, const char *url)
+{
+    return !strcmp(method, "POST") && !strcmp(url, "/v1/chain/transfers") ? HTTP_MAX_INGEST_BODY : HTTP_MAX_BODY;
+}
 
 /* ---------------------------------------------------------------- replies */
 
@@ -350,12 +356,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!st) {
         st = calloc(1, sizeof *st);
         if (!st) return MHD_NO;
+        st->limit = body_limit(method, url);
         *con_cls = st;
         return MHD_YES;
     }
     if (*upload_size) {
         if (!st->too_large) {
-            if (st->len + *upload_size > HTTP_MAX_BODY) {
+            if (st->len + *upload_size > st->limit) {
                 st->too_large = 1;
                 free(st->buf);
                 st->buf = NULL;
@@ -385,7 +392,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)t0;
     if (st->too_large) {
         q.route = "body_too_large";
-        resp_error(&r, 413, "body_too_large", "request body exceeds %d bytes", HTTP_MAX_BODY);
+        resp_error(&r, 413, "body_too_large", "request body exceeds %zu bytes", st->limit);
     } else {
         dispatch(&q, &r);
     }

@@ -9,6 +9,9 @@
 #include <stddef.h>
 
 #define HTTP_MAX_BODY (64 * 1024)
+/* POST /v1/chain/transfers carries up to 1000 transfers (~400 bytes each in JSON): the one
+ * route allowed a larger body, so a watcher can send a full batch. */
+#define HTTP_MAX_INGEST_BODY (1024 * 1024)
 #define HTTP_MAX_PARAMS 4
 
 /* Who is calling: the API key's identity. */

@@ -212,8 +212,22 @@ for name, body, want_st in [("head missing", {"network": "bsc"}, 400), ("negativ
                             ("string head", {"network": "bsc", "head": "5"}, 400)]:
     st, b, _ = srv.call("POST", "/v1/chain/heads", key=W, body=body)
     is_(st, want_st, "heads rejects %s → %d" % (name, want_st))
+# a realistic batch one over the limit (~400 KB of real transfers) is refused for its count,
+# not for its size: the ingest route takes bodies up to 1 MiB so the limit can be reached
+# (zero-value transfers: stored and classified `ignored`, so the batch opens no exceptions)
+full = [xfer("bsc", evm_address(), "0") for _ in range(1001)]
+raw = json.dumps({"network": "bsc", "transfers": full}).encode()
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, raw=raw)
+ok(st == 422 and b.get("error", {}).get("code") == "batch_too_large",
+   "a real 1001-transfer batch (%d KB) → 422 batch_too_large" % (len(raw) // 1024), "got %r %r" % (st, b))
 is_(row_counts(TABLES), before, "rejected ingest wrote nothing")
 is_(sql("SELECT network, head, finalized FROM chain_heads ORDER BY 1"), hb, "heads unchanged")
+
+# …and a full batch of 1000 goes through in one request
+st, b, _ = send("bsc", *full[:1000])
+ok(st == 200 and len(b.get("transfers", [])) == 1000, "a full batch of 1000 transfers is accepted in one request",
+   "got %r" % st)
+is_(row_counts(["chain_transfers"])["chain_transfers"], before["chain_transfers"] + 1000, "…and all 1000 are stored")
 # same (tx, log) with different data → 409, whole batch rolled back
 known = sql("SELECT tx_hash, to_address, from_address, value::text, contract FROM chain_transfers WHERE network = 'bsc'"
             " AND classification = 'payment' LIMIT 1")[0]

@@ -44,6 +44,7 @@ m = Merchant(rails=("tron:usdt", "bsc:usdt"), addresses=14)
 watcher, ops, viewer = key("watcher"), key("ops"), key("admin")
 R = RAILS["tron:usdt"]
 BIG = b'{"reference":"' + b"x" * (64 * 1024) + b'"}'
+BIG_INGEST = b'{"network":"' + b"x" * (1024 * 1024) + b'"}'   # chain transfers take up to 1 MiB
 idem_n = [0]
 
 
@@ -186,7 +187,9 @@ for label, raw in [("empty body", b""), ("truncated", b'{"network":"tron","trans
                    ("number", b"1")]:
     expect("transfers: " + label, "POST", T, 400, "invalid_json", key=watcher, raw=raw)
     expect("heads: " + label, "POST", H, 400, "invalid_json", key=watcher, raw=raw)
-expect("transfers: body over 64 KiB", "POST", T, 413, "body_too_large", key=watcher, raw=BIG)
+expect("transfers: body over 1 MiB", "POST", T, 413, "body_too_large", key=watcher, raw=BIG_INGEST)
+expect("transfers: 64 KiB of junk (under the 1 MiB cap) is parsed and refused", "POST", T, 400, "unknown_field",
+       key=watcher, raw=BIG)
 expect("heads: body over 64 KiB", "POST", H, 413, "body_too_large", key=watcher, raw=BIG)
 expect("transfers: unknown top-level field", "POST", T, 400, "unknown_field", key=watcher,
        body=dict(xfer(), extra=1))
