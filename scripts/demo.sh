@@ -68,6 +68,8 @@ API=http://127.0.0.1:$PORT
 # in the environment (never on a command line)
 RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
 export RAILD_SECRETS_KEY
+# the demo's webhook receivers are on loopback, which raild refuses unless allowed (SSRF guard)
+export RAILD_WEBHOOK_ALLOW_NETS=127.0.0.0/8
 bin/raild serve --listen 127.0.0.1:$PORT 2>"$LOGS/raild.log" &
 started $!
 wait_http "$API/healthz" 20 || { say "raild did not start; see $LOGS/raild.log"; tail -20 "$LOGS/raild.log"; exit 1; }

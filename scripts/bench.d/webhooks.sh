@@ -17,6 +17,7 @@ mkdir -p "$D"
 N=${WH_EVENTS:-20000} ROUNDS=${WH_ROUNDS:-3} WSECS=${WH_WRK_SECONDS:-5} CONNS=${WH_CONNS:-32}
 command -v wrk >/dev/null || { echo "wrk is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 RUN=r$$
+export RAILD_WEBHOOK_ALLOW_NETS=127.0.0.0/8   # the receiver is on loopback (SSRF guard)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }

@@ -18,6 +18,7 @@
  *   POST /v1/webhook-deliveries/{id}/retry          {reason?} → next dispatcher pass sends it */
 #include "raild/audit.h"
 #include "raild/http.h"
+#include "raild/netguard.h"
 #include "raild/query.h"
 #include "raild/webhook_sign.h"
 #include "core/db.h"
@@ -130,12 +131,17 @@ static int url_check(const char *url, struct resp *r)
     if (!bad && (curl_url_get(h, CURLUPART_USER, &user, 0) == CURLUE_OK ||
                  curl_url_get(h, CURLUPART_PASSWORD, &pass, 0) == CURLUE_OK))
         bad = 1, why = "url must not contain credentials (user:password@)";
+    char net[160];
+    int private_host = !bad && netguard_blocked_host(host, net, sizeof net);
     curl_free(host);
     curl_free(user);
     curl_free(pass);
     curl_url_cleanup(h);
     if (bad) resp_error(r, 422, "invalid_url", "%s", why);
-    return bad ? -1 : 0;
+    else if (private_host)
+        resp_error(r, 422, "url_not_allowed", "webhooks may not go to private networks: %s "
+                   "(the gateway's RAILD_WEBHOOK_ALLOW_NETS can allow a range)", net);
+    return bad || private_host ? -1 : 0;
 }
 
 /* event_types: an array of distinct known types; fills a JSON text for SQL. */

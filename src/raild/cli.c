@@ -2,6 +2,7 @@
 #include "raild/cli.h"
 #include "raild/http.h"
 #include "raild/migrate.h"
+#include "raild/netguard.h"
 #include "raild/webhook_sign.h"
 #include "raild/worker.h"
 #include "core/db.h"
@@ -137,6 +138,7 @@ int cmd_serve(int argc, char **argv)
         return cli_usage_error("serve", "RAILD_SECRETS_KEY must be base64 of 32 random bytes "
                                         "(e.g. `openssl rand -base64 32`), or unset");
 
+    if (netguard_init()) return 2;   /* RAILD_WEBHOOK_ALLOW_NETS: the message is out */
     if (cli_require_migrated("serve", db, "schema_migrations")) return 1;
     cli_on_stop_signals(on_signal);
 

@@ -2,6 +2,7 @@
 #include "raild/dispatcher.h"
 #include "raild/cli.h"
 #include "raild/http.h"
+#include "raild/netguard.h"
 #include "raild/webhook_sign.h"
 #include "raild/worker.h"
 #include "core/db.h"
@@ -39,6 +40,7 @@ struct job {
     char body[BODY_KEEP + 1];
     size_t blen;
     char errbuf[CURL_ERROR_SIZE];
+    char blocked[160];          /* why the guard refused to connect (netguard), or empty */
     int64_t started_ms;
     /* result */
     long http;
@@ -143,6 +145,7 @@ int dispatch_opts_init(struct dispatch_opts *o, const char *conninfo, volatile s
     o->max_inflight = 256;
     o->per_endpoint = 32;
     o->timeout_ms = 15000;
+    if (netguard_init()) return -1;
     const char *s = getenv("RAILD_WEBHOOK_RETRY_SCHEDULE");
     if (s && *s && (o->nschedule = dispatch_parse_schedule(s, o->schedule, DISPATCH_MAX_RETRIES)) < 0) {
         fprintf(stderr, "raild: RAILD_WEBHOOK_RETRY_SCHEDULE must look like '5s,5m,30m,2h' (at most %d steps)\n",
@@ -236,6 +239,16 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *u)
     return n;    /* read and discard the rest so the connection stays reusable */
 }
 
+/* Every new connection's address passes the guard first: a hostname that resolves to a
+ * private or loopback address is refused here, whatever it resolved to at registration. */
+static curl_socket_t open_guarded(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct job *j = clientp;
+    (void)purpose;
+    if (netguard_blocked_addr(&a->addr, j->blocked, sizeof j->blocked)) return CURL_SOCKET_BAD;
+    return socket(a->family, a->socktype, a->protocol);
+}
+
 static void job_start(struct disp *d, struct job *j)
 {
     struct dispatch_opts *o = d->o;
@@ -265,6 +278,9 @@ static void job_start(struct disp *d, struct job *j)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
+    j->blocked[0] = 0;
     j->started_ms = util_now_ms();
     j->state = 1;
     ep_get(d, j->endpoint)->running++;
@@ -333,6 +349,10 @@ static void job_finish(struct disp *d, struct job *j, CURLcode rc)
                 if (t > 0) j->retry_after = t > time(NULL) ? (long)(t - time(NULL)) : 0;
             }
         }
+    } else if (j->blocked[0]) {
+        j->http = 0;
+        snprintf(j->err, sizeof j->err, "blocked: %s; webhooks may not go to private networks "
+                 "(RAILD_WEBHOOK_ALLOW_NETS)", j->blocked);
     } else {
         j->http = 0;
         snprintf(j->err, sizeof j->err, "%s: %s", classify(rc), j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));

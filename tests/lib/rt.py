@@ -13,6 +13,9 @@ RAILSIM = os.environ.get("RAILSIM", os.path.join(ROOT, "bin", "railsim"))
 RAILTOP = os.environ.get("RAILTOP", os.path.join(ROOT, "bin", "railtop"))
 LOGDIR = os.environ.get("RT_LOGDIR", os.path.join(ROOT, "build", "test-logs"))
 os.makedirs(LOGDIR, exist_ok=True)
+# every receiver in these tests listens on loopback, which raild refuses for webhooks unless
+# allowed (SSRF guard); tests of the guard itself take this away for their own processes
+os.environ.setdefault("RAILD_WEBHOOK_ALLOW_NETS", "127.0.0.0/8")
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer")
 
 
