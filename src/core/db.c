@@ -126,11 +126,27 @@ static struct stmt *stmt_lookup(PGconn *c, const char *sql, int n)
     return e;
 }
 
+/* SQLSTATE of this thread's last statement through db_exec/db_cmd ("" when it succeeded).
+ * A transaction aborted by a deadlock or serialization failure keeps that state rather than
+ * the "current transaction is aborted" (25P02) of any statement a caller ran after it. */
+static __thread char tl_sqlstate[6];
+
+static void note_state(const PGresult *r)
+{
+    const char *s = db_failed(r) ? db_sqlstate(r) : "";
+    if (!strcmp(s, "25P02") && (!strcmp(tl_sqlstate, "40P01") || !strcmp(tl_sqlstate, "40001"))) return;
+    snprintf(tl_sqlstate, sizeof tl_sqlstate, "%s", s);
+}
+
+const char *db_last_sqlstate(void) { return tl_sqlstate; }
+
 PGresult *db_exec(PGconn *c, const char *sql, int n, const char *const *params)
 {
     struct stmt *e = stmt_lookup(c, sql, n);
-    if (e && e->preparable) return PQexecPrepared(c, e->name, n, params, NULL, NULL, 0);
-    return PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    PGresult *r = e && e->preparable ? PQexecPrepared(c, e->name, n, params, NULL, NULL, 0)
+                                     : PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
+    note_state(r);
+    return r;
 }
 
 void db_thread_done(void)
@@ -156,6 +172,7 @@ const char *db_sqlstate(const PGresult *r)
 int db_cmd(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
+    note_state(r);
     int rc = db_failed(r) ? -1 : 0;
     PQclear(r);
     return rc;

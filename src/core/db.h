@@ -26,6 +26,9 @@ void db_thread_done(void);
 int db_failed(const PGresult *r);
 /* SQLSTATE of a failed result, "" if none */
 const char *db_sqlstate(const PGresult *r);
+/* SQLSTATE of the calling thread's last db_exec/db_cmd statement, "" if it succeeded; a
+ * deadlock (40P01) or serialization failure (40001) outlives the 25P02 that follows it. */
+const char *db_last_sqlstate(void);
 /* runs a command and returns 0, or -1 (result cleared either way) */
 int db_cmd(PGconn *c, const char *sql);
 /* first row, first column as a malloc'd string or NULL */

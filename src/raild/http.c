@@ -72,12 +72,21 @@ void resp_header(struct resp *r, const char *name, const char *value)
 
 void resp_db_error(struct resp *r, PGconn *db, PGresult *res, const char *what)
 {
-    log_error("db.error", "what=%s sqlstate=%s msg=\"%.200s\"", what, res ? db_sqlstate(res) : "",
-              db ? PQerrorMessage(db) : "");
-    if (db && PQstatus(db) != CONNECTION_OK)
+    const char *st = res ? db_sqlstate(res) : db_last_sqlstate();
+    log_error("db.error", "what=%s sqlstate=%s msg=\"%.200s\"", what, st, db ? PQerrorMessage(db) : "");
+    if (db && PQstatus(db) != CONNECTION_OK) {
         resp_error(r, 503, "db_unavailable", "the database is unavailable, try again");
-    else
+    } else if (!strcmp(st, "40P01") || !strcmp(st, "40001")) {
+        /* the whole transaction was rolled back; the same request again will normally succeed */
+        resp_error(r, 409, "concurrent_update", "the request collided with a concurrent change and its "
+                   "transaction was rolled back; retry it");
+        resp_header(r, "Retry-After", "1");
+    } else if (!strcmp(st, "57014") || !strcmp(st, "55P03")) {
+        resp_error(r, 503, "db_timeout", "the database did not answer in time (%s); retry it", what);
+        resp_header(r, "Retry-After", "1");
+    } else {
         resp_error(r, 500, "internal", "internal error (%s)", what);
+    }
 }
 
 /* ---------------------------------------------------------------- requests */
