@@ -104,7 +104,10 @@ fi
 if [ ${#receivers[@]} -gt 0 ]; then
   # Now and then a merchant's endpoint goes away for a minute: failures pile up, the
   # dispatcher backs off, support can see it and recover the window afterwards.
-  ( i=0; while sleep "${DEMO_OUTAGE_EVERY:-120}"; do
+  # (the sleep is waited for, not run in the foreground, so stopping the loop stops its sleep
+  # too: an orphaned sleep would outlive the demo by up to two minutes)
+  ( trap 'kill $s 2>/dev/null; exit 0' TERM
+    i=0; while sleep "${DEMO_OUTAGE_EVERY:-120}" & s=$!; wait $s; do
       port=${receivers[$(( i % ${#receivers[@]} ))]}; i=$((i + 1))
       curl -sS -o /dev/null -X POST "http://127.0.0.1:$port/_control" -d '{"down_ms":60000}' 2>/dev/null || true
     done ) &

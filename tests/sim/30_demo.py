@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""`make demo` without a terminal, as CI runs it: the README's first command must bring up
+its own PostgreSQL, raild, receivers and railsim, produce a living gateway (payments moving
+through states, exceptions, delivered webhooks, reconciliation breaks), print the summary,
+exit 0 — and leave nothing running."""
+import os, re, subprocess, sys, time
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from rt import *
+
+env = dict(os.environ, CI="true", DEMO_SECONDS="15")
+for k in ("PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "RAILD_WEBHOOK_ALLOW_NETS", "TERM"):
+    env.pop(k, None)   # the demo sets up everything itself, as on a fresh machine
+t0 = time.time()
+r = subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh")], stdin=subprocess.DEVNULL,
+                   capture_output=True, text=True, env=env, timeout=300)
+out = r.stdout
+took = time.time() - t0
+diag("demo ran %.0f s" % took)
+# run() returns when every process holding the demo's output has exited: an orphan (a
+# leftover sleep, a receiver) would keep it open long after the summary
+ok(took < 90, "the demo returns promptly after its %s s run: nothing it started outlives it (%.0f s)"
+   % (env["DEMO_SECONDS"], took))
+is_(r.returncode, 0, "the demo exits 0 without a terminal")
+if r.returncode:
+    diag(out[-2000:] + r.stderr[-2000:])
+
+
+def section(title):
+    m = re.search(r"-- %s[^\n]*\n((?:   [^\n]*\n)*)" % re.escape(title), out)
+    rows = {}
+    for line in (m.group(1).splitlines() if m else []):
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            rows[parts[0]] = int(parts[1])
+    return rows
+
+
+states = section("payments by state")
+ok(sum(states.values()) >= 10 and len(states) >= 3, "payments were created and moved through several states %s" % states)
+ok(any(s in states for s in ("confirming", "confirmed", "finalized")), "some reached confirming or beyond")
+ok(sum(section("exceptions by type").values()) >= 1, "the simulated mistakes opened exceptions %s" % section("exceptions by type"))
+ok(section("webhook deliveries by status").get("succeeded", 0) >= 5,
+   "webhooks were delivered to the merchants' receivers %s" % section("webhook deliveries by status"))
+ok("-- reconciliation breaks by class" in out, "the reconciliation summary is printed")
+m = re.search(r"payments_created=(\d+) payments_failed=(\d+)", out)
+ok(m and int(m.group(1)) > 0 and int(m.group(2)) == 0, "railsim created payments through the API, none failed",
+   m.group(0) if m else out[-500:])
+
+# nothing left behind: no demo process, no pid file, no cluster
+time.sleep(0.5)
+left = subprocess.run(["pgrep", "-af", os.path.join(ROOT, "build", "demo")], capture_output=True, text=True).stdout
+left = [l for l in left.splitlines() if "pgrep" not in l]
+ok(not left, "no process of the demo is left running", "\n".join(left))
+ok(not os.path.exists(os.path.join(ROOT, "build", "demo", "pids")), "the demo's pid file is gone")
