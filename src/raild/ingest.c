@@ -16,7 +16,8 @@
  * awaiting) or, when already confirmed/finalized, a `reorged` exception opens (money we
  * treated as confirmed left the chain; finalization is held while it is live). Re-reported
  * without `removed`, it is counted again and `reorged` auto-closes; other transfers are
- * re-classified from scratch. Exceptions about a transfer that left the chain auto-close.
+ * re-classified from scratch, except one an operator attached to a payment, which keeps
+ * it. Exceptions about a transfer that left the chain auto-close.
  * Non-payment transfers still record the payment whose address they hit (payment_id, with
  * counted = false) so ops and reconciliation see the context. */
 #include "raild/ingest.h"
@@ -267,6 +268,19 @@ static int apply_removal(PGconn *db, const char *network, const struct xfer_in *
     return 0;
 }
 
+/* 1 when an operator's attach_to_payment resolution is what counts this transfer toward its
+ * payment, 0 when not, -1 on a database error. */
+static int attached_by_operator(PGconn *db, long long tid)
+{
+    char id[32];
+    LL(id, tid);
+    char *v = db_val(db, "SELECT EXISTS (SELECT 1 FROM exceptions WHERE transfer_id = $1::bigint"
+                         " AND state = 'resolved' AND resolution = 'attach_to_payment')", id);
+    int rc = v ? v[0] == 't' : -1;
+    free(v);
+    return rc;
+}
+
 /* A removed transfer reported again as seen. 0 or -1. */
 static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_in *in, struct stored *s,
                              struct xfer_out *out)
@@ -285,8 +299,21 @@ static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_
         return fill_out(db, s->payment_id, "payment", out);
     }
     struct klass k;   /* otherwise the world may have moved on (payment expired…): classify afresh */
-    if (classify(db, network, in, &k) || set_row(db, s->id, "seen", in, k.counted, k.name, k.payment_id) ||
-        open_for_class(db, network, in, &k, s->id))
+    int attached = state[0] ? attached_by_operator(db, s->id) : 0;
+    if (attached < 0) return -1;
+    if (attached) {
+        /* An operator attached this transfer to that payment (it was sent to another
+         * address): afresh it would be unmatched again. The decision stands: it counts while
+         * the payment still expects money, and is late for it once expired or canceled. */
+        memset(&k, 0, sizeof k);
+        k.payment_id = s->payment_id;
+        snprintf(k.pay_state, sizeof k.pay_state, "%s", state);
+        if (!strcmp(state, "expired") || !strcmp(state, "canceled")) k.name = "late", k.exc = "late_payment";
+        else k.name = "payment", k.counted = 1;
+    } else if (classify(db, network, in, &k)) {
+        return -1;
+    }
+    if (set_row(db, s->id, "seen", in, k.counted, k.name, k.payment_id) || open_for_class(db, network, in, &k, s->id))
         return -1;
     log_info("chain.transfer_reincluded", "network=%s tx=%s log_index=%lld class=%s", network, in->tx_hash,
              in->log_index, k.name);

@@ -214,6 +214,26 @@ ok([x[0] for x in ob] == ["exception.resolved"] and ob[0][2]["data"]["id"] == e[
    sql1("SELECT merchant_id FROM webhook_outbox WHERE exception_id = (SELECT id FROM exceptions WHERE public_id = :'x')",
         x=e["id"]) == m.id, "exception.resolved goes to the merchant whose payment received the transfer", ob)
 
+# an attached transfer that a reorg takes out and puts back keeps the operator's decision
+ta = pay(m, "4")
+h = head_of("tron") + 1
+t = xfer(tron_address(), "4000000", h)
+send(t)
+e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
+st, res, _ = act(ops1, e["id"], "resolve", version=1, resolution="attach_to_payment", note="old address; ticket 4420",
+                 payment_id=ta["id"])
+ok(st == 200 and payment(m, ta["id"])["state"] == "confirming", "attached: the payment is confirming", res)
+send(dict(t, removed=True))
+is_((payment(m, ta["id"])["state"], transfer_row(t["tx_hash"])[1]), ("awaiting_payment", "f"),
+    "reorged out: the transfer stops counting and the payment moves back to awaiting_payment")
+send(dict(t, block_number=h + 1, block_hash=tx_hash()))
+is_(transfer_row(t["tx_hash"]), ("payment", "t", ta["id"]),
+    "re-included: it counts toward the payment the operator chose again (not unmatched afresh)")
+is_(payment(m, ta["id"])["state"], "confirming", "…and the payment is confirming again")
+ok(not [x for x in exceptions(type="unmatched_transfer", state="open") if x["id"] != e["id"] and
+        (x.get("transfer") or {}).get("tx_hash") == canon_tx(t["tx_hash"])],
+   "no new unmatched_transfer exception was opened for it")
+
 # ================================================================ late on a canceled payment; attach to an expired one
 pc = pay(m, "3")
 srv.call("POST", "/v1/payments/%s/cancel" % pc["id"], key=m.key)
