@@ -97,6 +97,12 @@ static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, s
         for (int i = 0; STATES[i]; i++) if (!strcmp(STATES[i], state)) snprintf(buf, n, "%s", SHORT[i]);
         return state_style(state);
     case 6:
+        /* confirming at full depth only happens when the money is short (DESIGN §4: the
+         * payment waits for the underpaid exception's resolution): say so, not "29/19" */
+        if (!strcmp(state, "confirming") && atoll(grid_val(v, r, C_CONF)) >= atoll(grid_val(v, r, C_DEPTH))) {
+            snprintf(buf, n, "%s", "short");
+            return S_WARN;
+        }
         if (!strcmp(state, "confirming") || !strcmp(state, "detected") || !strcmp(state, "confirmed"))
             snprintf(buf, n, "%s/%s", grid_val(v, r, C_CONF), grid_val(v, r, C_DEPTH));
         else snprintf(buf, n, "%s", "");

@@ -307,3 +307,27 @@ ok(s is not None and "│" not in s and "|" in c.lines()[0], "C locale: ASCII se
 c.keys("q")
 c.exit_code()
 c.close()
+
+# an underpaid payment at full depth waits in confirming for its exception: the board says
+# "short" rather than confirmations past the requirement like 29/19
+TRON = RAILS["tron:usdt"]
+st, ps, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": "ui-short", "amount": "50", "rail": "tron:usdt"})
+assert st == 201, (st, ps)
+h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
+    {"tx_hash": tx_hash()[2:], "log_index": 0, "block_number": h, "block_hash": "cd" * 32, "contract": TRON["contract"],
+     "from": tron_address(), "to": ps["deposit_address"], "value": "20000000"}]})
+assert st == 200, (st, b)
+srv.call("POST", "/v1/chain/heads", key=W, body={"network": "tron", "head": h + TRON["confirm"] + 9})
+c = Console(api=srv.base, key_file=kf)
+c.wait("LIVE")
+c.keys("/")
+c.type("ui-short")
+c.keys("Enter")
+row = c.wait("ui-short")
+line = next((l for l in c.lines() if l.startswith("ui-short")), "")
+ok("confirming" in line and line.split()[-2] == "short" and "/%d" % TRON["confirm"] not in line,
+   "an underpaid payment past depth shows 'short' in the CONF column, not n/%d" % TRON["confirm"], c.text())
+c.keys("q")
+c.exit_code()
+c.close()
