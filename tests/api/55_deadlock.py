@@ -11,18 +11,10 @@ from rt import *
 srv = Raild()
 W, VIEWER = key("watcher"), key("viewer")
 OPS = admin("create-key", "--role", "ops", "--name", uniq("ops-deadlock"), "--env", "sandbox", check=True)[1].strip()
-TRON = RAILS["tron:usdt"]
 m = Merchant(rails=("tron:usdt",), addresses=3)
 
 # an underpaid payment and its exception, produced the real way
-st, p, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": uniq("dl"), "amount": "100", "rail": "tron:usdt"})
-assert st == 201, (st, p)
-h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
-st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
-    {"tx_hash": tx_hash()[2:], "log_index": 0, "block_number": h, "block_hash": "cd" * 32, "contract": TRON["contract"],
-     "from": tron_address(), "to": p["deposit_address"], "value": "60000000"}]})
-assert st == 200, (st, b)
-srv.call("POST", "/v1/chain/heads", key=W, body={"network": "tron", "head": h + TRON["confirm"] - 1})
+p = underpaid_tron_payment(srv, m, W, uniq("dl"))
 exc = srv.call("GET", "/v1/exceptions?payment_id=" + p["id"], key=VIEWER)[1]["data"]
 ok(len(exc) == 1 and exc[0]["type"] == "underpaid", "an underpaid exception to resolve", exc)
 E = exc[0]

@@ -249,6 +249,24 @@ def add_addresses(network, n):
     os.unlink(path)
 
 
+def underpaid_tron_payment(srv, merchant, watcher_key, reference, amount="100", paid_units="60000000", past_depth=0):
+    """A tron payment paid short in a block, with heads moved to its confirmation depth (plus
+    past_depth): the real way to an underpaid exception. Returns the payment as created."""
+    tron = RAILS["tron:usdt"]
+    st, p, _ = srv.call("POST", "/v1/payments", key=merchant.key,
+                        body={"reference": reference, "amount": amount, "rail": "tron:usdt"})
+    assert st == 201, (st, p)
+    h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
+    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=watcher_key, body={"network": "tron", "transfers": [
+        {"tx_hash": tx_hash()[2:], "log_index": 0, "block_number": h, "block_hash": "cd" * 32,
+         "contract": tron["contract"], "from": tron_address(), "to": p["deposit_address"], "value": paid_units}]})
+    assert st == 200, (st, b)
+    st, b, _ = srv.call("POST", "/v1/chain/heads", key=watcher_key,
+                        body={"network": "tron", "head": h + tron["confirm"] - 1 + past_depth})
+    assert st == 200, (st, b)
+    return p
+
+
 def key(role, env="sandbox", merchant=None):
     args = ["create-key", "--role", role, "--name", uniq(role), "--env", env]
     if merchant:

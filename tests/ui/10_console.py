@@ -311,14 +311,7 @@ c.close()
 # an underpaid payment at full depth waits in confirming for its exception: the board says
 # "short" rather than confirmations past the requirement like 29/19
 TRON = RAILS["tron:usdt"]
-st, ps, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": "ui-short", "amount": "50", "rail": "tron:usdt"})
-assert st == 201, (st, ps)
-h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
-st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
-    {"tx_hash": tx_hash()[2:], "log_index": 0, "block_number": h, "block_hash": "cd" * 32, "contract": TRON["contract"],
-     "from": tron_address(), "to": ps["deposit_address"], "value": "20000000"}]})
-assert st == 200, (st, b)
-srv.call("POST", "/v1/chain/heads", key=W, body={"network": "tron", "head": h + TRON["confirm"] + 9})
+underpaid_tron_payment(srv, m, W, "ui-short", amount="50", paid_units="20000000", past_depth=10)
 c = Console(api=srv.base, key_file=kf)
 c.wait("LIVE")
 c.keys("/")
