@@ -1,4 +1,4 @@
-/* view_webhooks — endpoints with health (success rate of the last 200 attempts, consecutive failures,
+/* view_webhooks — endpoints with health (success rate over 24 h, consecutive failures,
  * failing since); an endpoint's deliveries (or all recent ones) with attempts; one
  * delivery with every attempt, the response excerpts, the raw body and the signature
  * header. Retry one, recover a window (after a confirmation that states how many
@@ -14,16 +14,12 @@ enum { E_PUB, E_MERCHANT, E_URL, E_STATUS, E_RATE, E_ATTEMPTS, E_FAILS, E_FAILSI
 
 static void ep_build(struct app *a, struct view *v, struct qb *q)
 {
-    /* health over each endpoint's last 200 finished attempts (an index range per row):
-     * a 24 h window would count hundreds of thousands of attempts per page at scale */
-    qb_init(q, "SELECT e.public_id, m.name, e.url, e.status,"
-               " CASE WHEN h.n > 0 THEN round(h.ok::numeric / h.n, 4)::text ELSE '' END,"
-               " h.n, e.consecutive_failures,"
+    /* health over 24 h from the hourly counters (webhook_endpoint_health: ~24 rows per endpoint) */
+    qb_init(q, "SELECT e.public_id, m.name, e.url, e.status, coalesce(h.success_rate_24h::text, ''),"
+               " h.attempts_24h, e.consecutive_failures,"
                " coalesce(extract(epoch from e.failing_since)::bigint::text, ''), coalesce(e.last_error, ''), e.id"
                " FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id"
-               " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE s.success) AS ok, count(*) AS n FROM"
-               "   (SELECT w.success FROM webhook_attempts w WHERE w.endpoint_id = e.id AND w.finished_at IS NOT NULL"
-               "     ORDER BY w.started_at DESC LIMIT 200) s) h ON true"
+               " JOIN webhook_endpoint_health h ON h.endpoint_id = e.id"
                " WHERE e.status <> 'deleted'");
     qb_and(q, " AND e.environment = $%d", a->cfg.env);
     const char *x;
@@ -33,7 +29,7 @@ static void ep_build(struct app *a, struct view *v, struct qb *q)
 }
 
 static const struct gcol EP_COLS[] = {
-    { "URL", 0, 0 }, { "MERCHANT", 14, 0 }, { "STATUS", 9, 0 }, { "OK LAST", 7, 1 }, { "OF", 4, 1 },
+    { "URL", 0, 0 }, { "MERCHANT", 14, 0 }, { "STATUS", 9, 0 }, { "OK 24H", 7, 1 }, { "OF", 6, 1 },
     { "FAILS", 5, 1 }, { "FAILING", 8, 1 },
 };
 

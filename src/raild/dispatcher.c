@@ -717,6 +717,7 @@ static void record_send(struct disp *d)
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
             "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
             "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts));
+        json_object_set_new(json_array_get(rows, json_array_size(rows) - 1), "ep", json_integer(j->endpoint));
         j->state = 3;
     }
     d->ndone = 0;
@@ -729,7 +730,8 @@ static void record_send(struct disp *d)
     json_decref(eps);
     int bad = dsend_(d, ST_RECORD,
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
-        "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint)),"
+        "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint,"
+        "             ep bigint)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
         /* endpoint rows are locked in id order so two dispatchers never deadlock on them */
         " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR NO KEY UPDATE),"
@@ -759,10 +761,18 @@ static void record_send(struct disp *d)
         "         disabled_at = CASE WHEN x.gone AND e.status = 'enabled' THEN now() ELSE e.disabled_at END,"
         "         updated_at = now()"
         "       FROM x JOIN lockep l ON l.id = x.id WHERE e.id = x.id RETURNING 1),"
+        /* 24 h health: this batch's outcomes added to the endpoints' current hour (rows already
+         * locked through lockep, so concurrent dispatchers take turns here too) */
+        " hr AS (INSERT INTO webhook_endpoint_hourly AS h (endpoint_id, hour, attempts, successes)"
+        "        SELECT r.ep, date_trunc('hour', now()), count(*), count(*) FILTER (WHERE r.ok) FROM r"
+        "        JOIN lockep l ON l.id = r.ep GROUP BY r.ep ORDER BY r.ep"
+        "        ON CONFLICT (endpoint_id, hour) DO UPDATE SET attempts = h.attempts + excluded.attempts,"
+        "          successes = h.successes + excluded.successes RETURNING 1),"
         " g AS (UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled (410 Gone)',"
         "         finished_at = now(), updated_at = now()"
         "       FROM x WHERE x.gone AND d.endpoint_id = x.id AND d.status = 'pending' RETURNING 1)"
-        " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), (SELECT count(*) FROM e), (SELECT count(*) FROM g)",
+        " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), (SELECT count(*) FROM e), (SELECT count(*) FROM g),"
+        "   (SELECT count(*) FROM hr)",
         a, b);
     free(a);
     free(b);

@@ -211,6 +211,11 @@ c = delivery_counts(ep["id"])
 is_(c.get("succeeded", 0), len(recv.unique_ids() & set(ev)), "succeeded deliveries = events the receiver accepted")
 is_(int(sql1("SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :'e' AND status = 'failed'"
              " AND attempts = 4", e=EPF)), c.get("failed", 0), "the failed ones used all 4 attempts (1 + 3 retries)")
+h = srv.call("GET", "/v1/webhook-endpoints/%s/health" % ep["id"], key=sup)[1]["health"]
+is_((h["attempts_24h"], h["successes_24h"]), (n500 + n200, n200),
+    "24 h health (hourly counters) matches the attempt rows: %d attempts, %d successes" % (n500 + n200, n200))
+ok(h["success_rate_24h"] is not None and abs(float(h["success_rate_24h"]) - n200 / (n500 + n200)) < 0.0001,
+   "…and its success rate is their ratio (%s)" % h["success_rate_24h"])
 recv.stop()
 
 # ---------------------------------------------------------------- response bodies: first 2 KiB, stored as text
