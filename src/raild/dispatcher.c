@@ -781,9 +781,21 @@ static void record_send(struct disp *d)
 
 static void record_done(struct disp *d, PGresult *r)
 {
+    PGconn *db = d->c[C_RECORD].db;
+    if (db_failed(r) && (!db || PQstatus(db) != CONNECTION_OK)) {
+        /* The connection was lost (a restart, a network blip): keep the results and record
+         * them once reconnected, instead of letting the leases lapse into redeliveries. */
+        log_warn("webhook.record_retry", "msg=\"%.200s\"", db ? PQerrorMessage(db) : "no connection");
+        for (int i = 0; i < d->njobs; i++)
+            if (d->jobs[i]->state == 3) {
+                d->jobs[i]->state = 2;
+                if (d->ndone++ == 0) d->first_done_ms = util_now_ms();
+            }
+        return;
+    }
     if (db_failed(r)) {
         /* the leases lapse and the work is redelivered: at-least-once holds */
-        log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_RECORD].db));
+        log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(db));
     } else if (atoi(PQgetvalue(r, 0, 3))) {
         log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, 3));
     }
@@ -978,8 +990,9 @@ int dispatch_run(struct dispatch_opts *o)
         unsigned nw = 0, busy = 0;
         for (int i = 0; i < NCONN; i++) {
             busy += d.c[i].op >= 0;
-            if (d.c[i].op >= 0 || i == C_FANOUT)
-                w[nw++] = (struct curl_waitfd){ .fd = PQsocket(d.c[i].db), .events = CURL_WAIT_POLLIN };
+            int fd = d.c[i].db ? PQsocket(d.c[i].db) : -1;
+            if (fd >= 0 && (d.c[i].op >= 0 || i == C_FANOUT))
+                w[nw++] = (struct curl_waitfd){ .fd = fd, .events = CURL_WAIT_POLLIN };
         }
         int64_t next = d.last_fanout < d.last_claim ? d.last_fanout : d.last_claim, due = due_next(&d);
         next += IDLE_POLL_MS;
