@@ -22,7 +22,7 @@
 #define FLUSH_AT 128
 #define FANOUT_BATCH 1000
 #define RECOVER_CHUNK "500"
-/* With nothing to do the dispatcher sleeps until the change feed says an event, a delivery
+/* With nothing to do the dispatcher sleeps until a notification (railtop_webhooks) says an event, a delivery
  * (operator retry, recover) or an endpoint changed; this safety net also catches scheduled
  * retries coming due and leases lapsing elsewhere. */
 #define IDLE_POLL_MS 1000
@@ -88,7 +88,7 @@ struct disp {
     char recover_job[32];       /* the recover job this dispatcher is working through, if any */
     long long ms_fanout, ms_claim, ms_flush, n_claim, n_flush;   /* time in the database, for the stop line */
     int claim_want, claim_full, fanout_full;
-    /* set by change-feed notifications (LISTEN on the fan-out connection) and by our own
+    /* set by notifications (LISTEN railtop_webhooks on the fan-out connection) and by our own
      * steps: work may be waiting, so run that step now instead of at the idle safety net */
     int wake_fanout, wake_claim, wake_recover;
     /* when this dispatcher's own retries come due (ms, unsorted), so the claim runs on time
@@ -901,7 +901,7 @@ static int db_ready(struct disp *d, struct dbc *c)
      * one generic plan per connection instead of re-planning (~2 ms a claim) on every execution. */
     PQclear(PQexec(c->db, "SET plan_cache_mode = force_generic_plan"));
     if (c == &d->c[C_FANOUT]) {
-        PQclear(PQexec(c->db, "LISTEN railtop_changes"));
+        PQclear(PQexec(c->db, "LISTEN railtop_webhooks"));
         d->wake_fanout = d->wake_claim = d->wake_recover = 1;   /* notifications missed while away */
     }
     return 1;
@@ -935,7 +935,8 @@ static void next_ops(struct disp *d, int running, int64_t now)
         claim_send(d, free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX);
 }
 
-/* Change-feed notifications arrive on the fan-out connection (payload: the table). */
+/* Wake-ups (channel railtop_webhooks, migration 0015) arrive on the fan-out connection;
+ * the payload is the table. */
 static void listen_drain(struct disp *d)
 {
     struct dbc *c = &d->c[C_FANOUT];

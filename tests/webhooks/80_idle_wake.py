@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An idle dispatcher sleeps: it LISTENs on the change feed and wakes when an event is
+"""An idle dispatcher sleeps: it LISTENs (railtop_webhooks) and wakes when an event is
 written, instead of polling the database dozens of times a second. Measured on its own
 database (so no other test's leftover retries are real work for it):
  - idle for 5 s: only the once-a-second safety net (fan-out, claim, recover), not ~40/s;
