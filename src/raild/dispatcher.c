@@ -712,12 +712,12 @@ static void record_send(struct disp *d)
         if (j->ok) d->delivered++;
         else if (!strcmp(oc, "failed")) d->failed++;
         else d->retried++, due_add(d, util_now_ms() + (int64_t)(nx * 1000) + 10);
-        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI}",
+        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI sI}",
             "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
             "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
-            "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts));
-        json_object_set_new(json_array_get(rows, json_array_size(rows) - 1), "ep", json_integer(j->endpoint));
+            "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts,
+            "ep", (json_int_t)j->endpoint));
         j->state = 3;
     }
     d->ndone = 0;
