@@ -25,7 +25,7 @@ static int summary(struct app *a, struct doc *d, const char *pub, char *pid, siz
                         " p.confirmed_amount, r.decimals, p.state, p.confirmations, r.confirm_depth,"
                         " r.finality_depth, p.deposit_address, to_char(p.created_at, 'YYYY-MM-DD HH24:MI:SS'),"
                         " to_char(p.expires_at, 'YYYY-MM-DD HH24:MI:SS'), p.id, p.sequence, p.metadata::text"
-                        " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail"
+                        " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
                         " WHERE p.public_id = $1", pub);
     if (!r) return -1;
     if (!PQntuples(r)) {

@@ -33,7 +33,7 @@ static void build(struct app *a, struct view *v, struct qb *q)
 {
     qb_init(q, EXC_SELECT ", 5 - e.severity, e.sla_due, e.id"
                " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
-               " LEFT JOIN rails r ON r.id = e.rail LEFT JOIN payments p ON p.id = e.payment_id WHERE true");
+               " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN payments p ON p.id = e.payment_id WHERE true");
     const char *st = view_arg(v, "state"), *x;
     if (!st) qb_add(q, " AND e.state IN ('open', 'claimed')");          /* the queue: partial index */
     else if (strcmp(st, "all")) qb_and(q, " AND e.state = $%d", st);
@@ -264,7 +264,7 @@ static int one_load(struct app *a, struct view *v)
                         " to_char(e.opened_at, 'YYYY-MM-DD HH24:MI:SS'), e.details::text,"
                         " coalesce(t.tx_hash || ':' || t.log_index, ''), coalesce(t.block_number::text, '')"
                         " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
-                        " LEFT JOIN rails r ON r.id = e.rail LEFT JOIN payments p ON p.id = e.payment_id"
+                        " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN payments p ON p.id = e.payment_id"
                         " LEFT JOIN chain_transfers t ON t.id = e.transfer_id WHERE e.public_id = $1", v->target);
     if (!r) return -1;
     if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no exception %s", v->target); PQclear(r); return -1; }

@@ -23,7 +23,7 @@ static void build(struct app *a, struct view *v, struct qb *q)
 {
     qb_init(q, "SELECT p.public_id, p.reference, m.name, p.rail, p.amount, p.received, r.decimals, p.state,"
                " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint, p.id"
-               " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail"
+               " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
                " WHERE true");
     const char *x = view_arg(v, "env");
     qb_and(q, " AND p.environment = $%d", x ? x : a->cfg.env);

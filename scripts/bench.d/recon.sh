@@ -24,13 +24,13 @@ echo "orders payments ledger_transactions: $counts" >&2
 cat >"$D/bare.sql" <<'SQL'
 SET work_mem = '1GB';
 \timing on
-WITH rs AS (SELECT id AS rail, power(10::numeric, 18 - decimals) AS scale FROM rails),
+WITH rs AS (SELECT id AS rail, environment, power(10::numeric, 18 - decimals) AS scale FROM rails),
 p AS (SELECT merchant_id, environment, reference, count(*) AS n_any,
              count(*) FILTER (WHERE state = 'finalized') AS n_final,
              coalesce(sum(received * scale) FILTER (WHERE state = 'finalized'), 0) AS p_amount
-        FROM payments JOIN rs USING (rail) GROUP BY 1, 2, 3),
+        FROM payments JOIN rs USING (rail, environment) GROUP BY 1, 2, 3),
 f AS (SELECT merchant_id, environment, reference, count(*) AS n_booked, sum(amount * scale) AS f_amount
-        FROM ledger_transactions JOIN rs USING (rail)
+        FROM ledger_transactions JOIN rs USING (rail, environment)
        WHERE kind IN ('finality', 'attach', 'refund') AND reference IS NOT NULL GROUP BY 1, 2, 3)
 SELECT count(*) FROM orders o FULL JOIN p USING (merchant_id, environment, reference)
                               FULL JOIN f USING (merchant_id, environment, reference)

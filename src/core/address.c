@@ -78,3 +78,33 @@ int address_canonical(const char *kind, const char *in, char *out, size_t outlen
     }
     return -1;
 }
+
+int address_tron_to_hex(const char *b58, char *out, size_t outlen)
+{
+    char canon[64];
+    unsigned char buf[25];
+    if (outlen < 43 || address_canonical("tron", b58, canon, sizeof canon) || b58_decode(canon, buf, sizeof buf))
+        return -1;
+    static const char hx[] = "0123456789abcdef";
+    out[0] = '0', out[1] = 'x';
+    for (int i = 0; i < 20; i++) {
+        out[2 + 2 * i] = hx[buf[1 + i] >> 4];
+        out[3 + 2 * i] = hx[buf[1 + i] & 15];
+    }
+    out[42] = 0;
+    return 0;
+}
+
+int address_tron_from_hex(const char *hex, char *out, size_t outlen)
+{
+    if (!strncmp(hex, "0x", 2) || !strncmp(hex, "0X", 2)) hex += 2;
+    if (strlen(hex) == 42 && !strncmp(hex, "41", 2)) hex += 2;
+    if (strlen(hex) != 40) return -1;
+    unsigned char payload[21] = { 0x41 };
+    for (int i = 0; i < 20; i++) {
+        int hi = util_hexval(hex[2 * i]), lo = util_hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) return -1;
+        payload[1 + i] = (unsigned char)(hi << 4 | lo);
+    }
+    return address_tron_encode(payload, out, outlen);
+}

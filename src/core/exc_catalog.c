@@ -5,7 +5,7 @@
 const char *const exc_types[] = {
     "underpaid", "overpaid", "late_payment", "unmatched_transfer", "wrong_asset",
     "duplicate_payment", "reorged", "unclassified_internal", "stuck_unconfirmed",
-    "recon_break", NULL,
+    "recon_break", "chain_incident", NULL,
 };
 
 struct exc_rule {
@@ -27,6 +27,9 @@ static const struct exc_rule rules[] = {
     { "unclassified_internal", { "mark_internal_sweep", "attach_to_payment", NULL } },
     { "stuck_unconfirmed", { "refund", "write_off", NULL } },
     { "recon_break", { "fixed_at_source", NULL } },
+    /* a reorg deeper than finality stopped a network's watcher (DESIGN §10): an operator
+     * checks the node and the books, then lets it resume from the common ancestor */
+    { "chain_incident", { "resume_watching", NULL } },
 };
 
 int exc_type_valid(const char *type)

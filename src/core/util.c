@@ -101,3 +101,11 @@ int util_parse_hostport(const char *s, char *host, size_t hostlen, int *port)
     *port = (int)p;
     return 0;
 }
+
+int util_hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}

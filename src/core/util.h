@@ -10,6 +10,7 @@ void util_random_id(const char *prefix, char *out, size_t outlen);
 void util_random_bytes(unsigned char *buf, size_t n);
 void util_sha256(const void *data, size_t n, unsigned char out[32]);
 void util_hex(const unsigned char *in, size_t n, char *out);     /* out >= 2n+1 */
+int util_hexval(char c);                                          /* 0-15, or -1 */
 /* standard base64 (with padding); returns malloc'd string */
 char *util_base64(const unsigned char *in, size_t n);
 /* decodes standard base64; returns malloc'd bytes and sets *outlen, or NULL */

@@ -4,15 +4,18 @@
 #include "raild/audit.h"
 #include "raild/auth.h"
 #include "raild/cli.h"
+#include "raild/webhook_sign.h"
 #include "core/address.h"
 #include "core/db.h"
 #include "core/util.h"
+#include <ctype.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OPTS 8
+#define MAX_OPTS 12
 
 struct opts {
     const char *cmd;
@@ -178,6 +181,18 @@ static char *network_kind(PGconn *db, const char *network)
     return db_val(db, "SELECT address_kind FROM networks WHERE name = $1", network);
 }
 
+static char *network_env(PGconn *db, const char *network)
+{
+    return db_val(db, "SELECT environment FROM networks WHERE name = $1", network);
+}
+
+/* names the networks there are, so the fix is on screen */
+static int unknown_network(const struct opts *o, const char *net)
+{
+    fprintf(stderr, "raild admin %s: unknown --network '%s' (see `raild admin list-networks`)\n", o->cmd, net);
+    return 2;
+}
+
 /* ---- add-addresses -------------------------------------------------- */
 static int admin_add_addresses(struct opts *o)
 {
@@ -194,8 +209,7 @@ static int admin_add_addresses(struct opts *o)
     if (!kind) {
         fclose(f);
         PQfinish(db);
-        fprintf(stderr, "raild admin add-addresses: unknown --network '%s' (tron, ethereum, bsc, polygon)\n", net);
-        return 2;
+        return unknown_network(o, net);
     }
     /* validate the whole file first: a file with any bad line adds nothing */
     size_t cap = 1024, n = 0;
@@ -268,7 +282,7 @@ static int admin_add_wallet(struct opts *o)
     char canon[64];
     if (!kind) {
         PQfinish(db);
-        return cli_usage_error(o->cmd, "unknown --network '%s' (tron, ethereum, bsc, polygon)", net);
+        return unknown_network(o, net);
     }
     int bad = address_canonical(kind, addr, canon, sizeof canon);
     free(kind);
@@ -302,12 +316,16 @@ static int admin_add_wallet(struct opts *o)
 /* ---- create-key / list-keys / revoke-key ---------------------------- */
 static int admin_create_key(struct opts *o)
 {
-    const char *role, *name, *env, *m = opt(o, "merchant");
-    if (need(o, "role", &role) || need(o, "name", &name) || need(o, "env", &env)) return 2;
+    const char *role, *name, *env = opt(o, "env"), *m = opt(o, "merchant"), *net = opt(o, "network");
+    if (need(o, "role", &role) || need(o, "name", &name)) return 2;
+    if (!strcmp(role, "watcher") && !net)
+        return cli_usage_error(o->cmd, "--network is required for a watcher key (it posts for that network only)");
+    if (strcmp(role, "watcher") && net) return cli_usage_error(o->cmd, "--network is only for watcher keys");
+    if (!net && need(o, "env", &env)) return 2;
     if (!auth_role_valid(role))
         return cli_usage_error(o->cmd, "--role must be one of merchant, watcher, viewer, support, ops, finance, admin;"
                                        " got '%s'", role);
-    if (check_env(o, env)) return 2;
+    if (env && check_env(o, env)) return 2;
     if (strlen(name) > 200) return cli_usage_error(o->cmd, "--name must be at most 200 characters");
     if (!strcmp(role, "merchant") && !m) return cli_usage_error(o->cmd, "--merchant is required for a merchant key");
     if (strcmp(role, "merchant") && m) return cli_usage_error(o->cmd, "--merchant is only for merchant keys");
@@ -323,18 +341,33 @@ static int admin_create_key(struct opts *o)
         }
         free(ok);
     }
+    char netenv[16] = "";
+    if (net) {   /* a watcher key's environment is its network's */
+        char *ne = network_env(db, net);
+        if (!ne) {
+            PQfinish(db);
+            return unknown_network(o, net);
+        }
+        snprintf(netenv, sizeof netenv, "%s", ne);
+        free(ne);
+        if (env && strcmp(env, netenv)) {
+            PQfinish(db);
+            return cli_usage_error(o->cmd, "network '%s' serves %s, not --env %s", net, netenv, env);
+        }
+        env = netenv;
+    }
     char key[KEY_MAX], prefix[16], hash[80];
     auth_new_key(env, key, prefix, hash);
     db_cmd(db, "BEGIN");
-    PGresult *r = db_q(db, "INSERT INTO api_keys (name, role, merchant_id, environment, prefix, hash)"
-                           " VALUES ($1, $2, $3::bigint, $4, $5, $6::bytea) RETURNING id",
-                       name, role, m, env, prefix, hash);
+    PGresult *r = db_q(db, "INSERT INTO api_keys (name, role, merchant_id, environment, prefix, hash, network)"
+                           " VALUES ($1, $2, $3::bigint, $4, $5, $6::bytea, $7) RETURNING id",
+                       name, role, m, env, prefix, hash, net);
     if (db_failed(r)) { PQclear(r); return fail_db(db, "create-key"); }
     char id[32];
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    json_t *a = json_pack("{s:s,s:s,s:s*,s:s,s:s}", "name", name, "role", role, "merchant_id", m, "environment", env,
-                          "prefix", prefix);
+    json_t *a = json_pack("{s:s,s:s,s:s*,s:s,s:s,s:s*}", "name", name, "role", role, "merchant_id", m, "environment",
+                          env, "prefix", prefix, "network", net);
     int bad = audit_write_cli(db, "key.create", "api_key", id, NULL, NULL, a);
     json_decref(a);
     if (bad) return fail_db(db, "audit");
@@ -391,6 +424,299 @@ static int admin_revoke_key(struct opts *o)
     return 0;
 }
 
+/* ---- networks, rails, RPC endpoints, heads (DESIGN §2, §10) ---------- */
+static int admin_add_network(struct opts *o)
+{
+    const char *name, *env, *kind, *cid, *bt = opt(o, "block-time-ms");
+    long long x;
+    if (need(o, "name", &name) || need(o, "env", &env) || need(o, "kind", &kind) || need(o, "chain-id", &cid))
+        return 2;
+    if (check_env(o, env)) return 2;
+    size_t n = strlen(name);
+    int form = n >= 1 && n <= 32 && (islower((unsigned char)name[0]) || isdigit((unsigned char)name[0]));
+    for (size_t i = 0; form && i < n; i++)
+        form = islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '-';
+    if (!form) return cli_usage_error(o->cmd, "--name must be 1-32 of a-z, 0-9 and '-', starting with a letter or digit");
+    if (strcmp(kind, "evm") && strcmp(kind, "tron"))
+        return cli_usage_error(o->cmd, "--kind must be 'evm' or 'tron', got '%s'", kind);
+    if (util_parse_i64(cid, 1, (long long)1 << 53, &x))
+        return cli_usage_error(o->cmd, "--chain-id must be a positive integer (what eth_chainId answers), got '%s'", cid);
+    if (bt && util_parse_i64(bt, 100, 600000, &x))
+        return cli_usage_error(o->cmd, "--block-time-ms must be an integer from 100 to 600000, got '%s'", bt);
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    db_cmd(db, "BEGIN");
+    PGresult *r = db_q(db, "INSERT INTO networks (name, address_kind, environment, chain_id, block_time_ms)"
+                           " VALUES ($1, $2, $3, $4::bigint, coalesce($5::int, 3000)) ON CONFLICT DO NOTHING"
+                           " RETURNING name", name, kind, env, cid, bt);
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    int added = PQntuples(r);
+    PQclear(r);
+    if (!added) {
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        fprintf(stderr, "raild admin add-network: a network named '%s' or with chain id %s already exists\n", name,
+                cid);
+        return 1;
+    }
+    json_t *a = json_pack("{s:s,s:s,s:s,s:s,s:s*}", "name", name, "environment", env, "kind", kind, "chain_id", cid,
+                          "block_time_ms", bt);
+    int bad = audit_write_cli(db, "network.add", "network", name, NULL, NULL, a);
+    json_decref(a);
+    if (bad) return fail_db(db, "audit");
+    if (finish(db, o->cmd)) return 1;
+    printf("network %s (%s, %s, chain id %s) added\n", name, env, kind, cid);
+    return 0;
+}
+
+static int admin_list_networks(struct opts *o)
+{
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    PGresult *r = db_q0(db, "SELECT n.name, n.environment, n.address_kind, n.chain_id, coalesce(h.head::text, '-'),"
+                            " coalesce(h.finalized::text, '-'), coalesce(rpc.hosts, '-'),"
+                            " coalesce((SELECT string_agg(id, ',' ORDER BY id) FROM rails WHERE network = n.name), '-')"
+                            " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
+                            " LEFT JOIN network_rpc rpc ON rpc.network = n.name ORDER BY n.environment, n.name");
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    printf("%-16s %-11s %-5s %-12s %-10s %-10s %-24s %s\n", "NETWORK", "ENV", "KIND", "CHAIN ID", "HEAD", "FINALIZED",
+           "RPC HOSTS", "RAILS");
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%-16s %-11s %-5s %-12s %-10s %-10s %-24s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+               PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+    PQclear(r);
+    PQfinish(db);
+    return 0;
+}
+
+/* set-rail: creates or changes the rail of one environment. Decision: a production change
+ * is audited with before/after here; its two-person approval is the governed-change flow
+ * of DESIGN §11 (payouts issue). */
+static int admin_configure_rail(struct opts *o)
+{
+    const char *env, *rail, *net, *contract, *dec = opt(o, "decimals"), *conf = opt(o, "confirmations");
+    const char *fin = opt(o, "finality");
+    long long d = -1, c = -1, f = -1;
+    if (need(o, "env", &env) || need(o, "rail", &rail) || need(o, "network", &net) || need(o, "contract", &contract))
+        return 2;
+    if (check_env(o, env)) return 2;
+    const char *colon = strchr(rail, ':');
+    int form = colon && colon > rail && colon[1] && strlen(rail) <= 48;
+    for (const char *p = rail; form && *p; p++)
+        form = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '-' || (*p == ':' && p == colon);
+    if (!form) return cli_usage_error(o->cmd, "--rail must be NETWORK:ASSET in lower case, e.g. ethereum:usdt");
+    if (dec && util_parse_i64(dec, 0, 36, &d))
+        return cli_usage_error(o->cmd, "--decimals must be an integer from 0 to 36, got '%s'", dec);
+    if (conf && util_parse_i64(conf, 1, 100000, &c))
+        return cli_usage_error(o->cmd, "--confirmations must be an integer from 1 to 100000, got '%s'", conf);
+    int tag = fin && !strcmp(fin, "tag");
+    if (fin && !tag && util_parse_i64(fin, 1, 100000, &f))
+        return cli_usage_error(o->cmd, "--finality must be a block count from 1 to 100000 or 'tag' (the node's"
+                                       " finalized block), got '%s'", fin);
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    char *kind = network_kind(db, net), *nenv = network_env(db, net);
+    char canon[64];
+    int rc = 0;
+    if (!kind) rc = unknown_network(o, net);
+    else if (strcmp(nenv, env)) rc = cli_usage_error(o->cmd, "network '%s' serves %s, not --env %s", net, nenv, env);
+    else if (address_canonical(kind, contract, canon, sizeof canon))
+        rc = cli_usage_error(o->cmd, "--contract is not a valid %s address", kind);
+    free(kind);
+    free(nenv);
+    if (rc) { PQfinish(db); return rc; }
+    db_cmd(db, "BEGIN");
+    PGresult *r = db_q(db, "SELECT network, coalesce(contract, ''), decimals, confirm_depth, finality_depth,"
+                           " finality_tag FROM rails WHERE environment = $1 AND id = $2 FOR UPDATE", env, rail);
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    json_t *before = NULL;
+    if (PQntuples(r) == 1)
+        before = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "network", PQgetvalue(r, 0, 0), "contract",
+                           PQgetvalue(r, 0, 1), "decimals", atoi(PQgetvalue(r, 0, 2)), "confirmations",
+                           atoi(PQgetvalue(r, 0, 3)), "finality_depth", atoi(PQgetvalue(r, 0, 4)), "finality_tag",
+                           PQgetvalue(r, 0, 5)[0] == 't');
+    PQclear(r);
+    if (!before && (d < 0 || c < 0 || !fin)) {
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        return cli_usage_error(o->cmd, "a new rail needs --decimals, --confirmations and --finality");
+    }
+    char ds[24], cs[24], fs[24];
+    snprintf(ds, sizeof ds, "%lld", d);
+    snprintf(cs, sizeof cs, "%lld", c);
+    snprintf(fs, sizeof fs, "%lld", f);
+    /* --finality tag keeps the depth as the rule where the node has no finalized block */
+    r = db_q(db,
+        "INSERT INTO rails (id, environment, network, asset, standard, contract, decimals, confirm_depth,"
+        "                   finality_depth, finality_tag)"
+        " VALUES ($2, $1, $3, split_part($2, ':', 2),"
+        "         CASE (SELECT address_kind FROM networks WHERE name = $3) WHEN 'tron' THEN 'TRC20' ELSE 'ERC20' END,"
+        "         $4, $5::int, $6::int, CASE WHEN $7::int > 0 THEN $7::int ELSE greatest($6::int, 1) END, $8::boolean)"
+        " ON CONFLICT (environment, id) DO UPDATE SET network = $3, contract = $4,"
+        "   decimals = CASE WHEN $5::int >= 0 THEN $5::int ELSE rails.decimals END,"
+        "   confirm_depth = CASE WHEN $6::int > 0 THEN $6::int ELSE rails.confirm_depth END,"
+        "   finality_depth = CASE WHEN $7::int > 0 THEN $7::int ELSE rails.finality_depth END,"
+        "   finality_tag = CASE WHEN $9 THEN $8::boolean ELSE rails.finality_tag END, updated_at = now()"
+        " RETURNING decimals, confirm_depth, finality_depth, finality_tag",
+        env, rail, net, canon, ds, cs, fs, tag ? "true" : "false", fin ? "true" : "false");
+    if (db_failed(r)) {
+        const char *st = db_sqlstate(r);
+        int user = !strcmp(st, SQLSTATE_UNIQUE_VIOLATION) || !strcmp(st, "23514");
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        json_decref(before);
+        if (!user) return fail_db(db, o->cmd);
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        fprintf(stderr, "raild admin set-rail: refused (the finality depth must be at least the confirmations, and"
+                        " a contract serves one rail per network): %s", msg);
+        return 1;
+    }
+    json_t *after = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "network", net, "contract", canon, "decimals",
+                              atoi(PQgetvalue(r, 0, 0)), "confirmations", atoi(PQgetvalue(r, 0, 1)), "finality_depth",
+                              atoi(PQgetvalue(r, 0, 2)), "finality_tag", PQgetvalue(r, 0, 3)[0] == 't');
+    PQclear(r);
+    char oid[96];
+    snprintf(oid, sizeof oid, "%s/%s", env, rail);
+    int bad = audit_write_cli(db, before ? "rail.configure" : "rail.create", "rail", oid, NULL, before, after);
+    json_decref(before);
+    json_decref(after);
+    if (bad) return fail_db(db, "audit");
+    if (finish(db, o->cmd)) return 1;
+    printf("rail %s in %s: network %s, contract %s\n", rail, env, net, canon);
+    return 0;
+}
+
+/* One RPC URL: http(s)://host[:port][/path], no spaces or control characters. Fills the
+ * host (what logs and the console may show). 0 ok. */
+static int rpc_url_ok(const char *u, char *host, size_t hostlen)
+{
+    const char *p = !strncmp(u, "https://", 8) ? u + 8 : !strncmp(u, "http://", 7) ? u + 7 : NULL;
+    if (!p) return -1;
+    for (const char *c = u; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) return -1;
+    const char *at = strchr(p, '@'), *end = p + strcspn(p, "/?#");
+    if (at && at < end) p = at + 1;   /* user:password@ is a secret too */
+    size_t n = (size_t)(end - p);
+    if (!n || n >= hostlen) return -1;
+    memcpy(host, p, n);
+    host[n] = 0;
+    return 0;
+}
+
+/* set-rpc: URLs often carry provider keys, so they come from a file or stdin, never argv,
+ * are stored sealed (RAILD_SECRETS_KEY), and only their hosts are printed or audited. */
+static int admin_set_rpc(struct opts *o)
+{
+    const char *net, *file;
+    if (need(o, "network", &net) || need(o, "url-file", &file)) return 2;
+    if (wh_secrets_key_status() < 0)
+        return cli_usage_error(o->cmd, "RAILD_SECRETS_KEY must be base64 of 32 random bytes, or unset");
+    FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
+    if (!f) {
+        fprintf(stderr, "raild admin set-rpc: cannot read --url-file '%s': %s\n", file, strerror(errno));
+        return 2;
+    }
+    char line[2048], urls[16384] = "", hosts[1024] = "";
+    int lineno = 0, n = 0, errors = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char host[256];
+        if (rpc_url_ok(line, host, sizeof host) || n == 8 || strlen(urls) + strlen(line) + 2 > sizeof urls) {
+            fprintf(stderr, "%s:%d: not an http(s) URL (or more than 8 URLs); the URL is not shown\n",
+                    strcmp(file, "-") ? file : "stdin", lineno);
+            errors++;
+            continue;
+        }
+        strcat(urls, line);
+        strcat(urls, "\n");
+        if (strlen(hosts) + strlen(host) + 2 < sizeof hosts) {
+            if (n) strcat(hosts, ",");
+            strcat(hosts, host);
+        }
+        n++;
+    }
+    if (f != stdin) fclose(f);
+    OPENSSL_cleanse(line, sizeof line);
+    if (errors || !n) {
+        if (!errors) fprintf(stderr, "raild admin set-rpc: no URLs given (one a line); nothing changed\n");
+        OPENSSL_cleanse(urls, sizeof urls);
+        return 2;
+    }
+    char *sealed = secret_seal_text(urls);
+    OPENSSL_cleanse(urls, sizeof urls);
+    if (!sealed) { fprintf(stderr, "raild admin set-rpc: cannot seal the URLs\n"); return 1; }
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) { free(sealed); return 1; }
+    char *kind = network_kind(db, net);
+    if (!kind) { free(sealed); PQfinish(db); return unknown_network(o, net); }
+    free(kind);
+    db_cmd(db, "BEGIN");
+    char *before = db_val(db, "SELECT hosts FROM network_rpc WHERE network = $1 FOR UPDATE", net);
+    PGresult *r = db_q(db, "INSERT INTO network_rpc (network, urls, hosts, updated_by) VALUES ($1, $2, $3, $4)"
+                           " ON CONFLICT (network) DO UPDATE SET urls = $2, hosts = $3, updated_by = $4,"
+                           " updated_at = now()", net, sealed, hosts, "cli");
+    free(sealed);
+    if (db_failed(r)) { PQclear(r); free(before); return fail_db(db, o->cmd); }
+    PQclear(r);
+    json_t *b = before ? json_pack("{s:s}", "hosts", before) : NULL;
+    json_t *a = json_pack("{s:s,s:i,s:b}", "hosts", hosts, "urls", n, "sealed", wh_sealing_enabled());
+    int bad = audit_write_cli(db, "network.set_rpc", "network", net, NULL, b, a);
+    json_decref(a);
+    json_decref(b);
+    free(before);
+    if (bad) return fail_db(db, "audit");
+    if (finish(db, o->cmd)) return 1;
+    printf("network %s: %d RPC endpoint(s) stored%s (hosts %s)\n", net, n, wh_sealing_enabled() ? " sealed" : "", hosts);
+    return 0;
+}
+
+/* reset-head: repairs a head a watcher poisoned (a jump to 2^53 freezes a network:
+ * later heads are below its finalized height). Finality moves down with it, never up. */
+static int admin_reset_head(struct opts *o)
+{
+    const char *net, *head, *reason;
+    long long h;
+    if (need(o, "network", &net) || need(o, "head", &head) || need(o, "reason", &reason)) return 2;
+    if (util_parse_i64(head, 0, 9007199254740991LL, &h))
+        return cli_usage_error(o->cmd, "--head must be a block number from 0 to 2^53-1, got '%s'", head);
+    if (strlen(reason) > 500) return cli_usage_error(o->cmd, "--reason must be at most 500 characters");
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    char *kind = network_kind(db, net);
+    if (!kind) { PQfinish(db); return unknown_network(o, net); }
+    free(kind);
+    db_cmd(db, "BEGIN");
+    PGresult *r = db_q(db, "SELECT pg_advisory_xact_lock(hashtext('raild.ingest.' || $1))", net);
+    PQclear(r);
+    r = db_q(db, "SELECT head, finalized FROM chain_heads WHERE network = $1 FOR UPDATE", net);
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    json_t *before = PQntuples(r) ? json_pack("{s:I,s:I}", "head", (json_int_t)atoll(PQgetvalue(r, 0, 0)),
+                                              "finalized", (json_int_t)atoll(PQgetvalue(r, 0, 1)))
+                                  : NULL;
+    PQclear(r);
+    r = db_q(db, "INSERT INTO chain_heads (network, head, finalized)"
+                 " VALUES ($1, $2::bigint, greatest($2::bigint - coalesce((SELECT max(finality_depth) FROM rails"
+                 "                                    WHERE network = $1), 0), 0))"
+                 " ON CONFLICT (network) DO UPDATE SET head = $2::bigint,"
+                 "   finalized = least(chain_heads.finalized, EXCLUDED.finalized), updated_at = now()"
+                 " RETURNING finalized", net, head);
+    if (db_failed(r)) { PQclear(r); json_decref(before); return fail_db(db, o->cmd); }
+    json_t *after = json_pack("{s:I,s:I}", "head", (json_int_t)h, "finalized", (json_int_t)atoll(PQgetvalue(r, 0, 0)));
+    PQclear(r);
+    int bad = audit_write_cli(db, "chain.reset_head", "network", net, reason, before, after);
+    json_decref(before);
+    json_decref(after);
+    if (bad) return fail_db(db, "audit");
+    if (finish(db, o->cmd)) return 1;
+    printf("network %s: head reset to %lld\n", net, h);
+    return 0;
+}
+
 struct admin_cmd {
     const char *name;
     const char *allowed;   /* option names; "db" always allowed */
@@ -409,9 +735,17 @@ static const struct admin_cmd admin_cmds[] = {
     { "disable-rail", "db merchant env rail", disable_rail, 0, "--merchant ID --env sandbox|production --rail RAIL" },
     { "add-addresses", "db network file", admin_add_addresses, 0, "--network NET --file FILE (one address a line)" },
     { "add-wallet", "db network address kind", admin_add_wallet, 0, "--network NET --address ADDR --kind hot|sweep" },
-    { "create-key", "db role name merchant env", admin_create_key, 0,
-      "--role ROLE --name NAME [--merchant ID] --env sandbox|production" },
+    { "create-key", "db role name merchant env network", admin_create_key, 0,
+      "--role ROLE --name NAME [--merchant ID] --env sandbox|production (watcher: --network NET)" },
     { "list-keys", "db", admin_list_keys, 0, "" },
+    { "add-network", "db name env kind chain-id block-time-ms", admin_add_network, 0,
+      "--name NAME --env sandbox|production --kind evm|tron --chain-id N [--block-time-ms N]" },
+    { "list-networks", "db", admin_list_networks, 0, "" },
+    { "set-rail", "db env rail network contract decimals confirmations finality", admin_configure_rail, 0,
+      "--env ENV --rail NET:ASSET --network NAME --contract ADDR [--decimals N] [--confirmations N]"
+      " [--finality N|tag]" },
+    { "set-rpc", "db network url-file", admin_set_rpc, 0, "--network NAME --url-file FILE|- (one URL a line)" },
+    { "reset-head", "db network head reason", admin_reset_head, 0, "--network NAME --head N --reason TEXT" },
     { "revoke-key", "db id reason", admin_revoke_key, 0, "--id ID [--reason TEXT]" },
     { 0 }
 };

@@ -3,8 +3,8 @@
  *   POST /v1/chain/heads      {network, head, finalized?}
  * The whole batch is validated before anything is written (one bad transfer → 422 naming
  * its index, nothing stored), then applied in one transaction, serialized per network.
- * Decision: watcher keys act network-wide whatever their environment: deposit addresses
- * are per network, and a chain is a chain; keep sandbox chains in a separate database. */
+ * A watcher key posts for its one network (403 wrong_network otherwise), and a network
+ * serves one environment, so sandbox traffic never moves a production payment. */
 #include "raild/http.h"
 #include "raild/ingest.h"
 #include "core/address.h"
@@ -124,40 +124,28 @@ static int parse_xfer(const char *kind, json_t *t, size_t i, struct xfer_in *x, 
 static int apply_batch(struct req *q, struct resp *r, const char *network, struct xfer_in *xs, size_t n,
                        json_t *results)
 {
-    long long *affected = calloc(n ? n : 1, sizeof *affected);
-    size_t na = 0;
-    if (!affected) {
+    size_t bad = 0;
+    int t = ingest_batch(q->db, network, xs, n, results, &bad);
+    if (t == -3) {
+        resp_error(r, 409, "transfer_conflict",
+                   "transfers[%zu]: tx_hash/log_index already recorded with a different contract, from, to or value", bad);
+        return 1;
+    }
+    if (t == -2) {
         resp_error(r, 503, "overloaded", "out of memory, try again");
         return 1;
     }
-    int rc = ingest_lock_network(q->db, network) ? -1 : 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct xfer_out o;
-        int t = ingest_transfer(q->db, network, &xs[i], &o);
-        if (t == -3) {
-            resp_error(r, 409, "transfer_conflict",
-                       "transfers[%zu]: tx_hash/log_index already recorded with a different contract, from, to or value", i);
-            rc = 1;
-            break;
-        }
-        if (t) { rc = -1; break; }
-        json_array_append_new(results, json_pack("{s:s,s:I,s:s,s:o}", "tx_hash", xs[i].tx_hash, "log_index",
-                                                 (json_int_t)xs[i].log_index, "classification", o.classification,
-                                                 "payment_id", o.payment_public_id[0] ? json_string(o.payment_public_id)
-                                                                                      : json_null()));
-        int dup = 0;
-        for (size_t j = 0; j < na; j++) dup |= affected[j] == o.payment_id;
-        if (o.payment_id && !dup) affected[na++] = o.payment_id;
-    }
-    /* evaluate each touched payment once, in id order (consistent lock order) */
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = i + 1; j < na; j++)
-            if (affected[j] < affected[i]) { long long t = affected[i]; affected[i] = affected[j]; affected[j] = t; }
-    for (size_t i = 0; i < na && !rc; i++)
-        if (ingest_eval_payment(q->db, affected[i]) < 0) rc = -1;
-    free(affected);
-    if (rc < 0) resp_db_error(r, q->db, NULL, "ingest");
-    return rc;
+    if (t) resp_db_error(r, q->db, NULL, "ingest");
+    return t ? -1 : 0;
+}
+
+/* DESIGN §7: a watcher key posts for its own network only. 0 ok, -1 resp filled. */
+static int own_network(struct req *q, struct resp *r, const char *network)
+{
+    if (!strcmp(q->who.network, network)) return 0;
+    resp_error(r, 403, "wrong_network", "this watcher key posts for network '%s' only, not '%.40s'", q->who.network,
+               network);
+    return -1;
 }
 
 static void chain_transfers(struct req *q, struct resp *r)
@@ -168,7 +156,9 @@ static void chain_transfers(struct req *q, struct resp *r)
     char kind[8];
     struct xfer_in *xs = NULL;
     if (!b) return;
-    if (jget_str(b, "network", 1, 32, &network, r) || network_kind(q, r, network, kind)) goto out;
+    if (jget_str(b, "network", 1, 32, &network, r) || network_kind(q, r, network, kind) ||
+        own_network(q, r, network))
+        goto out;
     arr = json_object_get(b, "transfers");
     if (!json_is_array(arr)) {
         resp_error(r, 400, "invalid_request", "field 'transfers' must be an array");
@@ -206,16 +196,21 @@ static void chain_heads(struct req *q, struct resp *r)
     long long head = 0, fin = -1;
     if (!b) return;
     if (jget_str(b, "network", 1, 32, &network, r) || jget_int(b, "head", 1, 0, 9007199254740991LL, &head, r) ||
-        jget_int(b, "finalized", 0, 0, 9007199254740991LL, &fin, r) || network_kind(q, r, network, kind))
+        jget_int(b, "finalized", 0, 0, 9007199254740991LL, &fin, r) || network_kind(q, r, network, kind) ||
+        own_network(q, r, network))
         goto done;
     if (fin > head) {
         resp_error(r, 400, "invalid_request", "finalized must not be above head");
         goto done;
     }
     if (tx_begin(q, r)) goto done;
-    int rc = ingest_head(q->db, network, head, fin, &out);
+    int rc = ingest_head(q->db, network, head, fin, 1, &out);
     if (rc == -4) {
         resp_error(r, 409, "head_below_finalized", "head %lld is below the finalized height already recorded", head);
+    } else if (rc == -5) {
+        resp_error(r, 422, "head_jump_too_large",
+                   "head %lld is more blocks past the last head than this network allows (networks.max_head_jump);"
+                   " an admin can repair a wrong head with `raild admin reset-head`", head);
     } else if (rc) {
         resp_db_error(r, q->db, NULL, "chain head");
     } else if (!tx_commit(q, r)) {

@@ -286,7 +286,7 @@ static int lock_exception(struct req *q, struct resp *r, struct exc_row *e, int 
 {
     PGresult *res = db_q(q->db, "SELECT e.payment_id, coalesce(e.network, rl.network)"
                                 "  FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"
-                                "  LEFT JOIN rails rl ON rl.id = p.rail WHERE e.public_id = $1", q->params[0]);
+                                "  LEFT JOIN rails rl ON rl.id = p.rail AND rl.environment = p.environment WHERE e.public_id = $1", q->params[0]);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.lock"); PQclear(res); return -1; }
     if (PQntuples(res) != 1) {
         PQclear(res);

@@ -137,9 +137,9 @@ static int create_validate(struct req *q, struct resp *r, json_t *b, struct crea
     }
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", q->who.merchant_id);
-    PGresult *res = db_q(q->db, "SELECT r.decimals, r.network, coalesce(m.enabled, false) FROM rails r"
+    PGresult *res = db_q(q->db, "SELECT r.decimals, r.network, coalesce(m.enabled, false), r.contract IS NOT NULL FROM rails r"
                                 " LEFT JOIN merchant_rails m ON m.rail = r.id AND m.merchant_id = $2"
-                                " AND m.environment = $3 WHERE r.id = $1",
+                                " AND m.environment = r.environment WHERE r.id = $1 AND r.environment = $3",
                          in->rail, mid, q->who.env);
     if (db_failed(res)) {
         resp_db_error(r, q->db, res, "rail lookup");
@@ -152,10 +152,16 @@ static int create_validate(struct req *q, struct resp *r, json_t *b, struct crea
         return -1;
     }
     int decimals = atoi(PQgetvalue(res, 0, 0)), enabled = !strcmp(PQgetvalue(res, 0, 2), "t");
+    int configured = !strcmp(PQgetvalue(res, 0, 3), "t");
     snprintf(in->network, sizeof in->network, "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     if (!enabled) {
         resp_error(r, 422, "rail_not_enabled", "rail '%s' is not enabled for this merchant in %s", in->rail,
+                   q->who.env);
+        return -1;
+    }
+    if (!configured) {   /* a sandbox rail whose test token the deployment has not named yet */
+        resp_error(r, 422, "rail_not_configured", "rail '%s' has no token contract configured in %s yet", in->rail,
                    q->who.env);
         return -1;
     }

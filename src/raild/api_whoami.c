@@ -10,6 +10,7 @@ static void whoami(struct req *q, struct resp *r)
         json_object_set_new(o, "merchant_id", json_integer(q->who.merchant_id));
     else
         json_object_set_new(o, "merchant_id", json_null());
+    json_object_set_new(o, "network", q->who.network[0] ? json_string(q->who.network) : json_null());
     resp_json(r, 200, o);
 }
 

@@ -28,6 +28,7 @@ int auth_role_can(const char *role, enum cap cap)
     case CAP_OPS:      return admin || !strcmp(role, "ops");
     case CAP_FINANCE:  return admin || !strcmp(role, "finance");
     case CAP_ADMIN:    return admin;
+    case CAP_ANY_KEY:  return is;
     }
     return 0;
 }
@@ -57,7 +58,7 @@ int auth_lookup(PGconn *db, const char *key, struct principal *who)
     auth_hash_key(key, hash);
     PGresult *r = db_q(db,
         "SELECT id, name, role, coalesce(merchant_id, 0), environment,"
-        "       (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')"
+        "       (last_used_at IS NULL OR last_used_at < now() - interval '1 minute'), coalesce(network, '')"
         "  FROM api_keys WHERE hash = $1::bytea AND revoked_at IS NULL", hash);
     if (db_failed(r)) { PQclear(r); return -2; }
     if (PQntuples(r) != 1) { PQclear(r); return -1; }
@@ -67,6 +68,7 @@ int auth_lookup(PGconn *db, const char *key, struct principal *who)
     who->merchant_id = atoll(PQgetvalue(r, 0, 3));
     snprintf(who->env, sizeof who->env, "%s", PQgetvalue(r, 0, 4));
     int touch = PQgetvalue(r, 0, 5)[0] == 't';
+    snprintf(who->network, sizeof who->network, "%s", PQgetvalue(r, 0, 6));
     char id[32];
     snprintf(id, sizeof id, "%lld", who->key_id);
     PQclear(r);

@@ -18,4 +18,6 @@ void cli_on_stop_signals(void (*fn)(int));
 int cmd_migrate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_admin(int argc, char **argv);
+/* raild watch (watcher.c) */
+int cmd_watch(int argc, char **argv);
 #endif

@@ -57,7 +57,7 @@ int exc_sla_hours(int severity)
     " t.tx_hash, t.log_index, t.block_number, t.from_address, t.to_address, t.contract,"            \
     " t.value::text, t.status, t.id"                                                                 \
     " FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"                                 \
-    " LEFT JOIN rails r ON r.id = e.rail LEFT JOIN chain_transfers t ON t.id = e.transfer_id "
+    " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN chain_transfers t ON t.id = e.transfer_id "
 
 static json_t *col_str(PGresult *r, int c)
 {
@@ -160,7 +160,7 @@ static PGresult *exc_context(PGconn *db, const char *type, const char *pid, cons
                 "          nr.decimals, 6)"
                 " FROM (SELECT 1) x"
                 " LEFT JOIN payments p ON p.id = NULLIF($1::bigint, 0)"
-                " LEFT JOIN rails pr ON pr.id = p.rail"
+                " LEFT JOIN rails pr ON pr.id = p.rail AND pr.environment = p.environment"
                 " LEFT JOIN chain_transfers t ON t.id = NULLIF($2::bigint, 0)"
                 " LEFT JOIN rails tr ON tr.network = t.network AND tr.contract = t.contract"
                 " LEFT JOIN LATERAL (SELECT decimals FROM rails WHERE network = coalesce(t.network, pr.network)"
@@ -210,6 +210,29 @@ long long exc_open(PGconn *db, const char *type, long long payment_id, long long
     if (exc_event(db, id, "exception.opened")) return -1;
     log_info("exception.opened", "exception=%s type=%s severity=%d payment_id=%lld transfer_id=%lld", pub, type,
              severity, payment_id, transfer_id);
+    return id;
+}
+
+long long exc_open_network(PGconn *db, const char *type, const char *network, const char *environment,
+                           json_t *details)
+{
+    if (!exc_type_valid(type)) return -1;
+    char pub[48], sla[16];
+    snprintf(sla, sizeof sla, "%d hours", exc_sla_hours(4));
+    util_random_id("exc_", pub, sizeof pub);
+    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
+    PGresult *r = db_q(db, "INSERT INTO exceptions (public_id, type, severity, sla_due, environment, network, details)"
+                           " VALUES ($1, $2, 4, now() + $3::interval, $4, $5, coalesce($6::jsonb, '{}'))"
+                           " ON CONFLICT DO NOTHING RETURNING id", pub, type, sla, environment, network, d);
+    free(d);
+    if (db_failed(r)) {
+        log_error("exception.open_failed", "type=%s sqlstate=%s", type, db_sqlstate(r));
+        PQclear(r);
+        return -1;
+    }
+    long long id = PQntuples(r) ? atoll(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    if (id) log_info("exception.opened", "exception=%s type=%s severity=4 network=%s", pub, type, network);
     return id;
 }
 

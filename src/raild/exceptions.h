@@ -18,6 +18,11 @@
 long long exc_open(PGconn *db, const char *type, long long payment_id, long long transfer_id,
                    const char *amount_units, json_t *details);
 
+/* Opens a network-wide exception (chain_incident): critical, no merchant, no payment;
+ * at most one live per network. Returns the id, 0 if one is live, -1 on a database error. */
+long long exc_open_network(PGconn *db, const char *type, const char *network, const char *environment,
+                           json_t *details);
+
 /* Closes live exceptions of `type` for the transfer (or payment when transfer_id is 0)
  * as resolved with resolution 'auto_closed' and the reason in the note (e.g. reorged
  * transfer re-included, stuck transfer confirmed). Returns the number closed or -1. */

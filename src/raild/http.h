@@ -21,6 +21,7 @@ struct principal {
     char role[16];          /* merchant watcher viewer support ops finance admin */
     long long merchant_id;  /* 0 unless role == merchant */
     char env[16];           /* sandbox | production */
+    char network[40];       /* watcher keys: the one network they post for; "" otherwise */
 };
 
 struct req {
@@ -56,6 +57,7 @@ enum cap {
     CAP_OPS,         /* exceptions, transfer classification */
     CAP_FINANCE,     /* reconciliation, export */
     CAP_ADMIN,       /* keys, rails, merchants */
+    CAP_ANY_KEY,     /* any valid key: the rails and networks of its environment */
 };
 
 struct route {

@@ -39,6 +39,37 @@ int ingest_lock_network(PGconn *db, const char *network)
     return rc;
 }
 
+int ingest_batch(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, json_t *results,
+                 size_t *bad_index)
+{
+    long long *affected = calloc(n ? n : 1, sizeof *affected);
+    size_t na = 0;
+    if (!affected) return -2;
+    int rc = ingest_lock_network(db, network) ? -1 : 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct xfer_out o;
+        int t = ingest_transfer(db, network, &xs[i], &o);
+        if (t == -3 && bad_index) *bad_index = i;
+        if (t) { rc = t == -3 ? -3 : -1; break; }
+        if (results)
+            json_array_append_new(results, json_pack("{s:s,s:I,s:s,s:o}", "tx_hash", xs[i].tx_hash, "log_index",
+                                                     (json_int_t)xs[i].log_index, "classification", o.classification,
+                                                     "payment_id", o.payment_public_id[0]
+                                                                       ? json_string(o.payment_public_id) : json_null()));
+        int dup = 0;
+        for (size_t j = 0; j < na; j++) dup |= affected[j] == o.payment_id;
+        if (o.payment_id && !dup) affected[na++] = o.payment_id;
+    }
+    /* evaluate each touched payment once, in id order (consistent lock order) */
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = i + 1; j < na; j++)
+            if (affected[j] < affected[i]) { long long t = affected[i]; affected[i] = affected[j]; affected[j] = t; }
+    for (size_t i = 0; i < na && !rc; i++)
+        if (ingest_eval_payment(db, affected[i]) < 0) rc = -1;
+    free(affected);
+    return rc;
+}
+
 static json_t *xfer_details(const char *network, const struct xfer_in *in)
 {
     return json_pack("{s:s,s:s,s:I,s:o,s:s,s:s,s:s,s:s}", "network", network, "tx_hash", in->tx_hash, "log_index",
@@ -80,7 +111,7 @@ static int classify(PGconn *db, const char *network, const struct xfer_in *in, s
         char id[32];
         LL(id, pid);
         r = db_q(db, "SELECT p.state, r.contract = $2, p.state = 'awaiting_payment' AND p.expires_at <= now()"
-                     " FROM payments p JOIN rails r ON r.id = p.rail WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
+                     " FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
         if (db_failed(r) || PQntuples(r) != 1) {
             PQclear(r);
             return -1;
@@ -356,7 +387,7 @@ static int eval_load(PGconn *db, const char *id, struct eval *e)
     PGresult *r = db_q(db,
         "WITH p AS (SELECT p.id, p.state, p.amount, r.network, r.confirm_depth,"
         "                  floor(p.amount * m.tolerance_bps / 10000) AS tol"
-        "             FROM payments p JOIN rails r ON r.id = p.rail JOIN merchants m ON m.id = p.merchant_id"
+        "             FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment JOIN merchants m ON m.id = p.merchant_id"
         "            WHERE p.id = $1 FOR UPDATE OF p),"
         " t AS (SELECT value, block_number FROM chain_transfers WHERE payment_id = $1 AND counted AND status = 'seen'),"
         " a AS (SELECT coalesce(sum(value), 0) AS received, count(*) AS n, count(block_number) AS nb,"
@@ -519,7 +550,7 @@ int ingest_eval_payment(PGconn *db, long long pid)
  * is accepted — but never below the stored finalized height (finality does not go back;
  * that report is wrong or from another chain: 409). The finalized height itself only ever
  * rises. Payments are never moved backwards by heads: removed transfers do that. */
-int ingest_head(PGconn *db, const char *network, long long head, long long finalized, json_t **out)
+int ingest_head(PGconn *db, const char *network, long long head, long long finalized, int check_jump, json_t **out)
 {
     char h[32], f[32];
     LL(h, head);
@@ -528,15 +559,20 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
     PGresult *r = db_q(db,
         "SELECT coalesce((SELECT finalized FROM chain_heads WHERE network = $1), -1),"
         "       CASE WHEN $3::bigint >= 0 THEN $3::bigint"
-        "            ELSE $2::bigint - (SELECT max(finality_depth) FROM rails WHERE network = $1) END",
+        "            ELSE $2::bigint - coalesce((SELECT max(finality_depth) FROM rails WHERE network = $1), 0) END,"
+        "       coalesce((SELECT $2::bigint > h.head + n.max_head_jump FROM chain_heads h JOIN networks n"
+        "                  ON n.name = h.network WHERE h.network = $1), false)",
         network, h, f);
     if (db_failed(r)) {
         PQclear(r);
         return -1;
     }
     long long stored_fin = atoll(PQgetvalue(r, 0, 0)), fin = atoll(PQgetvalue(r, 0, 1));
+    int jump = PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
     if (head < stored_fin) return -4;
+    if (jump && check_jump) return -5;
+    if (fin > head) fin = head;
     if (fin < stored_fin) fin = stored_fin;
     LL(f, fin);
     r = db_q(db, "INSERT INTO chain_heads (network, head, finalized) VALUES ($1, $2, $3)"
@@ -554,7 +590,7 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
      * change-log row and a console wake-up, and nothing depends on the count after
      * confirmation. */
     r = db_q(db,
-        "WITH o AS (SELECT p.id, p.state, p.confirmations, r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail"
+        "WITH o AS (SELECT p.id, p.state, p.confirmations, r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
         "            WHERE r.network = $1 AND p.state IN ('confirming','confirmed') ORDER BY p.id FOR UPDATE OF p),"
         " a AS (SELECT t.payment_id, max(t.block_number) AS mb FROM chain_transfers t JOIN o ON o.id = t.payment_id"
         "        WHERE t.counted AND t.status = 'seen' AND t.block_number IS NOT NULL GROUP BY t.payment_id)"
@@ -583,7 +619,7 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
     r = db_q(db,
         "UPDATE payments p SET confirmations = greatest($2::bigint - x.mb + 1, 1), updated_at = now()"
         "  FROM (SELECT t.payment_id, max(t.block_number) AS mb FROM chain_transfers t"
-        "          JOIN payments q ON q.id = t.payment_id JOIN rails r ON r.id = q.rail"
+        "          JOIN payments q ON q.id = t.payment_id JOIN rails r ON r.id = q.rail AND r.environment = q.environment"
         "         WHERE r.network = $1 AND q.state = 'confirming' AND t.counted AND t.status = 'seen'"
         "           AND t.block_number IS NOT NULL GROUP BY t.payment_id) x"
         " WHERE p.id = x.payment_id AND p.confirmations IS DISTINCT FROM greatest($2::bigint - x.mb + 1, 1)::int",

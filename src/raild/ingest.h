@@ -31,6 +31,13 @@ int ingest_lock_network(PGconn *db, const char *network);
  * with different contract/from/to/value (the batch must be rejected). */
 int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out);
 
+/* Applies n transfers in the caller's transaction: takes the network lock, applies each,
+ * then evaluates every touched payment once, in id order. results: NULL, or an array that
+ * gets {tx_hash, log_index, classification, payment_id} per transfer. Returns 0, -1
+ * database error, -2 out of memory, -3 conflict (transfer *bad_index; reject the batch). */
+int ingest_batch(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, json_t *results,
+                 size_t *bad_index);
+
 /* Re-evaluates one payment from its counted transfers and the network head: updates
  * received / confirmed_amount / confirmations and makes the chain's moves (VIA_CHAIN) —
  * awaiting → detected/confirming, back-moves when transfers left, confirming → confirmed
@@ -40,8 +47,12 @@ int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, s
 int ingest_eval_payment(PGconn *db, long long payment_id);
 
 /* Stores a new head for `network` and re-evaluates open payments there.
- * finalized < 0 means "head minus the network's largest finality depth".
- * Returns 0, -1 database error, -4 head below the stored finalized height (rejected).
+ * finalized < 0 means "head minus the network's largest finality depth"; it never
+ * exceeds head. check_jump: refuse a head more than networks.max_head_jump past the
+ * stored one (the HTTP ingest; raild's own watcher reads the node and does not).
+ * Returns 0, -1 database error, -4 head below the stored finalized height (rejected),
+ * -5 head jump too large (rejected).
  * *out receives {"network","head","finalized","evaluated","transitions"}. */
-int ingest_head(PGconn *db, const char *network, long long head, long long finalized, json_t **out);
+int ingest_head(PGconn *db, const char *network, long long head, long long finalized, int check_jump,
+                json_t **out);
 #endif

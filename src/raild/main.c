@@ -20,6 +20,7 @@ static const struct command commands[] = {
     { "serve",   cmd_serve,   "run the HTTP API and background workers" },
     { "admin",   cmd_admin,   "reviewed onboarding: merchants, rails, addresses, wallets, keys" },
     { "dispatch", cmd_dispatch, "deliver signed webhooks (also runs inside serve)" },
+    { "watch",   cmd_watch,   "watch one network's chain through its RPC endpoints (also runs inside serve)" },
     { "recon",   cmd_recon,   "reconcile commerce, provider and finance planes (also runs inside serve)" },
     { "import-orders", cmd_import_orders, "import a merchant's orders from CSV (the commerce plane)" },
     { 0 }

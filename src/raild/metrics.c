@@ -1,5 +1,7 @@
 #include "raild/metrics.h"
 #include "core/db.h"
+#include "core/exc_catalog.h"
+#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +54,50 @@ void metrics_transition(const char *to_state)
     pthread_mutex_unlock(&mu);
 }
 
+/* Per network, from watcher_status (any raild copy answers the same, whichever holds the
+ * watcher lease) and chain_heads (also fed by external watchers). */
+static void chain_metrics(PGconn *db, FILE *f)
+{
+    PGresult *r = db_q0(db,
+        "SELECT n.name, coalesce(h.head, -1), coalesce(h.finalized, -1), coalesce(w.state, 'none'),"
+        "       coalesce(w.head - w.checkpoint, 0), coalesce(extract(epoch FROM now() - w.head_seen_at)::bigint, -1),"
+        "       coalesce(w.range_size, 0), coalesce(w.reorgs, 0), coalesce(w.rpc_errors::text, '{}')"
+        "  FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
+        "  LEFT JOIN watcher_status w ON w.network = n.name ORDER BY n.name");
+    if (db_failed(r)) { PQclear(r); return; }
+    static const char *const g[][2] = {
+        { "raild_chain_head", "Latest head ingested, by network." },
+        { "raild_chain_finalized", "Finalized height ingested, by network." },
+        { "raild_watcher_lag_blocks", "Node head minus the watcher's checkpoint." },
+        { "raild_watcher_lag_seconds", "Seconds since the node last showed a new head (-1: never)." },
+        { "raild_watcher_range_blocks", "eth_getLogs block range in use." },
+        { "raild_watcher_reorgs_total", "Reorgs the watcher detected and unwound." },
+    };
+    for (int k = 0; k < 6; k++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", g[k][0], g[k][1], g[k][0], k == 5 ? "counter" : "gauge");
+        int col = k < 2 ? k + 1 : k + 2;
+        for (int i = 0; i < PQntuples(r); i++)
+            if (k >= 2 || strcmp(PQgetvalue(r, i, col), "-1"))
+                fprintf(f, "%s{network=\"%s\"} %s\n", g[k][0], PQgetvalue(r, i, 0), PQgetvalue(r, i, col));
+    }
+    fprintf(f, "# HELP raild_watcher_up 1 for the state each network's watcher is in.\n# TYPE raild_watcher_up gauge\n");
+    for (int i = 0; i < PQntuples(r); i++)
+        fprintf(f, "raild_watcher_up{network=\"%s\",state=\"%s\"} 1\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 3));
+    fprintf(f, "# HELP raild_watcher_rpc_errors_total RPC errors by network and code.\n"
+               "# TYPE raild_watcher_rpc_errors_total counter\n");
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_error_t e;
+        json_t *o = json_loads(PQgetvalue(r, i, 8), 0, &e), *v;
+        const char *k;
+        json_object_foreach(o, k, v)
+            if (json_is_integer(v))
+                fprintf(f, "raild_watcher_rpc_errors_total{network=\"%s\",code=\"%s\"} %lld\n", PQgetvalue(r, i, 0),
+                        k, (long long)json_integer_value(v));
+        json_decref(o);
+    }
+    PQclear(r);
+}
+
 char *metrics_render(PGconn *db)
 {
     char *buf = NULL;
@@ -85,11 +131,16 @@ char *metrics_render(PGconn *db)
         fprintf(f, "raild_payment_transitions_total{to=\"%s\"} %llu\n", trs[i].state, trs[i].n);
     pthread_mutex_unlock(&mu);
     if (db) {
-        PGresult *r = db_q0(db, "SELECT t, count(e.id) FROM unnest(ARRAY['underpaid','overpaid','late_payment',"
-                                "'unmatched_transfer','wrong_asset','duplicate_payment','reorged',"
-                                "'unclassified_internal','stuck_unconfirmed','recon_break']) t"
-                                " LEFT JOIN exceptions e ON e.type = t AND e.state IN ('open','claimed')"
-                                " GROUP BY t ORDER BY t");
+        /* every type of the catalogue, zeros included */
+        char types[512] = "{";
+        for (int i = 0; exc_types[i]; i++) {
+            strncat(types, exc_types[i], sizeof types - strlen(types) - 3);
+            if (exc_types[i + 1]) strcat(types, ",");
+        }
+        strcat(types, "}");
+        PGresult *r = db_q(db, "SELECT t, count(e.id) FROM unnest($1::text[]) t"
+                               " LEFT JOIN exceptions e ON e.type = t AND e.state IN ('open','claimed')"
+                               " GROUP BY t ORDER BY t", types);
         if (!db_failed(r)) {
             fprintf(f, "# HELP raild_exceptions_open Open (or claimed) exceptions by type.\n"
                        "# TYPE raild_exceptions_open gauge\n");
@@ -97,6 +148,7 @@ char *metrics_render(PGconn *db)
                 fprintf(f, "raild_exceptions_open{type=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
         }
         PQclear(r);
+        chain_metrics(db, f);
     }
     fclose(f);
     return buf;

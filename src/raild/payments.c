@@ -11,7 +11,7 @@
     " " SQL_TS("p.expires_at") ", " SQL_TS("p.created_at") ", " SQL_TS("p.updated_at") ","     \
     " " SQL_TS("p.detected_at") ", " SQL_TS("p.confirmed_at") ", " SQL_TS("p.finalized_at") "," \
     " p.metadata::text, p.sequence, r.decimals"                                                 \
-    " FROM payments p JOIN rails r ON r.id = p.rail "
+    " FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment "
 
 void units_format(const char *digits, int decimals, char *out, size_t outlen)
 {

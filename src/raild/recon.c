@@ -73,7 +73,7 @@ static const char SQL_GRACE_KEYS[] =
 /* ---------------------------------------------------------------- SQL: the planes */
 
 /* Rail scale to order units (10^-18 USDT). */
-#define RS "rs AS (SELECT id AS rail, network, lower(contract) AS contract," \
+#define RS "rs AS (SELECT id AS rail, environment, network, lower(contract) AS contract," \
            " power(10::numeric, 18 - decimals) AS scale FROM rails)"
 
 #define PAY_AGG \
@@ -100,11 +100,11 @@ static const char SQL_PLANES_FULL[] =
     "      UNION ALL"
     "      SELECT p.merchant_id, p.environment, coalesce(m.reference, p.reference), 2, NULL, NULL, NULL, p.state,"
     "             p.received * rs.scale, p.finalized_at, p.public_id, NULL"
-    "        FROM payments p JOIN rs ON rs.rail = p.rail LEFT JOIN recon_matches m ON m.payment_id = p.id"
+    "        FROM payments p JOIN rs ON rs.rail = p.rail AND rs.environment = p.environment LEFT JOIN recon_matches m ON m.payment_id = p.id"
     "      UNION ALL"
     "      SELECT t.merchant_id, t.environment, coalesce(mt.reference, mp.reference, t.reference), 3, NULL, NULL,"
     "             NULL, NULL, t.amount * rs.scale, NULL, NULL, t.kind"
-    "        FROM ledger_transactions t JOIN rs ON rs.rail = t.rail"
+    "        FROM ledger_transactions t JOIN rs ON rs.rail = t.rail AND rs.environment = t.environment"
     "        LEFT JOIN recon_matches mt ON mt.ledger_txn_id = t.id"
     "        LEFT JOIN recon_matches mp ON mp.payment_id = t.payment_id"
     "       WHERE t.kind IN ('finality','attach','refund') AND t.merchant_id IS NOT NULL"
@@ -142,7 +142,7 @@ static const char SQL_PLANES_KEYED[] =
     "                    p.finalized_at, p.public_id"
     "               FROM kk JOIN recon_matches m USING (merchant_id, environment, reference)"
     "               JOIN payments p ON p.id = m.payment_id) x"
-    "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3),"
+    "       JOIN rs ON rs.rail = x.rail AND rs.environment = x.environment GROUP BY 1, 2, 3),"
     " f AS (SELECT x.merchant_id, x.environment, x.kref AS reference," FIN_AGG
     "       FROM (SELECT t.merchant_id, t.environment, t.reference AS kref, t.rail, t.kind, t.amount"
     "               FROM kk JOIN ledger_transactions t USING (merchant_id, environment, reference)"
@@ -160,7 +160,7 @@ static const char SQL_PLANES_KEYED[] =
     "               JOIN ledger_transactions t ON t.payment_id = m.payment_id"
     "              WHERE t.kind IN ('finality','attach','refund')"
     "                AND NOT EXISTS (SELECT 1 FROM recon_matches m2 WHERE m2.ledger_txn_id = t.id)) x"
-    "       JOIN rs ON rs.rail = x.rail GROUP BY 1, 2, 3)";
+    "       JOIN rs ON rs.rail = x.rail AND rs.environment = x.environment GROUP BY 1, 2, 3)";
 
 /* The rules. $1 clock, $2 missing_in_finance grace, $3 commerce_lagging grace.
  * c_eff: what commerce says we should net for the key (pending: no claim yet). */

@@ -226,7 +226,7 @@ static int attach_target(struct fx *f, const struct xfer *x, long long *pid, lon
     PGresult *r = db_q(f->db,
         "SELECT p.id, p.state, p.merchant_id, p.environment, r.network = $2 AND"
         "       (r.contract = $3 OR (n.address_kind = 'evm' AND lower(r.contract) = lower($3)))"
-        "  FROM payments p JOIN rails r ON r.id = p.rail JOIN networks n ON n.name = r.network"
+        "  FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment JOIN networks n ON n.name = r.network"
         " WHERE p.public_id = $1 FOR UPDATE OF p", f->in->target, x->network, x->contract);
     if (db_failed(r)) { PQclear(r); return -1; }
     if (PQntuples(r) != 1) {

@@ -13,6 +13,7 @@ extern const struct route payments_routes[];
 extern const struct route chain_routes[];
 extern const struct route orders_routes[];   /* api_orders.c */
 extern const struct route recon_routes[];    /* api_recon.c */
+extern const struct route network_routes[];  /* api_networks.c */
 
 const struct route *const route_tables[] = {
     system_routes,
@@ -24,15 +25,18 @@ const struct route *const route_tables[] = {
     chain_routes,
     orders_routes,
     recon_routes,
+    network_routes,
     0
 };
 
 void *sweeper_run(void *ctx);   /* sweeper.c */
 void *recon_worker(void *ctx);  /* recon.c */
+void *watch_worker(void *ctx);  /* watcher.c */
 
 const struct worker worker_table[] = {
     { "dispatch", dispatch_worker },
     { "sweeper", sweeper_run },
     { "recon", recon_worker },
+    { "watch", watch_worker },
     { 0 }
 };

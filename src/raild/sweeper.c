@@ -69,7 +69,7 @@ static int stuck_batch(PGconn *db)
     PGresult *r = db_q(db,
         "SELECT p.id, p.received::text, to_char(p.detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
         "       r.stuck_after::text"
-        "  FROM payments p JOIN rails r ON r.id = p.rail"
+        "  FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
         " WHERE p.state = 'detected' AND p.detected_at < now() - r.stuck_after"
         "   AND NOT EXISTS (SELECT 1 FROM exceptions e WHERE e.payment_id = p.id AND e.type = 'stuck_unconfirmed'"
         "                    AND e.opened_at >= p.detected_at)"

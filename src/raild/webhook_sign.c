@@ -208,3 +208,54 @@ int wh_secret_open(const char *stored, char *out)
     free(b);
     return rc;
 }
+
+/* Any-length secrets (RPC URL lists): the same "aes:" / "plain:" forms, malloc'd. */
+char *secret_seal_text(const char *plain)
+{
+    unsigned char key[32];
+    size_t len = strlen(plain);
+    int k = sealing_key(key);
+    if (k == -2 || len > 1 << 20) return NULL;
+    if (k == -1) {
+        char *out = malloc(len + 7);
+        if (out) snprintf(out, len + 7, "plain:%s", plain);
+        return out;
+    }
+    unsigned char *buf = malloc(28 + len);
+    char *out = NULL;
+    if (buf) {
+        util_random_bytes(buf, 12);
+        if (!aes_gcm(1, key, buf, buf + 12, (const unsigned char *)plain, (int)len, buf + 28)) {
+            char *b = util_base64(buf, 28 + len);
+            if (b && (out = malloc(strlen(b) + 5))) snprintf(out, strlen(b) + 5, "aes:%s", b);
+            free(b);
+        }
+        OPENSSL_cleanse(buf, 28 + len);
+        free(buf);
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    return out;
+}
+
+char *secret_open_text(const char *stored)
+{
+    if (!stored) return NULL;
+    if (!strncmp(stored, "plain:", 6)) return strdup(stored + 6);
+    if (strncmp(stored, "aes:", 4)) return NULL;
+    unsigned char key[32];
+    if (sealing_key(key)) return NULL;
+    size_t n;
+    unsigned char *b = util_base64_decode(stored + 4, &n);
+    char *out = NULL;
+    if (b && n > 28 && (out = malloc(n - 28 + 1))) {
+        if (aes_gcm(0, key, b, b + 12, b + 28, (int)(n - 28), (unsigned char *)out)) {
+            free(out);
+            out = NULL;
+        } else {
+            out[n - 28] = 0;
+        }
+    }
+    OPENSSL_cleanse(key, sizeof key);
+    free(b);
+    return out;
+}

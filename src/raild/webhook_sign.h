@@ -35,6 +35,10 @@ int wh_secret_seal(const char *secret, char *out);
 int wh_secret_open(const char *stored, char *out);
 /* 1 when RAILD_SECRETS_KEY is set and valid (secrets are encrypted at rest). */
 int wh_sealing_enabled(void);
+/* Secrets of any length (RPC endpoint lists) in the same stored forms; malloc'd, NULL on
+ * failure (a malformed RAILD_SECRETS_KEY, a wrong key, a corrupt value). */
+char *secret_seal_text(const char *plain);
+char *secret_open_text(const char *stored);
 /* RAILD_SECRETS_KEY: 1 valid, 0 absent, -1 set but not base64 of 32 bytes */
 int wh_secrets_key_status(void);
 #endif
