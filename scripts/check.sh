@@ -29,6 +29,12 @@ rm -rf "$RT_LOGDIR"; mkdir -p "$RT_LOGDIR"
 
 echo "== migrate"
 "$RAILD" migrate >/dev/null || { echo "migrate failed"; exit 1; }
+# Sepolia and Amoy have no well-known USDT: the tests name a token, as a deployment must
+# (the same addresses as tests/lib/rt.py's RAILS)
+"$RAILD" admin set-rail --env sandbox --rail ethereum:usdt --network sepolia \
+  --contract 0xaa8e23fb1079ea71e0a56f48a2aa51851d8433d0 >/dev/null || { echo "set-rail failed"; exit 1; }
+"$RAILD" admin set-rail --env sandbox --rail polygon:usdt --network polygon-amoy \
+  --contract 0x1616d425cd540b256475cbfb604586c8598ec0fb >/dev/null || { echo "set-rail failed"; exit 1; }
 
 # TESTS="tests/api/10_payments.py ..." runs a subset
 if [ -n "${TESTS:-}" ]; then

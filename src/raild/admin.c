@@ -227,7 +227,8 @@ static int admin_add_addresses(struct opts *o)
         if (n == cap) addrs = realloc(addrs, (cap *= 2) * sizeof *addrs);
         if (address_canonical(kind, s, addrs[n], sizeof addrs[n])) {
             if (errors++ < 20)
-                fprintf(stderr, "%s:%d: not a valid %s address: '%.80s'\n", file, lineno, net, s);
+                fprintf(stderr, "%s:%d: not a valid %s address for network %s: '%.80s'\n", file, lineno, kind, net,
+                        s);
             continue;
         }
         n++;
@@ -285,11 +286,13 @@ static int admin_add_wallet(struct opts *o)
         return unknown_network(o, net);
     }
     int bad = address_canonical(kind, addr, canon, sizeof canon);
-    free(kind);
     if (bad) {
         PQfinish(db);
-        return cli_usage_error(o->cmd, "--address is not a valid %s address", net);
+        bad = cli_usage_error(o->cmd, "--address is not a valid %s address for network %s", kind, net);
+        free(kind);
+        return bad;
     }
+    free(kind);
     db_cmd(db, "BEGIN");
     PGresult *r = db_q(db, "INSERT INTO wallets (network, address, kind) VALUES ($1, $2, $3)"
                            " ON CONFLICT (network, address) DO NOTHING RETURNING id", net, canon, kindopt);
@@ -547,19 +550,25 @@ static int admin_configure_rail(struct opts *o)
     snprintf(cs, sizeof cs, "%lld", c);
     snprintf(fs, sizeof fs, "%lld", f);
     /* --finality tag keeps the depth as the rule where the node has no finalized block */
-    r = db_q(db,
+    /* (the CHECKs see an INSERT's row before ON CONFLICT would, so insert and update apart) */
+    static const char *const upd =
+        "UPDATE rails SET network = $3, contract = $4,"
+        "   decimals = CASE WHEN $5::int >= 0 THEN $5::int ELSE decimals END,"
+        "   confirm_depth = CASE WHEN $6::int > 0 THEN $6::int ELSE confirm_depth END,"
+        "   finality_depth = CASE WHEN $7::int > 0 THEN $7::int ELSE finality_depth END,"
+        "   finality_tag = CASE WHEN $9 THEN $8::boolean ELSE finality_tag END, updated_at = now()"
+        " WHERE environment = $1 AND id = $2"
+        " RETURNING decimals, confirm_depth, finality_depth, finality_tag";
+    /* --finality tag keeps a depth as the rule where the node has no finalized block */
+    static const char *const ins =
         "INSERT INTO rails (id, environment, network, asset, standard, contract, decimals, confirm_depth,"
         "                   finality_depth, finality_tag)"
-        " VALUES ($2, $1, $3, split_part($2, ':', 2),"
-        "         CASE (SELECT address_kind FROM networks WHERE name = $3) WHEN 'tron' THEN 'TRC20' ELSE 'ERC20' END,"
-        "         $4, $5::int, $6::int, CASE WHEN $7::int > 0 THEN $7::int ELSE greatest($6::int, 1) END, $8::boolean)"
-        " ON CONFLICT (environment, id) DO UPDATE SET network = $3, contract = $4,"
-        "   decimals = CASE WHEN $5::int >= 0 THEN $5::int ELSE rails.decimals END,"
-        "   confirm_depth = CASE WHEN $6::int > 0 THEN $6::int ELSE rails.confirm_depth END,"
-        "   finality_depth = CASE WHEN $7::int > 0 THEN $7::int ELSE rails.finality_depth END,"
-        "   finality_tag = CASE WHEN $9 THEN $8::boolean ELSE rails.finality_tag END, updated_at = now()"
-        " RETURNING decimals, confirm_depth, finality_depth, finality_tag",
-        env, rail, net, canon, ds, cs, fs, tag ? "true" : "false", fin ? "true" : "false");
+        " SELECT $2, $1, $3, split_part($2, ':', 2),"
+        "        CASE (SELECT address_kind FROM networks WHERE name = $3) WHEN 'tron' THEN 'TRC20' ELSE 'ERC20' END,"
+        "        $4, $5::int, $6::int, CASE WHEN $7::int > 0 THEN $7::int ELSE $6::int END, $8::boolean"
+        "  WHERE $9 OR true"
+        " RETURNING decimals, confirm_depth, finality_depth, finality_tag";
+    r = db_q(db, before ? upd : ins, env, rail, net, canon, ds, cs, fs, tag ? "true" : "false", fin ? "true" : "false");
     if (db_failed(r)) {
         const char *st = db_sqlstate(r);
         int user = !strcmp(st, SQLSTATE_UNIQUE_VIOLATION) || !strcmp(st, "23514");

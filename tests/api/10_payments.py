@@ -19,7 +19,7 @@ st, p, _ = create({"reference": "order-1", "amount": "125.5", "rail": "tron:usdt
 is_(st, 201, "create on tron:usdt answers 201")
 ok(p["id"].startswith("pay_"), "payment id is pay_…")
 is_((p["amount"], p["amount_units"]), ("125.500000", "125500000"), "amount shown with the rail's 6 decimals")
-is_((p["state"], p["rail"], p["network"], p["environment"]), ("awaiting_payment", "tron:usdt", "tron", "sandbox"),
+is_((p["state"], p["rail"], p["network"], p["environment"]), ("awaiting_payment", "tron:usdt", "tron-nile", "sandbox"),
     "state, rail, network and environment")
 is_((p["received"], p["received_units"], p["confirmations"], p["confirmations_required"], p["sequence"]),
     ("0.000000", "0", 0, 19, 0), "nothing received yet; 19 confirmations required")
@@ -184,7 +184,7 @@ is_(sql1("SELECT count(*) FROM payment_events e JOIN webhook_outbox o ON o.event
 
 # ---------------------------------------------------------------- address pool
 m3 = Merchant(rails=("polygon:usdt",), addresses=1)
-free = int(sql1("SELECT count(*) FROM deposit_addresses WHERE network = 'polygon' AND payment_id IS NULL"))
+free = int(sql1("SELECT count(*) FROM deposit_addresses WHERE network = 'polygon-amoy' AND payment_id IS NULL"))
 got = []
 for i in range(free):
     st, b, _ = create({"reference": "pool", "amount": "1", "rail": "polygon:usdt"}, key=m3.key)
@@ -194,7 +194,7 @@ st, b, _ = create({"reference": "pool", "amount": "1", "rail": "polygon:usdt"}, 
 is_((st, b["error"]["code"]), (503, "address_pool_exhausted"), "empty pool → 503 address_pool_exhausted")
 is_(row_counts(["payments", "payment_events"]), before, "…and nothing was written")
 is_(len(set(got)), len(got), "every payment got its own address")
-add_addresses("polygon", 1)
+add_addresses("polygon-amoy", 1)
 st, b, _ = create({"reference": "pool", "amount": "1", "rail": "polygon:usdt"}, key=m3.key)
 ok(st == 201 and b["deposit_address"] not in got, "a refilled pool serves a fresh address, never a reused one")
 ok(srv.alive(), "raild still serving")

@@ -28,7 +28,7 @@ def xfer(net, to, value, tx=None, block=None, contract=None, frm=None, log_index
          "block_hash": ("0x" + "ab" * 32) if block is not None else None,
          "contract": contract or [r for r in RAILS.values() if r["network"] == net][0]["contract"],
          "from": frm or address(net), "to": to, "value": value}
-    if net == "tron" and t["block_hash"]:
+    if net == "tron-nile" and t["block_hash"]:
         t["block_hash"] = "cd" * 32
     if removed is not None:
         t["removed"] = removed
@@ -57,7 +57,7 @@ def walk(rail, amount, units):
                                                                   "rail": rail})
     is_((st, p["amount_units"]), (201, units), "%s: created, amount %s exact in base units" % (rail, amount))
     pid, addr = p["id"], p["deposit_address"]
-    tx = tx_hash() if net != "tron" else tx_hash()[2:]
+    tx = tx_hash() if net != "tron-nile" else tx_hash()[2:]
 
     st, b, _ = send(net, xfer(net, addr, units, tx=tx))
     is_(st, 200, "%s: mempool transfer accepted" % rail)
@@ -123,11 +123,11 @@ m, pid, addr = walk("bsc:usdt", "25.123456789012345678", "25123456789012345678")
 # ---------------------------------------------------------------- first seen in a block
 m2 = Merchant(rails=("tron:usdt",), addresses=2)
 st, p, _ = srv.call("POST", "/v1/payments", key=m2.key, body={"reference": "direct", "amount": "7", "rail": "tron:usdt"})
-h = head_of("tron") + 1
-st, b, _ = send("tron", xfer("tron", p["deposit_address"], "7000000", block=h))
+h = head_of("tron-nile") + 1
+st, b, _ = send("tron-nile", xfer("tron-nile", p["deposit_address"], "7000000", block=h))
 q = get(m2, p["id"])
 is_((q["state"], q["sequence"]), ("confirming", 1), "a transfer first seen in a block: awaiting → confirming")
-heads("tron", h + 40)
+heads("tron-nile", h + 40)
 q = get(m2, p["id"])
 is_((q["state"], q["sequence"]), ("finalized", 3), "a deep head confirms and finalizes in one evaluation")
 is_([(t, s) for t, s, _ in outbox(p["id"])], [("payment.confirming", 1), ("payment.confirmed", 2),
@@ -135,10 +135,10 @@ is_([(t, s) for t, s, _ in outbox(p["id"])], [("payment.confirming", 1), ("payme
 
 # two transfers make up the amount
 st, p, _ = srv.call("POST", "/v1/payments", key=m2.key, body={"reference": "split", "amount": "10", "rail": "tron:usdt"})
-h = head_of("tron") + 1
-send("tron", xfer("tron", p["deposit_address"], "4000000", block=h),
-     xfer("tron", p["deposit_address"], "6000000", block=h + 1, log_index=3))
-heads("tron", h + 1 + 18)
+h = head_of("tron-nile") + 1
+send("tron-nile", xfer("tron-nile", p["deposit_address"], "4000000", block=h),
+     xfer("tron-nile", p["deposit_address"], "6000000", block=h + 1, log_index=3))
+heads("tron-nile", h + 1 + 18)
 q = get(m2, p["id"])
 is_((q["state"], q["received"]), ("confirmed", "10.000000"), "two transfers summing to the amount confirm it")
 is_(sql1("SELECT count(*) FROM exceptions e JOIN payments p ON p.id = e.payment_id WHERE p.public_id = :'i'",
@@ -147,9 +147,9 @@ is_(sql1("SELECT count(*) FROM exceptions e JOIN payments p ON p.id = e.payment_
 # ---------------------------------------------------------------- races: same batch from 4 watchers, cancel vs transfer
 import threading
 st, p, _ = srv.call("POST", "/v1/payments", key=m2.key, body={"reference": "race", "amount": "2", "rail": "tron:usdt"})
-batch = xfer("tron", p["deposit_address"], "2000000")
+batch = xfer("tron-nile", p["deposit_address"], "2000000")
 res = []
-ths = [threading.Thread(target=lambda: res.append(send("tron", batch)[0])) for _ in range(4)]
+ths = [threading.Thread(target=lambda: res.append(send("tron-nile", batch)[0])) for _ in range(4)]
 [t.start() for t in ths]
 [t.join() for t in ths]
 is_(sorted(r for r in res), [200] * 4, "4 watchers posting the same transfer at once: all 200")
@@ -159,7 +159,7 @@ is_(len(outbox(p["id"])), 1, "…one webhook")
 st, p, _ = srv.call("POST", "/v1/payments", key=m2.key, body={"reference": "race2", "amount": "2", "rail": "tron:usdt"})
 res = []
 t1 = threading.Thread(target=lambda: res.append(("cancel", srv.call("POST", "/v1/payments/%s/cancel" % p["id"], key=m2.key)[0])))
-t2 = threading.Thread(target=lambda: res.append(("xfer", send("tron", xfer("tron", p["deposit_address"], "2000000"))[0])))
+t2 = threading.Thread(target=lambda: res.append(("xfer", send("tron-nile", xfer("tron-nile", p["deposit_address"], "2000000"))[0])))
 t1.start(); t2.start(); t1.join(); t2.join()
 q = get(m2, p["id"])
 cls = sql1("SELECT classification FROM chain_transfers t JOIN payments p ON p.id = t.payment_id WHERE p.public_id = :'i'",
@@ -169,54 +169,54 @@ ok((q["state"] == "canceled" and cls == "late") or (q["state"] == "detected" and
    "cancel racing a transfer: either canceled + late, or detected + cancel refused (%s, %s)" % (q["state"], cls))
 
 # ---------------------------------------------------------------- heads: lower, finalized rules
-cur = head_of("tron")
-fin = int(sql1("SELECT finalized FROM chain_heads WHERE network = 'tron'"))
-b = heads("tron", cur - 2)
+cur = head_of("tron-nile")
+fin = int(sql1("SELECT finalized FROM chain_heads WHERE network = 'tron-nile'"))
+b = heads("tron-nile", cur - 2)
 is_((b["head"], b["finalized"]), (cur - 2, fin), "a lower head is accepted; finalized never goes back")
-st, b, _ = srv.call("POST", "/v1/chain/heads", key=W, body={"network": "tron", "head": fin - 1})
+st, b, _ = srv.call("POST", "/v1/chain/heads", key=W, body={"network": "tron-nile", "head": fin - 1})
 is_((st, b["error"]["code"]), (409, "head_below_finalized"), "a head below the finalized height → 409")
-heads("tron", cur)
+heads("tron-nile", cur)
 
 # ---------------------------------------------------------------- bad ingest input: 4xx, nothing written
 TABLES = ["chain_transfers", "payments", "payment_events", "exceptions", "webhook_outbox", "chain_heads"]
 before = row_counts(TABLES)
 hb = sql("SELECT network, head, finalized FROM chain_heads ORDER BY 1")
-good = xfer("bsc", evm_address(), "1")
+good = xfer("bsc-testnet", evm_address(), "1")
 bad = [
     ("unknown network", {"network": "solana", "transfers": []}, 422, "unknown_network"),
-    ("transfers not an array", {"network": "bsc", "transfers": {}}, 400, "invalid_request"),
-    ("unknown top-level field", {"network": "bsc", "transfers": [], "x": 1}, 400, "unknown_field"),
-    ("short tx_hash", {"network": "bsc", "transfers": [dict(good, tx_hash="0x12")]}, 422, "invalid_transfer"),
-    ("tx_hash without 0x on EVM", {"network": "bsc", "transfers": [dict(good, tx_hash="ab" * 32)]}, 422, "invalid_transfer"),
-    ("tron address on bsc", {"network": "bsc", "transfers": [dict(good, to=tron_address())]}, 422, "invalid_transfer"),
-    ("bad contract", {"network": "bsc", "transfers": [dict(good, contract="0xzz")]}, 422, "invalid_transfer"),
-    ("negative value", {"network": "bsc", "transfers": [dict(good, value="-1")]}, 422, "invalid_transfer"),
-    ("decimal value", {"network": "bsc", "transfers": [dict(good, value="1.5")]}, 422, "invalid_transfer"),
-    ("numeric value", {"network": "bsc", "transfers": [dict(good, value=1)]}, 422, "invalid_transfer"),
-    ("80-digit value", {"network": "bsc", "transfers": [dict(good, value="9" * 80)]}, 422, "invalid_transfer"),
-    ("negative log_index", {"network": "bsc", "transfers": [dict(good, log_index=-1)]}, 422, "invalid_transfer"),
-    ("string block", {"network": "bsc", "transfers": [dict(good, block_number="5")]}, 422, "invalid_transfer"),
-    ("removed not bool", {"network": "bsc", "transfers": [dict(good, removed="yes")]}, 422, "invalid_transfer"),
-    ("unknown transfer field", {"network": "bsc", "transfers": [dict(good, memo="x")]}, 422, "invalid_transfer"),
-    ("one bad in a batch of good", {"network": "bsc", "transfers": [good, dict(good, tx_hash=tx_hash(), to="0x1")]},
+    ("transfers not an array", {"network": "bsc-testnet", "transfers": {}}, 400, "invalid_request"),
+    ("unknown top-level field", {"network": "bsc-testnet", "transfers": [], "x": 1}, 400, "unknown_field"),
+    ("short tx_hash", {"network": "bsc-testnet", "transfers": [dict(good, tx_hash="0x12")]}, 422, "invalid_transfer"),
+    ("tx_hash without 0x on EVM", {"network": "bsc-testnet", "transfers": [dict(good, tx_hash="ab" * 32)]}, 422, "invalid_transfer"),
+    ("tron address on bsc", {"network": "bsc-testnet", "transfers": [dict(good, to=tron_address())]}, 422, "invalid_transfer"),
+    ("bad contract", {"network": "bsc-testnet", "transfers": [dict(good, contract="0xzz")]}, 422, "invalid_transfer"),
+    ("negative value", {"network": "bsc-testnet", "transfers": [dict(good, value="-1")]}, 422, "invalid_transfer"),
+    ("decimal value", {"network": "bsc-testnet", "transfers": [dict(good, value="1.5")]}, 422, "invalid_transfer"),
+    ("numeric value", {"network": "bsc-testnet", "transfers": [dict(good, value=1)]}, 422, "invalid_transfer"),
+    ("80-digit value", {"network": "bsc-testnet", "transfers": [dict(good, value="9" * 80)]}, 422, "invalid_transfer"),
+    ("negative log_index", {"network": "bsc-testnet", "transfers": [dict(good, log_index=-1)]}, 422, "invalid_transfer"),
+    ("string block", {"network": "bsc-testnet", "transfers": [dict(good, block_number="5")]}, 422, "invalid_transfer"),
+    ("removed not bool", {"network": "bsc-testnet", "transfers": [dict(good, removed="yes")]}, 422, "invalid_transfer"),
+    ("unknown transfer field", {"network": "bsc-testnet", "transfers": [dict(good, memo="x")]}, 422, "invalid_transfer"),
+    ("one bad in a batch of good", {"network": "bsc-testnet", "transfers": [good, dict(good, tx_hash=tx_hash(), to="0x1")]},
      422, "invalid_transfer"),
-    ("batch over 1000", {"network": "bsc", "transfers": [{}] * 1001}, 422, "batch_too_large"),
+    ("batch over 1000", {"network": "bsc-testnet", "transfers": [{}] * 1001}, 422, "batch_too_large"),
 ]
 for name, body, want_st, want_code in bad:
     st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body=body)
     ok(st == want_st and b.get("error", {}).get("code") == want_code, "ingest rejects %s → %d %s" % (name, want_st, want_code),
        "got %r %r" % (st, b))
-for name, body, want_st in [("head missing", {"network": "bsc"}, 400), ("negative head", {"network": "bsc", "head": -5}, 400),
-                            ("finalized above head", {"network": "bsc", "head": 5, "finalized": 6}, 400),
+for name, body, want_st in [("head missing", {"network": "bsc-testnet"}, 400), ("negative head", {"network": "bsc-testnet", "head": -5}, 400),
+                            ("finalized above head", {"network": "bsc-testnet", "head": 5, "finalized": 6}, 400),
                             ("unknown network", {"network": "btc", "head": 5}, 422),
-                            ("string head", {"network": "bsc", "head": "5"}, 400)]:
+                            ("string head", {"network": "bsc-testnet", "head": "5"}, 400)]:
     st, b, _ = srv.call("POST", "/v1/chain/heads", key=W, body=body)
     is_(st, want_st, "heads rejects %s → %d" % (name, want_st))
 # a realistic batch one over the limit (~400 KB of real transfers) is refused for its count,
 # not for its size: the ingest route takes bodies up to 1 MiB so the limit can be reached
 # (zero-value transfers: stored and classified `ignored`, so the batch opens no exceptions)
-full = [xfer("bsc", evm_address(), "0") for _ in range(1001)]
-raw = json.dumps({"network": "bsc", "transfers": full}).encode()
+full = [xfer("bsc-testnet", evm_address(), "0") for _ in range(1001)]
+raw = json.dumps({"network": "bsc-testnet", "transfers": full}).encode()
 st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, raw=raw)
 ok(st == 422 and b.get("error", {}).get("code") == "batch_too_large",
    "a real 1001-transfer batch (%d KB) → 422 batch_too_large" % (len(raw) // 1024), "got %r %r" % (st, b))
@@ -224,20 +224,20 @@ is_(row_counts(TABLES), before, "rejected ingest wrote nothing")
 is_(sql("SELECT network, head, finalized FROM chain_heads ORDER BY 1"), hb, "heads unchanged")
 
 # …and a full batch of 1000 goes through in one request
-st, b, _ = send("bsc", *full[:1000])
+st, b, _ = send("bsc-testnet", *full[:1000])
 ok(st == 200 and len(b.get("transfers", [])) == 1000, "a full batch of 1000 transfers is accepted in one request",
    "got %r" % st)
 is_(row_counts(["chain_transfers"])["chain_transfers"], before["chain_transfers"] + 1000, "…and all 1000 are stored")
 # same (tx, log) with different data → 409, whole batch rolled back
-known = sql("SELECT tx_hash, to_address, from_address, value::text, contract FROM chain_transfers WHERE network = 'bsc'"
+known = sql("SELECT tx_hash, to_address, from_address, value::text, contract FROM chain_transfers WHERE network = 'bsc-testnet'"
             " AND classification = 'payment' LIMIT 1")[0]
-fresh = xfer("bsc", evm_address(), "5")
-st, b, _ = send("bsc", fresh, dict(good, tx_hash=known[0], to=known[1], **{"from": known[2]}, value="1", contract=known[4]))
+fresh = xfer("bsc-testnet", evm_address(), "5")
+st, b, _ = send("bsc-testnet", fresh, dict(good, tx_hash=known[0], to=known[1], **{"from": known[2]}, value="1", contract=known[4]))
 is_((st, b["error"]["code"]), (409, "transfer_conflict"), "known tx/log with a different value → 409 transfer_conflict")
 is_(sql1("SELECT count(*) FROM chain_transfers WHERE tx_hash = :'t'", t=fresh["tx_hash"]), "0",
     "…and the good transfer in the same batch was rolled back")
 for role in ("merchant", "ops", "admin"):
     k = key(role, merchant=m.id) if role == "merchant" else key(role)
-    st, b, _ = srv.call("POST", "/v1/chain/heads", key=k, body={"network": "bsc", "head": 1})
+    st, b, _ = srv.call("POST", "/v1/chain/heads", key=k, body={"network": "bsc-testnet", "head": 1})
     is_(st, 403, "%s key cannot ingest chain data" % role)
 ok(srv.alive(), "raild still serving")

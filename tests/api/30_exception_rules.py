@@ -21,12 +21,12 @@ def heads(net, h):
     assert st == 200, (st, b)
 
 
-def xfer(to, value, block=None, contract=TRON["contract"], frm=None, net="tron"):
+def xfer(to, value, block=None, contract=TRON["contract"], frm=None, net="tron-nile"):
     return {"tx_hash": tx_hash(), "log_index": 0, "block_number": block, "block_hash": None, "contract": contract,
             "from": frm or address(net), "to": to, "value": value}
 
 
-def send(*ts, net="tron"):
+def send(*ts, net="tron-nile"):
     st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": net, "transfers": list(ts)})
     assert st == 200, (st, b)
     return b["transfers"]
@@ -67,9 +67,9 @@ m = Merchant(rails=("tron:usdt",), addresses=12)
 
 # ---------------------------------------------------------------- underpaid → top-up auto-closes
 p = pay(m, "100")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 send(xfer(p["deposit_address"], "60000000", block=h))
-heads("tron", h + TRON["confirm"] - 1)
+heads("tron-nile", h + TRON["confirm"] - 1)
 is_(state(m, p["id"]), "confirming", "underpaid: the payment stays confirming at depth")
 rows = exc_for_payment(p["id"])
 is_([r[:7] for r in rows], [["underpaid", "open", "1", "40000000", "72", p["id"], ""]],
@@ -80,10 +80,10 @@ d = ob[0][2]["data"]
 is_((d["type"], d["payment_id"], d["amount"], d["amount_units"], d["state"], d["severity"]),
     ("underpaid", p["id"], "40.000000", "40000000", "open", 1), "the webhook carries the exception object")
 ok("accept_partial" in d["resolutions"] and d["id"].startswith("exc_"), "…with its id and allowed resolutions")
-heads("tron", h + TRON["confirm"] + 3)
+heads("tron-nile", h + TRON["confirm"] + 3)
 is_(len(exc_for_payment(p["id"])), 1, "later heads do not open a second underpaid")
 send(xfer(p["deposit_address"], "40000000", block=h + TRON["confirm"] + 4))
-heads("tron", h + 2 * TRON["confirm"] + 4)
+heads("tron-nile", h + 2 * TRON["confirm"] + 4)
 is_(state(m, p["id"]), "confirmed", "a top-up that reaches the amount confirms the payment")
 rows = exc_for_payment(p["id"])
 is_([r[1] + "/" + r[6] for r in rows], ["resolved/auto_closed"], "…and auto-closes the underpaid exception")
@@ -92,21 +92,21 @@ is_([t for t, _, _ in exc_outbox(rows[0][8])], ["exception.opened", "exception.r
 
 # ---------------------------------------------------------------- overpaid
 p = pay(m, "10")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 send(xfer(p["deposit_address"], "250000000", block=h))
-heads("tron", h + TRON["confirm"] - 1)
+heads("tron-nile", h + TRON["confirm"] - 1)
 is_(state(m, p["id"]), "confirmed", "overpaid: the payment confirms")
 is_([r[:6] for r in exc_for_payment(p["id"])], [["overpaid", "open", "2", "240000000", "24", p["id"]]],
     "overpaid opens with the excess 240 USDT, severity 2, SLA 24h")
-heads("tron", h + TRON["confirm"] + 2)
+heads("tron-nile", h + TRON["confirm"] + 2)
 is_(len(exc_for_payment(p["id"])), 1, "…once")
 
 # ---------------------------------------------------------------- tolerance
 mt = Merchant(rails=("tron:usdt",), addresses=2, tolerance_bps=100)
 p = pay(mt, "100")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 send(xfer(p["deposit_address"], "99000000", block=h))
-heads("tron", h + TRON["confirm"] - 1)
+heads("tron-nile", h + TRON["confirm"] - 1)
 is_((state(mt, p["id"]), exc_for_payment(p["id"])), ("confirmed", []),
     "within the merchant's 1% tolerance: confirmed, no exception")
 
@@ -134,9 +134,9 @@ is_(sql("SELECT o.type FROM webhook_outbox o JOIN payments p ON p.id = o.payment
 
 # ---------------------------------------------------------------- duplicate_payment
 p = pay(m, "1")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 send(xfer(p["deposit_address"], "1000000", block=h))
-heads("tron", h + TRON["confirm"] - 1)
+heads("tron-nile", h + TRON["confirm"] - 1)
 t = send(xfer(p["deposit_address"], "1000000", block=h + TRON["confirm"]))
 is_(t[0]["classification"], "duplicate", "a second transfer to a confirmed payment is a duplicate")
 is_([r[:4] for r in exc_for_tx(t[0]["tx_hash"])], [["duplicate_payment", "open", "1", "1000000"]],
@@ -156,7 +156,7 @@ is_((d["amount"], d["amount_units"], d["rail"]), (None, "3000000", None),
     "an unknown token's amount is shown in base units only")
 
 # ---------------------------------------------------------------- unmatched_transfer
-free = sql1("SELECT address FROM deposit_addresses WHERE network = 'tron' AND payment_id IS NULL ORDER BY id DESC LIMIT 1")
+free = sql1("SELECT address FROM deposit_addresses WHERE network = 'tron-nile' AND payment_id IS NULL ORDER BY id DESC LIMIT 1")
 stranger = tron_address()
 t = send(xfer(free, "20000000"), xfer(stranger, "20000000000"))
 is_([x["classification"] for x in t], ["unmatched", "unmatched"], "to an unassigned deposit address / unknown address: unmatched")
@@ -167,9 +167,9 @@ is_(exc_outbox(r1[0][8]), [], "no merchant known → no webhook")
 
 # ---------------------------------------------------------------- our own wallets
 hot, sweep = tron_address(), tron_address()
-admin("add-wallet", "--network", "tron", "--address", hot, "--kind", "hot", check=True)
-admin("add-wallet", "--network", "tron", "--address", sweep, "--kind", "sweep", check=True)
-dep = sql1("SELECT address FROM deposit_addresses WHERE network = 'tron' AND payment_id IS NOT NULL ORDER BY id DESC LIMIT 1")
+admin("add-wallet", "--network", "tron-nile", "--address", hot, "--kind", "hot", check=True)
+admin("add-wallet", "--network", "tron-nile", "--address", sweep, "--kind", "sweep", check=True)
+dep = sql1("SELECT address FROM deposit_addresses WHERE network = 'tron-nile' AND payment_id IS NOT NULL ORDER BY id DESC LIMIT 1")
 t = send(xfer(sweep, "5000000", frm=hot), xfer(hot, "7000000", frm=dep), xfer(stranger, "9000000", frm=hot))
 is_([x["classification"] for x in t], ["sweep", "sweep", "unclassified_internal"],
     "hot → sweep and deposit → hot are sweeps; hot → elsewhere is unclassified_internal")

@@ -22,16 +22,16 @@ def heads(net, h):
     assert st == 200, (st, b)
 
 
-def xfer(to, value, block=None, tx=None, frm="0x" + "11" * 20, removed=None, net="bsc"):
-    c = TRON if net == "tron" else BSC
+def xfer(to, value, block=None, tx=None, frm="0x" + "11" * 20, removed=None, net="bsc-testnet"):
+    c = TRON if net == "tron-nile" else BSC
     t = {"tx_hash": tx or tx_hash(), "log_index": 1, "block_number": block, "block_hash": None,
-         "contract": c["contract"], "from": frm if net != "tron" else tron_address(1), "to": to, "value": value}
+         "contract": c["contract"], "from": frm if net != "tron-nile" else tron_address(1), "to": to, "value": value}
     if removed is not None:
         t["removed"] = removed
     return t
 
 
-def send(*ts, net="bsc"):
+def send(*ts, net="bsc-testnet"):
     st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": net, "transfers": list(ts)})
     assert st == 200, (st, b)
     return b["transfers"]
@@ -107,9 +107,9 @@ is_(hooks(p["id"]), [("payment.detected", 1)], "…but sends no webhook (not a D
 # ---------------------------------------------------------------- reorg before confirmation, re-inclusion
 p = pay(m, "5")
 tx = tx_hash()
-h = head_of("bsc") + 1
+h = head_of("bsc-testnet") + 1
 send(xfer(p["deposit_address"], "5000000000000000000", tx=tx, block=h))
-heads("bsc", h + 3)
+heads("bsc-testnet", h + 3)
 is_(get(m, p["id"])["state"], "confirming", "in a block: confirming")
 send(xfer(p["deposit_address"], "5000000000000000000", tx=tx, block=h, removed=True))
 q = get(m, p["id"])
@@ -120,7 +120,7 @@ is_(sql1("SELECT status FROM chain_transfers WHERE tx_hash = :'t'", t=tx), "remo
 send(xfer(p["deposit_address"], "5000000000000000000", tx=tx, block=h + 2))
 q = get(m, p["id"])
 is_((q["state"], q["received_units"]), ("confirming", "5000000000000000000"), "re-included in another block: confirming again")
-heads("bsc", h + 2 + BSC["confirm"] - 1)
+heads("bsc-testnet", h + 2 + BSC["confirm"] - 1)
 is_(get(m, p["id"])["state"], "confirmed", "…and confirms at depth from its new block")
 is_([s for _, s in hooks(p["id"])], sorted(s for _, s in hooks(p["id"])), "outbox sequence strictly increasing")
 is_(len({s for _, s in hooks(p["id"])}), len(hooks(p["id"])), "…no sequence repeats")
@@ -128,22 +128,22 @@ is_(len({s for _, s in hooks(p["id"])}), len(hooks(p["id"])), "…no sequence re
 # ---------------------------------------------------------------- reorg after confirmation
 p = pay(m, "200")
 tx = tx_hash()
-h = head_of("bsc") + 1
+h = head_of("bsc-testnet") + 1
 val = "200000000000000000000"
 send(xfer(p["deposit_address"], val, tx=tx, block=h))
-heads("bsc", h + BSC["confirm"] - 1)
+heads("bsc-testnet", h + BSC["confirm"] - 1)
 is_(get(m, p["id"])["state"], "confirmed", "confirmed before the reorg")
 send(xfer(p["deposit_address"], val, tx=tx, block=h, removed=True))
 q = get(m, p["id"])
 is_((q["state"], q["received_units"]), ("confirmed", "0"), "reorg after confirmation: no back-move, money uncounted")
 rows = excs(p["id"], "reorged")
 is_([r[:2] for r in rows], [["open", "3"]], "a reorged exception opens, one severity higher (200 USDT → 3)")
-heads("bsc", h + BSC["final"] + 2)
+heads("bsc-testnet", h + BSC["final"] + 2)
 is_(get(m, p["id"])["state"], "confirmed", "finality is held while the reorged exception is live")
 send(xfer(p["deposit_address"], val, tx=tx, block=h + 1))
 rows = excs(p["id"], "reorged")
 is_([r[0] + "/" + r[2] for r in rows], ["resolved/auto_closed"], "re-inclusion auto-closes the reorged exception")
-heads("bsc", h + BSC["final"] + 3)
+heads("bsc-testnet", h + BSC["final"] + 3)
 q = get(m, p["id"])
 is_((q["state"], q["received_units"]), ("finalized", val), "…the payment counts it again and finalizes")
 is_([t for t, _ in hooks(p["id"])], ["payment.confirming", "payment.confirmed", "payment.finalized"],
@@ -155,7 +155,7 @@ is_((get(m, p["id"])["state"], [r[0] for r in excs(p["id"], "reorged")]), ("fina
     "a reorg after finality opens a new reorged exception; the payment stays finalized")
 
 # ---------------------------------------------------------------- an unmatched transfer reorged out and back
-x = xfer(evm_address(), "3000000000000000000", block=head_of("bsc") + 1)
+x = xfer(evm_address(), "3000000000000000000", block=head_of("bsc-testnet") + 1)
 send(x)
 exc_q = "SELECT e.state || '/' || coalesce(e.resolution, '') FROM exceptions e JOIN chain_transfers t" \
         " ON t.id = e.transfer_id WHERE t.tx_hash = :'t' ORDER BY e.id"
@@ -170,14 +170,14 @@ sql("UPDATE rails SET stuck_after = interval '300 milliseconds' WHERE id = 'tron
 try:
     p = pay(m, "4", rail="tron:usdt")
     tx = tx_hash()[2:]
-    send(xfer(p["deposit_address"], "4000000", tx=tx, net="tron"), net="tron")
+    send(xfer(p["deposit_address"], "4000000", tx=tx, net="tron-nile"), net="tron-nile")
     ok(wait_for(lambda: excs(p["id"], "stuck_unconfirmed"), timeout=10), "detected too long: stuck_unconfirmed opens")
     time.sleep(0.5)
     is_(len(excs(p["id"], "stuck_unconfirmed")), 1, "…once")
-    h = head_of("tron") + 1
+    h = head_of("tron-nile") + 1
     frm = sql1("SELECT from_address FROM chain_transfers WHERE tx_hash = :'t'", t=tx)
-    send(dict(xfer(p["deposit_address"], "4000000", tx=tx, block=h, net="tron"), **{"from": frm}), net="tron")
-    heads("tron", h + TRON["confirm"] - 1)
+    send(dict(xfer(p["deposit_address"], "4000000", tx=tx, block=h, net="tron-nile"), **{"from": frm}), net="tron-nile")
+    heads("tron-nile", h + TRON["confirm"] - 1)
     is_(get(m, p["id"])["state"], "confirmed", "the stuck payment confirms")
     is_([r[0] + "/" + r[2] for r in excs(p["id"], "stuck_unconfirmed")], ["resolved/auto_closed"],
         "…and stuck_unconfirmed auto-closes")

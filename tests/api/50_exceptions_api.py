@@ -24,7 +24,7 @@ def head_of(net):
     return int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = :'n'", n=net) or 1000)
 
 
-def heads(h, net="tron"):
+def heads(h, net="tron-nile"):
     st, b, _ = srv.call("POST", "/v1/chain/heads", key=W, body={"network": net, "head": h})
     assert st == 200, (st, b)
 
@@ -35,7 +35,7 @@ def xfer(to, value, block, frm=None):
 
 
 def send(*ts):
-    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": list(ts)})
+    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron-nile", "transfers": list(ts)})
     assert st == 200, (st, b)
     return b["transfers"]
 
@@ -106,7 +106,7 @@ def transfer_row(tx):
 
 # ================================================================ underpaid → accept_partial
 p = pay(m, "100")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 send(xfer(p["deposit_address"], "60000000", h))
 heads(h + TRON["confirm"] - 1)
 is_(payment(m, p["id"])["state"], "confirming", "underpaid payment waits in confirming")
@@ -162,7 +162,7 @@ is_(payment(m, p["id"])["state"], "finalized", "the chain finalizes the accepted
 p = pay(m, "10")
 sql("UPDATE payments SET expires_at = now() - interval '1 second' WHERE public_id = :'p'", p=p["id"])
 ok(wait_for(lambda: payment(m, p["id"])["state"] == "expired", timeout=10), "the sweeper expires the payment")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 t = xfer(p["deposit_address"], "10000000", h)
 r = send(t)
 is_(r[0]["classification"], "late", "a transfer after expiry is late")
@@ -189,12 +189,12 @@ ok(st == 409 and b["error"]["code"] == "invalid_state", "a resolved exception ca
 # ================================================================ unmatched_transfer → attach_to_payment
 target = pay(m, "7.5")
 foreign = pay(other, "7.5", rail="ethereum:usdt")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 t = xfer(tron_address(), "7500000", h)
 is_(send(t)[0]["classification"], "unmatched", "a transfer to an address nobody was given is unmatched")
 e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
 ok(e and e["merchant_id"] is None and e["payment_id"] is None, "unmatched_transfer opened, no merchant", e)
-is_((e["transfer"]["network"], e["transfer"]["log_index"], e["amount_units"]), ("tron", 0, "7500000"),
+is_((e["transfer"]["network"], e["transfer"]["log_index"], e["amount_units"]), ("tron-nile", 0, "7500000"),
     "the exception names the transfer (network, tx, log index) and the amount at stake")
 before = counts()
 st, b, _ = act(ops1, e["id"], "resolve", version=1, resolution="attach_to_payment", note="n", payment_id=foreign["id"])
@@ -216,7 +216,7 @@ ok([x[0] for x in ob] == ["exception.resolved"] and ob[0][2]["data"]["id"] == e[
 
 # an attached transfer that a reorg takes out and puts back keeps the operator's decision
 ta = pay(m, "4")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 t = xfer(tron_address(), "4000000", h)
 send(t)
 e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
@@ -237,7 +237,7 @@ ok(not [x for x in exceptions(type="unmatched_transfer", state="open") if x["id"
 # ================================================================ late on a canceled payment; attach to an expired one
 pc = pay(m, "3")
 srv.call("POST", "/v1/payments/%s/cancel" % pc["id"], key=m.key)
-t = xfer(pc["deposit_address"], "3000000", head_of("tron") + 1)
+t = xfer(pc["deposit_address"], "3000000", head_of("tron-nile") + 1)
 is_(send(t)[0]["classification"], "late", "a transfer to a canceled payment is late")
 e = exc_by_tx(t["tx_hash"], "late_payment")
 before = counts()
@@ -261,7 +261,7 @@ is_(events(pe["id"])[-1][:2], ("payment.detected", "expired"), "…by the resolu
 
 # ================================================================ duplicate_payment → attach_to_payment
 p1, p2 = pay(m, "5"), pay(m, "5")
-h = head_of("tron") + 1
+h = head_of("tron-nile") + 1
 send(xfer(p1["deposit_address"], "5000000", h))
 heads(h + TRON["confirm"] - 1)
 t = xfer(p1["deposit_address"], "5000000", h + TRON["confirm"])
@@ -280,7 +280,7 @@ is_((payment(m, p2["id"])["state"], payment(m, p1["id"])["received_units"]), ("c
     "the other payment is confirmed; the first still counts one transfer")
 
 # ================================================================ mark_internal_sweep (unmatched and internal)
-t = xfer(tron_address(), "900000000", head_of("tron") + 1)
+t = xfer(tron_address(), "900000000", head_of("tron-nile") + 1)
 send(t)
 e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
 st, res, _ = act(ops2, e["id"], "resolve", version=1, resolution="mark_internal_sweep", note="our cold wallet top-up")
@@ -290,8 +290,8 @@ is_(outbox("exception_id = (SELECT id FROM exceptions WHERE public_id = :'x')", 
     "no merchant, no webhook")
 is_([a["action"] for a in audit(e["id"])], ["exception.resolve"], "but an audit row")
 hot = tron_address()
-admin("add-wallet", "--network", "tron", "--address", hot, "--kind", "hot", check=True)
-t = xfer(tron_address(), "3000000", head_of("tron") + 1, frm=hot)
+admin("add-wallet", "--network", "tron-nile", "--address", hot, "--kind", "hot", check=True)
+t = xfer(tron_address(), "3000000", head_of("tron-nile") + 1, frm=hot)
 is_(send(t)[0]["classification"], "unclassified_internal", "our hot wallet paying out, unmarked: unclassified_internal")
 e = exc_by_tx(t["tx_hash"], "unclassified_internal")
 st, res, _ = act(ops2, e["id"], "resolve", version=1, resolution="mark_internal_sweep", note="sweep to exchange")
@@ -299,7 +299,7 @@ ok(st == 200 and transfer_row(t["tx_hash"])[0] == "sweep", "unclassified_interna
 
 # ================================================================ two operators at once
 for round_ in range(3):
-    t = xfer(tron_address(), "1000000", head_of("tron") + 1)
+    t = xfer(tron_address(), "1000000", head_of("tron-nile") + 1)
     send(t)
     e = exc_by_tx(t["tx_hash"], "unmatched_transfer")
     results = {}

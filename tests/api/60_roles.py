@@ -25,13 +25,13 @@ def quiet_flags():
 
 
 CAN = {  # mirror of auth_role_can (tests/unit/test_auth.c pins the C side)
-    "merchant": {"CAP_PUBLIC", "CAP_MERCHANT"},
-    "watcher": {"CAP_PUBLIC", "CAP_INGEST"},
-    "viewer": {"CAP_PUBLIC", "CAP_READ"},
-    "support": {"CAP_PUBLIC", "CAP_READ", "CAP_SUPPORT"},
-    "ops": {"CAP_PUBLIC", "CAP_READ", "CAP_OPS"},
-    "finance": {"CAP_PUBLIC", "CAP_READ", "CAP_FINANCE"},
-    "admin": {"CAP_PUBLIC", "CAP_READ", "CAP_SUPPORT", "CAP_OPS", "CAP_FINANCE", "CAP_ADMIN"},
+    "merchant": {"CAP_PUBLIC", "CAP_MERCHANT", "CAP_ANY_KEY"},
+    "watcher": {"CAP_PUBLIC", "CAP_INGEST", "CAP_ANY_KEY"},
+    "viewer": {"CAP_PUBLIC", "CAP_READ", "CAP_ANY_KEY"},
+    "support": {"CAP_PUBLIC", "CAP_READ", "CAP_SUPPORT", "CAP_ANY_KEY"},
+    "ops": {"CAP_PUBLIC", "CAP_READ", "CAP_OPS", "CAP_ANY_KEY"},
+    "finance": {"CAP_PUBLIC", "CAP_READ", "CAP_FINANCE", "CAP_ANY_KEY"},
+    "admin": {"CAP_PUBLIC", "CAP_READ", "CAP_SUPPORT", "CAP_OPS", "CAP_FINANCE", "CAP_ADMIN", "CAP_ANY_KEY"},
 }
 
 srv = Raild(*quiet_flags())
@@ -129,13 +129,13 @@ st, got, _ = srv.call("GET", "/v1/payments/" + str(pid), key=m1.key)
 ok(st == 200 and got["state"] == "awaiting_payment", "the payment is untouched by the other merchant's cancel")
 
 # --- the watcher ingests and nothing else; ingest is not open to operators
-head = int(sql1("SELECT coalesce(max(head), 0) FROM chain_heads WHERE network = 'tron'") or 0)
-st, body, _ = srv.call("POST", "/v1/chain/transfers", key=KEYS["watcher"], body={"network": "tron", "transfers": []})
+head = int(sql1("SELECT coalesce(max(head), 0) FROM chain_heads WHERE network = 'tron-nile'") or 0)
+st, body, _ = srv.call("POST", "/v1/chain/transfers", key=KEYS["watcher"], body={"network": "tron-nile", "transfers": []})
 ok(st in (200, 202), "watcher may post transfers (got %d)" % st, body)
-st, body, _ = srv.call("POST", "/v1/chain/heads", key=KEYS["watcher"], body={"network": "tron", "head": max(head, 1)})
+st, body, _ = srv.call("POST", "/v1/chain/heads", key=KEYS["watcher"], body={"network": "tron-nile", "head": max(head, 1)})
 ok(st in (200, 202), "watcher may post the current head (got %d)" % st, body)
 for role in ("admin", "ops", "merchant"):
-    st, body, _ = srv.call("POST", "/v1/chain/heads", key=KEYS[role], body={"network": "tron", "head": head + 1})
+    st, body, _ = srv.call("POST", "/v1/chain/heads", key=KEYS[role], body={"network": "tron-nile", "head": head + 1})
     is_(st, 403, "%s may not move chain heads" % role)
 
 # --- whoami tells the truth about the caller

@@ -43,9 +43,9 @@ ok(secret not in dump and secret[8:] not in dump, "the key itself never appears 
 ok(rows[1]["after"]["prefix"] and secret.startswith(rows[1]["after"]["prefix"]), "only its display prefix does")
 
 # --- operator API actions: actor is the key's name
-h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
+h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron-nile'") or 1000) + 1
 tx = tx_hash()
-st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron-nile", "transfers": [
     {"tx_hash": tx, "log_index": 0, "block_number": h, "block_hash": tx_hash(), "contract": RAILS["tron:usdt"]["contract"],
      "from": tron_address(), "to": tron_address(), "value": "4200000"}]})
 assert st == 200, (st, b)

@@ -169,7 +169,7 @@ expect_alive("payment reads and cancels")
 # ------------------------------------------------------------------ chain ingest
 T = "/v1/chain/transfers"
 H = "/v1/chain/heads"
-head0 = int(sql1("SELECT coalesce(max(head), 0) FROM chain_heads WHERE network = 'tron'") or 0)
+head0 = int(sql1("SELECT coalesce(max(head), 0) FROM chain_heads WHERE network = 'tron-nile'") or 0)
 
 
 def xfer(**over):
@@ -180,10 +180,10 @@ def xfer(**over):
             t.pop(k, None)
         else:
             t[k] = v
-    return {"network": "tron", "transfers": [t]}
+    return {"network": "tron-nile", "transfers": [t]}
 
 
-for label, raw in [("empty body", b""), ("truncated", b'{"network":"tron","transfers":['), ("array", b"[]"),
+for label, raw in [("empty body", b""), ("truncated", b'{"network":"tron-nile","transfers":['), ("array", b"[]"),
                    ("number", b"1")]:
     expect("transfers: " + label, "POST", T, 400, "invalid_json", key=watcher, raw=raw)
     expect("heads: " + label, "POST", H, 400, "invalid_json", key=watcher, raw=raw)
@@ -197,9 +197,9 @@ expect("transfers: unknown transfer field", "POST", T, 422, "invalid_transfer", 
 expect("transfers: unknown network", "POST", T, 422, "unknown_network", key=watcher, body=dict(xfer(), network="solana"))
 expect("transfers: network missing", "POST", T, 400, "invalid_request", key=watcher, body={"transfers": []})
 expect("transfers: transfers not an array", "POST", T, 400, "invalid_request", key=watcher,
-       body={"network": "tron", "transfers": {}})
+       body={"network": "tron-nile", "transfers": {}})
 expect("transfers: a transfer that is not an object", "POST", T, 422, "invalid_transfer", key=watcher,
-       body={"network": "tron", "transfers": ["x"]})
+       body={"network": "tron-nile", "transfers": ["x"]})
 for field in ["tx_hash", "log_index", "contract", "from", "to", "value"]:
     expect("transfers: missing %s" % field, "POST", T, 422, "invalid_transfer", key=watcher, body=xfer(**{field: DROP}))
 for label, over in [("log_index as string", {"log_index": "0"}), ("negative log_index", {"log_index": -1}),
@@ -214,13 +214,13 @@ for v in [1000000, 1.5, None]:
 for label, over in [("invalid to address", {"to": "TnotAnAddress"}), ("invalid from address", {"from": "0x1234"}),
                     ("EVM address on tron", {"to": evm_address()}), ("bad checksum", {"to": tron_address()[:-2] + "11"})]:
     expect("transfers: " + label, "POST", T, 422, "invalid_transfer", key=watcher, body=xfer(**over))
-for hb in [{"network": "tron"}, {"head": 5}, {"network": "tron", "head": "5"}, {"network": "tron", "head": -1},
-           {"network": "tron", "head": 1.5}, {"network": "tron", "head": head0 + 10, "finalized": "1"}]:
+for hb in [{"network": "tron-nile"}, {"head": 5}, {"network": "tron-nile", "head": "5"}, {"network": "tron-nile", "head": -1},
+           {"network": "tron-nile", "head": 1.5}, {"network": "tron-nile", "head": head0 + 10, "finalized": "1"}]:
     expect("heads: %s" % json.dumps(hb), "POST", H, 400, "invalid_request", key=watcher, body=hb)
 expect("heads: unknown network", "POST", H, 422, "unknown_network", key=watcher, body={"network": "btc", "head": 5})
-expect("heads: unknown field", "POST", H, 400, "unknown_field", key=watcher, body={"network": "tron", "head": 5, "x": 1})
+expect("heads: unknown field", "POST", H, 400, "unknown_field", key=watcher, body={"network": "tron-nile", "head": 5, "x": 1})
 expect("heads: finalized above head", "POST", H, 400, "invalid_request", key=watcher,
-       body={"network": "tron", "head": head0 + 10, "finalized": head0 + 11})
+       body={"network": "tron-nile", "head": head0 + 10, "finalized": head0 + 11})
 expect_alive("chain ingest")
 
 # ------------------------------------------------------------------ exceptions: queries
@@ -239,7 +239,7 @@ for eid in ["exc_doesnotexist", urllib.parse.quote("' OR 1=1 --", safe=""), "1"]
 addr = tron_address()
 p_ = os.path.join(LOGDIR, uniq("unmatched") + ".txt")
 open(p_, "w").write(addr + "\n")
-admin("add-addresses", "--network", "tron", "--file", p_, check=True)
+admin("add-addresses", "--network", "tron-nile", "--file", p_, check=True)
 os.unlink(p_)
 st, _, _ = srv.call("POST", T, key=watcher, body=xfer(to=addr, value="25000000"))
 ok(st in (200, 202), "an unmatched transfer is ingested")

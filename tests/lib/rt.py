@@ -133,14 +133,27 @@ def evm_address(seed=None):
 
 
 def address(network, seed=None):
-    return tron_address(seed) if network == "tron" else evm_address(seed)
+    return tron_address(seed) if network.startswith("tron") else evm_address(seed)
 
 
 def tx_hash():
     return "0x" + secrets.token_hex(32)
 
 
+# The sandbox rails, as migration 0040 and scripts/check.sh (the test tokens of Sepolia and
+# Amoy, which have no well-known USDT) configure them; most tests use the sandbox.
 RAILS = {
+    "tron:usdt": dict(network="tron-nile", contract="TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf", decimals=6, confirm=19,
+                      final=20),
+    "ethereum:usdt": dict(network="sepolia", contract="0xaa8e23fb1079ea71e0a56f48a2aa51851d8433d0", decimals=6,
+                          confirm=12, final=64),
+    "bsc:usdt": dict(network="bsc-testnet", contract="0x337610d27c682e347c9cd60bd4b3b107c9d34ddd", decimals=18,
+                     confirm=15, final=30),
+    "polygon:usdt": dict(network="polygon-amoy", contract="0x1616d425cd540b256475cbfb604586c8598ec0fb", decimals=6,
+                         confirm=64, final=256),
+}
+# production: the catalogue contracts of DESIGN §2
+PROD_RAILS = {
     "tron:usdt": dict(network="tron", contract="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", decimals=6, confirm=19, final=20),
     "ethereum:usdt": dict(network="ethereum", contract="0xdac17f958d2ee523a2206206994597c13d831ec7", decimals=6,
                           confirm=12, final=64),
@@ -149,6 +162,26 @@ RAILS = {
     "polygon:usdt": dict(network="polygon", contract="0xc2132d05d31c914a87c6611c10748aeb04b58e8f", decimals=6,
                          confirm=64, final=256),
 }
+SANDBOX_NETWORKS = sorted(r["network"] for r in RAILS.values())
+PROD_NETWORKS = sorted(r["network"] for r in PROD_RAILS.values())
+
+
+def rails_of(env):
+    return PROD_RAILS if env == "production" else RAILS
+
+
+class WatcherKeys(str):
+    """A watcher key for each network of an environment (a watcher key posts for one
+    network only). As a string it is the first network's key; Raild.call picks the key of
+    the network named in the request body."""
+
+    def __new__(cls, keys, default):
+        obj = str.__new__(cls, keys[default])
+        obj.keys = keys
+        return obj
+
+    def for_network(self, network):
+        return self.keys.get(network, str(self))
 
 
 # ---------------------------------------------------------------- raild
@@ -184,6 +217,13 @@ class Raild:
             data = raw if isinstance(raw, bytes) else raw.encode()
         elif body is not None:
             data = json.dumps(body).encode()
+        if isinstance(key, WatcherKeys):
+            net = None
+            try:
+                net = (body if body is not None else json.loads(data or b"{}")).get("network")
+            except (ValueError, AttributeError):
+                pass
+            key = key.for_network(net)
         req = urllib.request.Request(self.base + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
@@ -233,7 +273,7 @@ class Merchant:
         self.env = env
         for rail in rails:
             admin("enable-rail", "--merchant", self.id, "--env", env, "--rail", rail, check=True)
-        nets = sorted({RAILS[r]["network"] for r in rails})
+        nets = sorted({rails_of(env)[r]["network"] for r in rails})
         for net in nets:
             add_addresses(net, addresses)
         self.key = admin("create-key", "--role", "merchant", "--name", self.name + "-key", "--merchant", self.id,
@@ -252,22 +292,32 @@ def add_addresses(network, n):
 def underpaid_tron_payment(srv, merchant, watcher_key, reference, amount="100", paid_units="60000000", past_depth=0):
     """A tron payment paid short in a block, with heads moved to its confirmation depth (plus
     past_depth): the real way to an underpaid exception. Returns the payment as created."""
-    tron = RAILS["tron:usdt"]
+    tron = rails_of(merchant.env)["tron:usdt"]
     st, p, _ = srv.call("POST", "/v1/payments", key=merchant.key,
                         body={"reference": reference, "amount": amount, "rail": "tron:usdt"})
     assert st == 201, (st, p)
-    h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
-    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=watcher_key, body={"network": "tron", "transfers": [
+    h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = :'n'", n=tron["network"])
+            or 1000) + 1
+    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=watcher_key, body={"network": tron["network"], "transfers": [
         {"tx_hash": tx_hash()[2:], "log_index": 0, "block_number": h, "block_hash": "cd" * 32,
          "contract": tron["contract"], "from": tron_address(), "to": p["deposit_address"], "value": paid_units}]})
     assert st == 200, (st, b)
     st, b, _ = srv.call("POST", "/v1/chain/heads", key=watcher_key,
-                        body={"network": "tron", "head": h + tron["confirm"] - 1 + past_depth})
+                        body={"network": tron["network"], "head": h + tron["confirm"] - 1 + past_depth})
     assert st == 200, (st, b)
     return p
 
 
-def key(role, env="sandbox", merchant=None):
+def key(role, env="sandbox", merchant=None, network=None):
+    """An API key. A watcher key posts for one network: with network= that one, else a
+    WatcherKeys holding one for every network of env."""
+    if role == "watcher":
+        if network:
+            return admin("create-key", "--role", "watcher", "--name", uniq("watcher"), "--network", network,
+                         check=True)[1].strip()
+        nets = PROD_NETWORKS if env == "production" else SANDBOX_NETWORKS
+        keys = {n: key("watcher", network=n) for n in nets}
+        return WatcherKeys(keys, rails_of(env)["tron:usdt"]["network"])
     args = ["create-key", "--role", role, "--name", uniq(role), "--env", env]
     if merchant:
         args += ["--merchant", merchant]

@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from reconlib import *
 
 srv = Raild("--no-recon")
-chain = Chain(srv, "tron")
+chain = Chain(srv, "tron-nile")
 ops = key("ops")
 
 
@@ -47,7 +47,7 @@ refused("DELETE FROM ledger_transactions WHERE id = (SELECT max(id) FROM ledger_
 # --- finality: 250 bps fee
 mid = admin("create-merchant", "--name", uniq("ledger-m"), "--fee-bps", "250", check=True)[1].strip()
 admin("enable-rail", "--merchant", mid, "--env", "sandbox", "--rail", "tron:usdt", check=True)
-add_addresses("tron", 4)
+add_addresses("tron-nile", 4)
 m = type("M", (), {})()
 m.id = mid
 m.key = key("merchant", merchant=mid)
@@ -69,7 +69,7 @@ is_(sql1("SELECT count(*) FROM ledger_transactions WHERE payment_id = (SELECT id
 
 # --- sweep from a deposit address to our sweep wallet: custody to custody, no revenue
 wallet = tron_address()
-admin("add-wallet", "--network", "tron", "--address", wallet, "--kind", "sweep", check=True)
+admin("add-wallet", "--network", "tron-nile", "--address", wallet, "--kind", "sweep", check=True)
 dep = sql1("SELECT deposit_address FROM payments WHERE public_id = :'p'", p=pid)
 fees_before = sql1("SELECT coalesce(sum(amount), 0) FROM ledger_postings WHERE account_id = %s" % FEES)
 t, _ = chain.transfer(wallet, 100_000_001, block=chain.head() + 1, frm=dep)

@@ -9,8 +9,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 from reconlib import *
 
 srv = Raild("--no-recon")
-chain = Chain(srv, "tron")
-eth = Chain(srv, "ethereum")   # A and C wait for finality here while tron heads move on
+chain = Chain(srv, "tron-nile")
+eth = Chain(srv, "sepolia")   # A and C wait for finality here while tron heads move on
 ops, fin = key("ops"), key("finance")
 m = Merchant(rails=("tron:usdt", "ethereum:usdt"), addresses=12)
 U = 1_000_000   # 1 USDT on tron
@@ -54,7 +54,7 @@ order(srv, m, "F-lagging", "7", "pending", TS[0])
 dep_f = sql1("SELECT deposit_address FROM payments WHERE public_id = :'p'", p=pf)
 t, txh = chain.transfer(dep_f, 3 * U, block=chain.head() + 1)
 is_(t["classification"], "duplicate", "a second transfer to the finalized F is a duplicate")
-G = "transfer:tron:%s:0" % txh.lower()
+G = "transfer:tron-nile:%s:0" % txh.lower()
 
 out = recon("incremental")
 want = sorted([("fulfilled_before_finality", "A-fulfilled-early"), ("missing_in_finance", "B-no-posting"),

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from reconlib import *
 
 srv = Raild("--no-recon")
-chain = Chain(srv, "tron")
+chain = Chain(srv, "tron-nile")
 fin, viewer, ops, adm = key("finance"), key("viewer"), key("ops"), key("admin")
 m, other = Merchant(addresses=4), Merchant(addresses=2)
 TS = "2026-11-26T10:00:00Z"

@@ -107,7 +107,7 @@ def op_transfer():
     tx = hashlib.sha256(("%s-%d" % (tag, nid())).encode()).hexdigest()   # unique across reruns
     transfers.append(tx)
     return ("INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, contract, from_address, to_address,"
-            " value, classification) VALUES ('tron', '%s', 0, 1, '%s', 'Tfrom', 'Tto%d', %d, '%s');"
+            " value, classification) VALUES ('tron-nile', '%s', 0, 1, '%s', 'Tfrom', 'Tto%d', %d, '%s');"
             % (tx, TRON, nid(), rnd.choice([1, 3]) * U, rnd.choice(["unmatched", "late", "duplicate"])))
 
 

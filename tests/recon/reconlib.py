@@ -12,7 +12,7 @@ CLASSES = ["fulfilled_before_finality", "missing_in_finance", "orphan_posting", 
 class Chain:
     """Chain ingest for one network, always above the current head."""
 
-    def __init__(self, srv, net="tron"):
+    def __init__(self, srv, net="tron-nile"):
         self.srv, self.net, self.w = srv, net, key("watcher")
         self.rail = [r for r, c in RAILS.items() if c["network"] == net][0]
         self.cfg = RAILS[self.rail]
@@ -22,10 +22,10 @@ class Chain:
 
     def transfer(self, to, units, block=None, frm=None):
         tx = tx_hash()
-        if self.net == "tron":
+        if self.net == "tron-nile":
             tx = tx[2:]
         t = {"tx_hash": tx, "log_index": 0, "block_number": block,
-             "block_hash": (("cd" * 32) if self.net == "tron" else "0x" + "ab" * 32) if block is not None else None,
+             "block_hash": (("cd" * 32) if self.net == "tron-nile" else "0x" + "ab" * 32) if block is not None else None,
              "contract": self.cfg["contract"], "from": frm or address(self.net), "to": to, "value": str(units)}
         st, b, _ = self.srv.call("POST", "/v1/chain/transfers", key=self.w, body={"network": self.net, "transfers": [t]})
         assert st == 200, (st, b)

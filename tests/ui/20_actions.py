@@ -156,7 +156,7 @@ c.keys("Escape")
 ref = uniq("att")
 st, target_pay, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": ref, "amount": "7.5", "rail": "tron:usdt"})
 tx = tx_hash()
-st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron-nile", "transfers": [
     {"tx_hash": tx, "log_index": 0, "block_number": tron_head() + 1, "block_hash": tx_hash(),
      "contract": RAILS["tron:usdt"]["contract"], "from": tron_address(), "to": tron_address(), "value": "7500000"}]})
 ok(st == 200 and b["transfers"][0]["classification"] == "unmatched", "setup: an unmatched transfer", b)
@@ -230,7 +230,7 @@ is_(row_counts(["exceptions", "audit_log", "webhook_deliveries", "webhook_endpoi
 # ---------------------------------------------------------------- production
 pm = Merchant(rails=("tron:usdt",), env="production", addresses=3)
 PROD_OPS = admin("create-key", "--role", "ops", "--name", uniq("ui-ops"), "--env", "production", check=True)[1].strip()
-underpaid(srv, pm, W, 1, prefix="prod")
+underpaid(srv, pm, key("watcher", env="production"), 1, prefix="prod")
 ok(wait_for(lambda: sql1("SELECT count(*) FROM exceptions WHERE merchant_id = :'m'", m=pm.id) == "1", timeout=10),
    "setup: a production exception")
 pc = Console(api=srv.base, key_file=key_file(PROD_OPS))

@@ -11,7 +11,7 @@ from uikit import *
 from reconlib import Chain, order, recon, break_id
 
 srv = Raild("--no-recon")
-chain = Chain(srv, "tron")
+chain = Chain(srv, "tron-nile")
 FIN_NAME = uniq("ui-finance")
 FIN = admin("create-key", "--role", "finance", "--name", FIN_NAME, "--env", "sandbox", check=True)[1].strip()
 VIEWER = key("viewer")

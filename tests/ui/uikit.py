@@ -162,25 +162,27 @@ def key_file(k, mode=0o600):
     return path
 
 
-def tron_head():
-    return int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000)
+def tron_head(network="tron-nile"):
+    return int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = :'n'", n=network) or 1000)
 
 
 def underpaid(srv, merchant, watcher, n, amount="20.00", paid="5000000", prefix="ui"):
     """n tron payments of `amount`, each paid `paid` base units and confirmed past depth:
-    the engine opens one underpaid exception per payment. Returns the payment JSONs."""
+    the engine opens one underpaid exception per payment. Returns the payment JSONs.
+    watcher: a watcher key of the merchant's environment's tron network."""
+    tron = rails_of(merchant.env)["tron:usdt"]
     pays = []
     for i in range(n):
         st, p, _ = srv.call("POST", "/v1/payments", key=merchant.key,
                             body={"reference": "%s-%04d" % (prefix, i), "amount": amount, "rail": "tron:usdt"})
         assert st == 201, (st, p)
         pays.append(p)
-    blk = tron_head() + 5
+    blk = tron_head(tron["network"]) + 5
     ts = [{"tx_hash": tx_hash(), "log_index": 0, "block_number": blk, "block_hash": tx_hash(),
-           "contract": RAILS["tron:usdt"]["contract"], "from": tron_address(), "to": p["deposit_address"],
+           "contract": tron["contract"], "from": tron_address(), "to": p["deposit_address"],
            "value": paid} for p in pays]
-    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=watcher, body={"network": "tron", "transfers": ts})
+    st, b, _ = srv.call("POST", "/v1/chain/transfers", key=watcher, body={"network": tron["network"], "transfers": ts})
     assert st == 200, (st, b)
-    st, b, _ = srv.call("POST", "/v1/chain/heads", key=watcher, body={"network": "tron", "head": blk + 25})
+    st, b, _ = srv.call("POST", "/v1/chain/heads", key=watcher, body={"network": tron["network"], "head": blk + 25})
     assert st == 200, (st, b)
     return pays

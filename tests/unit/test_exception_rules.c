@@ -6,11 +6,12 @@ int main(void)
 {
     static const char *const types[] = { "underpaid", "overpaid", "late_payment", "unmatched_transfer",
                                          "wrong_asset", "duplicate_payment", "reorged",
-                                         "unclassified_internal", "stuck_unconfirmed", "recon_break" };
+                                         "unclassified_internal", "stuck_unconfirmed", "recon_break",
+                                         "chain_incident" };
     int n = 0;
     while (exc_types[n]) n++;
-    is_int(n, 10, "nine exception types of DESIGN §4 plus recon_break");
-    for (int i = 0; i < 10; i++) ok(exc_type_valid(types[i]), "%s is a type", types[i]);
+    is_int(n, 11, "nine exception types of DESIGN §4 plus recon_break and chain_incident");
+    for (int i = 0; i < 11; i++) ok(exc_type_valid(types[i]), "%s is a type", types[i]);
     ok(!exc_type_valid("fraud") && !exc_type_valid(NULL), "unknown types rejected");
 
     struct { const char *type, *res; int want; } cases[] = {
@@ -28,6 +29,7 @@ int main(void)
         { "unclassified_internal", "refund", 0 },
         { "stuck_unconfirmed", "refund", 1 }, { "stuck_unconfirmed", "write_off", 1 },
         { "stuck_unconfirmed", "accept", 0 }, { "recon_break", "fixed_at_source", 1 },
+        { "chain_incident", "resume_watching", 1 }, { "chain_incident", "write_off", 0 },
         { "recon_break", "write_off", 0 }, { "nope", "refund", 0 }, { "underpaid", NULL, 0 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)

@@ -52,7 +52,7 @@ def new_payment(ref):
 
 # real events: a detected payment (chain ingest) and a canceled one
 p1 = new_payment("interop-1")
-st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [{
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron-nile", "transfers": [{
     "tx_hash": tx_hash()[2:], "log_index": 0, "block_number": None, "block_hash": None,
     "contract": RAILS["tron:usdt"]["contract"], "from": tron_address(), "to": p1["deposit_address"],
     "value": "10500000"}]})
