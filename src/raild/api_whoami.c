@@ -1,5 +1,6 @@
-/* GET /v1/whoami — the caller's identity as raild sees it. The console cannot read key
- * hashes, so it asks here which operator and role its key belongs to. */
+/* GET /v1/whoami — the caller's identity as raild sees it, for any key. The console cannot
+ * read key hashes, so it asks here which operator and role its key belongs to; a watcher
+ * (railsim's, an external one) learns the one network its key posts for. */
 #include "raild/http.h"
 
 static void whoami(struct req *q, struct resp *r)
@@ -15,6 +16,6 @@ static void whoami(struct req *q, struct resp *r)
 }
 
 const struct route whoami_routes[] = {
-    { "GET", "/v1/whoami", CAP_READ, whoami },
+    { "GET", "/v1/whoami", CAP_ANY_KEY, whoami },
     { 0 }
 };

@@ -201,7 +201,7 @@ static void post_transfers(struct sim *s, int net, json_t *list)
     json_t *body = json_object();
     json_object_set_new(body, "network", json_string(sim_nets[net].name));
     json_object_set_new(body, "transfers", list);
-    request(s, net, who, "POST", "/v1/chain/transfers", s->c->watcher_key, NULL, body, TAG_TRANSFERS, net, 0);
+    request(s, net, who, "POST", "/v1/chain/transfers", s->c->wkey[net], NULL, body, TAG_TRANSFERS, net, 0);
 }
 
 static void post_order(struct sim *s, struct pay *p, const char *status)
@@ -261,8 +261,8 @@ static int pick_fate(struct sim *s, struct rng *r)
 
 static int pick_rail(struct sim *s, struct sim_merchant *m, struct rng *r)
 {
-    const int *rails = m->nrails ? m->rails : s->c->rails;
-    int n = m->nrails ? m->nrails : s->c->nrails, live[8], nl = 0;
+    const int *rails = m->rails;   /* resolved to the merchant's environment (sync.c) */
+    int n = m->nrails, live[8], nl = 0;
     for (int i = 0; i < n; i++) if (!(m->dropped & (1u << rails[i]))) live[nl++] = rails[i];
     if (nl == 0) return -1;
     return live[rng_below(r, (uint64_t)nl)];
@@ -475,7 +475,7 @@ static void ev_block(struct sim *s, int net)
     if (json_array_size(list)) post_transfers(s, net, list); else json_decref(list);
     char who[32];
     snprintf(who, sizeof who, "watcher:%s", sim_nets[net].name);
-    request(s, net, who, "POST", "/v1/chain/heads", s->c->watcher_key, NULL,
+    request(s, net, who, "POST", "/v1/chain/heads", s->c->wkey[net], NULL,
             json_pack("{s:s, s:I}", "network", sim_nets[net].name, "head", (json_int_t)h), TAG_HEAD, net, 0);
     s->blocks[net]++;
     if (first_new >= 0)
@@ -614,7 +614,6 @@ static void setup(struct sim *s, struct sim_cfg *c)
     s->hseed = c->seed;
     for (const char *t = c->tag; *t; t++) s->hseed = rng_mix(s->hseed ^ (unsigned char)*t);
     s->start_epoch_ms = s->plan ? 1767225600000LL /* 2026-01-01 */ : util_now_ms();
-    for (int i = 0; i < c->nrails; i++) s->used[sim_rails[c->rails[i]].net] = 1;
     for (int m = 0; m < c->nmerchants; m++)
         for (int i = 0; i < c->merchants[m].nrails; i++) s->used[sim_rails[c->merchants[m].rails[i]].net] = 1;
     for (int n = 0; n < SIM_NNET; n++) {
@@ -667,6 +666,8 @@ int run_main(int argc, char **argv)
     struct sim_cfg c;
     int rc = run_parse(argc, argv, &c);
     if (rc) { run_cfg_free(&c); return rc == 1 ? 0 : 2; }
+    if (c.print_plan) run_resolve_rails(&c);
+    else if ((rc = run_sync_gateway(&c))) { run_cfg_free(&c); return rc; }
     struct sim s;
     setup(&s, &c);
     if (!s.plan) {

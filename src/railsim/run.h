@@ -8,23 +8,25 @@
 #include <stdio.h>
 
 #define SIM_MAX_MERCHANTS 16
-#define SIM_NNET 4
+#define SIM_NNET 8
 
 struct sim_net {             /* a simulated chain */
     const char *name;
     const char *kind;        /* "tron" or "evm": address formats */
     int block_ms;            /* real block time at --speed 1 */
 };
-struct sim_rail {            /* the catalogue of DESIGN §2, as in the rails table */
+struct sim_rail {            /* a rail of one environment (DESIGN §2), as in the rails table */
     const char *id;
-    int net;
-    const char *contract;
+    const char *env;         /* sandbox | production */
+    int net;                 /* index in sim_nets; -1: a network railsim does not simulate */
+    char contract[80];       /* the defaults; the gateway's GET /v1/rails overrides them */
     int decimals, confirm, final;
 };
 extern const struct sim_net sim_nets[SIM_NNET];
-extern const struct sim_rail sim_rails[];
+extern struct sim_rail sim_rails[];
 extern const int sim_nrails;
-int sim_rail_find(const char *id);     /* index or -1 */
+int sim_rail_find(const char *id);     /* the sandbox rail's index, or -1 */
+int sim_rail_env(int rail, const char *env);   /* the same rail in env: index, or -1 */
 int sim_net_find(const char *name);    /* index or -1 */
 
 /* What happens to one payment slot. `exact` is whatever the mix leaves over. */
@@ -39,7 +41,8 @@ enum order_mode { O_ONTIME, O_EARLY, O_LAG };
 struct sim_merchant {
     char *key;               /* from a file or the environment, never argv */
     char label[32];          /* m0, m1… : in references and logs */
-    int rails[8], nrails;
+    const char *env;         /* from the key: rk_live_ → production, else sandbox */
+    int rails[8], nrails;    /* indexes in sim_rails, of the merchant's environment */
     unsigned dropped;        /* rails the gateway said are not enabled (bit per index) */
 };
 
@@ -47,7 +50,9 @@ struct sim_cfg {
     const char *api;
     struct sim_merchant merchants[SIM_MAX_MERCHANTS];
     int nmerchants;
-    char *watcher_key;
+    char *watcher_keys[SIM_NNET];   /* one per network: the gateway says which (GET /v1/whoami) */
+    int nwatcher_keys;
+    const char *wkey[SIM_NNET];     /* by network index */
     uint64_t seed;
     char tag[48];
     int rate_mpps;           /* payments per 1000 s, so rates like 0.5/s stay integers */
@@ -71,6 +76,11 @@ int run_main(int argc, char **argv);     /* `railsim run` */
 int run_parse(int argc, char **argv, struct sim_cfg *c);   /* 0 ok, 2 usage error (printed) */
 void run_usage(FILE *f);
 void run_cfg_free(struct sim_cfg *c);
+/* Learns from the gateway which network each watcher key posts for and how each
+ * merchant's rails are configured in its environment (sync.c). 0, or 2 (printed). */
+int run_sync_gateway(struct sim_cfg *c);
+/* Resolves merchants' rails to their environment (no gateway: the plan). */
+void run_resolve_rails(struct sim_cfg *c);
 
 /* ---- HTTP client (client.c) ---- */
 struct client;

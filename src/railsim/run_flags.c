@@ -13,13 +13,20 @@
 
 /* Real block times; --speed scales them. Depths mirror the rails table (0001_core.sql). */
 const struct sim_net sim_nets[SIM_NNET] = {
+    { "tron-nile", "tron", 3000 }, { "sepolia", "evm", 12000 }, { "bsc-testnet", "evm", 3000 },
+    { "polygon-amoy", "evm", 2000 },
     { "tron", "tron", 3000 }, { "ethereum", "evm", 12000 }, { "bsc", "evm", 3000 }, { "polygon", "evm", 2000 },
 };
-const struct sim_rail sim_rails[] = {
-    { "tron:usdt",     0, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",         6, 19, 20 },
-    { "ethereum:usdt", 1, "0xdac17f958d2ee523a2206206994597c13d831ec7", 6, 12, 64 },
-    { "bsc:usdt",      2, "0x55d398326f99059ff775485246999027b3197955", 18, 15, 30 },
-    { "polygon:usdt",  3, "0xc2132d05d31c914a87c6611c10748aeb04b58e8f", 6, 64, 256 },
+/* sandbox first (sim_rail_find answers those), then production; GET /v1/rails overrides */
+struct sim_rail sim_rails[] = {
+    { "tron:usdt",     "sandbox", 0, "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf",         6, 19, 20 },
+    { "ethereum:usdt", "sandbox", 1, "0xaa8e23fb1079ea71e0a56f48a2aa51851d8433d0", 6, 12, 64 },
+    { "bsc:usdt",      "sandbox", 2, "0x337610d27c682e347c9cd60bd4b3b107c9d34ddd", 18, 15, 30 },
+    { "polygon:usdt",  "sandbox", 3, "0x1616d425cd540b256475cbfb604586c8598ec0fb", 6, 64, 256 },
+    { "tron:usdt",     "production", 4, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",         6, 19, 20 },
+    { "ethereum:usdt", "production", 5, "0xdac17f958d2ee523a2206206994597c13d831ec7", 6, 12, 64 },
+    { "bsc:usdt",      "production", 6, "0x55d398326f99059ff775485246999027b3197955", 18, 15, 30 },
+    { "polygon:usdt",  "production", 7, "0xc2132d05d31c914a87c6611c10748aeb04b58e8f", 6, 64, 256 },
 };
 const int sim_nrails = (int)(sizeof sim_rails / sizeof sim_rails[0]);
 
@@ -36,6 +43,26 @@ int sim_rail_find(const char *id)
 {
     for (int i = 0; i < sim_nrails; i++) if (!strcmp(sim_rails[i].id, id)) return i;
     return -1;
+}
+
+int sim_rail_env(int rail, const char *env)
+{
+    for (int i = 0; rail >= 0 && i < sim_nrails; i++)
+        if (!strcmp(sim_rails[i].id, sim_rails[rail].id) && !strcmp(sim_rails[i].env, env)) return i;
+    return -1;
+}
+
+void run_resolve_rails(struct sim_cfg *c)
+{
+    for (int m = 0; m < c->nmerchants; m++) {
+        struct sim_merchant *mc = &c->merchants[m];
+        if (!mc->env) mc->env = mc->key && !strncmp(mc->key, "rk_live_", 8) ? "production" : "sandbox";
+        if (!mc->nrails) {
+            memcpy(mc->rails, c->rails, sizeof mc->rails);
+            mc->nrails = c->nrails;
+        }
+        for (int i = 0; i < mc->nrails; i++) mc->rails[i] = sim_rail_env(mc->rails[i], mc->env);
+    }
 }
 
 int sim_net_find(const char *name)
@@ -60,8 +87,10 @@ void run_usage(FILE *f)
 "                            merchant (up to 16). '=tron:usdt,bsc:usdt' lists the rails\n"
 "                            enabled for it (default: --rails). Without the flag the key\n"
 "                            is read from RAILSIM_MERCHANT_KEY.\n"
-"  --watcher-key-file F      the chain watcher's key (or RAILSIM_WATCHER_KEY)\n"
-"  --hot-wallet NET=ADDR     our hot wallet on NET: sweeps go to it and 'internal' moves\n"
+"  --watcher-key-file F      a chain watcher's key (or RAILSIM_WATCHER_KEY); a watcher key\n"
+"                            posts for one network, so repeat it for every network used\n"
+"  --hot-wallet NET=ADDR     our hot wallet on network NET (e.g. tron-nile): sweeps go to it\n"
+"                            and 'internal' moves\n"
 "                            leave it (repeat per network; without it those are skipped)\n"
 "Traffic\n"
 "  --rails LIST              rails merchants use (default tron:usdt,bsc:usdt); known:\n"
@@ -248,7 +277,8 @@ static int parse_hot(const char *s, struct sim_cfg *c)
     if (!eq || eq == s || (size_t)(eq - s) >= sizeof net) return bad("--hot-wallet: '%s' is not NET=ADDRESS", s);
     snprintf(net, sizeof net, "%.*s", (int)(eq - s), s);
     int n = sim_net_find(net);
-    if (n < 0) return bad("--hot-wallet: unknown network '%s' (tron, ethereum, bsc, polygon)", net);
+    if (n < 0) return bad("--hot-wallet: unknown network '%s' (tron-nile, sepolia, bsc-testnet, polygon-amoy; in"
+                          " production tron, ethereum, bsc, polygon)", net);
     if (address_canonical(sim_nets[n].kind, eq + 1, c->hot[n], sizeof c->hot[n]))
         return bad("--hot-wallet: '%s' is not a valid %s address", eq + 1, net);
     return 0;
@@ -334,8 +364,9 @@ int run_parse(int argc, char **argv, struct sim_cfg *c)
             if ((rc = add_merchant(a, c))) return rc;
         } else if (!strcmp(f, "--watcher-key-file")) {
             int err;
-            free(c->watcher_key);
-            if (!(c->watcher_key = read_key_file(a, f, &err))) return err;
+            if (c->nwatcher_keys == SIM_NNET) return bad("--watcher-key-file: at most %d (one per network)", SIM_NNET);
+            if (!(c->watcher_keys[c->nwatcher_keys] = read_key_file(a, f, &err))) return err;
+            c->nwatcher_keys++;
         } else if (!strcmp(f, "--hot-wallet")) {
             if ((rc = parse_hot(a, c))) return rc;
         } else if (!strcmp(f, "--rails")) {
@@ -407,9 +438,10 @@ int run_parse(int argc, char **argv, struct sim_cfg *c)
         snprintf(c->merchants[0].label, sizeof c->merchants[0].label, "m0");
         c->nmerchants = 1;
     }
-    if (!c->watcher_key) {
-        if ((rc = env_key("RAILSIM_WATCHER_KEY", &c->watcher_key))) return rc;
-        if (!c->watcher_key)
+    if (!c->nwatcher_keys) {
+        if ((rc = env_key("RAILSIM_WATCHER_KEY", &c->watcher_keys[0]))) return rc;
+        if (c->watcher_keys[0]) c->nwatcher_keys = 1;
+        if (!c->nwatcher_keys)
             return bad("no watcher key: give --watcher-key-file FILE (mode 600) or set RAILSIM_WATCHER_KEY");
     }
     return 0;
@@ -418,5 +450,5 @@ int run_parse(int argc, char **argv, struct sim_cfg *c)
 void run_cfg_free(struct sim_cfg *c)
 {
     for (int i = 0; i < c->nmerchants; i++) free(c->merchants[i].key);
-    free(c->watcher_key);
+    for (int i = 0; i < c->nwatcher_keys; i++) free(c->watcher_keys[i]);
 }

@@ -20,7 +20,7 @@ def sim(*args, env=None):
 
 def plan(seed, *extra):
     r = sim("--print-plan", "--seed", seed, "--max-payments", 60, "--speed", 20, "--rate", 5, "--quiet",
-            "--rails", "tron:usdt,bsc:usdt,ethereum:usdt", "--hot-wallet", "tron=" + tron_address("hot"), *extra)
+            "--rails", "tron:usdt,bsc:usdt,ethereum:usdt", "--hot-wallet", "tron-nile=" + tron_address("hot"), *extra)
     if r.returncode:
         raise RuntimeError("print-plan failed: %s" % r.stderr)
     return r.stdout
@@ -69,7 +69,7 @@ for l in lines:
             head_ok = False
         heads[body["network"]] = body["head"]
 ok(head_ok, "heads rise strictly per network")
-is_(sorted(heads), ["bsc", "ethereum", "tron"], "a chain per network in use")
+is_(sorted(heads), ["bsc-testnet", "sepolia", "tron-nile"], "a chain per network in use (the sandbox networks)")
 ok(len(pays) >= 40, "payments planned (%d)" % len(pays))
 ok(all(re.fullmatch(r"[0-9]+\.[0-9]{2}", p["amount"]) for p in pays.values()), "amounts are decimal strings")
 is_(sorted({p["rail"] for p in pays.values()}), ["bsc:usdt", "ethereum:usdt", "tron:usdt"], "several rails used")
@@ -92,7 +92,7 @@ for slot, p in pays.items():
     if sc == "overpay" and not got > want: over_ok = False
 ok(seen["exact"] > 5 and exact_ok, "exact payments send exactly amount x 10^decimals (18 decimals on bsc)")
 ok(under_ok and over_ok, "underpayments send less, overpayments more")
-bsc_vals = [int(x["value"]) for _, n, x in xfers if n == "bsc"]
+bsc_vals = [int(x["value"]) for _, n, x in xfers if n == "bsc-testnet"]
 ok(any(v > 2 ** 64 for v in bsc_vals), "bsc values exceed 64 bits (18 decimals)")
 
 first_seen, order_ok = {}, True
@@ -150,7 +150,7 @@ table = [
     (api + keys + ["--mix", "underpay=1.234"], "underpay=1.234 is not a percentage"),
     (api + keys + ["--orders", "soon=5"], "unknown behaviour 'soon'"),
     (api + keys + ["--rails", "bsc:usdt,bsc:usdt"], "listed twice"),
-    (api + keys + ["--hot-wallet", "tron=0x1234"], "not a valid tron address"),
+    (api + keys + ["--hot-wallet", "tron-nile=0x1234"], "not a valid tron-nile address"),
     (api + keys + ["--hot-wallet", "doge=abc"], "unknown network 'doge'"),
     (api + keys + ["--expires-in", "10"], "--expires-in: '10' is not a whole number from 60"),
     (api + keys + ["--short-expiry", "7200", "--expires-in", "3600"], "must not exceed --expires-in"),

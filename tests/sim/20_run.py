@@ -11,7 +11,7 @@ m1 = Merchant(rails=("tron:usdt", "bsc:usdt"), addresses=80)
 m2 = Merchant(rails=("tron:usdt",), addresses=40)
 watcher = key("watcher")
 hot = tron_address()
-admin("add-wallet", "--network", "tron", "--address", hot, "--kind", "hot", check=True)
+admin("add-wallet", "--network", "tron-nile", "--address", hot, "--kind", "hot", check=True)
 tag = uniq("sim").replace("-", "")
 
 d = os.path.join(LOGDIR, tag)
@@ -29,7 +29,8 @@ mix = "none,underpay=10,overpay=8,wrong-token=8,unknown-address=10,internal=6,du
       "reorg-confirmed=8,cancel=8,sweep=8,split=6"
 common = ["--merchant-key-file", keyfile("m1", m1.key) + "=tron:usdt,bsc:usdt",
           "--merchant-key-file", keyfile("m2", m2.key) + "=tron:usdt",
-          "--watcher-key-file", keyfile("w", watcher), "--hot-wallet", "tron=" + hot,
+          "--watcher-key-file", keyfile("w-tron", watcher.for_network("tron-nile")),
+          "--watcher-key-file", keyfile("w-bsc", watcher.for_network("bsc-testnet")), "--hot-wallet", "tron-nile=" + hot,
           "--seed", "18", "--tag", tag, "--rate", "8", "--speed", "50", "--max-payments", "40",
           "--start-height", str(start), "--mix", mix]
 trace = os.path.join(d, "trace")
@@ -71,7 +72,7 @@ def units(a, dec):
     return int(w) * 10 ** dec + int((f + "0" * dec)[:dec])
 exact = all(int(p[2]) == units(plan_amounts[p[3]], RAILS[p[0]]["decimals"]) for p in pays)
 ok(exact, "stored amounts are the decimal amounts in base units, exactly")
-big = sql1("SELECT count(*) FROM chain_transfers WHERE network = 'bsc' AND value > 18446744073709551615"
+big = sql1("SELECT count(*) FROM chain_transfers WHERE network = 'bsc-testnet' AND value > 18446744073709551615"
            " AND first_seen_at >= :'t0'", t0=t0)
 ok(int(big) > 0, "bsc transfers above 2^64 base units stored exactly (%s)" % big)
 
