@@ -162,6 +162,7 @@ BEGIN
     EXECUTE 'GRANT SELECT ON network_rpc TO railtop_app';
     EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON chain_checkpoints, chain_blocks, watcher_leases,
              watcher_status TO railtop_app';
+    EXECUTE 'GRANT USAGE, SELECT ON watcher_status_id_seq TO railtop_app';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'railtop_console') THEN
     EXECUTE 'GRANT SELECT (network) ON api_keys TO railtop_console';

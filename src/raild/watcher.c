@@ -115,7 +115,8 @@ static void status_write(struct watch *s, const char *state, const char *reason,
         "INSERT INTO watcher_status (network, state, holder, reason, rpc_host, head, finalized, checkpoint,"
         "                            head_seen_at, range_size, rpc_errors, last_error, last_error_at)"
         " VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, '-1')::bigint, nullif($7, '-1')::bigint,"
-        "         nullif($8, '-1')::bigint, now(), $9::int, $10::jsonb, $11, CASE WHEN $11 IS NOT NULL THEN now() END)"
+        "         nullif($8, '-1')::bigint, now(), $9::int, $10::jsonb, $11::text,"
+        "         CASE WHEN $11::text IS NOT NULL THEN now() END)"
         " ON CONFLICT (network) DO UPDATE SET state = $2, holder = $3, reason = nullif($4, ''),"
         "   rpc_host = nullif($5, ''), head = coalesce(nullif($6, '-1')::bigint, watcher_status.head),"
         "   finalized = coalesce(nullif($7, '-1')::bigint, watcher_status.finalized),"
@@ -123,13 +124,14 @@ static void status_write(struct watch *s, const char *state, const char *reason,
         "   head_seen_at = CASE WHEN nullif($6, '-1')::bigint IS DISTINCT FROM watcher_status.head"
         "                        AND $6 <> '-1' THEN now() ELSE watcher_status.head_seen_at END,"
         "   range_size = $9::int, rpc_errors = $10::jsonb,"
-        "   last_error = coalesce($11, watcher_status.last_error),"
-        "   last_error_at = CASE WHEN $11 IS NOT NULL THEN now() ELSE watcher_status.last_error_at END,"
+        "   last_error = coalesce($11::text, watcher_status.last_error),"
+        "   last_error_at = CASE WHEN $11::text IS NOT NULL THEN now() ELSE watcher_status.last_error_at END,"
         "   updated_at = now()",
         s->net, state, s->holder, reason ? reason : "", s->have_rpc ? rpc_host(&s->rpc) : "", h, f, c, rg,
         codes ? codes : "{}", err);
     free(codes);
-    if (!db_failed(r)) {
+    if (db_failed(r)) log_warn("watch.status_write_failed", "network=%s sqlstate=%s", s->net, db_sqlstate(r));
+    else {
         snprintf(s->st_state, sizeof s->st_state, "%s", state);
         snprintf(s->st_reason, sizeof s->st_reason, "%s", reason ? reason : "");
         if (err) snprintf(s->st_err, sizeof s->st_err, "%s", err);
@@ -376,34 +378,79 @@ static int incident_live(struct watch *s)
     return v != NULL;
 }
 
+/* 1 when the node's block n is not the one we stored (or n is gone), 0 same, -1 RPC error */
+static int block_differs(struct watch *s, long long n, const char *stored, struct rpc_block *b)
+{
+    int missing;
+    if (get_block_n(s, n, b, &missing)) return missing ? 1 : -1;
+    return strcmp(stored, b->hash) != 0;
+}
+
+/* Deep walk, after an operator resumed an incident: the lowest block whose hash we know
+ * (the stored window, and the block hash recorded with each transfer of the last 100,000
+ * blocks) and the node no longer has. Returns it, or -1 (-2 on RPC error). */
+static long long lowest_changed(struct watch *s, const struct cp *c)
+{
+    char top[32];
+    LL(top, c->number);
+    PGresult *r = db_q(s->db,
+        "SELECT number, hash FROM chain_blocks WHERE network = $1 AND number <= $2::bigint"
+        " UNION SELECT DISTINCT block_number, block_hash FROM chain_transfers"
+        "  WHERE network = $1 AND status = 'seen' AND block_hash IS NOT NULL"
+        "    AND block_number BETWEEN $2::bigint - 100000 AND $2::bigint ORDER BY 1", s->net, top);
+    if (db_failed(r)) { PQclear(r); return -2; }
+    long long low = -1;
+    for (int i = 0; i < PQntuples(r) && low < 0; i++) {
+        struct rpc_block b;
+        char h[72];
+        /* tron stores hashes without 0x; the node speaks 0x */
+        snprintf(h, sizeof h, "%s%s", strncmp(PQgetvalue(r, i, 1), "0x", 2) ? "0x" : "", PQgetvalue(r, i, 1));
+        int d = block_differs(s, atoll(PQgetvalue(r, i, 0)), h, &b);
+        if (d < 0) { PQclear(r); return -2; }
+        if (d) low = atoll(PQgetvalue(r, i, 0));
+    }
+    PQclear(r);
+    return low;
+}
+
 /* The checkpoint block must still be canonical. 0 ok (or reorg handled), -1 retry later,
- * -2 incident. deep: after an operator resumed, walk back past finality. */
+ * -2 incident. Walks back over the stored window (every block above our recorded finality
+ * is there) to the first block the node still has: the common ancestor. A fork at or
+ * below the recorded finalized height is an incident. deep: an operator resumed after an
+ * incident, so finality is no limit. */
 static int check_reorg(struct watch *s, struct cp *c, long long recorded_fin, int deep)
 {
     if (!c->hash[0] || c->number < 0) return 0;
     struct rpc_block b;
-    int missing;
-    if (get_block_n(s, c->number, &b, &missing) && !missing) return -1;
-    if (!missing && !strcmp(b.hash, c->hash)) return 0;
-    /* walk back over the stored window */
-    long long n = c->number - 1, limit = deep ? c->number - 100000 : recorded_fin;
-    for (; n >= 0 && n >= limit; n--) {
-        char nn[32];
-        LL(nn, n);
-        char *stored = db_val(s->db, "SELECT hash FROM chain_blocks WHERE network = $1 AND number = $2::bigint",
-                              s->net, nn);
-        if (!stored && !deep) break;   /* below the window */
-        if (get_block_n(s, n, &b, &missing)) { free(stored); if (missing) continue; return -1; }
-        int same = !stored || !strcmp(stored, b.hash);   /* deep: below the window, take the node's */
-        free(stored);
-        if (same) {
-            if (n <= recorded_fin && !deep) break;
-            return orphan_above(s, n, b.hash) ? -1 : 0;
+    int d = block_differs(s, c->number, c->hash, &b);
+    if (d <= 0) return d;
+    long long ancestor = -1;
+    if (deep) {
+        long long low = lowest_changed(s, c);
+        if (low == -2) return -1;
+        ancestor = (low >= 0 ? low : c->number) - 1;
+    } else {
+        for (long long n = c->number - 1; n >= 0 && n >= recorded_fin; n--) {
+            char nn[32];
+            LL(nn, n);
+            char *stored = db_val(s->db, "SELECT hash FROM chain_blocks WHERE network = $1 AND number = $2::bigint",
+                                  s->net, nn);
+            if (!stored) break;   /* below the window: cannot tell */
+            d = block_differs(s, n, stored, &b);
+            free(stored);
+            if (d < 0) return -1;
+            if (!d) { ancestor = n; break; }
         }
     }
+    if (ancestor >= 0 || (deep && ancestor == -1)) {
+        int missing;
+        if (ancestor < 0) ancestor = 0;
+        if (get_block_n(s, ancestor, &b, &missing)) return -1;
+        return orphan_above(s, ancestor, b.hash) ? -1 : 0;
+    }
     char why[200];
-    snprintf(why, sizeof why, "reorg deeper than finality: block %lld is no longer canonical and no common"
-             " ancestor was found above the finalized height %lld", c->number, recorded_fin);
+    snprintf(why, sizeof why, "reorg deeper than finality: block %lld is no longer canonical and the fork reaches"
+             " the finalized height %lld", c->number, recorded_fin);
     open_incident(s, c->number, why);
     return -2;
 }

@@ -274,7 +274,7 @@ class Merchant:
         for rail in rails:
             admin("enable-rail", "--merchant", self.id, "--env", env, "--rail", rail, check=True)
         nets = sorted({rails_of(env)[r]["network"] for r in rails})
-        for net in nets:
+        for net in nets if addresses else ():
             add_addresses(net, addresses)
         self.key = admin("create-key", "--role", "merchant", "--name", self.name + "-key", "--merchant", self.id,
                          "--env", env, check=True)[1].strip()
