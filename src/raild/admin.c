@@ -619,8 +619,11 @@ static int rpc_url_ok(const char *u, char *host, size_t hostlen)
  * are stored sealed (RAILD_SECRETS_KEY), and only their hosts are printed or audited. */
 static int admin_set_rpc(struct opts *o)
 {
-    const char *net, *file;
+    const char *net, *file, *from = opt(o, "from-block");
+    long long fb = -1;
     if (need(o, "network", &net) || need(o, "url-file", &file)) return 2;
+    if (from && util_parse_i64(from, 0, 9007199254740991LL, &fb))
+        return cli_usage_error(o->cmd, "--from-block must be a block number from 0 to 2^53-1, got '%s'", from);
     if (wh_secrets_key_status() < 0)
         return cli_usage_error(o->cmd, "RAILD_SECRETS_KEY must be base64 of 32 random bytes, or unset");
     FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
@@ -672,8 +675,18 @@ static int admin_set_rpc(struct opts *o)
     free(sealed);
     if (db_failed(r)) { PQclear(r); free(before); return fail_db(db, o->cmd); }
     PQclear(r);
+    if (from) {   /* where the watcher starts (re)scanning; ingest is idempotent, so going back is safe */
+        char cp[32];
+        snprintf(cp, sizeof cp, "%lld", fb - 1);
+        r = db_q(db, "INSERT INTO chain_checkpoints (network, block_number, block_hash) VALUES ($1, greatest($2::bigint, 0), '')"
+                     " ON CONFLICT (network) DO UPDATE SET block_number = greatest($2::bigint, 0), block_hash = '',"
+                     " updated_at = now()", net, cp);
+        if (db_failed(r)) { PQclear(r); free(before); return fail_db(db, o->cmd); }
+        PQclear(r);
+    }
     json_t *b = before ? json_pack("{s:s}", "hosts", before) : NULL;
-    json_t *a = json_pack("{s:s,s:i,s:b}", "hosts", hosts, "urls", n, "sealed", wh_sealing_enabled());
+    json_t *a = json_pack("{s:s,s:i,s:b,s:s*}", "hosts", hosts, "urls", n, "sealed", wh_sealing_enabled(),
+                          "from_block", from);
     int bad = audit_write_cli(db, "network.set_rpc", "network", net, NULL, b, a);
     json_decref(a);
     json_decref(b);
@@ -753,7 +766,8 @@ static const struct admin_cmd admin_cmds[] = {
     { "set-rail", "db env rail network contract decimals confirmations finality", admin_configure_rail, 0,
       "--env ENV --rail NET:ASSET --network NAME --contract ADDR [--decimals N] [--confirmations N]"
       " [--finality N|tag]" },
-    { "set-rpc", "db network url-file", admin_set_rpc, 0, "--network NAME --url-file FILE|- (one URL a line)" },
+    { "set-rpc", "db network url-file from-block", admin_set_rpc, 0,
+      "--network NAME --url-file FILE|- (one URL a line) [--from-block N]" },
     { "reset-head", "db network head reason", admin_reset_head, 0, "--network NAME --head N --reason TEXT" },
     { "revoke-key", "db id reason", admin_revoke_key, 0, "--id ID [--reason TEXT]" },
     { 0 }

@@ -70,6 +70,7 @@ struct watch {
     int have_rpc;
     char rpc_stamp[64];        /* network_rpc.updated_at the client was built from */
     int range, range_cap, successes, backoff_ms;
+    int range_bad, bad_age;    /* smallest range a provider refused, and successes since */
     /* the status row as last written, to write only on change */
     char st_state[16], st_reason[200], st_err[200];
     long long st_head, st_fin, st_cp;
@@ -177,23 +178,36 @@ static void count_error(struct watch *s, const struct rpc_err *e, const char *wh
 
 /* ------------------------------------------------------------ RPC helpers */
 
-/* A call; on failure counts the error, backs off (429: Retry-After), fails over. */
+/* A call; on failure counts the error and backs off. A 429 waits its Retry-After and asks
+ * again (up to 3 times: a rate limit is not a reason to give up the tick); a transport
+ * error fails over to the next URL and asks it once. */
 static json_t *call(struct watch *s, const char *method, json_t *params, struct rpc_err *e)
 {
-    json_t *r = rpc_call(&s->rpc, method, params, e);
-    if (r) {
-        s->backoff_ms = 0;
-        return r;
+    for (int attempt = 0;; attempt++) {
+        json_t *r = rpc_call(&s->rpc, method, params ? json_incref(params) : NULL, e);
+        if (r) {
+            s->backoff_ms = 0;
+            json_decref(params);
+            return r;
+        }
+        count_error(s, e, method);
+        if (e->fail == RPC_HTTP && e->code == 429 && attempt < 3 && !*s->w->stop) {
+            int wait = e->retry_after_s > 0 ? e->retry_after_s : 1;
+            worker_sleep(s->w, (wait > 60 ? 60 : wait) * 1000);
+            continue;
+        }
+        if (e->fail == RPC_TRANSPORT && !e->timeout && s->rpc.nurls > 1 && attempt == 0) {
+            rpc_failover(&s->rpc);
+            continue;
+        }
+        break;
     }
-    count_error(s, e, method);
-    if (e->fail == RPC_HTTP && e->code == 429) {
-        int wait = e->retry_after_s > 0 ? e->retry_after_s : 1;
-        worker_sleep(s->w, (wait > 60 ? 60 : wait) * 1000);
-    } else if (!rpc_err_is_range(e)) {
+    json_decref(params);
+    if (!rpc_err_is_range(e) && !(e->fail == RPC_HTTP && e->code == 429)) {
         if (e->fail == RPC_TRANSPORT || e->fail == RPC_HTTP) rpc_failover(&s->rpc);
         s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : 250;
         if (s->backoff_ms > 30000) s->backoff_ms = 30000;
-        worker_sleep(s->w, s->backoff_ms / 2 + (int)((unsigned)random_u32() % (unsigned)(s->backoff_ms / 2 + 1)));
+        worker_sleep(s->w, s->backoff_ms / 2 + (int)(random_u32() % (unsigned)(s->backoff_ms / 2 + 1)));
     }
     return NULL;
 }
@@ -718,6 +732,8 @@ static int tick(struct watch *s, int *resume_deep)
         if (to > head) to = head;
         int x = scan_range(s, &c, from, to, fin, &to_a, &from_a);
         if (x == 1) {
+            if (!s->range_bad || s->range < s->range_bad) s->range_bad = s->range;
+            s->bad_age = 0;
             s->range = s->range > 1 ? s->range / 2 : 1;
             s->successes = 0;
             log_info("watch.range_halved", "network=%s range=%d", s->net, s->range);
@@ -725,9 +741,16 @@ static int tick(struct watch *s, int *resume_deep)
             rc = 1;   /* the chain moved: the next tick checks for a reorg */
         } else if (x) {
             rc = -1;
-        } else if (++s->successes >= 3 && s->range < s->range_cap) {
-            s->range = s->range * 2 > s->range_cap ? s->range_cap : s->range * 2;
-            s->successes = 0;
+        } else {
+            /* grow back after 3 successes, but not onto the size the provider refused —
+             * until 30 good ranges suggest its limit may have changed */
+            if (s->range_bad && ++s->bad_age >= 30) s->range_bad = 0;
+            int cap = s->range_bad ? s->range_bad - 1 : s->range_cap;
+            if (cap > s->range_cap) cap = s->range_cap;
+            if (++s->successes >= 3 && s->range < cap) {
+                s->range = s->range * 2 > cap ? cap : s->range * 2;
+                s->successes = 0;
+            }
         }
         if (lease_take(s) != 1) rc = -1;   /* renew while catching up; lost it: stop */
         status_write(s, "running", "", NULL, head, fin, c.number);

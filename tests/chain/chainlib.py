@@ -139,7 +139,7 @@ class FaultProxy:
       garble      {method: reply-text}: that method's replies replaced by this body
     It counts requests per method and remembers the largest eth_getLogs range asked."""
 
-    def __init__(self, upstream):
+    def __init__(self, upstream, path="/rpc"):
         self.upstream = upstream
         self.down = False
         self.max_range = None
@@ -201,8 +201,11 @@ class FaultProxy:
             daemon_threads = True
             allow_reuse_address = True
 
+            def handle_error(self, request, client_address):
+                pass   # a client that gave up (a timeout, a killed raild) is part of the test
+
         self.port = free_port()
-        self.url = "http://127.0.0.1:%d/rpc" % self.port
+        self.url = "http://127.0.0.1:%d%s" % (self.port, path)
         self.server = S(("127.0.0.1", self.port), H)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -227,8 +230,9 @@ def anvil_network(name="anvil", chain_id=31337, env="sandbox", kind="evm", block
              "--block-time-ms", block_ms, check=True)
 
 
-def set_rpc(network, *urls):
-    r = subprocess.run([rt.RAILD, "admin", "set-rpc", "--network", network, "--url-file", "-"],
+def set_rpc(network, *urls, from_block=None):
+    extra = ["--from-block", str(from_block)] if from_block is not None else []
+    r = subprocess.run([rt.RAILD, "admin", "set-rpc", "--network", network, "--url-file", "-"] + extra,
                        input="".join(u + "\n" for u in urls), capture_output=True, text=True)
     if r.returncode:
         raise RuntimeError("set-rpc failed: " + r.stderr)
@@ -259,6 +263,14 @@ def watcher_state(network):
 
 def wait_checkpoint(network, block, timeout=20):
     return wait_for(lambda: (watcher_state(network) or {}).get("checkpoint", -1) >= block, timeout=timeout)
+
+
+def setup_anvil_rail(node, confirmations=3, finality="tag"):
+    """The anvil network (sandbox, chain 31337) and the sandbox ethereum:usdt rail on it."""
+    anvil_network("anvil", 31337)
+    rt.admin("set-rail", "--env", "sandbox", "--rail", "ethereum:usdt", "--network", "anvil", "--contract", USDT,
+             "--confirmations", confirmations, "--finality", finality, check=True)
+    rt.RAILS["ethereum:usdt"] = dict(network="anvil", contract=USDT, decimals=6, confirm=confirmations, final=64)
 
 
 def payment_state(pid):
