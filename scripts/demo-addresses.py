@@ -17,7 +17,7 @@ def b58(b):
 
 def address(net, seed):
     raw = hashlib.sha256(seed.encode()).digest()[:20]
-    if net != "tron":
+    if not net.startswith("tron"):
         return "0x" + raw.hex()
     body = b"\x41" + raw
     return b58(body + hashlib.sha256(hashlib.sha256(body).digest()).digest()[:4])

@@ -8,13 +8,22 @@ DIR=${1:?usage: demo-seed.sh DIR}
 ADDRS=${DEMO_ADDRESSES:-10000}
 mkdir -p "$DIR/keys"; chmod 700 "$DIR/keys"
 gen() { python3 scripts/demo-addresses.py "$1" "$2" demo; }
-for net in tron ethereum bsc polygon; do
+# Networks (DESIGN §2): sandbox rails on tron-nile, bsc-testnet, polygon-amoy (simulated by
+# railsim) and ethereum:usdt on a real node, anvil (watched by raild itself); production
+# tron:usdt on tron (simulated). Amoy has no well-known USDT: the demo names a test token.
+bin/raild admin add-network --name anvil --env sandbox --kind evm --chain-id 31337 --block-time-ms 1000
+bin/raild admin set-rail --env sandbox --rail ethereum:usdt --network anvil \
+  --contract 0xdAC17F958D2ee523a2206206994597C13D831ec7 --confirmations 3 --finality tag
+bin/raild admin set-rail --env sandbox --rail polygon:usdt --network polygon-amoy \
+  --contract 0x1616d425cd540b256475cbfb604586c8598ec0fb
+bin/raild admin set-rpc --network anvil --url-file "$DIR/anvil.url" --from-block 1
+for net in tron-nile anvil bsc-testnet polygon-amoy tron; do
   gen $net "$ADDRS" >"$DIR/addr-$net.txt"
   bin/raild admin add-addresses --network $net --file "$DIR/addr-$net.txt"
 done
 wallet() { python3 scripts/demo-addresses.py "$1" 1 "$2"; }
 : >"$DIR/wallets"
-for net in tron bsc; do
+for net in tron-nile bsc-testnet tron; do
   hot=$(wallet $net "hot-wallet-$net"); sweep=$(wallet $net "sweep-wallet-$net")
   bin/raild admin add-wallet --network $net --address "$hot" --kind hot
   bin/raild admin add-wallet --network $net --address "$sweep" --kind sweep
@@ -32,7 +41,9 @@ umask 077
 bin/raild admin create-key --role merchant --name acme-sandbox --merchant "$m1" --env sandbox >"$DIR/keys/merchant-acme"
 bin/raild admin create-key --role merchant --name acme-production --merchant "$m1" --env production >"$DIR/keys/merchant-acme-prod"
 bin/raild admin create-key --role merchant --name borealis-sandbox --merchant "$m2" --env sandbox >"$DIR/keys/merchant-borealis"
-bin/raild admin create-key --role watcher --name chain-watcher --env sandbox >"$DIR/keys/watcher"
+for net in tron-nile bsc-testnet polygon-amoy tron; do   # railsim's chains: a watcher key each
+  bin/raild admin create-key --role watcher --name "watcher-$net" --network $net >"$DIR/keys/watcher-$net"
+done
 for role in viewer support ops finance admin; do
   bin/raild admin create-key --role $role --name "demo-$role" --env sandbox >"$DIR/keys/$role"
 done

@@ -59,6 +59,11 @@ wait_http() {   # URL, seconds
 say "== database (build/demo/pg)"
 eval "$(bash scripts/pgtmp.sh start "$PGDIR")"
 bin/raild migrate >"$LOGS/migrate.log" 2>&1
+say "== a real EVM node: anvil (npm), test USDT at the real USDT address"
+python3 scripts/demo-chain.py "$DEMO" >"$LOGS/chain.log" 2>&1 &
+started $!
+for _ in $(seq 600); do [ -s "$DEMO/anvil.url" ] && break; sleep 0.1; done
+[ -s "$DEMO/anvil.url" ] || { say "anvil did not start; see $LOGS/chain.log"; tail -20 "$LOGS/chain.log"; exit 1; }
 say "== merchants, rails, address pools, wallets, keys"
 bash scripts/demo-seed.sh "$DEMO" >"$LOGS/seed.log" 2>&1 || { tail -20 "$LOGS/seed.log"; exit 1; }
 
@@ -73,7 +78,8 @@ export RAILD_WEBHOOK_ALLOW_NETS=127.0.0.0/8
 bin/raild serve --listen 127.0.0.1:$PORT 2>"$LOGS/raild.log" &
 started $!
 wait_http "$API/healthz" 20 || { say "raild did not start; see $LOGS/raild.log"; tail -20 "$LOGS/raild.log"; exit 1; }
-say "== raild on $API"
+say "== raild on $API (watching anvil itself)"
+echo "$API" >"$DEMO/api.url"
 
 # Webhook endpoints: one receiver per merchant key, registered through the API (the secret
 # goes straight into a 600 file). Receivers fail 10% of deliveries; see the outage loop below.
@@ -125,12 +131,13 @@ bin/railsim run --api "$API" \
   --merchant-key-file "$DEMO/keys/merchant-acme=tron:usdt,ethereum:usdt,bsc:usdt,polygon:usdt" \
   --merchant-key-file "$DEMO/keys/merchant-borealis=tron:usdt,bsc:usdt" \
   --merchant-key-file "$DEMO/keys/merchant-acme-prod=tron:usdt" \
-  --watcher-key-file "$DEMO/keys/watcher" "${hot[@]}" \
+  --watcher-key-file "$DEMO/keys/watcher-tron-nile" --watcher-key-file "$DEMO/keys/watcher-bsc-testnet" \
+  --watcher-key-file "$DEMO/keys/watcher-polygon-amoy" --watcher-key-file "$DEMO/keys/watcher-tron" "${hot[@]}" \
   --seed "${DEMO_SEED:-42}" --rate "${DEMO_RATE:-2}" --speed "${DEMO_SPEED:-4}" \
   --trace "$LOGS/railsim.trace" >"$LOGS/railsim.out" 2>"$LOGS/railsim.log" &
 SIM=$!
 started $SIM
-say "== railsim run: 3 merchant keys, 4 chains at 4x speed (log: build/demo/logs/railsim.log)"
+say "== railsim run: 3 merchant keys, 4 simulated chains at 4x speed (log: build/demo/logs/railsim.log)"
 
 q() { psql -X -q -At -F ' ' -c "$1" 2>/dev/null | sed 's/^/   /' || true; }
 has() { [ "$(psql -X -At -c "SELECT to_regclass('$1') IS NOT NULL" 2>/dev/null)" = t ]; }
@@ -141,6 +148,12 @@ summary() {
   say "-- exceptions by type (open or claimed / all)"
   q "SELECT rpad(type, 22), count(*) FILTER (WHERE state IN ('open','claimed')), count(*) FROM exceptions
      GROUP BY type ORDER BY 3 DESC"
+  say "-- networks (head, finalized, watcher)"
+  q "SELECT rpad(n.name, 14), rpad(n.environment, 11), coalesce(h.head, -1), coalesce(h.finalized, -1),
+            coalesce(w.state, 'external') FROM networks n JOIN chain_heads h ON h.network = n.name
+       LEFT JOIN watcher_status w ON w.network = n.name ORDER BY 2, 1"
+  say "-- chain transfers by network and classification"
+  q "SELECT rpad(network, 14), rpad(classification, 22), count(*) FROM chain_transfers GROUP BY 1, 2 ORDER BY 1, 3 DESC"
   say "-- chain transfers by classification"
   q "SELECT rpad(classification, 22), count(*) FROM chain_transfers GROUP BY 1 ORDER BY 2 DESC"
   if has webhook_deliveries; then

@@ -121,7 +121,17 @@ struct view {
 };
 
 extern const struct view_ops payments_ops, detail_ops, exceptions_ops, webhooks_ops,
-    deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops;
+    deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops, networks_ops;
+
+/* The chains of the console's environment, for the strip on the tabs line (view_networks.c):
+ * reloaded when watcher_status or payments change (heads move payments), never on a timer. */
+#define NETS_MAX 16
+struct net_info {
+    char name[40], rail[40], state[16];   /* state: raild's watcher, "" when fed from outside */
+    long long head, fin, lag;             /* -1 unknown */
+    long long age_ms;                     /* since the head last changed, when loaded */
+    int block_ms, rpc_error;              /* an RPC error in the last 5 minutes */
+};
 
 /* ------------------------------------------------------------------ app */
 struct who {
@@ -163,6 +173,9 @@ struct app {
     FILE *trace;
     int first_complete;
     int64_t t_start;
+    struct net_info nets[NETS_MAX];
+    int nnets, nets_dirty;
+    int64_t nets_loaded_at;
 };
 
 struct view *app_view(struct app *a);
@@ -170,6 +183,8 @@ void app_push(struct app *a, const struct view_ops *ops, const char *target, con
 void app_pop(struct app *a);
 void app_switch_tab(struct app *a, int tab);
 void app_reload(struct app *a);        /* query the current view now */
+void nets_load(struct app *a);         /* view_networks.c */
+void nets_strip(struct app *a, char *out, size_t n, int *alarm);
 void app_status(struct app *a, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void app_trace(struct app *a, const char *what);
 int app_can_mutate(struct app *a, const char **why);

@@ -95,6 +95,10 @@ int cmd_run(struct app *a, const char *line)
     for (char *t = strtok(copy, " \t"); t && argc < 16; t = strtok(NULL, " \t")) argv[argc++] = t;
     if (!argc) return 0;
     if (!strcmp(argv[0], "q") || !strcmp(argv[0], "quit") || !strcmp(argv[0], "q!")) { a->quit = 1; return 0; }
+    if (!strcmp(argv[0], "networks") || !strcmp(argv[0], "chains")) {
+        app_push(a, &networks_ops, "", NULL);
+        return 0;
+    }
     if ((!strcmp(argv[0], "payment") && argc == 2) || !strncmp(argv[0], "pay_", 4)) {
         app_push(a, &detail_ops, argc == 2 ? argv[1] : argv[0], NULL);
         return 0;
@@ -116,7 +120,7 @@ int cmd_run(struct app *a, const char *line)
         if (argc > 1) app_status(a, 0, "%s", line);
         return 0;
     }
-    app_status(a, 1, "unknown command ':%s' — try :payments, :exceptions, :webhooks, :audit, :recon, :payment ID, :q",
+    app_status(a, 1, "unknown command ':%s' — try :payments, :exceptions, :webhooks, :audit, :recon, :networks, :payment ID, :q",
                argv[0]);
     return -1;
 }

@@ -22,6 +22,10 @@ int view_watches(struct view *v, const char *table)
 static void note_change(struct app *a, const char *table)
 {
     if (view_watches(app_view(a), table)) a->pending_reload = 1;
+    if (!strcmp(table, "watcher_status") || !strcmp(table, "payments")) {   /* the network strip */
+        a->nets_dirty = 1;
+        a->pending_reload = 1;
+    }
 }
 
 void conn_lost(struct app *a, const char *why)

@@ -161,11 +161,17 @@ static void draw_tabs(struct app *a)
         draw_text(1, x, w, i == a->tab ? S_TAB_ACTIVE : S_TAB, t);
         x += w + 1;
     }
-    if (a->depth) {
-        char crumb[200];
+    char crumb[200] = "";
+    if (a->depth)
         snprintf(crumb, sizeof crumb, "%s %s %s ", a->unicode ? "›" : ">", app_view(a)->ops->title, app_view(a)->target);
-        draw_text(1, x, a->cols - x, S_TITLE, crumb);
-    }
+    int cw = crumb[0] ? text_width(crumb) : 0;
+    if (crumb[0]) draw_text(1, x, a->cols - x, S_TITLE, crumb);
+    /* the chains, right-aligned where the crumb leaves room (:networks for more) */
+    char strip[400];
+    int alarm = 0;
+    nets_strip(a, strip, sizeof strip, &alarm);
+    int sw = text_width(strip);
+    if (strip[0] && x + cw + sw + 1 <= a->cols) draw_text(1, a->cols - sw, sw, alarm ? S_STATUS_ERR : S_TAB, strip);
 }
 
 static void draw_too_small(struct app *a)

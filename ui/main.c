@@ -110,6 +110,7 @@ void app_reload(struct app *a)
     if (!a->db_ok) { a->pending_reload = 1; return; }
     a->pending_reload = 0;
     a->nchanged = 0;
+    if (a->nets_dirty || !a->nets_loaded_at) nets_load(a);
     if (v->ops->load) v->ops->load(a, v);
 }
 

@@ -614,7 +614,7 @@ static int scan_range(struct watch *s, struct cp *c, long long from, long long t
     for (size_t i = 0; !rc && i < f.n; i++)   /* every log must be on the chain we chained */
         if (f.x[i].block_number >= hfrom && strcmp(f.bhash[i], hs[f.x[i].block_number - hfrom].hash)) rc = 2;
     if (!rc) {
-        qsort(f.x, f.n, sizeof *f.x, cmp_xfer);   /* bhash no longer aligned: not used below */
+        if (f.n) qsort(f.x, f.n, sizeof *f.x, cmp_xfer);   /* bhash no longer aligned: not used below */
         char tn[32], ph[72];
         LL(tn, to);
         snprintf(ph, sizeof ph, "%s", hs[nh - 1].hash);

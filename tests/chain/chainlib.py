@@ -65,12 +65,14 @@ def rpc_call(url, method, params=None, timeout=30):
 class Anvil:
     """A real anvil on a free loopback port. --slots-in-an-epoch 1 moves `finalized` (head - 2)."""
 
-    def __init__(self, chain_id=31337, name="anvil"):
+    def __init__(self, chain_id=31337, name="anvil", block_time=None, logdir=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
-        self.log = open(os.path.join(LOGDIR, "%s-%s-%d.log" % (os.path.basename(sys.argv[0]), name, self.port)), "w")
+        self.log = open(os.path.join(logdir or LOGDIR, "%s-%s-%d.log" % (os.path.basename(sys.argv[0]), name, self.port)),
+                        "w")
+        mining = ["--block-time", str(block_time)] if block_time else []
         self.proc = subprocess.Popen([ANVIL, "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(chain_id),
-                                      "--slots-in-an-epoch", "1", "--accounts", "4", "--silent"],
+                                      "--slots-in-an-epoch", "1", "--accounts", "4", "--silent"] + mining,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         if not wait_for(self._up, timeout=20):

@@ -115,7 +115,9 @@ int main(void)
         ok(rc == -1 && why && *why, "malformed log (%s) refused: %s", bad[i].what, why ? why : "");
         json_decref(l);
     }
-    ok(rpc_parse_transfer_log(json_string("x"), "evm", &x, bh, &why) == -1, "a log that is not an object");
+    json_t *notobj = json_string("x");
+    ok(rpc_parse_transfer_log(notobj, "evm", &x, bh, &why) == -1, "a log that is not an object");
+    json_decref(notobj);
 
     /* block headers */
     struct rpc_block b;

@@ -1,0 +1,149 @@
+/* view_networks — the chains of the environment the console looks at (DESIGN §2, §10):
+ * the strip on the tabs line ("ethereum: anvil 1234/1232", flags for stale, RPC errors,
+ * a refused or stopped watcher) and `:networks`, one block per network with head,
+ * finalized, lag, the watcher's state, the RPC host (never the URL) and the last error.
+ * A network with no new head for 3x its block time is stale; the age is measured in the
+ * database when loaded and advanced by the local clock when drawn, so flagging it costs
+ * no query. */
+#include "app.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void nets_load(struct app *a)
+{
+    const char *env = a->cfg.env[0] ? a->cfg.env : a->who.env;
+    a->nets_dirty = 0;
+    a->nets_loaded_at = now_ms();
+    PGresult *r = cq(a, "SELECT n.name, coalesce((SELECT string_agg(split_part(id, ':', 1), ',' ORDER BY id) FROM rails"
+                        "   WHERE network = n.name AND environment = n.environment), ''),"
+                        " coalesce(w.state, ''), coalesce(h.head, -1), coalesce(h.finalized, -1),"
+                        " coalesce(w.head - w.checkpoint, -1),"
+                        " coalesce((extract(epoch FROM now() - h.updated_at) * 1000)::bigint, -1), n.block_time_ms,"
+                        " coalesce(w.last_error_at > now() - interval '5 minutes', false)"
+                        " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
+                        " LEFT JOIN watcher_status w ON w.network = n.name"
+                        " WHERE n.environment = $1 AND (h.network IS NOT NULL OR w.network IS NOT NULL)"
+                        " ORDER BY (w.network IS NULL), n.name", env[0] ? env : "sandbox");
+    a->nnets = 0;
+    if (!r) return;
+    for (int i = 0; i < PQntuples(r) && a->nnets < NETS_MAX; i++) {
+        struct net_info *n = &a->nets[a->nnets++];
+        snprintf(n->name, sizeof n->name, "%s", PQgetvalue(r, i, 0));
+        snprintf(n->rail, sizeof n->rail, "%s", PQgetvalue(r, i, 1));
+        snprintf(n->state, sizeof n->state, "%s", PQgetvalue(r, i, 2));
+        n->head = atoll(PQgetvalue(r, i, 3));
+        n->fin = atoll(PQgetvalue(r, i, 4));
+        n->lag = atoll(PQgetvalue(r, i, 5));
+        n->age_ms = atoll(PQgetvalue(r, i, 6));
+        n->block_ms = atoi(PQgetvalue(r, i, 7));
+        n->rpc_error = PQgetvalue(r, i, 8)[0] == 't';
+    }
+    PQclear(r);
+}
+
+static int net_stale(struct app *a, const struct net_info *n)
+{
+    return n->age_ms < 0 || n->age_ms + (now_ms() - a->nets_loaded_at) > 3LL * n->block_ms;
+}
+
+/* the worst thing to say about a network, or NULL when it is fine */
+static const char *net_flag(struct app *a, const struct net_info *n)
+{
+    if (!strcmp(n->state, "incident")) return "INCIDENT";
+    if (!strcmp(n->state, "refused")) return "REFUSED";
+    if (!strcmp(n->state, "stopped")) return "STOPPED";
+    if (net_stale(a, n)) return "stale";
+    if (n->rpc_error) return "rpc err";
+    return NULL;
+}
+
+/* Networks raild watches itself in full ("ethereum: anvil 1234/1232"), the ones fed by
+ * external watchers only when something is wrong, then how many are fine. */
+void nets_strip(struct app *a, char *out, size_t cap, int *alarm)
+{
+    size_t len = 0;
+    int fine = 0;
+    *out = 0;
+    *alarm = 0;
+    for (int i = 0; i < a->nnets; i++) {
+        const struct net_info *n = &a->nets[i];
+        const char *flag = net_flag(a, n);
+        char one[160];
+        if (n->state[0])   /* "ethereum: anvil 1234/1232": the rail, the network, head/finalized */
+            snprintf(one, sizeof one, "%s%s%s %lld/%lld%s%s", n->rail, n->rail[0] ? ": " : "", n->name, n->head,
+                     n->fin, flag ? " " : "", flag ? flag : "");
+        else if (flag)
+            snprintf(one, sizeof one, "%s %s", n->name, flag);
+        else { fine++; continue; }
+        if (flag && strcmp(flag, "stale") && strcmp(flag, "rpc err")) *alarm = 1;
+        if (flag && !strcmp(flag, "stale") && n->state[0]) *alarm = 1;
+        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s%s", len ? " · " : " ", one);
+    }
+    if (fine && len < cap) snprintf(out + len, cap - len, "%s%d chain%s ok ", len ? " · " : " ", fine, fine == 1 ? "" : "s");
+    else if (len && len < cap) snprintf(out + len, cap - len, " ");
+    if (!a->unicode)
+        for (char *p = out; (p = strstr(p, "·")); ) { memmove(p + 1, p + 2, strlen(p + 2) + 1); *p = '|'; }
+}
+
+static int load(struct app *a, struct view *v)
+{
+    struct doc *d = &v->d;
+    const char *env = a->cfg.env[0] ? a->cfg.env : a->who.env;
+    doc_clear(d);
+    nets_load(a);
+    PGresult *r = cq(a, "SELECT n.name, n.address_kind, n.chain_id::text, n.block_time_ms::text,"
+                        " coalesce((SELECT string_agg(id || ' ' || coalesce(contract, '(no token configured)'), ', ')"
+                        "   FROM rails WHERE network = n.name), '-'),"
+                        " coalesce(h.head::text, '-'), coalesce(h.finalized::text, '-'),"
+                        " coalesce(to_char(h.updated_at, 'YYYY-MM-DD HH24:MI:SS'), '-'),"
+                        " coalesce(w.state, 'no raild watcher (fed by an external watcher key)'),"
+                        " coalesce(w.rpc_host, '-'), coalesce(w.checkpoint::text, '-'),"
+                        " coalesce((w.head - w.checkpoint)::text, '-'), coalesce(w.range_size::text, '-'),"
+                        " coalesce(w.reorgs::text, '-'), coalesce(w.reason, ''), coalesce(w.last_error, ''),"
+                        " coalesce(to_char(w.last_error_at, 'YYYY-MM-DD HH24:MI:SS'), ''), coalesce(w.rpc_errors::text, '')"
+                        " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
+                        " LEFT JOIN watcher_status w ON w.network = n.name WHERE n.environment = $1"
+                        " ORDER BY (w.network IS NULL), n.name", env[0] ? env : "sandbox");
+    if (!r) return -1;
+    doc_nl(d);
+    doc_add(d, S_TITLE, " Networks of %s: heads, finality and the watchers", env[0] ? env : "sandbox");
+    for (int i = 0; i < PQntuples(r); i++) {
+#define F(c) PQgetvalue(r, i, c)
+        const struct net_info *n = NULL;
+        for (int k = 0; k < a->nnets; k++)
+            if (!strcmp(a->nets[k].name, F(0))) n = &a->nets[k];
+        const char *flag = n ? net_flag(a, n) : NULL;
+        doc_nl(d);
+        doc_nl(d);
+        doc_add(d, S_TITLE, " %s", F(0));
+        doc_add(d, S_DIM, "  %s, chain id %s, a block every %s ms", F(1), F(2), F(3));
+        if (flag) doc_add(d, S_STATUS_ERR, "  %s", flag);
+        doc_kv(d, "rails", S_NORMAL, F(4));
+        char hf[160];
+        snprintf(hf, sizeof hf, "%s / %s   (updated %s)", F(5), F(6), F(7));
+        doc_kv(d, "head / final", S_NORMAL, hf);
+        doc_kv(d, "watcher", !strcmp(F(8), "running") ? S_NORMAL : S_STATUS_ERR, F(8));
+        if (F(14)[0]) doc_kv(d, "why", S_STATUS_ERR, F(14));
+        doc_kv(d, "rpc host", S_DIM, F(9));
+        char cp[200];
+        snprintf(cp, sizeof cp, "%s (lag %s blocks), range %s blocks, %s reorgs", F(10), F(11), F(12), F(13));
+        doc_kv(d, "checkpoint", S_NORMAL, cp);
+        if (F(15)[0]) {
+            char le[400];
+            snprintf(le, sizeof le, "%s  %s", F(16), F(15));
+            doc_kv(d, "last error", S_STATUS_ERR, le);
+            doc_kv(d, "errors", S_DIM, F(17));
+        }
+#undef F
+    }
+    PQclear(r);
+    return 0;
+}
+
+static const char *const TABLES[] = { "watcher_status", "payments", NULL };
+
+const struct view_ops networks_ops = {
+    .name = "networks", .title = "Networks", .mask = VM_NETWORKS, .tables = TABLES,
+    .load = load, .draw = doc_draw,
+};
