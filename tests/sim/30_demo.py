@@ -46,6 +46,20 @@ m = re.search(r"payments_created=(\d+) payments_failed=(\d+)", out)
 ok(m and int(m.group(1)) > 0 and int(m.group(2)) == 0, "railsim created payments through the API, none failed",
    m.group(0) if m else out[-500:])
 
+# the ethereum:usdt rail runs on a real node (anvil) through raild's own watcher
+nets = re.search(r"-- networks[^\n]*\n((?:   [^\n]*\n)*)", out)
+anvil = [l.split() for l in (nets.group(1).splitlines() if nets else []) if l.split()[:1] == ["anvil"]]
+ok(anvil and anvil[0][1] == "sandbox" and anvil[0][-1] == "running" and int(anvil[0][2]) > 5,
+   "anvil is a sandbox network whose raild watcher runs and sees blocks", anvil)
+by_net = re.search(r"-- chain transfers by network[^\n]*\n((?:   [^\n]*\n)*)", out)
+anvil_xfers = sum(int(l.split()[-1]) for l in (by_net.group(1).splitlines() if by_net else []) if l.split()[0] == "anvil")
+ok(anvil_xfers >= 1, "real token transfers on anvil were ingested by the watcher (%d)" % anvil_xfers)
+ok(not any(l.startswith("   sepolia") or l.startswith("   ethereum ") for l in out.splitlines()),
+   "nothing simulated on the ethereum networks: that rail is the real node's")
+left_anvil = [l for l in subprocess.run(["pgrep", "-af", "anvil"], capture_output=True, text=True).stdout.splitlines()
+              if "--block-time" in l and "pgrep" not in l]   # only the demo's anvil mines on a timer
+ok(not left_anvil, "the demo's anvil is stopped with it", "\n".join(left_anvil))
+
 # nothing left behind: no demo process, no pid file, no cluster
 time.sleep(0.5)
 left = subprocess.run(["pgrep", "-af", os.path.join(ROOT, "build", "demo")], capture_output=True, text=True).stdout
