@@ -43,7 +43,7 @@ BEGIN FOR r IN SELECT name FROM bench_idx LOOP EXECUTE 'DROP INDEX ' || r.name; 
 INSERT INTO merchants (name, tolerance_bps)
 SELECT 'Bench Merchant ' || m, (m % 3) * 25 FROM generate_series(1, 50) m;
 INSERT INTO merchant_rails (merchant_id, environment, rail)
-SELECT m.id, e.name, r.id FROM merchants m CROSS JOIN environments e CROSS JOIN rails r
+SELECT m.id, e.name, r.id FROM merchants m CROSS JOIN environments e JOIN rails r ON r.environment = e.name
  WHERE m.name LIKE 'Bench Merchant %';
 
 \echo '   payments'
@@ -73,7 +73,7 @@ SELECT i, 'pay_' || pg_temp.b32('p' || i), merchant_id, environment, rail, 'INV-
        CASE WHEN state IN ('detected','confirming','confirmed','finalized') THEN cents * 10::numeric ^ (r.decimals - 2) ELSE 0 END,
        CASE WHEN state IN ('confirmed','finalized') THEN cents * 10::numeric ^ (r.decimals - 2) ELSE 0 END,
        state,
-       CASE WHEN r.network = 'tron' THEN 'TBench' || lpad(i::text, 28, 'z') ELSE '0x' || lpad(to_hex(i), 40, '0') END,
+       CASE WHEN r.network LIKE 'tron%' THEN 'TBench' || lpad(i::text, 28, 'z') ELSE '0x' || lpad(to_hex(i), 40, '0') END,
        CASE state WHEN 'confirming' THEN 3 WHEN 'confirmed' THEN r.confirm_depth WHEN 'finalized' THEN r.finality_depth
                   ELSE 0 END,
        jsonb_build_object('order', i),
@@ -83,16 +83,17 @@ SELECT i, 'pay_' || pg_temp.b32('p' || i), merchant_id, environment, rail, 'INV-
        CASE WHEN state IN ('detected','confirming','confirmed','finalized') THEN created_at + interval '1 minute' END,
        CASE WHEN state IN ('confirmed','finalized') THEN created_at + interval '2 minutes' END,
        CASE WHEN state = 'finalized' THEN created_at + interval '3 minutes' END
-  FROM bp JOIN rails r ON r.id = bp.rail;
+  FROM bp JOIN rails r ON r.id = bp.rail AND r.environment = bp.environment;
 SELECT setval(pg_get_serial_sequence('payments', 'id'), (SELECT max(id) FROM payments)) AS _seq \gset
 
 \echo '   deposit addresses (assigned, and a free pool for the API benchmark)'
 INSERT INTO deposit_addresses (network, address, payment_id, added_at)
-SELECT split_part(rail, ':', 1), deposit_address, id, created_at - interval '1 day' FROM payments;
+SELECT r.network, p.deposit_address, p.id, p.created_at - interval '1 day'
+  FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment;
 INSERT INTO deposit_addresses (network, address)
-SELECT n.name, CASE WHEN n.name = 'tron' THEN 'TPool' || lpad(i::text, 29, 'z')
+SELECT n.name, CASE WHEN n.name LIKE 'tron%' THEN 'TPool' || lpad(i::text, 29, 'z')
                     ELSE '0x' || lpad(to_hex(i), 32, '0') || 'fafafafa' END
-  FROM networks n CROSS JOIN generate_series(1, :pool) i WHERE n.name IN ('tron', 'bsc');
+  FROM networks n CROSS JOIN generate_series(1, :pool) i WHERE n.name IN ('tron-nile', 'bsc-testnet');
 
 \echo '   payment events'
 INSERT INTO payment_events (event_id, payment_id, sequence, type, from_state, to_state, block_number, at, data)
@@ -116,7 +117,7 @@ SELECT r.network, '0x' || md5('tx' || p.id) || md5('tx2' || p.id), (p.id % 50)::
        CASE WHEN p.state = 'detected' THEN NULL ELSE '0x' || md5('b' || p.id) || md5('b2' || p.id) END,
        r.contract, '0x' || lpad(to_hex(p.id * 7), 40, 'c'), p.deposit_address, p.received, 'seen', 'payment',
        p.id, true, p.detected_at, p.updated_at
-  FROM payments p JOIN rails r ON r.id = p.rail
+  FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment
  WHERE p.state IN ('detected','confirming','confirmed','finalized');
 
 \echo '   exceptions (open)'
@@ -188,7 +189,7 @@ SELECT p.merchant_id, p.environment, p.reference, p.amount * 10::numeric ^ (18 -
             WHEN p.state IN ('confirming', 'confirmed') AND pg_temp.h(p.id, 5) < 50 THEN 'fulfilled'
             ELSE 'pending' END,
        p.updated_at, 'api', p.updated_at
-  FROM (SELECT * FROM payments ORDER BY id DESC LIMIT :orders) p JOIN rails r ON r.id = p.rail;
+  FROM (SELECT * FROM payments ORDER BY id DESC LIMIT :orders) p JOIN rails r ON r.id = p.rail AND r.environment = p.environment;
 \else
 \echo '   (no orders table: skipped — reconciliation migrations not present)'
 \endif

@@ -7,7 +7,7 @@
 # one aligned table, printed and written to build/bench/results.txt.
 # Sizes: BENCH_PAYMENTS (1000000), BENCH_EXCEPTIONS (100000), BENCH_ATTEMPTS (2000000),
 # BENCH_ORDERS (1000000), BENCH_LEDGER (1000000), BENCH_POOL (300000 free addresses on
-# tron and bsc). BENCH_ONLY="api webhooks" runs a subset of bench.d.
+# tron-nile and bsc-testnet). BENCH_ONLY="api webhooks" runs a subset of bench.d.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,6 +22,11 @@ trap 'bash scripts/pgtmp.sh stop "$B/pg" >/dev/null 2>&1 || true' EXIT
 export PGHOST PGPORT PGUSER PGDATABASE
 export RAILD=$ROOT/bin/raild RAILSIM=$ROOT/bin/railsim RAILTOP=$ROOT/bin/railtop BENCH_DIR=$B
 bin/raild migrate >"$B/logs/migrate.log" 2>&1
+# Sepolia and Amoy have no well-known USDT: name test tokens, as a deployment must
+bin/raild admin set-rail --env sandbox --rail ethereum:usdt --network sepolia \
+  --contract 0xaa8e23fb1079ea71e0a56f48a2aa51851d8433d0 >>"$B/logs/migrate.log" 2>&1
+bin/raild admin set-rail --env sandbox --rail polygon:usdt --network polygon-amoy \
+  --contract 0x1616d425cd540b256475cbfb604586c8598ec0fb >>"$B/logs/migrate.log" 2>&1
 
 BENCH_PAYMENTS=${BENCH_PAYMENTS:-1000000}
 echo "== seeding the large data set ($BENCH_PAYMENTS payments)"

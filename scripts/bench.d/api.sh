@@ -21,7 +21,7 @@ MID=$("$RAILD" admin create-merchant --name "Bench API merchant $RUN")
 "$RAILD" admin enable-rail --merchant "$MID" --env sandbox --rail tron:usdt >/dev/null 2>&1
 (umask 077; "$RAILD" admin create-key --role merchant --name "bench-api-$RUN" --merchant "$MID" --env sandbox \
    >"$D/key" 2>/dev/null)
-free=$(psql -X -At -c "SELECT count(*) FROM deposit_addresses WHERE network = 'tron' AND payment_id IS NULL")
+free=$(psql -X -At -c "SELECT count(*) FROM deposit_addresses WHERE network = 'tron-nile' AND payment_id IS NULL")
 echo "free tron deposit addresses: $free" >&2
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -64,11 +64,11 @@ cat >"$D/create.sql" <<'SQL'
 \set n random(1, 2000000000)
 SELECT request_hash = '\x00'::bytea, status, response FROM idempotency_keys
  WHERE merchant_id = :m AND environment = 'sandbox' AND key = 'pgb-' || :run || '-' || :client_id || '-' || :n;
-SELECT r.decimals, r.network, coalesce(m.enabled, false) FROM rails r
-  LEFT JOIN merchant_rails m ON m.rail = r.id AND m.merchant_id = :m AND m.environment = 'sandbox'
- WHERE r.id = :rail;
+SELECT r.decimals, r.network, coalesce(m.enabled, false), r.contract IS NOT NULL FROM rails r
+  LEFT JOIN merchant_rails m ON m.rail = r.id AND m.merchant_id = :m AND m.environment = r.environment
+ WHERE r.id = :rail AND r.environment = 'sandbox';
 BEGIN;
-WITH a AS (SELECT id, address FROM deposit_addresses WHERE network >= 'tron' AND network <= 'tron'
+WITH a AS (SELECT id, address FROM deposit_addresses WHERE network >= 'tron-nile' AND network <= 'tron-nile'
            AND payment_id IS NULL ORDER BY network, id LIMIT 1 FOR UPDATE SKIP LOCKED),
  p AS (INSERT INTO payments (public_id, merchant_id, environment, rail, reference, amount, state,
        deposit_address, metadata, expires_at)
@@ -88,7 +88,7 @@ SELECT p.public_id, p.reference, p.rail, r.network, p.environment, p.amount::tex
        to_char((p.confirmed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS.MS"Z"'),
        to_char((p.finalized_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24' || chr(58) || 'MI' || chr(58) || 'SS.MS"Z"'),
        p.metadata::text, p.sequence, r.decimals
-  FROM payments p JOIN rails r ON r.id = p.rail WHERE p.id = :pid;
+  FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment WHERE p.id = :pid;
 INSERT INTO idempotency_keys (merchant_id, environment, key, request_hash, status, response)
 VALUES (:m, 'sandbox', 'pgb-' || :run || '-' || :client_id || '-' || :n, '\x00'::bytea, 201, repeat('x', 600))
 ON CONFLICT DO NOTHING RETURNING 1;
@@ -123,7 +123,7 @@ done
 # would filter them all (it did, at 300 ms a claim, until the query was written to need
 # the partial index deposit_addresses_free).
 plan=$(psql -X -At -c "BEGIN" -c "EXPLAIN (ANALYZE, COSTS OFF) SELECT id FROM deposit_addresses
-         WHERE network >= 'tron' AND network <= 'tron' AND payment_id IS NULL ORDER BY network, id LIMIT 1
+         WHERE network >= 'tron-nile' AND network <= 'tron-nile' AND payment_id IS NULL ORDER BY network, id LIMIT 1
          FOR UPDATE SKIP LOCKED" -c "ROLLBACK" \
        | grep -E "Index Scan|Seq Scan|Rows Removed|Execution Time" | sed 's/^ *//; s/->  //' | paste -sd ';' || true)
 echo "address claim plan: $plan" >&2

@@ -126,7 +126,7 @@ SELECT s, (SELECT count(*) FROM (SELECT 1 FROM payments p WHERE p.state = s AND 
   WITH ORDINALITY AS t(s, n) ORDER BY n;
 SELECT p.public_id, p.reference, m.name, p.rail, p.amount, p.received, r.decimals, p.state, p.confirmations,
        r.confirm_depth, extract(epoch from p.created_at)::bigint, p.id
-  FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail
+  FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment
  WHERE true AND p.environment = '%(env)s' ORDER BY p.id DESC LIMIT %(page)d;
 """ % {"env": env_name, "page": page}
 with open(os.path.join(D, "first-screen.sql"), "w") as f:
@@ -224,7 +224,7 @@ for frac in (0.5, 0.999):
     anchor = psql("SELECT id FROM payments WHERE environment = '%s' ORDER BY id OFFSET (SELECT (count(*) * %f)::bigint"
                   " FROM payments) LIMIT 1" % (env_name, 1 - frac))
     plan = psql("EXPLAIN (ANALYZE, FORMAT TEXT) SELECT p.public_id FROM payments p JOIN merchants m ON m.id = p.merchant_id"
-                " JOIN rails r ON r.id = p.rail WHERE p.environment = '%s' AND (p.id) <= (%s::bigint)"
+                " JOIN rails r ON r.id = p.rail AND r.environment = p.environment WHERE p.environment = '%s' AND (p.id) <= (%s::bigint)"
                 " ORDER BY p.id DESC LIMIT %d" % (env_name, anchor or 1, page + 1), "-U", "railtop_console")
     m = re.search(r"Execution Time: ([\d.]+) ms", plan)
     psql_depth.append(float(m.group(1)) if m else 999)

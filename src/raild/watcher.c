@@ -263,7 +263,9 @@ static int load_network(struct watch *s)
     PQclear(r);
     s->range_cap = !strcmp(s->kind, "tron") ? (s->cfg.range_max_evm < 5000 ? s->cfg.range_max_evm : 5000)
                                              : s->cfg.range_max_evm;
-    if (s->range <= 0 || s->range > s->range_cap) s->range = s->range_cap < 100 ? s->range_cap : 100;
+    /* start at the cap: a provider's lower limit costs one -32005 and a halving, while
+     * starting low costs a catch-up many small ranges */
+    if (s->range <= 0 || s->range > s->range_cap) s->range = s->range_cap;
     return s->have_rpc ? 0 : -1;
 }
 
@@ -588,6 +590,7 @@ static int scan_range(struct watch *s, struct cp *c, long long from, long long t
     struct found f = { 0 };
     struct rpc_err e;
     int rc = 0;
+    int64_t t0 = util_now_ms(), t_rpc = 0;
     for (int pos = 2; pos >= 1 && !rc; pos--) {
         struct addrs *a = pos == 2 ? to_addrs : from_addrs;
         for (int off = 0; off < a->n && !rc; off += s->cfg.addr_chunk) {
@@ -613,6 +616,7 @@ static int scan_range(struct watch *s, struct cp *c, long long from, long long t
     }
     for (size_t i = 0; !rc && i < f.n; i++)   /* every log must be on the chain we chained */
         if (f.x[i].block_number >= hfrom && strcmp(f.bhash[i], hs[f.x[i].block_number - hfrom].hash)) rc = 2;
+    t_rpc = util_now_ms() - t0;
     if (!rc) {
         if (f.n) qsort(f.x, f.n, sizeof *f.x, cmp_xfer);   /* bhash no longer aligned: not used below */
         char tn[32], ph[72];
@@ -645,7 +649,8 @@ static int scan_range(struct watch *s, struct cp *c, long long from, long long t
         } else {
             c->number = to;
             snprintf(c->hash, sizeof c->hash, "%s", ph);
-            if (f.n) log_info("watch.range", "network=%s from=%lld to=%lld transfers=%zu", s->net, from, to, f.n);
+            log_info("watch.range", "network=%s from=%lld to=%lld transfers=%zu rpc_ms=%lld db_ms=%lld", s->net, from,
+                     to, f.n, (long long)t_rpc, (long long)(util_now_ms() - t0 - t_rpc));
         }
     }
     free(hs);

@@ -18,6 +18,7 @@ NFT = "0x7777777777777777777777777777777777777777"
 TRANSFER = "0xa9059cbb"   # transfer(address,uint256)
 MINT = "0x40c10f19"       # mint(address,uint256)
 SPRAY = "0xeecc2afe"      # spray(address[],uint256)
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
 
 def ensure_tools():
