@@ -34,18 +34,7 @@ int address_tron_encode(const unsigned char payload[21], char *out, size_t outle
     int n = 0;
     unsigned char num[25];
     memcpy(num, buf, 25);
-    for (;;) {   /* repeated division by 58 */
-        int zero = 1;
-        unsigned rem = 0;
-        for (int i = 0; i < 25; i++) {
-            unsigned cur = rem * 256 + num[i];
-            num[i] = (unsigned char)(cur / 58);
-            rem = cur % 58;
-            if (num[i]) zero = 0;
-        }
-        tmp[n++] = B58[rem];
-        if (zero) break;
-    }
+    for (int zero = 0; !zero;) tmp[n++] = B58[util_divmod_be(num, sizeof num, 58, &zero)];
     for (int i = 0; i < 25 && buf[i] == 0; i++) tmp[n++] = '1';
     if ((size_t)n + 1 > outlen) return -1;
     for (int i = 0; i < n; i++) out[i] = tmp[n - 1 - i];

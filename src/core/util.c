@@ -109,3 +109,16 @@ int util_hexval(char c)
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
+
+unsigned util_divmod_be(unsigned char *num, size_t len, unsigned d, int *zero)
+{
+    unsigned rem = 0;
+    *zero = 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned cur = rem * 256 + num[i];
+        num[i] = (unsigned char)(cur / d);
+        rem = cur % d;
+        if (num[i]) *zero = 0;
+    }
+    return rem;
+}

@@ -11,6 +11,9 @@ void util_random_bytes(unsigned char *buf, size_t n);
 void util_sha256(const void *data, size_t n, unsigned char out[32]);
 void util_hex(const unsigned char *in, size_t n, char *out);     /* out >= 2n+1 */
 int util_hexval(char c);                                          /* 0-15, or -1 */
+/* Divides the big-endian number num[len] by d in place; returns the remainder, *zero says
+ * whether the quotient is 0 (base conversion: base58, decimal). */
+unsigned util_divmod_be(unsigned char *num, size_t len, unsigned d, int *zero);
 /* standard base64 (with padding); returns malloc'd string */
 char *util_base64(const unsigned char *in, size_t n);
 /* decodes standard base64; returns malloc'd bytes and sets *outlen, or NULL */

@@ -316,6 +316,19 @@ static int admin_add_wallet(struct opts *o)
     return 0;
 }
 
+/* A result as aligned columns under head (NULL-terminated): width N pads to N, -N also
+ * cuts to N bytes (ASCII columns only), 0 is the last column, unpadded. */
+static void print_table(PGresult *r, const char *const *head, const int *width)
+{
+    for (int row = -1; row < PQntuples(r); row++)
+        for (int c = 0; head[c]; c++) {
+            const char *v = row < 0 ? head[c] : PQgetvalue(r, row, c);
+            if (width[c] < 0) printf("%-*.*s ", -width[c], -width[c], v);
+            else if (width[c]) printf("%-*s ", width[c], v);
+            else printf("%s\n", v);
+        }
+}
+
 /* ---- create-key / list-keys / revoke-key ---------------------------- */
 static int admin_create_key(struct opts *o)
 {
@@ -389,12 +402,9 @@ static int admin_list_keys(struct opts *o)
                             " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
                             " FROM api_keys ORDER BY id");
     if (db_failed(r)) { PQclear(r); return fail_db(db, "list-keys"); }
-    printf("%-6s %-24s %-9s %-9s %-11s %-14s %-17s %s\n", "ID", "NAME", "ROLE", "MERCHANT", "ENV", "PREFIX",
-           "CREATED", "REVOKED");
-    for (int i = 0; i < PQntuples(r); i++)
-        printf("%-6s %-24.24s %-9s %-9s %-11s %-14s %-17s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-               PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+    static const char *const head[] = { "ID", "NAME", "ROLE", "MERCHANT", "ENV", "PREFIX", "CREATED", "REVOKED", NULL };
+    static const int width[] = { 6, -24, 9, 9, 11, 14, 17, 0 };
+    print_table(r, head, width);
     PQclear(r);
     PQfinish(db);
     return 0;
@@ -482,12 +492,10 @@ static int admin_list_networks(struct opts *o)
                             " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
                             " LEFT JOIN network_rpc rpc ON rpc.network = n.name ORDER BY n.environment, n.name");
     if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
-    printf("%-16s %-11s %-5s %-12s %-10s %-10s %-24s %s\n", "NETWORK", "ENV", "KIND", "CHAIN ID", "HEAD", "FINALIZED",
-           "RPC HOSTS", "RAILS");
-    for (int i = 0; i < PQntuples(r); i++)
-        printf("%-16s %-11s %-5s %-12s %-10s %-10s %-24s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-               PQgetvalue(r, i, 6), PQgetvalue(r, i, 7));
+    static const char *const head[] = { "NETWORK", "ENV", "KIND", "CHAIN ID", "HEAD", "FINALIZED", "RPC HOSTS", "RAILS",
+                                        NULL };
+    static const int width[] = { 16, 11, 5, 12, 10, 10, 24, 0 };
+    print_table(r, head, width);
     PQclear(r);
     PQfinish(db);
     return 0;

@@ -235,18 +235,7 @@ void rpc_u256_decimal(const char *hex64, char *out)
     for (int i = 0; i < 32; i++) n[i] = (unsigned char)(util_hexval(hex64[2 * i]) << 4 | util_hexval(hex64[2 * i + 1]));
     char tmp[80];
     int k = 0;
-    for (;;) {   /* repeated division by 10 */
-        unsigned rem = 0;
-        int zero = 1;
-        for (int i = 0; i < 32; i++) {
-            unsigned cur = rem * 256 + n[i];
-            n[i] = (unsigned char)(cur / 10);
-            rem = cur % 10;
-            if (n[i]) zero = 0;
-        }
-        tmp[k++] = (char)('0' + rem);
-        if (zero) break;
-    }
+    for (int zero = 0; !zero;) tmp[k++] = (char)('0' + util_divmod_be(n, sizeof n, 10, &zero));
     for (int i = 0; i < k; i++) out[i] = tmp[k - 1 - i];
     out[k] = 0;
 }
