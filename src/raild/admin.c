@@ -397,13 +397,15 @@ static int admin_list_keys(struct opts *o)
 {
     PGconn *db = cli_db(opt(o, "db"));
     if (!db) return 1;
-    PGresult *r = db_q0(db, "SELECT id, name, role, coalesce(merchant_id::text, '-'), environment, prefix || '…',"
+    PGresult *r = db_q0(db, "SELECT id, name, role, coalesce(merchant_id::text, '-'), environment,"
+                            " coalesce(network, '-'), prefix || '…',"
                             " to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
                             " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
                             " FROM api_keys ORDER BY id");
     if (db_failed(r)) { PQclear(r); return fail_db(db, "list-keys"); }
-    static const char *const head[] = { "ID", "NAME", "ROLE", "MERCHANT", "ENV", "PREFIX", "CREATED", "REVOKED", NULL };
-    static const int width[] = { 6, -24, 9, 9, 11, 14, 17, 0 };
+    static const char *const head[] = { "ID", "NAME", "ROLE", "MERCHANT", "ENV", "NETWORK", "PREFIX", "CREATED",
+                                        "REVOKED", NULL };
+    static const int width[] = { 6, -24, 9, 9, 11, -13, 14, 17, 0 };
     print_table(r, head, width);
     PQclear(r);
     PQfinish(db);
