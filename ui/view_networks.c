@@ -96,7 +96,8 @@ static int load(struct app *a, struct view *v)
                         " coalesce((SELECT string_agg(id || ' ' || coalesce(contract, '(no token configured)'), ', ')"
                         "   FROM rails WHERE network = n.name), '-'),"
                         " coalesce(h.head::text, '-'), coalesce(h.finalized::text, '-'),"
-                        " coalesce(to_char(h.updated_at, 'YYYY-MM-DD HH24:MI:SS'), '-'),"
+                        " coalesce(to_char(h.updated_at, 'YYYY-MM-DD HH24:MI:SS') || ', '"
+                        "   || round(extract(epoch FROM now() - h.updated_at)::numeric, 1) || ' s ago', 'never'),"
                         " coalesce(w.state, 'no raild watcher (fed by an external watcher key)'),"
                         " coalesce(w.rpc_host, '-'), coalesce(w.checkpoint::text, '-'),"
                         " coalesce((w.head - w.checkpoint)::text, '-'), coalesce(w.range_size::text, '-'),"
@@ -121,14 +122,16 @@ static int load(struct app *a, struct view *v)
         if (flag) doc_add(d, S_STATUS_ERR, "  %s", flag);
         doc_kv(d, "rails", S_NORMAL, F(4));
         char hf[160];
-        snprintf(hf, sizeof hf, "%s / %s   (updated %s)", F(5), F(6), F(7));
+        snprintf(hf, sizeof hf, "%s / %s   (head updated %s)", F(5), F(6), F(7));
         doc_kv(d, "head / final", S_NORMAL, hf);
         doc_kv(d, "watcher", !strcmp(F(8), "running") ? S_NORMAL : S_STATUS_ERR, F(8));
         if (F(14)[0]) doc_kv(d, "why", S_STATUS_ERR, F(14));
-        doc_kv(d, "rpc host", S_DIM, F(9));
-        char cp[200];
-        snprintf(cp, sizeof cp, "%s (lag %s blocks), range %s blocks, %s reorgs", F(10), F(11), F(12), F(13));
-        doc_kv(d, "checkpoint", S_NORMAL, cp);
+        if (strcmp(F(9), "-")) {   /* raild watches it: where it is and how */
+            doc_kv(d, "rpc host", S_DIM, F(9));
+            char cp[200];
+            snprintf(cp, sizeof cp, "%s (lag %s blocks), range %s blocks, %s reorgs", F(10), F(11), F(12), F(13));
+            doc_kv(d, "checkpoint", S_NORMAL, cp);
+        }
         if (F(15)[0]) {
             char le[400];
             snprintf(le, sizeof le, "%s  %s", F(16), F(15));
