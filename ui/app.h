@@ -184,7 +184,7 @@ void app_pop(struct app *a);
 void app_switch_tab(struct app *a, int tab);
 void app_reload(struct app *a);        /* query the current view now */
 void nets_load(struct app *a);         /* view_networks.c */
-void nets_strip(struct app *a, char *out, size_t n, int *alarm);
+void nets_strip(struct app *a, char *out, size_t n, int maxw, int *alarm);
 void app_status(struct app *a, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void app_trace(struct app *a, const char *what);
 int app_can_mutate(struct app *a, const char **why);

@@ -169,7 +169,7 @@ static void draw_tabs(struct app *a)
     /* the chains, right-aligned where the crumb leaves room (:networks for more) */
     char strip[400];
     int alarm = 0;
-    nets_strip(a, strip, sizeof strip, &alarm);
+    nets_strip(a, strip, sizeof strip, a->cols - x - cw - 1, &alarm);
     int sw = text_width(strip);
     if (strip[0] && x + cw + sw + 1 <= a->cols) draw_text(1, a->cols - sw, sw, alarm ? S_STATUS_ERR : S_TAB, strip);
 }

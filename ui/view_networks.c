@@ -59,31 +59,42 @@ static const char *net_flag(struct app *a, const struct net_info *n)
 }
 
 /* Networks raild watches itself in full ("ethereum: anvil 1234/1232"), the ones fed by
- * external watchers only when something is wrong, then how many are fine. */
-void nets_strip(struct app *a, char *out, size_t cap, int *alarm)
+ * external watchers only when something is wrong, then how many are fine — as many as fit
+ * in maxw columns, the rest counted ("+3 more"): a busy cluster must never push it off. */
+void nets_strip(struct app *a, char *out, size_t cap, int maxw, int *alarm)
 {
-    size_t len = 0;
-    int fine = 0;
+    char seg[NETS_MAX + 1][160];
+    int nseg = 0, fine = 0;
     *out = 0;
     *alarm = 0;
     for (int i = 0; i < a->nnets; i++) {
         const struct net_info *n = &a->nets[i];
         const char *flag = net_flag(a, n);
-        char one[160];
-        if (n->state[0])   /* "ethereum: anvil 1234/1232": the rail, the network, head/finalized */
-            snprintf(one, sizeof one, "%s%s%s %lld/%lld%s%s", n->rail, n->rail[0] ? ": " : "", n->name, n->head,
-                     n->fin, flag ? " " : "", flag ? flag : "");
+        if (n->state[0])   /* the rail, the network, head/finalized */
+            snprintf(seg[nseg++], sizeof seg[0], "%s%s%s %lld/%lld%s%s", n->rail, n->rail[0] ? ": " : "", n->name,
+                     n->head, n->fin, flag ? " " : "", flag ? flag : "");
         else if (flag)
-            snprintf(one, sizeof one, "%s %s", n->name, flag);
+            snprintf(seg[nseg++], sizeof seg[0], "%s %s", n->name, flag);
         else { fine++; continue; }
-        if (flag && strcmp(flag, "stale") && strcmp(flag, "rpc err")) *alarm = 1;
-        if (flag && !strcmp(flag, "stale") && n->state[0]) *alarm = 1;
-        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s%s", len ? " · " : " ", one);
+        if (flag && (n->state[0] || (strcmp(flag, "stale") && strcmp(flag, "rpc err")))) *alarm = 1;
     }
-    if (fine && len < cap) snprintf(out + len, cap - len, "%s%d chain%s ok ", len ? " · " : " ", fine, fine == 1 ? "" : "s");
-    else if (len && len < cap) snprintf(out + len, cap - len, " ");
-    if (!a->unicode)
-        for (char *p = out; (p = strstr(p, "·")); ) { memmove(p + 1, p + 2, strlen(p + 2) + 1); *p = '|'; }
+    if (fine) snprintf(seg[nseg++], sizeof seg[0], "%d chain%s ok", fine, fine == 1 ? "" : "s");
+    const char *sep = a->unicode ? " · " : " | ";
+    size_t len = 0;
+    for (int i = 0; i < nseg; i++) {
+        char more[32] = "";
+        if (i + 1 < nseg) snprintf(more, sizeof more, "%s+%d more", sep, nseg - i - 1);
+        char trial[800];
+        snprintf(trial, sizeof trial, "%s%s%s%s ", out, i ? sep : " ", seg[i], more);
+        if (text_width(trial) > maxw) {   /* this one does not fit: count it and the rest */
+            if (i) snprintf(out + len, cap - len, "%s+%d more ", sep, nseg - i);
+            else snprintf(out, cap, " %d chains ", nseg);
+            return;
+        }
+        len += (size_t)snprintf(out + len, len < cap ? cap - len : 0, "%s%s", i ? sep : " ", seg[i]);
+        if (len >= cap) len = cap - 1;
+    }
+    if (len && len + 1 < cap) strcat(out, " ");
 }
 
 static int load(struct app *a, struct view *v)
