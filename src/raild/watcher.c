@@ -71,6 +71,8 @@ struct watch {
     char rpc_stamp[64];        /* network_rpc.updated_at the client was built from */
     int range, range_cap, successes, backoff_ms;
     int range_bad, bad_age;    /* smallest range a provider refused, and successes since */
+    enum rpc_fail last_fail;   /* of the last failed call */
+    int no_tag_ticks;          /* the node refused the `finalized` tag: ticks until asking again */
     /* the status row as last written, to write only on change */
     char st_state[16], st_reason[200], st_err[200];
     long long st_head, st_fin, st_cp;
@@ -191,6 +193,7 @@ static json_t *call(struct watch *s, const char *method, json_t *params, struct 
             return r;
         }
         count_error(s, e, method);
+        s->last_fail = e->fail;
         if (e->fail == RPC_HTTP && e->code == 429 && attempt < 3 && !*s->w->stop) {
             int wait = e->retry_after_s > 0 ? e->retry_after_s : 1;
             worker_sleep(s->w, (wait > 60 ? 60 : wait) * 1000);
@@ -708,11 +711,16 @@ static int tick(struct watch *s, int *resume_deep)
     int want_tag = strstr(v, " t") != NULL;
     free(v);
     long long fin = head - depth;
-    if (want_tag) {
+    if (want_tag && s->no_tag_ticks > 0) s->no_tag_ticks--;
+    else if (want_tag) {
+        /* a node without the tag (older clients, Tron's JSON-RPC) answers null or an error:
+         * the depth rule then, and the tag asked again in a while */
         struct rpc_block fb;
         int missing;
+        s->last_fail = RPC_OK;
         if (!get_block(s, "finalized", &fb, &missing)) fin = fb.number;
-        else if (!missing) return -1;
+        else if (missing || s->last_fail == RPC_ERROR) s->no_tag_ticks = 600;
+        else return -1;
     }
     if (fin < 0) fin = 0;
     if (fin > head) fin = head;

@@ -143,6 +143,21 @@ for method, label, g in CASES:
     last = (watcher_state("anvil") or {}).get("last_error", "")
     ok(method in last and "127.0.0.1:%d" % proxy.port in last, "%s: the last error names the call and the host" % label, last)
 
+# ---------------------------------------------------------------- a node without the `finalized` tag
+def no_tag(req):
+    if req["params"][0] == "finalized":
+        return rep(req, error={"code": -32602, "message": "invalid block tag: finalized"})
+    return rep(req, result=rpc_call(node.url, req["method"], req["params"]))
+
+
+proxy.garble["eth_getBlockByNumber"] = no_tag
+nt = new_payment()
+node.pay(nt["deposit_address"], 1_000_000)
+node.mine(70)    # the rail's depth (64) is the rule then
+ok(wait_for(lambda: payment_state(nt["id"]) == "finalized", timeout=30),
+   "a node that refuses the finalized tag: finality by the rail's depth instead", payment_state(nt["id"]))
+del proxy.garble["eth_getBlockByNumber"]
+
 # ---------------------------------------------------------------- the URL is a secret
 logs = open(srv.log_path).read()
 metrics = srv.call("GET", "/metrics")[1]
