@@ -68,7 +68,7 @@ UPDATE bp SET created_at = now() - (i % 3000) * interval '1 second'
 INSERT INTO payments (id, public_id, merchant_id, environment, rail, reference, amount, received, confirmed_amount,
                       state, deposit_address, confirmations, metadata, sequence, expires_at, created_at, updated_at,
                       detected_at, confirmed_at, finalized_at)
-SELECT i, 'pay_' || pg_temp.b32('p' || i), merchant_id, environment, rail, 'INV-' || lpad(i::text, 8, '0'),
+SELECT i, 'pay_' || pg_temp.b32('p' || i), merchant_id, bp.environment, rail, 'INV-' || lpad(i::text, 8, '0'),
        cents * 10::numeric ^ (r.decimals - 2),
        CASE WHEN state IN ('detected','confirming','confirmed','finalized') THEN cents * 10::numeric ^ (r.decimals - 2) ELSE 0 END,
        CASE WHEN state IN ('confirmed','finalized') THEN cents * 10::numeric ^ (r.decimals - 2) ELSE 0 END,
