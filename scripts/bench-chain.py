@@ -144,7 +144,7 @@ mid = rt.admin("create-merchant", "--name", rt.uniq("bench-chain"), check=True)[
 rt.admin("enable-rail", "--merchant", mid, "--env", "sandbox", "--rail", "ethereum:usdt", check=True)
 mkey = rt.admin("create-key", "--role", "merchant", "--name", rt.uniq("bc"), "--merchant", mid, "--env", "sandbox",
                 check=True)[1].strip()
-C.fresh_addresses("anvil", LIVE)
+rt.add_addresses("anvil", LIVE)
 lat = []
 import urllib.request  # noqa: E402
 for i in range(LIVE):

@@ -72,6 +72,7 @@ struct watch {
     int range, range_cap, successes, backoff_ms;
     int range_bad, bad_age;    /* smallest range a provider refused, and successes since */
     enum rpc_fail last_fail;   /* of the last failed call */
+    long long rep_head, rep_fin;   /* last head reported to ingest (-1: report the next) */
     int no_tag_ticks;          /* the node refused the `finalized` tag: ticks until asking again */
     /* the status row as last written, to write only on change */
     char st_state[16], st_reason[200], st_err[200];
@@ -432,8 +433,8 @@ static long long lowest_changed(struct watch *s, const struct cp *c)
     return low;
 }
 
-/* The checkpoint block must still be canonical. 0 ok (or reorg handled), -1 retry later,
- * -2 incident. Walks back over the stored window (every block above our recorded finality
+/* The checkpoint block must still be canonical. 0 ok, 1 a reorg was unwound (the
+ * checkpoint moved back), -1 retry later, -2 incident. Walks back over the stored window (every block above our recorded finality
  * is there) to the first block the node still has: the common ancestor. A fork at or
  * below the recorded finalized height is an incident. deep: an operator resumed after an
  * incident, so finality is no limit. */
@@ -465,7 +466,7 @@ static int check_reorg(struct watch *s, struct cp *c, long long recorded_fin, in
         int missing;
         if (ancestor < 0) ancestor = 0;
         if (get_block_n(s, ancestor, &b, &missing)) return -1;
-        return orphan_above(s, ancestor, b.hash) ? -1 : 0;
+        return orphan_above(s, ancestor, b.hash) ? -1 : 1;
     }
     char why[200];
     snprintf(why, sizeof why, "reorg deeper than finality: block %lld is no longer canonical and the fork reaches"
@@ -728,13 +729,15 @@ static int tick(struct watch *s, int *resume_deep)
     cp_load(s, &c, fin);
     int k = check_reorg(s, &c, recorded_fin, *resume_deep);
     if (k == -2) return 0;
-    if (k) return -1;
+    if (k < 0) return -1;
     *resume_deep = 0;
-    if (k == 0) cp_load(s, &c, fin);
+    if (k == 1) cp_load(s, &c, fin);
+    /* the address lists only when there are blocks to scan: most polls find none */
     struct addrs to_a = { 0 }, from_a = { 0 };
-    if (addrs_load(s, "SELECT address FROM deposit_addresses WHERE network = $1 UNION"
-                      " SELECT address FROM wallets WHERE network = $1", &to_a) ||
-        addrs_load(s, "SELECT address FROM wallets WHERE network = $1", &from_a)) {
+    if (c.number < head &&
+        (addrs_load(s, "SELECT address FROM deposit_addresses WHERE network = $1 UNION"
+                       " SELECT address FROM wallets WHERE network = $1", &to_a) ||
+         addrs_load(s, "SELECT address FROM wallets WHERE network = $1", &from_a))) {
         addrs_free(&to_a);
         addrs_free(&from_a);
         return -1;
@@ -770,11 +773,18 @@ static int tick(struct watch *s, int *resume_deep)
     }
     addrs_free(&to_a);
     addrs_free(&from_a);
-    long long rh = head < c.number ? head : c.number;
-    if (c.number >= 0 && report_head(s, rh, fin < rh ? fin : rh)) rc = -1;
-    char fs[32];
-    LL(fs, fin < rh ? fin : rh);
-    PQclear(db_q(s->db, "DELETE FROM chain_blocks WHERE network = $1 AND number < $2::bigint - 1", s->net, fs));
+    /* a head only when it moved: ingest_head re-evaluates the network's open payments */
+    long long rh = head < c.number ? head : c.number, rf = fin < rh ? fin : rh;
+    if (c.number >= 0 && (rh != s->rep_head || rf != s->rep_fin)) {
+        if (report_head(s, rh, rf)) {
+            rc = -1;
+        } else {
+            s->rep_head = rh, s->rep_fin = rf;
+            char fs[32];
+            LL(fs, rf);
+            PQclear(db_q(s->db, "DELETE FROM chain_blocks WHERE network = $1 AND number < $2::bigint - 1", s->net, fs));
+        }
+    }
     status_write(s, "running", "", NULL, head, fin, c.number);
     return rc < 0 ? -1 : 0;
 }
@@ -817,7 +827,10 @@ static void watch_network(struct worker_ctx *w, const char *net)
             worker_sleep(w, l < 0 ? 2000 : 1000 + (int)((unsigned)random_u32() % 1000));
             continue;
         }
-        if (!held) log_info("watch.lease_taken", "network=%s holder=%s", net, s.holder);
+        if (!held) {
+            log_info("watch.lease_taken", "network=%s holder=%s", net, s.holder);
+            s.rep_head = s.rep_fin = -1;   /* another copy may have reported meanwhile */
+        }
         held = 1;
         int rc = tick(&s, &deep);
         worker_sleep(w, rc < 0 && s.backoff_ms == 0 ? s.cfg.poll_ms * 2 : s.cfg.poll_ms);

@@ -133,7 +133,7 @@ is_(api_payment(r2["id"])["received"], "6.000000", "re-included: received 6.0000
 # ---------------------------------------------------------------- a production payment beside
 # the sandbox chain: the same address string in both pools, money sent on the sandbox chain
 pm = Merchant(rails=("ethereum:usdt",), env="production", addresses=0)
-shared = fresh_addresses("ethereum", 1)[0]
+shared = add_addresses("ethereum", 1)[0]
 path = os.path.join(LOGDIR, uniq("shared") + ".txt")
 open(path, "w").write(shared + "\n")
 admin("add-addresses", "--network", "anvil", "--file", path, check=True)

@@ -242,17 +242,6 @@ def set_rpc(network, *urls, from_block=None):
     return r
 
 
-def fresh_addresses(network, n):
-    """n new EVM addresses in the network's deposit pool."""
-    addrs = [rt.evm_address() for _ in range(n)]
-    path = os.path.join(LOGDIR, uniq("addrs") + ".txt")
-    with open(path, "w") as f:
-        f.write("\n".join(addrs) + "\n")
-    rt.admin("add-addresses", "--network", network, "--file", path, check=True)
-    os.unlink(path)
-    return addrs
-
-
 def watcher_state(network):
     rows = rt.sql("SELECT state, coalesce(reason, ''), coalesce(checkpoint, -1), coalesce(range_size, 0),"
                   " reorgs, rpc_errors::text, coalesce(last_error, '') FROM watcher_status WHERE network = :'n'",

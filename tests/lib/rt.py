@@ -281,12 +281,14 @@ class Merchant:
 
 
 def add_addresses(network, n):
+    """n new addresses in the network's deposit pool; returns them."""
+    addrs = [address(network) for _ in range(n)]
     path = os.path.join(LOGDIR, uniq("addrs") + ".txt")
     with open(path, "w") as f:
-        for _ in range(n):
-            f.write(address(network) + "\n")
+        f.write("".join(a + "\n" for a in addrs))
     admin("add-addresses", "--network", network, "--file", path, check=True)
     os.unlink(path)
+    return addrs
 
 
 def underpaid_tron_payment(srv, merchant, watcher_key, reference, amount="100", paid_units="60000000", past_depth=0):
