@@ -1,7 +1,7 @@
 # railtop — build, test, demo.  `make` builds bin/; `make check` runs every test;
 # `make demo` runs the console against a live local gateway.
 CC      ?= cc
-PKGS    := libpq jansson libcurl libmicrohttpd openssl ncursesw
+PKGS    := libpq jansson libcurl libmicrohttpd openssl ncursesw nettle
 CFLAGS  ?= -O2 -g
 XFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -Isrc -Iui
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)

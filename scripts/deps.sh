@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 PKGS=(gcc make pkg-config libpq-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
-      libssl-dev libncurses-dev ncurses-term postgresql-15 postgresql-client-15 tmux python3 perl wrk
+      libssl-dev nettle-dev libncurses-dev ncurses-term postgresql-15 postgresql-client-15 tmux python3 perl wrk
       procps iproute2 curl)
 missing=()
 for p in "${PKGS[@]}"; do

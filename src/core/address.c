@@ -1,4 +1,5 @@
 #include "core/address.h"
+#include "core/keccak.h"
 #include "core/util.h"
 #include <ctype.h>
 #include <string.h>
@@ -96,4 +97,14 @@ int address_tron_from_hex(const char *hex, char *out, size_t outlen)
         payload[1 + i] = (unsigned char)(hi << 4 | lo);
     }
     return address_tron_encode(payload, out, outlen);
+}
+
+int address_destination(const char *kind, const char *in, char *out, size_t outlen)
+{
+    if (address_canonical(kind, in, out, outlen)) return -1;
+    if (!strcmp(kind, "evm")) {
+        if (!strcmp(out, "0x0000000000000000000000000000000000000000")) return -1;
+        if (!eip55_ok(in)) return -2;
+    }
+    return 0;
 }

@@ -11,4 +11,7 @@ int address_tron_encode(const unsigned char payload[21], char *out, size_t outle
  * 40 hex (with or without "0x" / "41") to "T…" (out >= 35). 0 ok, -1 invalid. */
 int address_tron_to_hex(const char *b58, char *out, size_t outlen);
 int address_tron_from_hex(const char *hex, char *out, size_t outlen);
+/* A payout destination: canonical as above, and for EVM a mixed-case address must carry a
+ * valid EIP-55 checksum; the zero address is refused. 0 ok, -1 malformed, -2 checksum. */
+int address_destination(const char *kind, const char *in, char *out, size_t outlen);
 #endif
