@@ -41,6 +41,13 @@ CREATE TABLE wallet_free_nonces (
     PRIMARY KEY (wallet_id, nonce)
 );
 
+-- one payout worker per network across raild copies (as the watcher's lease)
+CREATE TABLE payout_leases (
+    network     text PRIMARY KEY REFERENCES networks(name),
+    holder      text NOT NULL,
+    expires_at  timestamptz NOT NULL
+);
+
 -- ------------------------------------------------------------------ whitelist
 CREATE TABLE payout_addresses (
     id            bigserial PRIMARY KEY,
@@ -108,10 +115,12 @@ CREATE TABLE payouts (
     requested_by_name text NOT NULL,
     requested_role text NOT NULL,
     idempotency_key text,
+    request_hash   text,                               -- sha256 of the canonical request body
     wallet_id      bigint REFERENCES wallets(id),      -- the hot wallet, once signing starts
     nonce          bigint,
     tx_hash        text,                               -- the transaction in force
     block_number   bigint,
+    broadcast_head bigint,                             -- the chain head when last (re)sent
     attempts       integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_error     text,
@@ -189,6 +198,10 @@ BEGIN
     IF NEW.state IS DISTINCT FROM OLD.state THEN
         IF NOT EXISTS (SELECT 1 FROM payout_transitions WHERE from_state = OLD.state AND to_state = NEW.state) THEN
             RAISE EXCEPTION 'payout % cannot move from % to %', OLD.public_id, OLD.state, NEW.state
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NEW.state = 'canceled' AND OLD.nonce IS NOT NULL THEN
+            RAISE EXCEPTION 'payout % is being signed (nonce %): too late to cancel', OLD.public_id, OLD.nonce
                 USING ERRCODE = 'check_violation';
         END IF;
         IF NEW.state = 'approved' THEN
@@ -381,7 +394,7 @@ CREATE TRIGGER payout_addresses_changes AFTER INSERT OR UPDATE ON payout_address
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'railtop_app') THEN
-    EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON network_signer, wallet_free_nonces, payout_addresses, payouts,
+    EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON network_signer, wallet_free_nonces, payout_leases, payout_addresses, payouts,
              payout_transactions, payout_events TO railtop_app';
     EXECUTE 'GRANT SELECT, INSERT ON payout_approvals TO railtop_app';
     EXECUTE 'GRANT SELECT ON payout_transitions TO railtop_app';
@@ -394,6 +407,6 @@ BEGIN
     -- the console sees what was sent (hashes, fees), never the signed bytes
     EXECUTE 'GRANT SELECT (id, payout_id, network, nonce, tx_hash, max_fee_per_gas, max_priority_fee_per_gas,
              gas_limit, state, sends, last_error, created_at, sent_at) ON payout_transactions TO railtop_console';
-    EXECUTE 'REVOKE ALL ON network_signer, wallet_free_nonces FROM railtop_console';
+    EXECUTE 'REVOKE ALL ON network_signer, wallet_free_nonces, payout_leases FROM railtop_console';
   END IF;
 END $$;

@@ -6,6 +6,7 @@
 #include "raild/cli.h"
 #include "raild/webhook_sign.h"
 #include "core/address.h"
+#include "core/amount.h"
 #include "core/db.h"
 #include "core/util.h"
 #include <ctype.h>
@@ -625,11 +626,12 @@ static int rpc_url_ok(const char *u, char *host, size_t hostlen)
     return 0;
 }
 
-/* set-rpc: URLs often carry provider keys, so they come from a file or stdin, never argv,
- * are stored sealed (RAILD_SECRETS_KEY), and only their hosts are printed or audited. */
-static int admin_set_rpc(struct opts *o)
+/* set-rpc / set-signer: URLs often carry provider keys, so they come from a file or stdin,
+ * never argv, are stored sealed (RAILD_SECRETS_KEY), and only their hosts are printed or
+ * audited. `signer` picks the table: network_signer (eth_signTransaction) or network_rpc. */
+static int set_endpoints(struct opts *o, int signer)
 {
-    const char *net, *file, *from = opt(o, "from-block");
+    const char *net, *file, *from = signer ? NULL : opt(o, "from-block");
     long long fb = -1;
     if (need(o, "network", &net) || need(o, "url-file", &file)) return 2;
     if (from && util_parse_i64(from, 0, 9007199254740991LL, &fb))
@@ -638,7 +640,7 @@ static int admin_set_rpc(struct opts *o)
         return cli_usage_error(o->cmd, "RAILD_SECRETS_KEY must be base64 of 32 random bytes, or unset");
     FILE *f = strcmp(file, "-") ? fopen(file, "r") : stdin;
     if (!f) {
-        fprintf(stderr, "raild admin set-rpc: cannot read --url-file '%s': %s\n", file, strerror(errno));
+        fprintf(stderr, "raild admin %s: cannot read --url-file '%s': %s\n", o->cmd, file, strerror(errno));
         return 2;
     }
     char line[2048], urls[16384] = "", hosts[1024] = "";
@@ -665,23 +667,28 @@ static int admin_set_rpc(struct opts *o)
     if (f != stdin) fclose(f);
     OPENSSL_cleanse(line, sizeof line);
     if (errors || !n) {
-        if (!errors) fprintf(stderr, "raild admin set-rpc: no URLs given (one a line); nothing changed\n");
+        if (!errors) fprintf(stderr, "raild admin %s: no URLs given (one a line); nothing changed\n", o->cmd);
         OPENSSL_cleanse(urls, sizeof urls);
         return 2;
     }
     char *sealed = secret_seal_text(urls);
     OPENSSL_cleanse(urls, sizeof urls);
-    if (!sealed) { fprintf(stderr, "raild admin set-rpc: cannot seal the URLs\n"); return 1; }
+    if (!sealed) { fprintf(stderr, "raild admin %s: cannot seal the URLs\n", o->cmd); return 1; }
     PGconn *db = cli_db(opt(o, "db"));
     if (!db) { free(sealed); return 1; }
     char *kind = network_kind(db, net);
     if (!kind) { free(sealed); PQfinish(db); return unknown_network(o, net); }
     free(kind);
     db_cmd(db, "BEGIN");
-    char *before = db_val(db, "SELECT hosts FROM network_rpc WHERE network = $1 FOR UPDATE", net);
-    PGresult *r = db_q(db, "INSERT INTO network_rpc (network, urls, hosts, updated_by) VALUES ($1, $2, $3, $4)"
-                           " ON CONFLICT (network) DO UPDATE SET urls = $2, hosts = $3, updated_by = $4,"
-                           " updated_at = now()", net, sealed, hosts, "cli");
+    char *before = signer ? db_val(db, "SELECT hosts FROM network_signer WHERE network = $1 FOR UPDATE", net)
+                          : db_val(db, "SELECT hosts FROM network_rpc WHERE network = $1 FOR UPDATE", net);
+    PGresult *r = signer
+        ? db_q(db, "INSERT INTO network_signer (network, urls, hosts, updated_by) VALUES ($1, $2, $3, $4)"
+                   " ON CONFLICT (network) DO UPDATE SET urls = $2, hosts = $3, updated_by = $4,"
+                   " updated_at = now()", net, sealed, hosts, "cli")
+        : db_q(db, "INSERT INTO network_rpc (network, urls, hosts, updated_by) VALUES ($1, $2, $3, $4)"
+                   " ON CONFLICT (network) DO UPDATE SET urls = $2, hosts = $3, updated_by = $4,"
+                   " updated_at = now()", net, sealed, hosts, "cli");
     free(sealed);
     if (db_failed(r)) { PQclear(r); free(before); return fail_db(db, o->cmd); }
     PQclear(r);
@@ -697,13 +704,95 @@ static int admin_set_rpc(struct opts *o)
     json_t *b = before ? json_pack("{s:s}", "hosts", before) : NULL;
     json_t *a = json_pack("{s:s,s:i,s:b,s:s*}", "hosts", hosts, "urls", n, "sealed", wh_sealing_enabled(),
                           "from_block", from);
-    int bad = audit_write_cli(db, "network.set_rpc", "network", net, NULL, b, a);
+    int bad = audit_write_cli(db, signer ? "network.set_signer" : "network.set_rpc", "network", net, NULL, b, a);
     json_decref(a);
     json_decref(b);
     free(before);
     if (bad) return fail_db(db, "audit");
     if (finish(db, o->cmd)) return 1;
-    printf("network %s: %d RPC endpoint(s) stored%s (hosts %s)\n", net, n, wh_sealing_enabled() ? " sealed" : "", hosts);
+    printf("network %s: %d %s endpoint(s) stored%s (hosts %s)\n", net, n, signer ? "signer" : "RPC",
+           wh_sealing_enabled() ? " sealed" : "", hosts);
+    return 0;
+}
+
+static int admin_set_rpc(struct opts *o) { return set_endpoints(o, 0); }
+static int admin_set_signer(struct opts *o) { return set_endpoints(o, 1); }
+
+
+/* set-payout-policy: the four-eyes threshold and 24 h velocity limit of a rail (amounts in
+ * the token, "none" to clear), and its network's fee cap and replacement patience. */
+static int policy_amount(struct opts *o, const char *name, int decimals, char *units, size_t n)
+{
+    const char *v = opt(o, name);
+    units[0] = 0;
+    if (!v) return 0;
+    if (!strcmp(v, "none")) { snprintf(units, n, "none"); return 0; }
+    u128 x;
+    if (amount_parse(v, decimals, &x))
+        return cli_usage_error(o->cmd, "--%s must be a positive amount with at most %d decimals, or 'none'; got '%s'",
+                               name, decimals, v);
+    char s[AMOUNT_STR_MAX];
+    amount_units_str(x, s);
+    snprintf(units, n, "%s", s);
+    return 0;
+}
+
+static int admin_set_payout_policy(struct opts *o)
+{
+    const char *env, *rail, *gwei = opt(o, "max-fee-gwei"), *rab = opt(o, "replace-after-blocks");
+    long long g = -1, rb = -1;
+    if (need(o, "env", &env) || need(o, "rail", &rail) || check_env(o, env)) return 2;
+    if (gwei && util_parse_i64(gwei, 1, 100000, &g))
+        return cli_usage_error(o->cmd, "--max-fee-gwei must be an integer from 1 to 100000, got '%s'", gwei);
+    if (rab && util_parse_i64(rab, 1, 10000, &rb))
+        return cli_usage_error(o->cmd, "--replace-after-blocks must be an integer from 1 to 10000, got '%s'", rab);
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    char *dec = db_val(db, "SELECT decimals FROM rails WHERE environment = $1 AND id = $2", env, rail);
+    if (!dec) {
+        PQfinish(db);
+        return cli_usage_error(o->cmd, "unknown --rail '%s' in %s (see GET /v1/rails)", rail, env);
+    }
+    char dual[AMOUNT_STR_MAX + 8], vel[AMOUNT_STR_MAX + 8];
+    int d = atoi(dec);
+    free(dec);
+    if (policy_amount(o, "dual-above", d, dual, sizeof dual) || policy_amount(o, "velocity-24h", d, vel, sizeof vel)) {
+        PQfinish(db);
+        return 2;
+    }
+    db_cmd(db, "BEGIN");
+    const char *q = "SELECT json_build_object('dual_above', r.payout_dual_above::text, 'velocity_24h',"
+                    " r.payout_velocity_24h::text, 'max_fee_per_gas', n.max_fee_per_gas::text, 'replace_after_blocks',"
+                    " n.replace_after_blocks)::text FROM rails r JOIN networks n ON n.name = r.network"
+                    " WHERE r.environment = $1 AND r.id = $2";
+    char *b = db_val(db, q, env, rail);
+    char gw[32], rbs[32];
+    snprintf(gw, sizeof gw, "%lld", g);
+    snprintf(rbs, sizeof rbs, "%lld", rb);
+    PGresult *r = db_q(db,
+        "WITH r AS (UPDATE rails SET payout_dual_above = CASE $3 WHEN '' THEN payout_dual_above WHEN 'none' THEN NULL"
+        "            ELSE $3::numeric END,"
+        "          payout_velocity_24h = CASE $4 WHEN '' THEN payout_velocity_24h WHEN 'none' THEN NULL"
+        "            ELSE $4::numeric END, updated_at = now()"
+        "          WHERE environment = $1 AND id = $2 RETURNING network)"
+        " UPDATE networks n SET max_fee_per_gas = CASE WHEN $5::bigint > 0 THEN $5::numeric * 1000000000"
+        "   ELSE max_fee_per_gas END,"
+        "   replace_after_blocks = CASE WHEN $6::int > 0 THEN $6::int ELSE replace_after_blocks END"
+        " FROM r WHERE n.name = r.network", env, rail, dual, vel, gw, rbs);
+    if (db_failed(r)) { PQclear(r); free(b); return fail_db(db, o->cmd); }
+    PQclear(r);
+    char *a = db_val(db, q, env, rail);
+    json_t *bj = b ? json_loads(b, 0, NULL) : NULL, *aj = a ? json_loads(a, 0, NULL) : NULL;
+    char oid[96];
+    snprintf(oid, sizeof oid, "%s/%s", env, rail);
+    int bad = audit_write_cli(db, "rail.payout_policy", "rail", oid, NULL, bj, aj);
+    json_decref(bj);
+    json_decref(aj);
+    free(b);
+    if (bad) { free(a); return fail_db(db, "audit"); }
+    if (finish(db, o->cmd)) { free(a); return 1; }
+    printf("rail %s in %s: payout policy %s\n", rail, env, a ? a : "");
+    free(a);
     return 0;
 }
 
@@ -778,6 +867,11 @@ static const struct admin_cmd admin_cmds[] = {
       " [--finality N|tag]" },
     { "set-rpc", "db network url-file from-block", admin_set_rpc, 0,
       "--network NAME --url-file FILE|- (one URL a line) [--from-block N]" },
+    { "set-signer", "db network url-file", admin_set_signer, 0,
+      "--network NAME --url-file FILE|- (one eth_signTransaction URL a line)" },
+    { "set-payout-policy", "db env rail dual-above velocity-24h max-fee-gwei replace-after-blocks", admin_set_payout_policy,
+      0, "--env ENV --rail RAIL [--dual-above AMOUNT|none] [--velocity-24h AMOUNT|none] [--max-fee-gwei N]"
+      " [--replace-after-blocks N]" },
     { "reset-head", "db network head reason", admin_reset_head, 0, "--network NAME --head N --reason TEXT" },
     { "revoke-key", "db id reason", admin_revoke_key, 0, "--id ID [--reason TEXT]" },
     { 0 }

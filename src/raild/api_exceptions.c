@@ -5,6 +5,7 @@
 #include "raild/audit.h"
 #include "raild/exceptions.h"
 #include "raild/http.h"
+#include "raild/payouts.h"
 #include "raild/ingest.h"
 #include "raild/outbox.h"
 #include "raild/payments.h"
@@ -212,6 +213,8 @@ struct action_req {
     const char *note;
     const char *resolution;
     const char *payment_id;   /* attach target */
+    const char *to_address;   /* refund / refund_excess: the payout's destination */
+    const char *amount;       /* refund / refund_excess: optional */
 };
 
 /* the exception row as locked for an action */
@@ -251,7 +254,8 @@ static int check_note(const char *note, int required, struct resp *r)
 static json_t *parse_action(struct req *q, struct resp *r, struct action_req *a)
 {
     static const char *const f_claim[] = { "version", "note", NULL };
-    static const char *const f_resolve[] = { "version", "note", "resolution", "payment_id", NULL };
+    static const char *const f_resolve[] = { "version", "note", "resolution", "payment_id", "to_address", "amount",
+                                             NULL };
     json_t *o = req_json_object(q, r, a->act == ACT_RESOLVE ? f_resolve : f_claim);
     if (!o) return NULL;
     if (jget_int(o, "version", 1, 1, 2147483647, &a->version, r) ||
@@ -259,7 +263,8 @@ static json_t *parse_action(struct req *q, struct resp *r, struct action_req *a)
         goto bad;
     if (a->act == ACT_RESOLVE) {
         if (jget_str(o, "resolution", 1, 64, &a->resolution, r) ||
-            jget_str(o, "payment_id", 0, 64, &a->payment_id, r))
+            jget_str(o, "payment_id", 0, 64, &a->payment_id, r) ||
+            jget_str(o, "to_address", 0, 128, &a->to_address, r) || jget_str(o, "amount", 0, 80, &a->amount, r))
             goto bad;
     }
     if (check_note(a->note, a->act != ACT_CLAIM, r)) goto bad;
@@ -270,6 +275,11 @@ static json_t *parse_action(struct req *q, struct resp *r, struct action_req *a)
         }
         if (strcmp(a->resolution, "attach_to_payment") && a->payment_id) {
             resp_error(r, 400, "invalid_request", "'payment_id' is only for attach_to_payment");
+            goto bad;
+        }
+        int refund = !strcmp(a->resolution, "refund") || !strcmp(a->resolution, "refund_excess");
+        if (!refund && (a->to_address || a->amount)) {
+            resp_error(r, 400, "invalid_request", "'to_address' and 'amount' are only for refund and refund_excess");
             goto bad;
         }
     }
@@ -419,7 +429,8 @@ static int apply_effects(struct req *q, struct resp *r, const struct exc_row *e,
     struct resolve_in in = { .exc_id = e->id, .type = e->type, .resolution = a->resolution,
                              .payment_id = e->payment_id, .transfer_id = e->transfer_id,
                              .merchant_id = e->merchant_id, .environment = e->env[0] ? e->env : NULL,
-                             .target = a->payment_id };
+                             .target = a->payment_id, .who = &q->who, .note = a->note,
+                             .to_address = a->to_address, .amount = a->amount };
     int rc = resolve_effects(q->db, &in, out);
     if (rc < 0) {
         resp_db_error(r, q->db, NULL, "exceptions.resolve_effects");
@@ -463,6 +474,12 @@ static void exceptions_act(struct req *q, struct resp *r, enum exc_action act)
     if (lock_exception(q, r, &e, act == ACT_RESOLVE) || check_version_state(&e, &a, FROM[act], VERB[act], r)) goto done;
     if (!(before = exc_load(q->db, e.id))) { resp_db_error(r, q->db, NULL, "exceptions.before"); goto done; }
     if (act == ACT_RESOLVE && apply_effects(q, r, &e, &a, &out)) goto done;
+    if (act == ACT_REOPEN) {   /* a refund's payout: canceled if still unsigned, else irreversible */
+        struct payout_err pe = { 0 };
+        int rc = payout_on_reopen(q->db, &q->who, e.id, &pe);
+        if (rc < 0) { resp_db_error(r, q->db, NULL, "exceptions.reopen_payout"); goto done; }
+        if (rc > 0) { resp_error(r, pe.status, pe.code, "%s", pe.message); goto done; }
+    }
     if (versioned_update(q, r, &e, &a, out.effects)) goto done;
     if (!(after = exc_load(q->db, e.id))) { resp_db_error(r, q->db, NULL, "exceptions.after"); goto done; }
     if (audit_write(q->db, &q->who, ACTION_NAME[act], "exception", e.public_id, a.note, before, after)) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ROLES[] = { "merchant", "watcher", "viewer", "support", "ops", "finance", "admin", NULL };
+static const char *const ROLES[] = { "merchant", "watcher", "viewer", "support", "ops", "finance", "treasury", "admin", NULL };
 
 int auth_role_valid(const char *role)
 {
@@ -27,6 +27,7 @@ int auth_role_can(const char *role, enum cap cap)
     case CAP_SUPPORT:  return admin || !strcmp(role, "support");
     case CAP_OPS:      return admin || !strcmp(role, "ops");
     case CAP_FINANCE:  return admin || !strcmp(role, "finance");
+    case CAP_TREASURY: return !strcmp(role, "treasury");   /* never admin: treasury requests nothing */
     case CAP_ADMIN:    return admin;
     case CAP_ANY_KEY:  return is;
     }

@@ -18,7 +18,7 @@
 struct principal {
     long long key_id;
     char name[256];
-    char role[16];          /* merchant watcher viewer support ops finance admin */
+    char role[16];          /* merchant watcher viewer support ops finance treasury admin */
     long long merchant_id;  /* 0 unless role == merchant */
     char env[16];           /* sandbox | production */
     char network[40];       /* watcher keys: the one network they post for; "" otherwise */
@@ -56,6 +56,7 @@ enum cap {
     CAP_SUPPORT,     /* webhook retry/recover, endpoint enable/disable */
     CAP_OPS,         /* exceptions, transfer classification */
     CAP_FINANCE,     /* reconciliation, export */
+    CAP_TREASURY,    /* approves or rejects payouts and whitelist entries; requests nothing */
     CAP_ADMIN,       /* keys, rails, merchants */
     CAP_ANY_KEY,     /* any valid key: the rails and networks of its environment */
 };

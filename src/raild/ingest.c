@@ -2,6 +2,8 @@
  *
  * Classification of a transfer (chain_transfers.classification), first match wins:
  *   value 0                                   → ignored  (address-poisoning spam: stored, never counted)
+ *   a payout's transaction (tx hash we sent,
+ *      from its hot wallet, to its destination) → payout   (DESIGN §11; no exception)
  *   from our wallet or a deposit address
  *      to our hot/sweep wallet                 → sweep    (internal, never revenue, no exception)
  *      to anywhere else                        → unclassified_internal + exception
@@ -96,14 +98,19 @@ static int classify(PGconn *db, const char *network, const struct xfer_in *in, s
         " EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = $3),"
         " EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = $3),"
         " (SELECT payment_id FROM deposit_addresses WHERE network = $1 AND address = $3),"
-        " EXISTS (SELECT 1 FROM rails WHERE network = $1 AND contract = $4)",
-        network, in->from, in->to, in->contract);
+        " EXISTS (SELECT 1 FROM rails WHERE network = $1 AND contract = $4),"
+        " EXISTS (SELECT 1 FROM payout_transactions pt JOIN payouts p ON p.id = pt.payout_id"
+        "          JOIN wallets w ON w.id = p.wallet_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
+        "          WHERE pt.network = $1 AND pt.tx_hash = lower($5) AND w.address = $2 AND p.to_address = $3"
+        "            AND lower(r.contract) = lower($4))",
+        network, in->from, in->to, in->contract, in->tx_hash);
     if (db_failed(r)) {
         PQclear(r);
         return -1;
     }
     int from_ours = PQgetvalue(r, 0, 0)[0] == 't', to_wallet = PQgetvalue(r, 0, 1)[0] == 't';
     int to_deposit = PQgetvalue(r, 0, 2)[0] == 't', known_contract = PQgetvalue(r, 0, 4)[0] == 't';
+    int our_payout = PQgetvalue(r, 0, 5)[0] == 't';
     long long pid = PQgetisnull(r, 0, 3) ? 0 : atoll(PQgetvalue(r, 0, 3));
     PQclear(r);
     int contract_ok = known_contract;
@@ -132,6 +139,7 @@ static int classify(PGconn *db, const char *network, const struct xfer_in *in, s
         }
     }
     if (!strcmp(in->value, "0")) k->name = "ignored";
+    else if (our_payout) k->name = "payout";   /* one of our payouts: the payout worker follows it */
     else if (from_ours && to_wallet) k->name = "sweep";
     else if (from_ours) k->name = "unclassified_internal", k->exc = "unclassified_internal";
     else if (to_deposit && !contract_ok) k->name = "wrong_asset", k->exc = "wrong_asset";

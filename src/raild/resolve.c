@@ -19,6 +19,7 @@
 #include "raild/resolve.h"
 #include "raild/exceptions.h"
 #include "raild/ingest.h"
+#include "raild/payouts.h"
 #include "core/db.h"
 #include "core/log.h"
 #include <stdio.h>
@@ -294,10 +295,99 @@ static int fx_record(struct fx *f)
     return 0;
 }
 
+/* What a refund resolution refunds: rail, environment, how much at most, from which
+ * ledger source, and whether a payout can carry it. 0 ok, -1 db. */
+struct refund_plan {
+    char rail[64], env[16], kind[8], max_units[96], source[16], suggestion[128];
+    int payable, token_ok;
+    long long payment_id, transfer_id, merchant_id;
+};
+
+static int refund_plan(struct fx *f, struct refund_plan *p)
+{
+    char eid[32];
+    ll(eid, sizeof eid, f->in->exc_id);
+    PGresult *r = db_q(f->db,
+        "SELECT coalesce(pay.rail, ledger_transfer_rail(t), e.rail, ''),"
+        "       coalesce(pay.environment, e.environment, CASE WHEN t.id IS NOT NULL THEN ledger_transfer_env(t) END, ''),"
+        "       coalesce(n.address_kind, ''),"
+        "       CASE WHEN $2 = 'refund_excess' THEN greatest(pay.received - pay.amount, 0)"
+        "            WHEN t.id IS NOT NULL AND NOT (t.counted AND t.classification = 'payment') THEN t.value"
+        "            WHEN e.type = 'underpaid' OR t.id IS NULL THEN pay.received"
+        "            ELSE t.value END::text,"
+        "       t.id IS NULL OR (t.counted AND t.classification = 'payment'),"
+        "       coalesce(e.payment_id, 0), coalesce(e.transfer_id, 0), coalesce(pay.merchant_id, e.merchant_id, 0),"
+        "       coalesce(t.from_address, ''),"
+        "       t.id IS NULL OR EXISTS (SELECT 1 FROM rails rr WHERE rr.network = t.network"
+        "            AND lower(rr.contract) = lower(t.contract))"
+        "  FROM exceptions e LEFT JOIN payments pay ON pay.id = e.payment_id"
+        "  LEFT JOIN chain_transfers t ON t.id = e.transfer_id"
+        "  LEFT JOIN rails rl ON rl.id = coalesce(pay.rail, ledger_transfer_rail(t), e.rail)"
+        "       AND rl.environment = coalesce(pay.environment, e.environment, CASE WHEN t.id IS NOT NULL THEN ledger_transfer_env(t) END)"
+        "  LEFT JOIN networks n ON n.name = rl.network WHERE e.id = $1::bigint", eid, f->in->resolution);
+    if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
+    snprintf(p->rail, sizeof p->rail, "%s", PQgetvalue(r, 0, 0));
+    snprintf(p->env, sizeof p->env, "%s", PQgetvalue(r, 0, 1));
+    snprintf(p->kind, sizeof p->kind, "%s", PQgetvalue(r, 0, 2));
+    snprintf(p->max_units, sizeof p->max_units, "%s", PQgetisnull(r, 0, 3) ? "0" : PQgetvalue(r, 0, 3));
+    p->payable = PQgetvalue(r, 0, 4)[0] == 't';
+    snprintf(p->source, sizeof p->source, "%s", p->payable ? "payable" : "unapplied");
+    p->payment_id = atoll(PQgetvalue(r, 0, 5));
+    p->transfer_id = atoll(PQgetvalue(r, 0, 6));
+    p->merchant_id = atoll(PQgetvalue(r, 0, 7));
+    snprintf(p->suggestion, sizeof p->suggestion, "%s", PQgetvalue(r, 0, 8));
+    p->token_ok = PQgetvalue(r, 0, 9)[0] == 't';
+    PQclear(r);
+    if (!p->payable && !p->payment_id) p->merchant_id = f->in->merchant_id;
+    return 0;
+}
+
+static int fx_refund(struct fx *f)
+{
+    struct refund_plan p;
+    if (refund_plan(f, &p)) return -1;
+    int payable_rail = !strcmp(p.kind, "evm") && p.token_ok;
+    if (!payable_rail) {
+        if (f->in->to_address || f->in->amount)
+            return reject(f, 422, "rail_payouts_unsupported",
+                          "payouts are not supported for this money (%s): record the refund without to_address",
+                          !p.token_ok ? "not the rail's token" : p.rail[0] ? p.rail : "unknown rail");
+        json_object_set_new(f->out->effects, "recorded", json_true());
+        json_object_set_new(f->out->effects, "payout", json_null());
+        return 0;
+    }
+    if (!f->in->to_address) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s", p.suggestion[0] ? p.suggestion : "none");
+        return reject(f, 422, "to_address_required",
+                      "a refund needs the payer's to_address (the transfer came from %s: a suggestion only, exchanges"
+                      " pay from shared wallets)", msg);
+    }
+    struct payout_req in = { .kind = "refund", .merchant_id = p.payable ? p.merchant_id : 0, .env = p.env,
+                             .rail = p.rail, .amount = f->in->amount, .amount_units = f->in->amount ? NULL : p.max_units,
+                             .to_address = f->in->to_address, .reason = f->in->note ? f->in->note : f->in->resolution,
+                             .source = p.source, .payment_id = p.payment_id, .exception_id = f->in->exc_id,
+                             .transfer_id = p.transfer_id, .max_units = p.max_units };
+    if (!p.payable && p.merchant_id) in.merchant_id = p.merchant_id;   /* the merchant hears of it */
+    struct payout_err e = { 0 };
+    long long id = payout_create(f->db, f->in->who, &in, &e);
+    if (id < 0) return -1;
+    if (id == 0) return reject(f, e.status, e.code, "%s", e.message);
+    char pid[32];
+    ll(pid, sizeof pid, id);
+    char *pub = db_val(f->db, "SELECT public_id FROM payouts WHERE id = $1::bigint", pid);
+    if (!pub) return -1;
+    json_object_set_new(f->out->effects, "payout", json_string(pub));
+    free(pub);
+    return 0;
+}
+
 static const struct {
     const char *resolution;
     int (*fn)(struct fx *);
 } EFFECTS[] = {
+    { "refund", fx_refund },
+    { "refund_excess", fx_refund },
     { "accept_late", fx_accept_late },
     { "accept_partial", fx_accept_partial },
     { "attach_to_payment", fx_attach },

@@ -14,10 +14,19 @@
  *                        awaiting_payment, detected, confirming or expired), count it, and
  *                        move the payment as the chain would.
  *   mark_internal_sweep  classify the transfer as an internal sweep (never revenue).
- *   accept, refund, refund_excess, write_off, request_topup: recorded only — the ledger
- *                        effects belong to reconciliation, which extends resolve_effects(). */
+ *   refund, refund_excess on an EVM rail, for the rail's own token: creates a payout
+ *                        (DESIGN §11) to the operator's `to_address` — required; the
+ *                        transfer's sender is offered as a suggestion, never used — for
+ *                        `amount` (default: the excess, the received total, or the
+ *                        transfer's value, and never more). The ledger moves when the
+ *                        payout is approved and again when it is final (0050_payouts.sql).
+ *                        Tron rails and look-alike tokens have no payouts yet: there the
+ *                        decision is recorded only (and `to_address` is refused with
+ *                        rail_payouts_unsupported), as before this issue.
+ *   accept, write_off, request_topup: recorded; the ledger trigger books their effects. */
 #ifndef RAILD_RESOLVE_H
 #define RAILD_RESOLVE_H
+#include "raild/http.h"
 #include "raild/lifecycle.h"
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -31,6 +40,10 @@ struct resolve_in {
     long long merchant_id;         /* 0 if none */
     const char *environment;       /* NULL if none */
     const char *target;            /* attach_to_payment: the target's pay_ public id */
+    const struct principal *who;   /* the operator resolving (a refund payout's requester) */
+    const char *note;
+    const char *to_address;        /* refund / refund_excess: the payout's destination */
+    const char *amount;            /* refund / refund_excess: optional, at most the default */
 };
 
 struct resolve_out {

@@ -14,6 +14,7 @@ extern const struct route chain_routes[];
 extern const struct route orders_routes[];   /* api_orders.c */
 extern const struct route recon_routes[];    /* api_recon.c */
 extern const struct route network_routes[];  /* api_networks.c */
+extern const struct route payout_routes[];   /* api_payouts.c */
 
 const struct route *const route_tables[] = {
     system_routes,
@@ -26,17 +27,20 @@ const struct route *const route_tables[] = {
     orders_routes,
     recon_routes,
     network_routes,
+    payout_routes,
     0
 };
 
 void *sweeper_run(void *ctx);   /* sweeper.c */
 void *recon_worker(void *ctx);  /* recon.c */
 void *watch_worker(void *ctx);  /* watcher.c */
+void *payout_worker(void *ctx); /* payout_worker.c */
 
 const struct worker worker_table[] = {
     { "dispatch", dispatch_worker },
     { "sweeper", sweeper_run },
     { "recon", recon_worker },
     { "watch", watch_worker },
+    { "payout", payout_worker },
     { 0 }
 };

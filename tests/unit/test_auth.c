@@ -3,26 +3,27 @@
 #include "raild/auth.h"
 #include <string.h>
 
-static const char *const ROLES[] = { "merchant", "watcher", "viewer", "support", "ops", "finance", "admin" };
-static const char *const CAPS[] = { "public", "merchant", "ingest", "read", "support", "ops", "finance", "admin",
-                                    "any_key" };
+static const char *const ROLES[] = { "merchant", "watcher", "viewer", "support", "ops", "finance", "treasury", "admin" };
+static const char *const CAPS[] = { "public", "merchant", "ingest", "read", "support", "ops", "finance", "treasury",
+                                    "admin", "any_key" };
 
 /* expected[role][cap]: the whole policy, written out so a change to auth.c must be a
  * deliberate change here too */
-static const int EXPECTED[7][9] = {
-    /*             pub mer ing read sup ops fin adm any */
-    /* merchant */ { 1, 1, 0, 0, 0, 0, 0, 0, 1 },
-    /* watcher  */ { 1, 0, 1, 0, 0, 0, 0, 0, 1 },
-    /* viewer   */ { 1, 0, 0, 1, 0, 0, 0, 0, 1 },
-    /* support  */ { 1, 0, 0, 1, 1, 0, 0, 0, 1 },
-    /* ops      */ { 1, 0, 0, 1, 0, 1, 0, 0, 1 },
-    /* finance  */ { 1, 0, 0, 1, 0, 0, 1, 0, 1 },
-    /* admin    */ { 1, 0, 0, 1, 1, 1, 1, 1, 1 },
+static const int EXPECTED[8][10] = {
+    /*             pub mer ing read sup ops fin tre adm any */
+    /* merchant */ { 1, 1, 0, 0, 0, 0, 0, 0, 0, 1 },
+    /* watcher  */ { 1, 0, 1, 0, 0, 0, 0, 0, 0, 1 },
+    /* viewer   */ { 1, 0, 0, 1, 0, 0, 0, 0, 0, 1 },
+    /* support  */ { 1, 0, 0, 1, 1, 0, 0, 0, 0, 1 },
+    /* ops      */ { 1, 0, 0, 1, 0, 1, 0, 0, 0, 1 },
+    /* finance  */ { 1, 0, 0, 1, 0, 0, 1, 0, 0, 1 },
+    /* treasury */ { 1, 0, 0, 1, 0, 0, 0, 1, 0, 1 },
+    /* admin    */ { 1, 0, 0, 1, 1, 1, 1, 0, 1, 1 },
 };
 
 int main(void)
 {
-    for (int r = 0; r < 7; r++) {
+    for (int r = 0; r < 8; r++) {
         ok(auth_role_valid(ROLES[r]), "%s is a role", ROLES[r]);
         for (int c = 0; c <= CAP_ANY_KEY; c++)
             is_int(auth_role_can(ROLES[r], (enum cap)c), EXPECTED[r][c], "%s %s capability '%s'", ROLES[r],
