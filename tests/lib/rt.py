@@ -37,8 +37,9 @@ class TAP:
         sys.stdout.flush()
         return cond
 
-    def is_(self, got, want, name):
-        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+    def is_(self, got, want, name, extra=None):
+        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want) +
+                       ("" if extra is None else "\n%s" % (extra,)))
 
     def diag(self, msg):
         for line in str(msg).splitlines():
