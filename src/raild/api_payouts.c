@@ -259,11 +259,11 @@ static void payouts_list(struct req *q, struct resp *r)
     const char *state = req_query(q, "state"), *kind = req_query(q, "kind"), *rail = req_query(q, "rail");
     enum payout_state ps;
     if (state && payout_state_parse(state, &ps)) {
-        resp_error(r, 400, "invalid_parameter", "state must be a payout state (requested, approved, …)");
+        resp_error(r, 400, "invalid_request", "state must be a payout state (requested, approved, …)");
         return;
     }
     if (kind && strcmp(kind, "refund") && strcmp(kind, "settlement")) {
-        resp_error(r, 400, "invalid_parameter", "kind must be refund or settlement");
+        resp_error(r, 400, "invalid_request", "kind must be refund or settlement");
         return;
     }
     if (!strcmp(q->who.role, "merchant")) merchant = q->who.merchant_id, has_merchant = 1;
