@@ -121,7 +121,8 @@ struct view {
 };
 
 extern const struct view_ops payments_ops, detail_ops, exceptions_ops, webhooks_ops,
-    deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops, networks_ops;
+    deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops, networks_ops,
+    payouts_ops, payout_ops;
 
 /* The chains of the console's environment, for the strip on the tabs line (view_networks.c):
  * reloaded when watcher_status or payments change (heads move payments), never on a timer. */
@@ -141,6 +142,7 @@ struct who {
 };
 
 #define STACK_MAX 8
+#define NTABS 6
 struct app {
     struct config cfg;
     PGconn *db;
@@ -166,7 +168,7 @@ struct app {
     char status[512];
     int status_err;
     int quit;
-    struct view tabs[5];              /* the top-level views, one per tab */
+    struct view tabs[NTABS];          /* the top-level views, one per tab */
     int tab;                          /* current tab */
     struct view stack[STACK_MAX];     /* sub-views pushed over the tab */
     int depth;

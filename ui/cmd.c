@@ -84,7 +84,7 @@ void cmd_prompt(struct app *a)
 
 static const struct { const char *name; int tab; } VIEWS[] = {
     { "payments", 0 }, { "pay", 0 }, { "exceptions", 1 }, { "exc", 1 }, { "webhooks", 2 }, { "wh", 2 },
-    { "audit", 3 }, { "recon", 4 }, { "reconciliation", 4 },
+    { "audit", 3 }, { "recon", 4 }, { "reconciliation", 4 }, { "payouts", 5 }, { "po", 5 },
 };
 
 int cmd_run(struct app *a, const char *line)

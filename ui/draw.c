@@ -154,7 +154,7 @@ static void draw_tabs(struct app *a)
     move(1, 0);
     attrset(style_attr(S_TAB));
     for (int i = 0; i < a->cols; i++) addch(' ');
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < NTABS; i++) {
         char t[64];
         snprintf(t, sizeof t, " %d %s ", i + 1, a->tabs[i].ops->title);
         int w = text_width(t);

@@ -13,7 +13,8 @@ const struct request_def request_table[REQ__COUNT] = {
 
 const char *role_name(int rr)
 {
-    return rr == RR_OPS ? "ops" : rr == RR_SUPPORT ? "support" : rr == RR_FINANCE ? "finance" : "any";
+    return rr == RR_OPS ? "ops" : rr == RR_SUPPORT ? "support" : rr == RR_FINANCE ? "finance"
+         : rr == RR_TREASURY ? "treasury" : "any";
 }
 
 int role_ok(struct app *a, int rr, const char **need)
@@ -24,7 +25,7 @@ int role_ok(struct app *a, int rr, const char **need)
     *need = msg;
     if (!a->cfg.key[0]) { *need = "no API key (RAILTOP_KEY)"; return 0; }
     if (!a->who.known) { *need = "role unknown: raild did not confirm the key"; return 0; }
-    if (!strcmp(a->who.role, "admin")) return 1;
+    if (!strcmp(a->who.role, "admin")) return rr != RR_TREASURY;   /* admin approves no money */
     return !strcmp(a->who.role, role_name(rr));
 }
 
@@ -68,7 +69,7 @@ static void generic(struct app *a, struct view *v, enum req r)
     case REQ_HELP: dlg_help(a); a->pending_paint = 1; break;
     case REQ_NEXTVIEW: app_switch_tab(a, a->tab + 1); break;
     case REQ_PREVVIEW: app_switch_tab(a, a->tab - 1); break;
-    case REQ_VIEW1: case REQ_VIEW2: case REQ_VIEW3: case REQ_VIEW4: case REQ_VIEW5:
+    case REQ_VIEW1: case REQ_VIEW2: case REQ_VIEW3: case REQ_VIEW4: case REQ_VIEW5: case REQ_VIEW6:
         app_switch_tab(a, r - REQ_VIEW1);
         break;
     case REQ_BACK: app_pop(a); break;

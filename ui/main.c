@@ -15,8 +15,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-static const struct view_ops *const TAB_OPS[5] = {
-    &payments_ops, &exceptions_ops, &webhooks_ops, &audit_ops, &recon_ops
+static const struct view_ops *const TAB_OPS[NTABS] = {
+    &payments_ops, &exceptions_ops, &webhooks_ops, &audit_ops, &recon_ops, &payouts_ops
 };
 
 int64_t now_ms(void)
@@ -87,7 +87,7 @@ void app_switch_tab(struct app *a, int tab)
 {
     a->reload_at = 0;
     while (a->depth) view_release(&a->stack[--a->depth]);
-    a->tab = (tab + 5) % 5;
+    a->tab = (tab + NTABS) % NTABS;
     app_reload(a);
 }
 
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
     if (a->cfg.key[0]) api_whoami(a);
     if (!a->cfg.env[0])
         snprintf(a->cfg.env, sizeof a->cfg.env, "%.15s", a->who.known ? a->who.env : "sandbox");
-    for (int i = 0; i < 5; i++) a->tabs[i].ops = TAB_OPS[i];
+    for (int i = 0; i < NTABS; i++) a->tabs[i].ops = TAB_OPS[i];
     if (check_terminal()) return 2;
     setup_terminal(a);
     conn_open(a);
@@ -285,7 +285,7 @@ int main(int argc, char **argv)
     app_trace(a, a->db_ok ? "first-complete-screen" : "first-screen-stale");
     loop(a);
     endwin();
-    for (int i = 0; i < 5; i++) view_release(&a->tabs[i]);
+    for (int i = 0; i < NTABS; i++) view_release(&a->tabs[i]);
     while (a->depth) view_release(&a->stack[--a->depth]);
     if (a->db) PQfinish(a->db);
     api_cleanup();

@@ -4,7 +4,7 @@
  *   X(id, label, short, help, views, flags, role, key1, key2, key3)
  *   views: VM_* mask where the request exists;  flags: RF_HINT (show in the hint line),
  *   RF_MUT (mutating: confirmation, role-gated, absent under --read-only);
- *   role: the capability the operator's role needs (RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE). */
+ *   role: the capability the operator's role needs (RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY). */
 #ifndef UI_REQUESTS_H
 #define UI_REQUESTS_H
 #include <curses.h>
@@ -13,14 +13,16 @@ enum {
     VM_PAYMENTS = 1 << 0, VM_DETAIL = 1 << 1, VM_EXC = 1 << 2, VM_EXC_ONE = 1 << 3,
     VM_WEBHOOKS = 1 << 4, VM_DELIVERIES = 1 << 5, VM_DELIVERY = 1 << 6, VM_AUDIT = 1 << 7,
     VM_AUDIT_ONE = 1 << 8, VM_RECON = 1 << 9, VM_BREAK = 1 << 10, VM_NETWORKS = 1 << 11,
+    VM_PAYOUTS = 1 << 12, VM_PAYOUT = 1 << 13,
 };
-#define VM_LISTS (VM_PAYMENTS | VM_EXC | VM_WEBHOOKS | VM_DELIVERIES | VM_AUDIT | VM_RECON)
-#define VM_DOCS (VM_DETAIL | VM_EXC_ONE | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK | VM_NETWORKS)
-#define VM_ALL 0xfff
-#define VM_SUB (VM_DETAIL | VM_EXC_ONE | VM_DELIVERIES | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK | VM_NETWORKS)
+#define VM_LISTS (VM_PAYMENTS | VM_EXC | VM_WEBHOOKS | VM_DELIVERIES | VM_AUDIT | VM_RECON | VM_PAYOUTS)
+#define VM_DOCS (VM_DETAIL | VM_EXC_ONE | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK | VM_NETWORKS | VM_PAYOUT)
+#define VM_ALL 0x3fff
+#define VM_SUB (VM_DETAIL | VM_EXC_ONE | VM_DELIVERIES | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK | VM_NETWORKS | \
+                VM_PAYOUT)
 
 enum { RF_HINT = 1, RF_MUT = 2 };
-enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE };
+enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY };
 
 #define CTRL_(c) ((c) & 0x1f)
 #define K_ESC 27
@@ -37,6 +39,7 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE };
     X(REQ_VIEW3, "3", "webhooks", "webhooks",                      VM_ALL, 0, RR_ANY, '3', 0, 0) \
     X(REQ_VIEW4, "4", "audit", "audit log",                     VM_ALL, 0, RR_ANY, '4', 0, 0) \
     X(REQ_VIEW5, "5", "recon", "reconciliation",                VM_ALL, 0, RR_ANY, '5', 0, 0) \
+    X(REQ_VIEW6, "6", "payouts", "payouts (money out)",           VM_ALL, 0, RR_ANY, '6', 0, 0) \
     X(REQ_UP, "k/↑", "up", "move up",                       VM_ALL, 0, RR_ANY, 'k', KEY_UP, 0) \
     X(REQ_DOWN, "j/↓", "down", "move down",                     VM_ALL, 0, RR_ANY, 'j', KEY_DOWN, 0) \
     X(REQ_TOP, "g", "top", "first row",                     VM_ALL, 0, RR_ANY, 'g', KEY_HOME, 0) \
@@ -61,7 +64,9 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE };
     X(REQ_ACK, "a", "ack", "acknowledge the break (note)",           VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'a', 0, 0) \
     X(REQ_MATCH, "m", "match", "match the break to a payment (note)", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'm', 0, 0) \
     X(REQ_ESCALATE, "x", "escalate", "escalate the break to an exception", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'x', 0, 0) \
-    X(REQ_EXPORT, "X", "export", "export open breaks as CSV to a file", VM_RECON, RF_HINT, RR_FINANCE, 'X', 0, 0)
+    X(REQ_EXPORT, "X", "export", "export open breaks as CSV to a file", VM_RECON, RF_HINT, RR_FINANCE, 'X', 0, 0) \
+    X(REQ_APPROVE, "A", "approve", "approve the payout (note; four eyes)", VM_PAYOUTS | VM_PAYOUT, RF_HINT | RF_MUT, RR_TREASURY, 'A', 0, 0) \
+    X(REQ_REJECT, "R", "reject", "reject the payout (note)",      VM_PAYOUTS | VM_PAYOUT, RF_HINT | RF_MUT, RR_TREASURY, 'R', 0, 0)
 
 enum req {
 #define X(id, label, shrt, help, views, flags, role, k1, k2, k3) id,

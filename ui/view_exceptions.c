@@ -143,6 +143,35 @@ static void call(struct app *a, const char *what, struct exc *e, const char *ver
     app_reload(a);
 }
 
+/* A refund on an EVM rail becomes a payout (DESIGN §11): ask where to. The transfer's sender
+ * is shown as a suggestion only (exchanges pay from shared wallets), never filled in.
+ * 1 asked (to, amount filled; amount may stay blank = raild's default), 0 no payout on this
+ * rail (Tron, another token: the decision is recorded only), -1 canceled. */
+static int refund_destination(struct app *a, const struct exc *e, char *to, size_t ton, char *amt, size_t amtn)
+{
+    PGresult *r = cq(a, "SELECT coalesce(n.address_kind, ''), coalesce(t.from_address, (SELECT c.from_address"
+                        "  FROM chain_transfers c WHERE c.payment_id = e.payment_id AND c.counted ORDER BY c.id DESC"
+                        "  LIMIT 1), ''), t.id IS NULL OR EXISTS (SELECT 1 FROM rails x WHERE x.network = t.network"
+                        "  AND lower(x.contract) = lower(t.contract))"
+                        " FROM exceptions e LEFT JOIN chain_transfers t ON t.id = e.transfer_id"
+                        " LEFT JOIN payments p ON p.id = e.payment_id"
+                        " LEFT JOIN networks n ON n.name = coalesce(e.network, t.network,"
+                        "  (SELECT x.network FROM rails x WHERE x.id = p.rail AND x.environment = p.environment))"
+                        " WHERE e.public_id = $1", e->pub);
+    if (!r) return -1;
+    int evm = PQntuples(r) && !strcmp(PQgetvalue(r, 0, 0), "evm") && PQgetvalue(r, 0, 2)[0] == 't';
+    char label[300];
+    snprintf(label, sizeof label, "payer's address%s%s%s", PQntuples(r) && PQgetvalue(r, 0, 1)[0]
+             ? " — suggestion only, the transfer came from " : "", PQntuples(r) ? PQgetvalue(r, 0, 1) : "",
+             "");
+    PQclear(r);
+    if (!evm) return 0;
+    if (!dlg_prompt(a, "Refund to", label, to, ton, 1)) return -1;
+    if (!dlg_prompt(a, "Refund amount", "blank = the default (the excess, or what was received):", amt, amtn, 0))
+        return -1;
+    return 1;
+}
+
 static void act(struct app *a, struct exc *e, enum req r)
 {
     char l0[300], l1[300], l2[400], l3[300];
@@ -167,10 +196,22 @@ static void act(struct app *a, struct exc *e, enum req r)
             if (!a->status_err) app_status(a, 0, "resolve canceled — nothing changed");
             goto out;
         }
+        char to[128] = "", amt[64] = "";
+        int refund = !strcmp(res[pick], "refund") || !strcmp(res[pick], "refund_excess");
+        if (refund && refund_destination(a, e, to, sizeof to, amt, sizeof amt) < 0) {
+            app_status(a, 0, "resolve canceled — nothing changed");
+            goto out;
+        }
         if (!dlg_prompt(a, "Resolution note", "why (required, goes to the audit log):", note, sizeof note, 1)) {
             app_status(a, 0, "resolve canceled — nothing changed");
             goto out;
         }
+        if (to[0]) {
+            snprintf(l2, sizeof l2, "Change     resolved as %s: a payout of %s to %s, for treasury to approve",
+                     res[pick], amt[0] ? amt : "the default amount", to);
+            json_object_set_new(body, "to_address", json_string(to));
+            if (amt[0]) json_object_set_new(body, "amount", json_string(amt));
+        } else
         snprintf(l2, sizeof l2, "Change     state %s → resolved as %s%s%s", e->state, res[pick],
                  pay[0] ? ", attach to " : "", pay);
         snprintf(l3, sizeof l3, "Note       %s", note);
