@@ -410,3 +410,65 @@ BEGIN
     EXECUTE 'REVOKE ALL ON network_signer, wallet_free_nonces, payout_leases FROM railtop_console';
   END IF;
 END $$;
+
+-- ------------------------------------------------------------------ governed changes (DESIGN §11)
+-- Production rail contract/decimals/depths and production RPC and signer endpoints change
+-- only through a proposal another admin or treasury key approves, effective from a stated
+-- time. The proposer can never approve (a CHECK and the trigger below).
+CREATE TABLE governed_changes (
+    id              bigserial PRIMARY KEY,
+    public_id       text NOT NULL UNIQUE,              -- 'chg_…'
+    command         text NOT NULL CHECK (command IN ('set-rail','set-rpc','set-signer')),
+    environment     text NOT NULL REFERENCES environments(name),
+    target          text NOT NULL,                     -- 'production/ethereum:usdt', a network
+    args            jsonb NOT NULL,                    -- what the command applies (never a URL)
+    sealed          text,                              -- set-rpc / set-signer: the URLs, sealed
+    before          jsonb,
+    after           jsonb NOT NULL,
+    state           text NOT NULL DEFAULT 'proposed' CHECK (state IN ('proposed','approved','applied','rejected')),
+    reason          text,
+    proposed_by     text NOT NULL,
+    proposed_by_key bigint NOT NULL REFERENCES api_keys(id),
+    decided_by      text,
+    decided_by_key  bigint REFERENCES api_keys(id),
+    decision_note   text,
+    effective_at    timestamptz,                       -- NULL: as soon as approved
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    decided_at      timestamptz,
+    applied_at      timestamptz,
+    CHECK (decided_by_key IS NULL OR decided_by_key <> proposed_by_key)
+);
+CREATE INDEX governed_changes_due ON governed_changes (effective_at) WHERE state = 'approved';
+
+CREATE FUNCTION governed_changes_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.decided_by_key IS NOT NULL AND OLD.decided_by_key IS NULL AND NOT EXISTS (
+        SELECT 1 FROM api_keys WHERE id = NEW.decided_by_key AND role IN ('admin','treasury')
+           AND environment = NEW.environment AND revoked_at IS NULL) THEN
+        RAISE EXCEPTION 'change %: only an admin or treasury key of % decides', NEW.public_id, NEW.environment
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF (NEW.args, NEW.sealed, NEW.after, NEW.proposed_by_key, NEW.command, NEW.target)
+       IS DISTINCT FROM (OLD.args, OLD.sealed, OLD.after, OLD.proposed_by_key, OLD.command, OLD.target) THEN
+        RAISE EXCEPTION 'change %: what it changes and who proposed it are fixed', OLD.public_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER governed_changes_guard BEFORE UPDATE ON governed_changes
+  FOR EACH ROW EXECUTE FUNCTION governed_changes_guard();
+CREATE TRIGGER governed_changes_changes AFTER INSERT OR UPDATE ON governed_changes
+  FOR EACH ROW EXECUTE FUNCTION change_log_notify();
+
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'railtop_app') THEN
+    EXECUTE 'GRANT SELECT, INSERT, UPDATE ON governed_changes TO railtop_app';
+    EXECUTE 'GRANT USAGE, SELECT ON governed_changes_id_seq TO railtop_app';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'railtop_console') THEN
+    EXECUTE 'GRANT SELECT (id, public_id, command, environment, target, before, after, state, reason, proposed_by,
+             decided_by, decision_note, effective_at, created_at, decided_at, applied_at) ON governed_changes
+             TO railtop_console';
+  END IF;
+END $$;

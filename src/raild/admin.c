@@ -4,6 +4,8 @@
 #include "raild/audit.h"
 #include "raild/auth.h"
 #include "raild/cli.h"
+#include "raild/governance.h"
+#include "raild/query.h"
 #include "raild/webhook_sign.h"
 #include "core/address.h"
 #include "core/amount.h"
@@ -507,6 +509,55 @@ static int admin_list_networks(struct opts *o)
 /* set-rail: creates or changes the rail of one environment. Decision: a production change
  * is audited with before/after here; its two-person approval is the governed-change flow
  * of DESIGN §11 (payouts issue). */
+/* The proposer or decider of a governed change: the API key in --key-file (never argv). 0 ok,
+ * else the exit code (message printed). */
+static int key_principal(struct opts *o, PGconn *db, const char *env, struct principal *who)
+{
+    const char *file = opt(o, "key-file");
+    if (!file)
+        return cli_usage_error(o->cmd, "%s changes are governed: --key-file FILE must hold your %s admin or treasury"
+                                       " API key", env, env);
+    FILE *f = fopen(file, "r");
+    char key[KEY_MAX + 8] = "";
+    if (!f) return cli_usage_error(o->cmd, "cannot read --key-file '%s': %s", file, strerror(errno));
+    if (!fgets(key, sizeof key, f)) key[0] = 0;
+    fclose(f);
+    key[strcspn(key, "\r\n")] = 0;
+    int rc = auth_lookup(db, key, who);
+    OPENSSL_cleanse(key, sizeof key);
+    if (rc == -2) return fail_db(db, o->cmd);
+    if (rc || strcmp(who->env, env) || (strcmp(who->role, "admin") && strcmp(who->role, "treasury")))
+        return cli_usage_error(o->cmd, "--key-file must hold a valid %s admin or treasury key", env);
+    return 0;
+}
+
+/* Records a governed change instead of making it; prints what happens next. */
+static int propose(struct opts *o, PGconn *db, const char *command, const char *env, const char *target, json_t *args,
+                   const char *sealed, json_t *before, json_t *after)
+{
+    struct principal who = { 0 };
+    const char *eff = opt(o, "effective-at"), *reason = opt(o, "reason");
+    int rc = key_principal(o, db, env, &who);
+    if (rc) { db_cmd(db, "ROLLBACK"); PQfinish(db); return rc; }
+    if (strcmp(who.role, "admin")) {
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        return cli_usage_error(o->cmd, "an admin proposes governed changes; treasury approves them");
+    }
+    if (eff && !query_rfc3339_valid(eff)) {
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        return cli_usage_error(o->cmd, "--effective-at must be an RFC 3339 time, e.g. 2026-12-01T18:00:00Z; got '%s'", eff);
+    }
+    char pub[48];
+    if (gov_propose(db, &who, command, env, target, args, sealed, before, after, eff, reason, pub, sizeof pub) < 0)
+        return fail_db(db, o->cmd);
+    if (finish(db, o->cmd)) return 1;
+    printf("proposed %s: %s %s (needs `raild admin approve-change --id %s --key-file FILE` by another admin or"
+           " treasury key; effective %s)\n", pub, command, target, pub, eff ? eff : "when approved");
+    return 0;
+}
+
 static int admin_configure_rail(struct opts *o)
 {
     const char *env, *rail, *net, *contract, *dec = opt(o, "decimals"), *conf = opt(o, "confirmations");
@@ -556,48 +607,38 @@ static int admin_configure_rail(struct opts *o)
         PQfinish(db);
         return cli_usage_error(o->cmd, "a new rail needs --decimals, --confirmations and --finality");
     }
-    char ds[24], cs[24], fs[24];
-    snprintf(ds, sizeof ds, "%lld", d);
-    snprintf(cs, sizeof cs, "%lld", c);
-    snprintf(fs, sizeof fs, "%lld", f);
-    /* --finality tag keeps the depth as the rule where the node has no finalized block */
-    /* (the CHECKs see an INSERT's row before ON CONFLICT would, so insert and update apart) */
-    static const char *const upd =
-        "UPDATE rails SET network = $3, contract = $4,"
-        "   decimals = CASE WHEN $5::int >= 0 THEN $5::int ELSE decimals END,"
-        "   confirm_depth = CASE WHEN $6::int > 0 THEN $6::int ELSE confirm_depth END,"
-        "   finality_depth = CASE WHEN $7::int > 0 THEN $7::int ELSE finality_depth END,"
-        "   finality_tag = CASE WHEN $9 THEN $8::boolean ELSE finality_tag END, updated_at = now()"
-        " WHERE environment = $1 AND id = $2"
-        " RETURNING decimals, confirm_depth, finality_depth, finality_tag";
-    /* --finality tag keeps a depth as the rule where the node has no finalized block */
-    static const char *const ins =
-        "INSERT INTO rails (id, environment, network, asset, standard, contract, decimals, confirm_depth,"
-        "                   finality_depth, finality_tag)"
-        " SELECT $2, $1, $3, split_part($2, ':', 2),"
-        "        CASE (SELECT address_kind FROM networks WHERE name = $3) WHEN 'tron' THEN 'TRC20' ELSE 'ERC20' END,"
-        "        $4, $5::int, $6::int, CASE WHEN $7::int > 0 THEN $7::int ELSE $6::int END, $8::boolean"
-        "  WHERE $9 OR true"
-        " RETURNING decimals, confirm_depth, finality_depth, finality_tag";
-    r = db_q(db, before ? upd : ins, env, rail, net, canon, ds, cs, fs, tag ? "true" : "false", fin ? "true" : "false");
-    if (db_failed(r)) {
-        const char *st = db_sqlstate(r);
-        int user = !strcmp(st, SQLSTATE_UNIQUE_VIOLATION) || !strcmp(st, "23514");
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQresultErrorMessage(r));
-        PQclear(r);
+    if (!strcmp(env, "production")) {   /* governed (DESIGN §11): a proposal another key approves */
+        json_t *args = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:b,s:b}", "env", env, "rail", rail, "network", net,
+                                 "contract", canon, "decimals", (json_int_t)d, "confirmations", (json_int_t)c,
+                                 "finality", (json_int_t)f, "finality_tag", tag, "finality_given", fin != NULL);
+        /* what it will be: the current rail with the options given */
+        json_t *after = before ? json_deep_copy(before) : json_object();
+        json_object_set_new(after, "network", json_string(net));
+        json_object_set_new(after, "contract", json_string(canon));
+        if (d >= 0) json_object_set_new(after, "decimals", json_integer(d));
+        if (c > 0) json_object_set_new(after, "confirmations", json_integer(c));
+        if (f > 0) json_object_set_new(after, "finality_depth", json_integer(f));
+        if (fin) json_object_set_new(after, "finality_tag", json_boolean(tag));
+        char target[96];
+        snprintf(target, sizeof target, "%s/%s", env, rail);
+        int rc = propose(o, db, "set-rail", env, target, args, NULL, before, after);
+        json_decref(args);
+        json_decref(after);
         json_decref(before);
-        if (!user) return fail_db(db, o->cmd);
+        return rc;
+    }
+    char msg[512];
+    json_t *after = NULL;
+    int w = gov_rail_write(db, before != NULL, env, rail, net, canon, d, c, f, tag, fin != NULL, &after, msg, sizeof msg);
+    if (w) {
+        json_decref(before);
+        if (w < 0) return fail_db(db, o->cmd);
         db_cmd(db, "ROLLBACK");
         PQfinish(db);
         fprintf(stderr, "raild admin set-rail: refused (the finality depth must be at least the confirmations, and"
                         " a contract serves one rail per network): %s", msg);
         return 1;
     }
-    json_t *after = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "network", net, "contract", canon, "decimals",
-                              atoi(PQgetvalue(r, 0, 0)), "confirmations", atoi(PQgetvalue(r, 0, 1)), "finality_depth",
-                              atoi(PQgetvalue(r, 0, 2)), "finality_tag", PQgetvalue(r, 0, 3)[0] == 't');
-    PQclear(r);
     char oid[96];
     snprintf(oid, sizeof oid, "%s/%s", env, rail);
     int bad = audit_write_cli(db, before ? "rail.configure" : "rail.create", "rail", oid, NULL, before, after);
@@ -676,22 +717,29 @@ static int set_endpoints(struct opts *o, int signer)
     if (!sealed) { fprintf(stderr, "raild admin %s: cannot seal the URLs\n", o->cmd); return 1; }
     PGconn *db = cli_db(opt(o, "db"));
     if (!db) { free(sealed); return 1; }
-    char *kind = network_kind(db, net);
+    char *kind = network_kind(db, net), *nenv = kind ? network_env(db, net) : NULL;
     if (!kind) { free(sealed); PQfinish(db); return unknown_network(o, net); }
     free(kind);
     db_cmd(db, "BEGIN");
+    if (nenv && !strcmp(nenv, "production")) {   /* governed (DESIGN §11): a proposal another key approves */
+        free(nenv);
+        char *cur = signer ? db_val(db, "SELECT hosts FROM network_signer WHERE network = $1", net)
+                           : db_val(db, "SELECT hosts FROM network_rpc WHERE network = $1", net);
+        json_t *args = json_pack("{s:s,s:s,s:i}", "network", net, "hosts", hosts, "urls", n);
+        json_t *b = cur ? json_pack("{s:s}", "hosts", cur) : NULL, *a = json_pack("{s:s,s:i}", "hosts", hosts, "urls", n);
+        free(cur);
+        int rc = propose(o, db, signer ? "set-signer" : "set-rpc", "production", net, args, sealed, b, a);
+        free(sealed);
+        json_decref(args), json_decref(b), json_decref(a);
+        return rc;
+    }
+    free(nenv);
     char *before = signer ? db_val(db, "SELECT hosts FROM network_signer WHERE network = $1 FOR UPDATE", net)
                           : db_val(db, "SELECT hosts FROM network_rpc WHERE network = $1 FOR UPDATE", net);
-    PGresult *r = signer
-        ? db_q(db, "INSERT INTO network_signer (network, urls, hosts, updated_by) VALUES ($1, $2, $3, $4)"
-                   " ON CONFLICT (network) DO UPDATE SET urls = $2, hosts = $3, updated_by = $4,"
-                   " updated_at = now()", net, sealed, hosts, "cli")
-        : db_q(db, "INSERT INTO network_rpc (network, urls, hosts, updated_by) VALUES ($1, $2, $3, $4)"
-                   " ON CONFLICT (network) DO UPDATE SET urls = $2, hosts = $3, updated_by = $4,"
-                   " updated_at = now()", net, sealed, hosts, "cli");
+    int wrote = gov_endpoints_write(db, signer, net, sealed, hosts, "cli");
     free(sealed);
-    if (db_failed(r)) { PQclear(r); free(before); return fail_db(db, o->cmd); }
-    PQclear(r);
+    PGresult *r;
+    if (wrote) { free(before); return fail_db(db, o->cmd); }
     if (from) {   /* where the watcher starts (re)scanning; ingest is idempotent, so going back is safe */
         char cp[32];
         snprintf(cp, sizeof cp, "%lld", fb - 1);
@@ -838,6 +886,60 @@ static int admin_reset_head(struct opts *o)
     return 0;
 }
 
+/* approve-change / reject-change: a governed change decided by another admin or treasury
+ * key (--key-file); an approved change whose time has come is applied at once. */
+static int admin_approve_change(struct opts *o)
+{
+    const char *id, *note = opt(o, "note");
+    if (need(o, "id", &id)) return 2;
+    if (note && strlen(note) > 2000) return cli_usage_error(o->cmd, "--note must be at most 2000 characters");
+    int approve = !strcmp(o->cmd, "approve-change");
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    char *env = db_val(db, "SELECT environment FROM governed_changes WHERE public_id = $1", id);
+    if (!env) { PQfinish(db); return cli_usage_error(o->cmd, "no change '%s' (see raild admin list-changes)", id); }
+    struct principal who = { 0 };
+    int rc = key_principal(o, db, env, &who);
+    free(env);
+    if (rc) { PQfinish(db); return rc; }
+    char code[32], msg[300];
+    db_cmd(db, "BEGIN");
+    rc = gov_decide(db, &who, id, approve, note, code, sizeof code, msg, sizeof msg);
+    if (rc < 0) return fail_db(db, o->cmd);
+    if (rc) {
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        fprintf(stderr, "raild admin %s: %s (%s)\n", o->cmd, msg, code);
+        return 2;
+    }
+    if (finish(db, o->cmd)) return 1;
+    db = cli_db(opt(o, "db"));
+    int applied = db && approve ? gov_apply_due(db) : 0;
+    char *st = db ? db_val(db, "SELECT state || coalesce(' from ' || to_char(effective_at AT TIME ZONE 'UTC',"
+                               " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM governed_changes WHERE public_id = $1", id) : NULL;
+    if (db) PQfinish(db);
+    printf("change %s %s: now %s\n", id, approve ? "approved" : "rejected", st ? st : "?");
+    free(st);
+    return applied < 0 ? 1 : 0;
+}
+
+static int admin_list_changes(struct opts *o)
+{
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    PGresult *r = db_q0(db, "SELECT public_id, state, command, target, proposed_by, coalesce(decided_by, '-'),"
+                            " coalesce(to_char(effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'on approval'),"
+                            " coalesce(before::text, '-'), after::text FROM governed_changes ORDER BY id DESC LIMIT 200");
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%s  %-8s %-10s %-28s by %s, decided by %s, effective %s\n    %s -> %s\n", PQgetvalue(r, i, 0),
+               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+               PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), PQgetvalue(r, i, 8));
+    PQclear(r);
+    PQfinish(db);
+    return 0;
+}
+
 struct admin_cmd {
     const char *name;
     const char *allowed;   /* option names; "db" always allowed */
@@ -862,13 +964,18 @@ static const struct admin_cmd admin_cmds[] = {
     { "add-network", "db name env kind chain-id block-time-ms", admin_add_network, 0,
       "--name NAME --env sandbox|production --kind evm|tron --chain-id N [--block-time-ms N]" },
     { "list-networks", "db", admin_list_networks, 0, "" },
-    { "set-rail", "db env rail network contract decimals confirmations finality", admin_configure_rail, 0,
+    { "set-rail", "db env rail network contract decimals confirmations finality key-file effective-at reason",
+      admin_configure_rail, 0,
       "--env ENV --rail NET:ASSET --network NAME --contract ADDR [--decimals N] [--confirmations N]"
-      " [--finality N|tag]" },
-    { "set-rpc", "db network url-file from-block", admin_set_rpc, 0,
-      "--network NAME --url-file FILE|- (one URL a line) [--from-block N]" },
-    { "set-signer", "db network url-file", admin_set_signer, 0,
-      "--network NAME --url-file FILE|- (one eth_signTransaction URL a line)" },
+      " [--finality N|tag] (production: a proposal, with --key-file FILE [--effective-at T] [--reason TEXT])" },
+    { "set-rpc", "db network url-file from-block key-file effective-at reason", admin_set_rpc, 0,
+      "--network NAME --url-file FILE|- (one URL a line) [--from-block N] (production: a proposal, --key-file FILE)" },
+    { "set-signer", "db network url-file key-file effective-at reason", admin_set_signer, 0,
+      "--network NAME --url-file FILE|- (one eth_signTransaction URL a line) (production: a proposal, --key-file FILE)" },
+    { "approve-change", "db id key-file note", admin_approve_change, 1,
+      "--id chg_… --key-file FILE [--note TEXT] (another admin or treasury key than the proposer's)" },
+    { "reject-change", "db id key-file note", admin_approve_change, 0, "--id chg_… --key-file FILE [--note TEXT]" },
+    { "list-changes", "db", admin_list_changes, 0, "" },
     { "set-payout-policy", "db env rail dual-above velocity-24h max-fee-gwei replace-after-blocks", admin_set_payout_policy,
       0, "--env ENV --rail RAIL [--dual-above AMOUNT|none] [--velocity-24h AMOUNT|none] [--max-fee-gwei N]"
       " [--replace-after-blocks N]" },

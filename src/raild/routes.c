@@ -15,6 +15,7 @@ extern const struct route orders_routes[];   /* api_orders.c */
 extern const struct route recon_routes[];    /* api_recon.c */
 extern const struct route network_routes[];  /* api_networks.c */
 extern const struct route payout_routes[];   /* api_payouts.c */
+extern const struct route change_routes[];   /* api_changes.c */
 
 const struct route *const route_tables[] = {
     system_routes,
@@ -28,6 +29,7 @@ const struct route *const route_tables[] = {
     recon_routes,
     network_routes,
     payout_routes,
+    change_routes,
     0
 };
 

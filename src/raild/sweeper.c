@@ -16,6 +16,7 @@
 #include "raild/http.h"
 #include "raild/lifecycle.h"
 #include "raild/worker.h"
+#include "raild/governance.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -130,7 +131,8 @@ static int sweep_once(PGconn *db)
     while ((n = sla_batch(db)) == SWEEP_BATCH_N) {}
     if (n < 0) return -1;
     while ((n = idem_batch(db)) == SWEEP_BATCH_N) {}
-    return n < 0 ? -1 : 0;
+    if (n < 0) return -1;
+    return gov_apply_due(db) < 0 ? -1 : 0;   /* governed changes whose time has come */
 }
 
 static int sweep_interval_ms(void)
