@@ -21,7 +21,7 @@ static char g_one[6][128];   /* break on screen: public id, class, state, refere
 
 static const char *const CLASSES[] = { "fulfilled_before_finality", "missing_in_finance", "orphan_posting",
                                        "amount_mismatch", "missing_in_provider", "commerce_lagging",
-                                       "unapplied_transfer", NULL };
+                                       "unapplied_transfer", "wallet_balance_mismatch", NULL };
 static const char *const STATES[] = { "open", "new", "persisting", "resolved", "all", NULL };
 
 static void build(struct app *a, struct view *v, struct qb *q)

@@ -472,3 +472,30 @@ BEGIN
              TO railtop_console';
   END IF;
 END $$;
+
+-- ------------------------------------------------------------------ wallet balances (DESIGN §6, §11)
+-- Per hot wallet and rail: the token's balanceOf at the finalized block against the ledger's
+-- custody of the hot wallet. The payout worker (it has the node) checks; the first check
+-- records the difference it found as the wallet's baseline (money the wallet held before
+-- raild booked it), every later difference is a break.
+ALTER TABLE wallets ADD COLUMN baseline jsonb NOT NULL DEFAULT '{}';   -- rail -> base units
+ALTER TABLE recon_breaks DROP CONSTRAINT recon_breaks_class_check;
+ALTER TABLE recon_breaks ADD CONSTRAINT recon_breaks_class_check CHECK (class IN ('fulfilled_before_finality',
+    'missing_in_finance','orphan_posting','amount_mismatch','missing_in_provider','commerce_lagging',
+    'unapplied_transfer','wallet_balance_mismatch'));
+CREATE OR REPLACE FUNCTION recon_break_fields(p_class text, p_planes text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_class
+        WHEN 'fulfilled_before_finality' THEN ARRAY['c_status', 'p_state']
+        WHEN 'missing_in_finance'        THEN ARRAY['p_state', 'f_transactions']
+        WHEN 'orphan_posting'            THEN ARRAY['f_transactions', 'p_state']
+        WHEN 'amount_mismatch'           THEN
+            CASE p_planes WHEN 'commerce,provider' THEN ARRAY['c_amount', 'p_amount']
+                          WHEN 'provider,finance'  THEN ARRAY['p_amount', 'f_amount']
+                          ELSE ARRAY['c_amount', 'p_amount', 'f_amount'] END
+        WHEN 'missing_in_provider'       THEN ARRAY['c_status', 'p_payments']
+        WHEN 'commerce_lagging'          THEN ARRAY['c_status', 'p_state']
+        WHEN 'unapplied_transfer'        THEN ARRAY['p_state', 'f_transactions']
+        WHEN 'wallet_balance_mismatch'   THEN ARRAY['p_amount', 'f_amount']
+    END
+$$;

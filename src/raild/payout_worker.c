@@ -49,6 +49,7 @@ struct pw {
     int replace_after, gas_limit, confirm_depth_default;
     u128 max_fee;
     char hot[64];
+    time_t checked_at;
 };
 
 /* ------------------------------------------------------------ small helpers */
@@ -565,6 +566,95 @@ static int step(struct pw *p, long long id)
     return follow(p, &o);
 }
 
+/* ------------------------------------------------------------ wallet balances */
+
+/* balanceOf(wallet) of a token at a block, decimal (out >= AMOUNT_STR_MAX). 0 or -1. */
+static int balance_at(struct pw *p, const char *token, long long block, char *out)
+{
+    char data[80], blk[24];
+    snprintf(data, sizeof data, "0x70a08231%024d%s", 0, p->hot + 2);
+    snprintf(blk, sizeof blk, "0x%llx", (unsigned long long)block);
+    struct rpc_err e;
+    json_t *r = rpc_call(&p->node, "eth_call", json_pack("[{s:s,s:s},s]", "to", token, "data", data, blk), &e);
+    const char *hex = r ? json_string_value(r) : NULL;
+    int rc = -1;
+    if (hex && strlen(hex) == 66) {
+        char v[80];
+        rpc_u256_decimal(hex + 2, v);
+        snprintf(out, AMOUNT_STR_MAX, "%s", v);
+        rc = strlen(v) < AMOUNT_STR_MAX ? 0 : -1;
+    }
+    json_decref(r);
+    return rc;
+}
+
+/* Per rail of this network: the hot wallet's token balance at the finalized block against
+ * the ledger's custody of it (plus the baseline recorded at the first check, minus payouts
+ * mined but not yet final in the books). A difference is a wallet_balance_mismatch break;
+ * a break whose difference is gone resolves. Skipped while a payout is between signing and
+ * its block being known. 0 or -1. */
+static int wallet_check(struct pw *p)
+{
+    if (!p->wallet_id || p->fin < 0) return 0;
+    char wid[32], fin[32];
+    LL(wid, p->wallet_id);
+    LL(fin, p->fin);
+    char *busy = db_val(p->db, "SELECT count(*) FROM payouts WHERE wallet_id = $1::bigint AND state IN ('signed','broadcast')",
+                        wid);
+    if (!busy) return -1;
+    int skip = atoi(busy) > 0;
+    free(busy);
+    if (skip) return 0;
+    PGresult *r = db_q(p->db,
+        "SELECT r.id, r.environment, lower(r.contract), r.decimals,"
+        " (SELECT coalesce(sum(CASE x.side WHEN 'debit' THEN x.amount ELSE -x.amount END), 0) FROM ledger_postings x"
+        "   JOIN ledger_accounts a ON a.id = x.account_id WHERE a.code = 'asset:custody:hot:' || r.environment || ':' || r.id)"
+        " - (SELECT coalesce(sum(amount), 0) FROM payouts o WHERE o.wallet_id = $2::bigint AND o.rail = r.id"
+        "     AND o.environment = r.environment AND o.state IN ('confirming','confirmed') AND o.block_number <= $3::bigint),"
+        " w.baseline->>r.id, w.address"
+        " FROM rails r JOIN wallets w ON w.id = $2::bigint WHERE r.network = $1 AND r.contract IS NOT NULL",
+        p->net, wid, fin);
+    if (db_failed(r)) { PQclear(r); return -1; }
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+        char chain[AMOUNT_STR_MAX];
+        if (balance_at(p, PQgetvalue(r, i, 2), p->fin, chain)) continue;   /* the node will answer next time */
+        const char *rail = PQgetvalue(r, i, 0), *env = PQgetvalue(r, i, 1), *books = PQgetvalue(r, i, 4);
+        char scale[24];
+        snprintf(scale, sizeof scale, "%d", 18 - atoi(PQgetvalue(r, i, 3)));
+        PGresult *u;
+        if (PQgetisnull(r, i, 5)) {   /* first look: what the wallet already held is the baseline */
+            u = db_q(p->db, "UPDATE wallets SET baseline = baseline || jsonb_build_object($2::text,"
+                            " ($3::numeric - $4::numeric)::text) WHERE id = $1::bigint", wid, rail, chain, books);
+        } else {
+            u = db_q(p->db,
+                "WITH v AS (SELECT $4::numeric AS chain, $5::numeric + $6::numeric AS books),"
+                " up AS (INSERT INTO recon_breaks AS b (public_id, class, class_rank, severity, state, environment,"
+                "   reference, planes, p_state, p_amount, f_amount, first_seen_at, first_run_id)"
+                "  SELECT 'brk_' || left(md5('wallet_balance_mismatch|' || $1 || '|' || $7 || '|' || $3), 24),"
+                "   'wallet_balance_mismatch', 0, 4, 'new', $2, 'wallet:' || $1 || ':' || $7 || ':' || $3,"
+                "   'provider,finance', 'balanceOf at block ' || $8, v.chain * power(10::numeric, $9::int), v.books * power(10::numeric, $9::int),"
+                "   now(), 0 FROM v WHERE v.chain <> v.books"
+                "  ON CONFLICT (public_id) DO UPDATE SET p_amount = EXCLUDED.p_amount, f_amount = EXCLUDED.f_amount,"
+                "   p_state = EXCLUDED.p_state, updated_at = now(),"
+                "   state = CASE WHEN b.state = 'resolved' THEN 'new' ELSE b.state END,"
+                "   first_seen_at = CASE WHEN b.state = 'resolved' THEN now() ELSE b.first_seen_at END,"
+                "   resolved_at = NULL, resolution = NULL"
+                "  WHERE (b.p_amount, b.f_amount, b.state) IS DISTINCT FROM (EXCLUDED.p_amount, EXCLUDED.f_amount, 'new')"
+                "    AND (b.state = 'resolved' OR (b.p_amount, b.f_amount) IS DISTINCT FROM (EXCLUDED.p_amount, EXCLUDED.f_amount))"
+                "  RETURNING 1)"
+                " UPDATE recon_breaks SET state = 'resolved', resolved_at = now(), resolution = 'auto', updated_at = now()"
+                "  WHERE public_id = 'brk_' || left(md5('wallet_balance_mismatch|' || $1 || '|' || $7 || '|' || $3), 24)"
+                "    AND state <> 'resolved' AND (SELECT chain = books FROM v)",
+                p->net, env, rail, chain, books, PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), fin, scale);
+        }
+        if (db_failed(u)) rc = -1;
+        PQclear(u);
+    }
+    PQclear(r);
+    return rc;
+}
+
 static int tick(struct pw *p)
 {
     if (load_config(p)) return -1;
@@ -576,6 +666,11 @@ static int tick(struct pw *p)
     for (int i = 0; i < n; i++) ids[i] = atoll(PQgetvalue(r, i, 0));
     PQclear(r);
     for (int i = 0; i < n && !*p->w->stop && rc == 0; i++) rc = step(p, ids[i]);
+    time_t now = time(NULL);
+    if (rc == 0 && now - p->checked_at >= 2) {   /* the books against the chain, every 2 s */
+        p->checked_at = now;
+        rc = wallet_check(p);
+    }
     return rc;
 }
 

@@ -22,7 +22,7 @@
 
 const char *const recon_classes[] = {
     "fulfilled_before_finality", "missing_in_finance", "orphan_posting", "amount_mismatch",
-    "missing_in_provider", "commerce_lagging", "unapplied_transfer", NULL
+    "missing_in_provider", "commerce_lagging", "unapplied_transfer", "wallet_balance_mismatch", NULL
 };
 
 int recon_class_valid(const char *cls)
@@ -259,11 +259,13 @@ static const char SQL_UPSERT[] =
 static const char SQL_RESOLVE_FULL[] =
     "UPDATE recon_breaks b SET state = 'resolved', resolved_at = $1::timestamptz, resolution = 'auto',"
     "       updated_at = now()"
-    " WHERE b.state <> 'resolved' AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.public_id = b.public_id)";
+    " WHERE b.state <> 'resolved' AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.public_id = b.public_id)"
+    "   AND b.class <> 'wallet_balance_mismatch'";   /* the payout worker's, against the node */
 static const char SQL_RESOLVE_KEYED[] =
     "UPDATE recon_breaks b SET state = 'resolved', resolved_at = $1::timestamptz, resolution = 'auto',"
     "       updated_at = now()"
     " WHERE b.state <> 'resolved' AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.public_id = b.public_id)"
+    "   AND b.class <> 'wallet_balance_mismatch'"
     "   AND b.id IN (SELECT x.id FROM recon_k k JOIN recon_breaks x USING (merchant_id, environment, reference)"
     "                 WHERE x.transfer_id IS NULL"
     "                UNION ALL"

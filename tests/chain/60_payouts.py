@@ -373,4 +373,23 @@ is_(sql("SELECT kind FROM ledger_transactions WHERE source_type = 'exception' AN
         " WHERE public_id = :'e') ORDER BY id", e=ue[0]), [["unapplied_in"], ["unapplied_in_reversal"]],
     "the money held for the payer is booked and reversed")
 set_signer(node.url)
+
+# ---------------------------------------------------------------- the books against the chain
+WB = "SELECT count(*) FROM recon_breaks WHERE class = 'wallet_balance_mismatch' AND state <> 'resolved'"
+ok(wait_for(lambda: sql1("SELECT baseline ? 'ethereum:usdt' FROM wallets WHERE address = :'a'", a=HOT) == "t",
+            timeout=10), "the hot wallet's balance was checked against the ledger")
+node.mine(3)
+time.sleep(2.5)
+is_(sql1(WB), "0", "after every payout above, the hot wallet's balance on chain agrees with the ledger")
+node.pay(evm_address(), 123_456, frm=HOT)   # tokens leave the hot wallet, no payout explains it
+node.mine(3)
+ok(wait_for(lambda: sql1(WB) == "1", timeout=20), "a transfer out that no payout explains: wallet_balance_mismatch")
+br = sql("SELECT p_amount::text, f_amount::text, severity, reference FROM recon_breaks"
+         " WHERE class = 'wallet_balance_mismatch' AND state <> 'resolved'")[0]
+is_(int(br[1]) - int(br[0]), 123_456 * 10 ** 12, "the break shows both figures: the ledger is 0.123456 above the chain")
+ok(br[2] == "4" and HOT in br[3], "critical, naming the wallet", br)
+ok(wait_for(lambda: sql1("SELECT count(*) FROM exceptions WHERE type = 'unclassified_internal' AND state = 'open'")
+            == "1", timeout=10), "and an unclassified_internal exception for ops")
+st, b, _ = srv.call("GET", "/v1/recon/breaks?class=wallet_balance_mismatch", key=key("finance"))
+ok(st == 200 and len(b.get("breaks", [])) == 1 and b["breaks"][0]["provider"]["amount"] != b["breaks"][0]["finance"]["amount"], "finance finds it in the reconciliation API, both figures", b)
 srv.stop()
