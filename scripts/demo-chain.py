@@ -2,7 +2,9 @@
 """The demo's real chain: anvil (npm) with test USDT at the real USDT address, mining a block
 a second, watched by raild's own watcher as the sandbox ethereum:usdt rail. Once the gateway
 is up it plays a merchant's customers there: real token transfers for Acme's ethereum:usdt
-payments (exact, now and then short or a look-alike token), and a reorg now and then.
+payments (exact, now and then short, too much or a look-alike token), and a reorg now and
+then. Refunds of overpayments go back out from the hot wallet it names (DIR/anvil.hot), anvil
+signing for it.
 
    demo-chain.py DIR      writes DIR/anvil.url, waits for DIR/api.url, runs until SIGTERM
 (railsim simulates the other chains itself; this one is a real node.)"""
@@ -26,6 +28,11 @@ signal.signal(signal.SIGINT, on_term)
 code = chainlib.ensure_tools()
 node = chainlib.Anvil(block_time=1, name="demo-anvil", logdir=os.path.join(d, "logs"))
 node.deploy(code)
+# the hot wallet our payouts leave from (anvil signs for it) and the customers' account
+with open(os.path.join(d, "anvil.hot"), "w") as f:
+    f.write(node.accounts[1] + "\n")
+with open(os.path.join(d, "anvil.payer"), "w") as f:
+    f.write(node.payer + "\n")
 with open(os.path.join(d, "anvil.url.tmp"), "w") as f:
     f.write(node.url + "\n")
 os.rename(os.path.join(d, "anvil.url.tmp"), os.path.join(d, "anvil.url"))
@@ -56,11 +63,13 @@ while True:
     units = int(amount.replace(".", "")) * 10 ** 4      # 2 decimals -> 6 (no floating point)
     fate = rng.random()
     try:
-        if fate < 0.1:
+        if n == 1 or 0.9 <= fate < 0.97:
+            units = units * 11 // 10                       # paid 10% too much: overpaid, refunded later
+        elif fate < 0.1:
             units = units * 7 // 10                        # paid short: underpaid
         elif fate < 0.15:
             node.pay(p["deposit_address"], units, token=chainlib.LOOKALIKE)   # a look-alike "USDT" first
-        if fate < 0.9:
+        if fate < 0.97 or n == 1:
             node.send(chainlib.USDT, chainlib.TRANSFER + chainlib.addr_word(p["deposit_address"]) + chainlib.word(units))
         # else: abandoned, it expires
         if time.time() > next_reorg:

@@ -17,6 +17,10 @@ bin/raild admin set-rail --env sandbox --rail ethereum:usdt --network anvil \
 bin/raild admin set-rail --env sandbox --rail polygon:usdt --network polygon-amoy \
   --contract 0x1616d425cd540b256475cbfb604586c8598ec0fb
 bin/raild admin set-rpc --network anvil --url-file "$DIR/anvil.url" --from-block 1
+# money out (DESIGN §11): payouts leave anvil's second account, anvil signs for it
+bin/raild admin add-wallet --network anvil --address "$(cat "$DIR/anvil.hot")" --kind hot
+bin/raild admin set-signer --network anvil --url-file "$DIR/anvil.url"
+bin/raild admin set-payout-policy --env sandbox --rail ethereum:usdt --dual-above 1000 --velocity-24h 50000
 for net in tron-nile anvil bsc-testnet polygon-amoy tron; do
   gen $net "$ADDRS" >"$DIR/addr-$net.txt"
   bin/raild admin add-addresses --network $net --file "$DIR/addr-$net.txt"
@@ -44,6 +48,6 @@ bin/raild admin create-key --role merchant --name borealis-sandbox --merchant "$
 for net in tron-nile bsc-testnet polygon-amoy tron; do   # railsim's chains: a watcher key each
   bin/raild admin create-key --role watcher --name "watcher-$net" --network $net >"$DIR/keys/watcher-$net"
 done
-for role in viewer support ops finance admin; do
-  bin/raild admin create-key --role $role --name "demo-$role" --env sandbox >"$DIR/keys/$role"
+for role in viewer support ops ops-colleague finance treasury admin; do
+  bin/raild admin create-key --role "${role%-colleague}" --name "demo-$role" --env sandbox >"$DIR/keys/$role"
 done

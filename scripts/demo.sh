@@ -16,7 +16,7 @@ say() { printf '%s\n' "$*"; }
 alive_ours() {   # a PID from an earlier demo, only if it still runs one of the demo's programs
   local p=$1
   [ "$p" != $$ ] && [ -r "/proc/$p/cmdline" ] &&
-    tr '\0' ' ' <"/proc/$p/cmdline" | grep -qE "(^|/)(raild|railsim|railtop|demo-colleague.py|demo.sh) "
+    tr '\0' ' ' <"/proc/$p/cmdline" | grep -qE "(^|/)(raild|railsim|railtop|demo-colleague.py|demo-treasury.py|demo.sh) "
 }
 
 make -s -j2 ${DEMO_BUILD:-all} >/dev/null
@@ -126,6 +126,14 @@ else
   say "   (no webhook receivers: deliveries go nowhere)"
 fi
 
+# money out: an ops colleague refunds overpayments on the anvil rail, a treasury colleague
+# approves payouts (the operator at the console can request them too); raild signs through
+# anvil, broadcasts, and its watcher confirms them
+python3 scripts/demo-treasury.py "$API" "$DEMO/keys/ops-colleague" "$DEMO/keys/treasury" "$DEMO/anvil.payer" \
+  "${DEMO_TREASURY_EVERY:-3}" >"$LOGS/treasury.log" 2>&1 &
+started $!
+say "== colleagues: ops refunds overpayments, treasury approves payouts (log: build/demo/logs/treasury.log)"
+
 hot=(); while IFS= read -r w; do hot+=(--hot-wallet "$w"); done <"$DEMO/wallets"
 bin/railsim run --api "$API" \
   --merchant-key-file "$DEMO/keys/merchant-acme=tron:usdt,ethereum:usdt,bsc:usdt,polygon:usdt" \
@@ -159,6 +167,10 @@ summary() {
   if has webhook_deliveries; then
     say "-- webhook deliveries by status"
     q "SELECT rpad(status, 18), count(*) FROM webhook_deliveries GROUP BY 1 ORDER BY 2 DESC"
+  fi
+  if has payouts; then
+    say "-- payouts by state"
+    q "SELECT rpad(state, 18), count(*) FROM payouts GROUP BY 1 ORDER BY 2 DESC"
   fi
   if has recon_breaks; then
     say "-- reconciliation breaks by class"
