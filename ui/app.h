@@ -122,7 +122,7 @@ struct view {
 
 extern const struct view_ops payments_ops, detail_ops, exceptions_ops, webhooks_ops,
     deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops, networks_ops,
-    payouts_ops, payout_ops;
+    payouts_ops, payout_ops, changes_ops;
 
 /* The chains of the console's environment, for the strip on the tabs line (view_networks.c):
  * reloaded when watcher_status or payments change (heads move payments), never on a timer. */

@@ -99,6 +99,10 @@ int cmd_run(struct app *a, const char *line)
         app_push(a, &networks_ops, "", NULL);
         return 0;
     }
+    if (!strcmp(argv[0], "changes")) {
+        app_push(a, &changes_ops, "", NULL);
+        return 0;
+    }
     if ((!strcmp(argv[0], "payment") && argc == 2) || !strncmp(argv[0], "pay_", 4)) {
         app_push(a, &detail_ops, argc == 2 ? argv[1] : argv[0], NULL);
         return 0;

@@ -369,3 +369,61 @@ const struct view_ops payout_ops = {
     .name = "payout", .title = "Payout", .mask = VM_PAYOUT, .tables = ONE_TABLES,
     .load = one_load, .draw = doc_draw, .request = one_request, .unavailable = one_unavailable,
 };
+
+/* ------------------------------------------------------------------ governed changes */
+
+/* `:changes` — governed changes of the environment (DESIGN §11), pending first: what changes
+ * (before → after), who proposed it and when it takes effect. Deciding is done with
+ * `raild admin approve-change` or the API by an admin or treasury key that did not propose it. */
+static int changes_load(struct app *a, struct view *v)
+{
+    struct doc *d = &v->d;
+    int top = d->top;
+    doc_clear(d);
+    PGresult *r = cq(a, "SELECT public_id, state, command, target, proposed_by, coalesce(decided_by, ''),"
+                        " coalesce(to_char(effective_at, 'YYYY-MM-DD HH24:MI:SS'), 'when approved'),"
+                        " coalesce(before::text, '-'), after::text, coalesce(reason, ''),"
+                        " to_char(created_at, 'YYYY-MM-DD HH24:MI:SS'), coalesce(decision_note, ''),"
+                        " coalesce((SELECT string_agg(x.key || ': ' || coalesce(before->>x.key, '-') || ' → ' || x.value,"
+                        "   ', ' ORDER BY x.key) FROM jsonb_each_text(after) x"
+                        "   WHERE before IS NULL OR before->>x.key IS DISTINCT FROM x.value), 'nothing')"
+                        " FROM governed_changes WHERE environment = $1"
+                        " ORDER BY (state IN ('proposed','approved')) DESC, id DESC LIMIT 100",
+                     a->cfg.env[0] ? a->cfg.env : a->who.env);
+    if (!r) return -1;
+    doc_nl(d);
+    doc_add(d, S_TITLE, " Governed changes (%d shown; pending first)", PQntuples(r));
+    if (!PQntuples(r)) {
+        doc_nl(d);
+        doc_add(d, S_DIM, "  none: production rails, RPC and signer endpoints change only by proposal");
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *st = PQgetvalue(r, i, 1);
+        int pending = !strcmp(st, "proposed") || !strcmp(st, "approved");
+        doc_nl(d);
+        doc_nl(d);
+        doc_add(d, S_NORMAL, " %s  ", PQgetvalue(r, i, 0));
+        doc_add(d, pending ? S_WARN : !strcmp(st, "applied") ? S_GOOD : S_DIM, "%-9s", st);
+        doc_add(d, S_NORMAL, " %s %s", PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+        doc_kv(d, "changes", S_NORMAL, PQgetvalue(r, i, 12));
+        doc_kv(d, "after", S_DIM, PQgetvalue(r, i, 8));
+        char who[600];
+        snprintf(who, sizeof who, "%s at %s%s%s", PQgetvalue(r, i, 4), PQgetvalue(r, i, 10),
+                 PQgetvalue(r, i, 9)[0] ? " — " : "", PQgetvalue(r, i, 9));
+        doc_kv(d, "proposed by", S_NORMAL, who);
+        snprintf(who, sizeof who, "%s%s%s", PQgetvalue(r, i, 5), PQgetvalue(r, i, 11)[0] ? " — " : "",
+                 PQgetvalue(r, i, 11));
+        doc_kv(d, "decided by", S_NORMAL, who);
+        doc_kv(d, "effective", S_NORMAL, PQgetvalue(r, i, 6));
+    }
+    PQclear(r);
+    d->top = top;
+    return 0;
+}
+
+static const char *const CHANGES_TABLES[] = { "governed_changes", NULL };
+
+const struct view_ops changes_ops = {
+    .name = "changes", .title = "Changes", .mask = VM_NETWORKS, .tables = CHANGES_TABLES,
+    .load = changes_load, .draw = doc_draw,
+};

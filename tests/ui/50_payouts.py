@@ -129,5 +129,20 @@ ok(s is not None and "PRODUCTION" in s and GROUPED in s and "2.00 USDT" in s,
 pc.keys("Escape")
 ok(pc.wait("canceled — nothing changed") is not None, "Esc cancels")
 is_(sql1("SELECT state FROM payouts WHERE public_id = :'p'", p=prod_po["id"]), "requested", "nothing changed")
+
+# the pending governed changes, for treasury
+PA = key("admin", env="production")
+rc, out, err = admin("set-rail", "--env", "production", "--rail", "ethereum:usdt", "--network", "ethereum",
+                     "--contract", PROD_RAILS["ethereum:usdt"]["contract"], "--confirmations", "14",
+                     "--key-file", key_file(PA), "--reason", "more depth after the incident")
+chg = out.split("proposed ")[1].split(":")[0] if rc == 0 else "?"
+pc.keys(":")
+pc.type("changes")
+pc.keys("Enter")
+s = pc.wait(chg)
+ok(s is not None and "proposed" in s and "set-rail production/ethereum:usdt" in s and "more depth after the incident" in s
+   and "confirmations: 12 → 14" in s, ":changes lists the pending proposal with before and after", pc.text())
+st, b, _ = srv.call("POST", "/v1/changes/%s/reject" % chg, key=PT, body={"note": "not now"})
+is_(st, 200, "treasury rejects it (nothing applied)")
 pc.close()
 srv.stop()
