@@ -398,16 +398,20 @@ static int sign_and_record(struct pw *p, struct po *o, int replace)
     return 0;
 }
 
-/* 1 when the node knows the transaction (pending or mined), 0 not, -1 could not ask */
-static int node_knows(struct pw *p, const char *hash)
+/* 1 when the node knows the transaction (pending or mined), 0 not, -1 could not ask;
+ * *mined (may be NULL) says whether it is in a block */
+static int node_knows_tx(struct pw *p, const char *hash, int *mined)
 {
     struct rpc_err e;
     json_t *r = rpc_call(&p->node, "eth_getTransactionByHash", json_pack("[s]", hash), &e);
     if (!r) return -1;
     int k = !json_is_null(r);
+    if (mined) *mined = k && json_is_string(json_object_get(r, "blockNumber"));
     json_decref(r);
     return k;
 }
+
+static int node_knows(struct pw *p, const char *hash) { return node_knows_tx(p, hash, NULL); }
 
 /* eth_sendRawTransaction of the transaction in force. 0 sent (or already known), 1 retry
  * or failed (recorded), -1 db. */
@@ -502,13 +506,13 @@ static int follow(struct pw *p, struct po *o)
             return broadcast(p, o) < 0 ? -1 : 0;
         }
         if (o->broadcast_head >= 0 && p->head - o->broadcast_head >= p->replace_after) {
-            int known = node_knows(p, o->tx_hash);
-            if (known == 0) return broadcast(p, o) < 0 ? -1 : 0;   /* dropped: send it again */
-            if (known == 1) {
-                int rc = sign_and_record(p, o, 1);   /* stuck: the same nonce, more fee */
-                if (rc < 0) return -1;
-                return broadcast(p, o) < 0 ? -1 : 0;
-            }
+            int mined = 0, known = node_knows_tx(p, o->tx_hash, &mined);
+            if (known < 0 || mined) return 0;   /* cannot ask, or mined and the watcher will see it */
+            /* pending too long, or dropped (a node evicts what pays less than the base fee):
+             * the same nonce with more fee; at the cap, the same bytes again */
+            int rc = sign_and_record(p, o, 1);
+            if (rc < 0) return -1;
+            return broadcast(p, o) < 0 ? -1 : 0;
         }
         return 0;
     }

@@ -341,6 +341,75 @@ nonces = sorted(int(sql1("SELECT nonce FROM payouts WHERE public_id = :'p'", p=i
 is_(nonces, list(range(n0, n0 + 10)), "their nonces are consecutive from the wallet's next one")
 is_(nonce_of(HOT), n0 + 10, "and on chain the wallet's nonce moved by exactly ten")
 
+# ---------------------------------------------------------------- stuck below the base fee: replaced
+# blocks are mined by hand and the base fee jumps after the broadcast: the transaction cannot
+# be included; after replace_after_blocks (4) the worker replaces it (same nonce, more fee)
+st, sp, _ = srv.call("POST", "/v1/refunds", key=m.key, body={"payment_id": fp3["id"], "amount": "0.30",
+                                                             "to_address": PAYER, "reason": "stuck case"})
+node.rpc("evm_setAutomine", False)
+n_hot, bp = nonce_of(HOT), balance(payer)
+is_(act(t1, sp["id"], "approve")[0], 200, "approved with blocks mined by hand")
+ok(wait_for(lambda: payout_state(sp["id"]) == "broadcast", timeout=10), "broadcast", payout(sp["id"]))
+node.rpc("anvil_setNextBlockBaseFeePerGas", hex(60 * 10 ** 9))
+node.mine(1)
+first_tx = payout(sp["id"])["tx_hash"]
+ok(node.rpc("eth_getTransactionReceipt", first_tx) is None, "the base fee jumped: the transaction is not included")
+
+
+def replaced():
+    node.mine(1)
+    return len(payout(sp["id"])["transactions"]) >= 2
+ok(wait_for(replaced, timeout=20, interval=0.5), "after 4 blocks it is replaced", payout(sp["id"])["transactions"])
+node.rpc("evm_setAutomine", True)
+node.mine(1)
+ok(mine_until(sp["id"], "finalized"), "the replacement is mined and finalizes", payout(sp["id"]))
+txs = payout(sp["id"])["transactions"]
+ok(len({t["nonce"] for t in txs}) == 1 and int(txs[-1]["max_fee_per_gas"]) > int(txs[0]["max_fee_per_gas"])
+   and int(txs[-1]["max_fee_per_gas"]) <= 300 * 10 ** 9,
+   "the same nonce, a higher fee, within the 300 gwei cap", txs)
+ok(sorted(t["state"] for t in txs) == ["mined"] + ["replaced"] * (len(txs) - 1), "one mined, the others replaced", txs)
+is_((nonce_of(HOT) - n_hot, balance(payer) - bp), (1, 300_000), "one transfer on chain, 0.30 once")
+
+# ---------------------------------------------------------------- kill -9 while the node takes the broadcast
+# the node proxy holds eth_sendRawTransaction; raild dies; the held call then reaches the
+# node anyway (the worst case: sent, not recorded as sent). After the restart the worker
+# sends the same bytes again, the node knows them, and it is credited once.
+held, release = threading.Event(), threading.Event()
+nproxy = FaultProxy(node.url)
+
+
+def node_post(h):
+    body = h.rfile.read(int(h.headers.get("Content-Length", 0)))
+    req = json.loads(body)
+    if req.get("method") == "eth_sendRawTransaction" and not held.is_set():
+        held.set()
+        release.wait(30)
+    up = urllib.request.Request(node.url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(up, timeout=30) as r:
+        data = r.read()
+    try:
+        h.reply(200, data)
+    except OSError:
+        pass   # raild is gone
+nproxy.server.RequestHandlerClass.do_POST = node_post
+set_rpc("anvil", nproxy.url)
+time.sleep(1.5)
+st, kb, _ = srv.call("POST", "/v1/refunds", key=m.key, body={"payment_id": fp3["id"], "amount": "0.40",
+                                                             "to_address": PAYER, "reason": "crash at broadcast"})
+n_hot, bp = nonce_of(HOT), balance(payer)
+is_(act(t1, kb["id"], "approve")[0], 200, "approved")
+ok(held.wait(20), "the worker signed, recorded and is broadcasting")
+is_(payout_state(kb["id"]), "signed", "recorded as signed")
+srv.proc.send_signal(signal.SIGKILL)
+srv.proc.wait()
+release.set()
+ok(wait_for(lambda: nonce_of(HOT) == n_hot + 1, timeout=10), "the held broadcast reached the node after raild died")
+srv = Raild()
+ok(mine_until(kb["id"], "finalized"), "after the restart it is sent again (already known) and finalizes", payout(kb["id"]))
+is_((nonce_of(HOT) - n_hot, balance(payer) - bp, len(payout(kb["id"])["transactions"])), (1, 400_000, 1),
+    "one transaction, one transfer, 0.40 once")
+set_rpc("anvil", node.url)
+
 # ---------------------------------------------------------------- cancel and reopen
 st, c1, _ = srv.call("POST", "/v1/refunds", key=m.key, body={"payment_id": fp3["id"], "amount": "0.01",
                                                              "to_address": PAYER, "reason": "oops"})
