@@ -128,7 +128,8 @@ int dlg_prompt(struct app *a, const char *title, const char *label, char *buf, s
     curs_set(1);
     for (;;) {
         draw_all(a);
-        int wd = dlg_width(a, 70), h = 7;
+        int lw = text_width(label) + 6;   /* a long label (an address to read) widens the dialog */
+        int wd = dlg_width(a, lw > 70 ? lw : 70), h = 7;
         int y = (a->rows - h) / 2, x = (a->cols - wd) / 2;
         draw_box(a, y, x, h, wd, S_DIALOG);
         char t[200];

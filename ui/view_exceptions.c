@@ -161,9 +161,9 @@ static int refund_destination(struct app *a, const struct exc *e, char *to, size
     if (!r) return -1;
     int evm = PQntuples(r) && !strcmp(PQgetvalue(r, 0, 0), "evm") && PQgetvalue(r, 0, 2)[0] == 't';
     char label[300];
-    snprintf(label, sizeof label, "payer's address%s%s%s", PQntuples(r) && PQgetvalue(r, 0, 1)[0]
-             ? " — suggestion only, the transfer came from " : "", PQntuples(r) ? PQgetvalue(r, 0, 1) : "",
-             "");
+    snprintf(label, sizeof label, "payer's address%s%s", PQntuples(r) && PQgetvalue(r, 0, 1)[0]
+             ? " (suggestion only: it came from " : "", PQntuples(r) ? PQgetvalue(r, 0, 1) : "");
+    if (PQntuples(r) && PQgetvalue(r, 0, 1)[0]) strncat(label, ")", sizeof label - strlen(label) - 1);
     PQclear(r);
     if (!evm) return 0;
     if (!dlg_prompt(a, "Refund to", label, to, ton, 1)) return -1;
@@ -174,8 +174,9 @@ static int refund_destination(struct app *a, const struct exc *e, char *to, size
 
 static void act(struct app *a, struct exc *e, enum req r)
 {
-    char l0[300], l1[300], l2[400], l3[300];
-    const char *lines[4] = { l0, l1, l2, l3 };
+    char l0[300], l1[300], l2[400], l3[300], l4[300];
+    const char *lines[5] = { l0, l1, l2, l3, l4 };
+    int nl = 4;
     snprintf(l0, sizeof l0, "Exception  %s  (%s, %s)", e->pub, e->type, e->sev >= 1 && e->sev <= 4 ? SEVN[e->sev] : "?");
     snprintf(l1, sizeof l1, "Merchant   %s   amount %s", e->merchant[0] ? e->merchant : "-", e->amount);
     json_t *body = json_pack("{s:I}", "version", (json_int_t)atoll(e->version));
@@ -207,8 +208,9 @@ static void act(struct app *a, struct exc *e, enum req r)
             goto out;
         }
         if (to[0]) {
-            snprintf(l2, sizeof l2, "Change     resolved as %s: a payout of %s to %s, for treasury to approve",
-                     res[pick], amt[0] ? amt : "the default amount", to);
+            snprintf(l2, sizeof l2, "Change     resolved as %s: a payout for treasury to approve", res[pick]);
+            snprintf(l4, sizeof l4, "Payout     %s to %s", amt[0] ? amt : "the default amount", to);
+            nl = 5;
             json_object_set_new(body, "to_address", json_string(to));
             if (amt[0]) json_object_set_new(body, "amount", json_string(amt));
         } else
@@ -218,7 +220,12 @@ static void act(struct app *a, struct exc *e, enum req r)
         json_object_set_new(body, "resolution", json_string(res[pick]));
         json_object_set_new(body, "note", json_string(note));
         if (pay[0]) json_object_set_new(body, "payment_id", json_string(pay));
-        if (dlg_confirm(a, "Resolve exception?", lines, 4, "Resolve")) call(a, "resolved", e, "resolve", body);
+        if (nl == 5) {   /* the payout line before the note */
+            const char *t = lines[3];
+            lines[3] = lines[4];
+            lines[4] = t;
+        }
+        if (dlg_confirm(a, "Resolve exception?", lines, nl, "Resolve")) call(a, "resolved", e, "resolve", body);
         else app_status(a, 0, "resolve canceled — nothing changed");
     } else if (r == REQ_REOPEN || r == REQ_DISMISS) {
         int reopen = r == REQ_REOPEN;

@@ -85,6 +85,52 @@ c.keys("Tab", "Enter")
 ok(c.wait("rejected " + drop["id"]) is not None, "rejected through raild", c.text())
 is_(sql1("SELECT state FROM payouts WHERE public_id = :'p'", p=drop["id"]), "rejected", "database: rejected")
 
+# ops resolves an overpayment as refund_excess in the console: it asks for the destination,
+# the sender shown as a suggestion only, never filled in
+sender = evm_address()
+eth = RAILS["ethereum:usdt"]
+st, op, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": "ui-over", "amount": "10", "rail": "ethereum:usdt"})
+wk = key("watcher", network=eth["network"])
+h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = :'n'", n=eth["network"])) + 1
+srv.call("POST", "/v1/chain/transfers", key=wk, body={"network": eth["network"], "transfers": [
+    {"tx_hash": tx_hash(), "log_index": 0, "block_number": h, "block_hash": "0x" + "ef" * 32, "contract": eth["contract"],
+     "from": sender, "to": op["deposit_address"], "value": "12500000"}]})
+srv.call("POST", "/v1/chain/heads", key=wk, body={"network": eth["network"], "head": h + eth["confirm"]})
+ok(wait_for(lambda: sql1("SELECT count(*) FROM exceptions e JOIN payments p ON p.id = e.payment_id"
+                         " WHERE p.public_id = :'p' AND e.type = 'overpaid'", p=op["id"]) == "1"), "an overpaid exception")
+OPS = key("ops")
+o = Console(api=srv.base, key_file=key_file(OPS))
+o.keys(":")
+o.type("exceptions type=overpaid merchant=" + m.name)
+o.keys("Enter")
+o.wait("overpaid")
+o.keys("r")
+s = o.wait("Resolve as")
+ok(s is not None and "refund_excess" in s, "the overpaid menu offers refund_excess", o.text())
+o.keys("2", "Enter")
+s = o.wait("Refund to")
+ok(s is not None and "suggestion only" in s and sender in s, "it asks where to, the sender marked as a suggestion",
+   o.text())
+ok(sum(l.count(sender) for l in o.lines()) == 1, "the suggestion is not filled in", o.text())
+o.type(GOOD)
+o.keys("Enter")
+ok(o.wait("Refund amount") is not None, "then an amount (blank = the excess)")
+o.keys("Enter")
+o.wait("Resolution note")
+o.type("customer sent 2.50 too much")
+o.keys("Enter")
+s = o.wait("Resolve exception?")
+ok(s is not None and "Payout     the default amount to " + GOOD in s and "a payout for treasury to approve" in s,
+   "the confirmation says a payout will be created for treasury", o.text())
+o.keys("Tab", "Enter")
+ok(o.wait("resolved ") is not None, "resolved through raild", o.text())
+is_(sql("SELECT kind, amount::text, to_address, state, requested_by_name FROM payouts WHERE payment_id ="
+        " (SELECT id FROM payments WHERE public_id = :'p')", p=op["id"]),
+    [["refund", "2500000", GOOD.lower(), "requested", sql1("SELECT name FROM api_keys WHERE hash ="
+                                                            " sha256(convert_to(:'k', 'UTF8'))", k=OPS)]],
+    "database: a 2.50 refund payout to the entered address, requested by the ops operator")
+o.close()
+
 # a payout requested under this operator's name: approve disabled, with the reason
 tr_id = sql1("SELECT id FROM api_keys WHERE name = :'n'", n=TR_NAME)
 mine = uniq("po_ui")
