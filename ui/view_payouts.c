@@ -253,7 +253,10 @@ static int one_load(struct app *a, struct view *v)
                         " coalesce(m.name, ''), p.reason, coalesce(pay.public_id, ''), coalesce(e.public_id, ''),"
                         " coalesce(p.nonce::text, ''), coalesce(p.tx_hash, ''), coalesce(p.block_number::text, ''),"
                         " coalesce(p.last_error, ''), p.attempts, coalesce(p.fee_native::text, ''), p.network,"
-                        " to_char(p.created_at, 'YYYY-MM-DD HH24:MI:SS'), p.source, p.id"
+                        " to_char(p.created_at, 'YYYY-MM-DD HH24:MI:SS'), p.source, p.id,"
+                        " coalesce((SELECT (h.head - p.block_number + 1)::text || ' of ' || r.confirm_depth"
+                        "   || CASE WHEN p.block_number <= h.finalized THEN ', final' ELSE '' END"
+                        "   FROM chain_heads h WHERE h.network = p.network AND p.block_number IS NOT NULL), '')"
                         " FROM payouts p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
                         " LEFT JOIN merchants m ON m.id = p.merchant_id LEFT JOIN payments pay ON pay.id = p.payment_id"
                         " LEFT JOIN exceptions e ON e.id = p.exception_id WHERE p.public_id = $1", v->target);
@@ -295,6 +298,7 @@ static int one_load(struct app *a, struct view *v)
     doc_kv(d, "nonce", S_NORMAL, F(16));
     doc_kv(d, "transaction", S_NORMAL, F(17));
     doc_kv(d, "block", S_NORMAL, F(18));
+    doc_kv(d, "confirmations", S_NORMAL, F(26));
     doc_kv(d, "network fee", S_DIM, *F(21) ? F(21) : "");
     doc_kv(d, "last error", S_BAD, F(19));
 #undef F
