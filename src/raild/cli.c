@@ -93,6 +93,52 @@ int worker_sleep(struct worker_ctx *w, int ms)
     return *w->stop;
 }
 
+#define PER_NETWORK_MAX 32
+
+struct net_thread {
+    struct worker_ctx *w;
+    void (*fn)(struct worker_ctx *, const char *);
+    char net[40];
+    pthread_t tid;
+};
+
+static void *net_thread_main(void *p)
+{
+    struct net_thread *t = p;
+    t->fn(t->w, t->net);
+    return NULL;
+}
+
+void worker_per_network(struct worker_ctx *w, const char *appname, const char *sql,
+                        void (*fn)(struct worker_ctx *, const char *))
+{
+    struct net_thread ts[PER_NETWORK_MAX];
+    int nt = 0;
+    char err[256];
+    PGconn *db = NULL;
+    while (!*w->stop) {
+        if (!db || PQstatus(db) != CONNECTION_OK) {
+            if (db) { db_forget_statements(db); PQfinish(db); }
+            db = db_connect(w->conninfo, appname, 10000, err, sizeof err);
+        }
+        PGresult *r = db ? db_q0(db, sql) : NULL;
+        for (int i = 0; r && !db_failed(r) && i < PQntuples(r) && nt < PER_NETWORK_MAX; i++) {
+            int have = 0;
+            for (int j = 0; j < nt; j++) have |= !strcmp(ts[j].net, PQgetvalue(r, i, 0));
+            if (have) continue;
+            ts[nt].w = w;
+            ts[nt].fn = fn;
+            snprintf(ts[nt].net, sizeof ts[nt].net, "%s", PQgetvalue(r, i, 0));
+            if (pthread_create(&ts[nt].tid, NULL, net_thread_main, &ts[nt]) == 0) nt++;
+        }
+        PQclear(r);
+        worker_sleep(w, 5000);
+    }
+    for (int i = 0; i < nt; i++) pthread_join(ts[i].tid, NULL);
+    if (db) { db_forget_statements(db); PQfinish(db); }
+    db_thread_done();
+}
+
 int cmd_serve(int argc, char **argv)
 {
     const char *db = NULL, *listen = "127.0.0.1:8080";

@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #define LL(buf, v) snprintf(buf, sizeof buf, "%lld", (long long)(v))
-#define MAX_NETS 32
 #define RAW_MAX (64 * 1024)
 
 struct pw {
@@ -734,46 +733,9 @@ static void payout_network(struct worker_ctx *w, const char *net)
     db_thread_done();
 }
 
-struct net_thread {
-    struct worker_ctx *w;
-    char net[40];
-    pthread_t tid;
-};
-
-static void *net_main(void *a)
-{
-    struct net_thread *t = a;
-    payout_network(t->w, t->net);
-    return NULL;
-}
-
-/* Worker "payout": a thread for every network with a signer (checked every 5 s). */
+/* Worker "payout": a thread for every network with a signer. */
 void *payout_worker(void *ctx)
 {
-    struct worker_ctx *w = ctx;
-    struct net_thread ts[MAX_NETS];
-    int nt = 0;
-    char err[256];
-    PGconn *db = NULL;
-    while (!*w->stop) {
-        if (!db || PQstatus(db) != CONNECTION_OK) {
-            if (db) { db_forget_statements(db); PQfinish(db); }
-            db = db_connect(w->conninfo, "raild-payout", 10000, err, sizeof err);
-        }
-        PGresult *r = db ? db_q0(db, "SELECT network FROM network_signer ORDER BY network") : NULL;
-        for (int i = 0; r && !db_failed(r) && i < PQntuples(r) && nt < MAX_NETS; i++) {
-            int have = 0;
-            for (int j = 0; j < nt; j++) have |= !strcmp(ts[j].net, PQgetvalue(r, i, 0));
-            if (have) continue;
-            ts[nt].w = w;
-            snprintf(ts[nt].net, sizeof ts[nt].net, "%s", PQgetvalue(r, i, 0));
-            if (pthread_create(&ts[nt].tid, NULL, net_main, &ts[nt]) == 0) nt++;
-        }
-        PQclear(r);
-        worker_sleep(w, 5000);
-    }
-    for (int i = 0; i < nt; i++) pthread_join(ts[i].tid, NULL);
-    if (db) { db_forget_statements(db); PQfinish(db); }
-    db_thread_done();
+    worker_per_network(ctx, "raild-payout", "SELECT network FROM network_signer ORDER BY network", payout_network);
     return NULL;
 }

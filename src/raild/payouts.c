@@ -115,6 +115,17 @@ static int num_le(PGconn *db, const char *a, const char *b)
     return rc;
 }
 
+/* Whether units fit in `left` (takes and frees left), with left formatted for a message
+ * (never below zero). 1 fits, 0 not, -1 db. */
+static int fits_in(PGconn *db, const char *units, char *left, int decimals, char *shown, size_t n)
+{
+    if (!left) return -1;
+    int fits = num_le(db, units, left);
+    units_format(left[0] == '-' ? "0" : left, decimals, shown, n);
+    free(left);
+    return fits;
+}
+
 static int velocity_ok(PGconn *db, const struct payout_req *in, const struct rail_info *ri, const char *units,
                        struct payout_err *e)
 {
@@ -127,11 +138,8 @@ static int velocity_ok(PGconn *db, const struct payout_req *in, const struct rai
     if (!used) return -1;
     char *left = db_val(db, "SELECT ($1::numeric - $2::numeric)::text", ri->velocity, used);
     free(used);
-    if (!left) return -1;
-    int fits = num_le(db, units, left);
     char shown[AMOUNT_STR_MAX + 8];
-    units_format(left[0] == '-' ? "0" : left, ri->decimals, shown, sizeof shown);
-    free(left);
+    int fits = fits_in(db, units, left, ri->decimals, shown, sizeof shown);
     if (fits < 0) return -1;
     if (!fits) {
         refuse(e, 422, "velocity_limit", "over the 24 h payout limit of this merchant on %s: %s left", in->rail, shown);
@@ -165,11 +173,8 @@ static int balance_ok(PGconn *db, const struct payout_req *in, const struct rail
             "     OR (source = 'unapplied' AND $2 = 'unapplied' AND transfer_id = $4::bigint))))::text",
             in->max_units ? in->max_units : "0", in->source, pid, tid);
     }
-    if (!left) return -1;
-    int fits = num_le(db, units, left);
     char shown[AMOUNT_STR_MAX + 8];
-    units_format(left[0] == '-' ? "0" : left, ri->decimals, shown, sizeof shown);
-    free(left);
+    int fits = fits_in(db, units, left, ri->decimals, shown, sizeof shown);
     if (fits < 0) return -1;
     if (!fits) {
         refuse(e, 422, "insufficient_balance", !strcmp(in->kind, "settlement")
