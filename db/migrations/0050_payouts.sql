@@ -223,6 +223,50 @@ BEGIN
 END $$;
 CREATE TRIGGER payouts_guard BEFORE UPDATE ON payouts FOR EACH ROW EXECUTE FUNCTION payouts_guard();
 
+-- A new payout is checked again here, whatever wrote it: never to one of our own addresses,
+-- a refund never above what its payment received minus live refunds, the merchant's 24 h
+-- velocity limit, a settlement only to its merchant's active whitelist entry. (raild checks
+-- the same first, under an advisory lock, and answers with the precise 4xx.)
+CREATE FUNCTION payouts_insert_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE lim numeric; used numeric; got numeric;
+BEGIN
+    IF NEW.state <> 'requested' OR NEW.version <> 1 THEN
+        RAISE EXCEPTION 'a payout starts requested' USING ERRCODE = 'check_violation';
+    END IF;
+    IF EXISTS (SELECT 1 FROM deposit_addresses WHERE network = NEW.network AND lower(address) = lower(NEW.to_address))
+       OR EXISTS (SELECT 1 FROM wallets WHERE network = NEW.network AND lower(address) = lower(NEW.to_address)) THEN
+        RAISE EXCEPTION 'payout %: % is one of our own addresses', NEW.public_id, NEW.to_address
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF NEW.kind = 'refund' AND NEW.source = 'payable' AND NEW.payment_id IS NOT NULL THEN
+        SELECT received INTO got FROM payments WHERE id = NEW.payment_id;
+        SELECT coalesce(sum(amount), 0) INTO used FROM payouts WHERE payment_id = NEW.payment_id AND kind = 'refund'
+           AND source = 'payable' AND state NOT IN ('rejected','canceled','failed');
+        IF used + NEW.amount > got THEN
+            RAISE EXCEPTION 'payout %: more than is refundable (% received, % refunded)', NEW.public_id, got, used
+                USING ERRCODE = 'check_violation';
+        END IF;
+    END IF;
+    SELECT payout_velocity_24h INTO lim FROM rails WHERE id = NEW.rail AND environment = NEW.environment;
+    IF lim IS NOT NULL AND NEW.merchant_id IS NOT NULL THEN
+        SELECT coalesce(sum(amount), 0) INTO used FROM payouts WHERE merchant_id = NEW.merchant_id
+           AND environment = NEW.environment AND rail = NEW.rail AND created_at > now() - interval '24 hours'
+           AND state NOT IN ('rejected','canceled','failed');
+        IF used + NEW.amount > lim THEN
+            RAISE EXCEPTION 'payout %: over the 24 h velocity limit', NEW.public_id USING ERRCODE = 'check_violation';
+        END IF;
+    END IF;
+    IF NEW.kind = 'settlement' AND NOT EXISTS (SELECT 1 FROM payout_addresses a WHERE a.id = NEW.payout_address_id
+           AND a.merchant_id = NEW.merchant_id AND a.environment = NEW.environment AND a.network = NEW.network
+           AND lower(a.address) = lower(NEW.to_address)
+           AND (a.state = 'active' OR (a.state = 'cooling_off' AND a.active_from <= now()))) THEN
+        RAISE EXCEPTION 'payout %: a settlement goes only to an active whitelist entry of its merchant', NEW.public_id
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER payouts_insert_guard BEFORE INSERT ON payouts FOR EACH ROW EXECUTE FUNCTION payouts_insert_guard();
+
 CREATE FUNCTION payout_approvals_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE p payouts;
 BEGIN

@@ -140,6 +140,7 @@ expect("whitelist approve: no note", "POST", W + "approve", 422, "note_required"
 expect("whitelist approve: finance", "POST", W + "approve", 403, "forbidden", key=finance, body={"note": "n", "version": 1})
 expect("whitelist approve: production treasury", "POST", W + "approve", 404, "not_found", key=t_prod,
        body={"note": "n", "version": 1})
+wl_id = sql1("SELECT id FROM payout_addresses WHERE public_id = :'p'", p=wl["id"])
 st, b, _ = srv.call("POST", W + "reject", key=t1, body={"note": "unknown to the merchant", "version": 1})
 is_((st, b.get("state")), (200, "rejected"), "treasury rejects the entry")
 expect("whitelist approve: a rejected entry", "POST", W + "approve", 409, "invalid_state", key=t1,
@@ -221,6 +222,25 @@ core = sorted(tuple(l.split(" - ")[1].split(" allowed")[0].split(" -> ")) for l 
               if l.startswith("ok ") and l.endswith(" allowed"))
 ok(len(core) == 15 and legal == core, "payout_transitions in the database is the table in src/core/payout_states.c",
    (legal, core))
+
+# ---------------------------------------------------------------- the same rules in the database
+INS = ("INSERT INTO payouts (public_id, kind, merchant_id, environment, rail, network, amount, to_address, source,"
+       " reason, approvals_needed, requested_by, requested_by_name, requested_role, payment_id, payout_address_id)"
+       " SELECT :'pub', :'kind', :'m', 'sandbox', 'ethereum:usdt', :'net', :'amt'::numeric, lower(:'to'), 'payable',"
+       " 'direct', 1, (SELECT id FROM api_keys WHERE role = 'ops' LIMIT 1), 'x', 'ops', p.id,"
+       " NULLIF(:'pad', '')::bigint FROM payments p WHERE p.public_id = :'p'")
+for label, kw, frag in [
+    ("to our own deposit address", dict(to=deposit), "one of our own addresses"),
+    ("more than was received", dict(amt="99000000"), "more than is refundable"),
+    ("a settlement to no whitelist entry", dict(kind="settlement", pad=wl_id), "active whitelist entry"),
+]:
+    args = dict(pub=uniq("po_db"), kind="refund", m=m.id, net=eth["network"], amt="1000", to=GOOD, p=fin["id"], pad="")
+    args.update(kw)
+    q = INS
+    for k, v in args.items():
+        q = q.replace(":'%s'" % k, "'%s'" % v)
+    r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", q], capture_output=True, text=True)
+    ok(r.returncode != 0 and frag in r.stderr, "the database refuses a payout %s" % label, r.stderr)
 
 # ---------------------------------------------------------------- admin commands
 def admin_bad(label, args, frag):
