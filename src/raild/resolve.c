@@ -347,6 +347,10 @@ static int fx_refund(struct fx *f)
 {
     struct refund_plan p;
     if (refund_plan(f, &p)) return -1;
+    /* a payout belongs to its requester's environment (DESIGN §7, §11) */
+    if (f->in->who && p.env[0] && strcmp(p.env, f->in->who->env))
+        return reject(f, 403, "wrong_environment", "this exception is in %s: refund it with a key of that environment",
+                      p.env);
     int payable_rail = !strcmp(p.kind, "evm") && p.token_ok;
     if (!payable_rail) {
         if (f->in->to_address || f->in->amount)
