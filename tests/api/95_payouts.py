@@ -202,6 +202,28 @@ ok(all(p["merchant_id"] == int(m.id) for p in srv.call("GET", "/v1/payouts", key
    "a merchant lists only its own payouts")
 is_(srv.call("GET", "/v1/payouts", key=other.key)[1]["data"], [], "another merchant sees none of them")
 
+# ---------------------------------------------------------------- refund resolutions on an EVM rail
+over = paid(m, amount="5.00", units=6_000_000)
+oe = sql("SELECT e.public_id, e.version FROM exceptions e JOIN payments p ON p.id = e.payment_id"
+         " WHERE p.public_id = :'p' AND e.type = 'overpaid'", p=over["id"])[0]
+OR = "/v1/exceptions/%s/resolve" % oe[0]
+ops_prod = key("ops", env="production")
+rb = lambda **kw: dict({"version": int(oe[1]), "resolution": "refund_excess", "note": "n", "to_address": GOOD}, **kw)
+for label, body, st, code, k in [
+    ("no to_address", {"version": int(oe[1]), "resolution": "refund_excess", "note": "n"}, 422, "to_address_required", ops),
+    ("a checksum-failing to_address", rb(to_address=BADSUM), 422, "invalid_destination", ops),
+    ("our own deposit address", rb(to_address=deposit), 422, "invalid_destination", ops),
+    ("more than the excess", rb(amount="1.000001"), 422, "insufficient_balance", ops),
+    ("amount not a decimal", rb(amount="one"), 422, "invalid_amount", ops),
+    ("amount a number", rb(amount=1), 400, "invalid_request", ops),
+    ("a key of another environment", rb(), 403, "wrong_environment", ops_prod),
+]:
+    expect("resolve refund_excess: " + label, "POST", OR, st, code, key=k, body=body)
+st, b, _ = srv.call("POST", OR, key=ops, body=rb(amount="0.40"))
+po_id = (b.get("details") or {}).get("resolution_effects", {}).get("payout")
+is_((st, sql1("SELECT amount::text || ' ' || state FROM payouts WHERE public_id = :'p'", p=po_id)), (200, "400000 requested"),
+    "a refund_excess of part of the excess creates its payout")
+
 # ---------------------------------------------------------------- refund resolutions where payouts do not exist yet
 tp = underpaid_tron_payment(srv, m, w, uniq("tron-under"))
 exc = sql("SELECT e.public_id, e.version FROM exceptions e JOIN payments p ON p.id = e.payment_id"
