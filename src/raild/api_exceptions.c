@@ -507,7 +507,79 @@ static void exceptions_resolve(struct req *q, struct resp *r) { exceptions_act(q
 static void exceptions_reopen(struct req *q, struct resp *r) { exceptions_act(q, r, ACT_REOPEN); }
 static void exceptions_dismiss(struct req *q, struct resp *r) { exceptions_act(q, r, ACT_DISMISS); }
 
+/* POST /v1/exceptions/bulk {action, resolution?, note?, items: [{id, version}, …]} — up to
+ * BULK_MAX items in one call, each its own transaction and audit row through exactly the
+ * path a single action takes (the same checks, the same 409 on a stale version: reported,
+ * never retried). Answers 200 with one result per item, in order. */
+#define BULK_MAX 1000
+static void exceptions_bulk(struct req *q, struct resp *r)
+{
+    static const char *const allowed[] = { "action", "resolution", "note", "items", NULL };
+    static const char *const ACTS[] = { "claim", "resolve", "reopen", "dismiss", NULL };
+    json_t *b = req_json_object(q, r, allowed);
+    if (!b) return;
+    const char *action, *resolution = NULL, *note = NULL;
+    json_t *items = json_object_get(b, "items");
+    if (jget_str(b, "action", 1, 16, &action, r) || jget_str(b, "resolution", 0, 64, &resolution, r) ||
+        jget_str(b, "note", 0, 64 * 1024, &note, r))
+        goto out;
+    int act = -1;
+    for (int i = 0; ACTS[i]; i++)
+        if (!strcmp(action, ACTS[i])) act = i;
+    if (act < 0) {
+        resp_error(r, 422, "invalid_action", "action must be claim, resolve, reopen or dismiss");
+        goto out;
+    }
+    if (!json_is_array(items) || json_array_size(items) == 0 || json_array_size(items) > BULK_MAX) {
+        resp_error(r, 400, "invalid_request", "'items' must be an array of 1-%d {id, version}", BULK_MAX);
+        goto out;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        json_t *id = json_object_get(it, "id"), *ver = json_object_get(it, "version");
+        if (!json_is_object(it) || json_object_size(it) != 2 || !json_is_string(id) || !json_is_integer(ver) ||
+            strlen(json_string_value(id)) > 64) {
+            resp_error(r, 400, "invalid_request", "items[%zu] must be {\"id\": \"exc_…\", \"version\": N}", i);
+            goto out;
+        }
+    }
+    json_t *results = json_array();
+    int good = 0;
+    json_array_foreach(items, i, it) {
+        json_t *one = json_pack("{s:O}", "version", json_object_get(it, "version"));
+        if (note) json_object_set_new(one, "note", json_string(note));
+        if (resolution && act == ACT_RESOLVE) json_object_set_new(one, "resolution", json_string(resolution));
+        char *body = json_dumps(one, JSON_COMPACT);
+        json_decref(one);
+        struct req sub = *q;
+        struct resp sr = { 0 };
+        sub.params[0] = json_string_value(json_object_get(it, "id"));
+        sub.nparams = 1;
+        sub.body = body;
+        sub.body_len = body ? strlen(body) : 0;
+        exceptions_act(&sub, &sr, (enum exc_action)act);
+        if (PQtransactionStatus(q->db) != PQTRANS_IDLE) db_cmd(q->db, "ROLLBACK");   /* this item only */
+        free(body);
+        int ok = sr.status >= 200 && sr.status < 300;
+        good += ok;
+        json_t *res = json_pack("{s:s,s:i,s:b}", "id", sub.params[0], "status", sr.status, "ok", ok);
+        json_t *ej = sr.json ? json_object_get(sr.json, "error") : NULL;
+        if (ok) json_object_set(res, "version", json_object_get(sr.json, "version"));
+        else if (ej) json_object_set(res, "error", ej);
+        json_array_append_new(results, res);
+        json_decref(sr.json);
+        free(sr.raw);
+    }
+    log_info("exception.bulk", "action=%s items=%zu ok=%d actor=\"%s\"", action, json_array_size(items), good, q->who.name);
+    resp_json(r, 200, json_pack("{s:o,s:i,s:i}", "results", results, "succeeded", good, "failed",
+                                (int)json_array_size(items) - good));
+out:
+    json_decref(b);
+}
+
 const struct route exception_routes[] = {
+    { "POST", "/v1/exceptions/bulk", CAP_OPS, exceptions_bulk },
     { "GET", "/v1/exceptions", CAP_READ, exceptions_list },
     { "GET", "/v1/exceptions/{id}", CAP_READ, exceptions_get },
     { "POST", "/v1/exceptions/{id}/claim", CAP_OPS, exceptions_claim },
