@@ -105,6 +105,17 @@ struct view_ops {
     /* why a request is unavailable right now (no selection…), or NULL */
     const char *(*unavailable)(struct app *, struct view *, enum req);
     void (*leave)(struct view *);
+    int tag_ver_col;                  /* taggable lists: the column holding the row's version */
+};
+
+/* Tagged rows of a list (neomutt's tag prefix, htop's foreachRow): the row id (column 0)
+ * and the version the operator saw when tagging, so a bulk action is refused (409) for a
+ * row that changed since, never applied blindly. */
+#define TAGS_MAX 1000
+struct tags {
+    int n, mark;                      /* mark: V's first end (row index on the page + 1), 0 none */
+    char (*id)[64];
+    char (*ver)[16];
 };
 
 #define VIEW_MAXARGS 8
@@ -116,6 +127,7 @@ struct view {
     int filter_not;
     int nargs;
     char args[VIEW_MAXARGS][2][96];   /* key=value filters from command mode */
+    struct tags tags;
     char target[96];                  /* the object a sub-view shows */
     char target2[96];
 };
@@ -235,6 +247,8 @@ void qb_init(struct qb *q, const char *select_from_where);
 void qb_and(struct qb *q, const char *frag_with_pct_d, const char *val);  /* frag has one %d */
 void qb_add(struct qb *q, const char *sql);                              /* constant SQL */
 int grid_load(struct app *a, struct view *v);
+/* the view's query from the top (filter and arguments applied), up to limit rows */
+PGresult *grid_query_top(struct app *a, struct view *v, int limit);
 int grid_request(struct app *a, struct view *v, enum req r);
 const char *grid_val(struct view *v, int row, int col);
 const char *grid_sel(struct view *v, int col);       /* selected row's column, or NULL */
@@ -245,6 +259,15 @@ typedef enum style (*cell_fn)(struct app *, struct view *, int row, int col, cha
 void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *cols, int ncols, cell_fn cell);
 void view_filter_sql(struct view *v, struct qb *q, const char *text_expr);
 const char *view_arg(struct view *v, const char *key);
+
+/* tags (tags.c) */
+int tags_has(const struct view *v, const char *id);
+void tags_clear(struct view *v);
+void tags_remove(struct view *v, const char *id);
+/* Space, V, *, u on a taggable list. 1 handled. */
+int tags_request(struct app *a, struct view *v, enum req r);
+/* "{id1,id2,…}" for `= ANY($1::text[])` (ids are [a-z0-9_]); malloc'd */
+char *tags_array(const struct view *v);
 
 /* doc (doc.c) */
 void doc_clear(struct doc *d);

@@ -108,6 +108,15 @@ static PGresult *gquery(struct app *a, struct view *v, enum gmode m, int limit)
     return r;
 }
 
+PGresult *grid_query_top(struct app *a, struct view *v, int limit)
+{
+    int had = v->g.has_anchor;
+    v->g.has_anchor = 0;
+    PGresult *r = gquery(a, v, G_AT, limit);
+    v->g.has_anchor = had;
+    return r;
+}
+
 static void set_anchor(struct view *v, PGresult *r, int row)
 {
     int k = nkeys(v), nf = PQnfields(r);
@@ -255,6 +264,7 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
             x += w + 1;
         }
         if (x < a->cols) draw_text(y + 1 + r, x, a->cols - x, sel ? S_SELECTED : S_NORMAL, "");
+        if (tags_has(v, grid_val(v, r, 0))) draw_text(y + 1 + r, 0, 1, S_MATCH, a->unicode ? "●" : "*");
     }
     if (v->g.more_below && h - 1 > v->g.nrows)
         draw_text(y + 1 + v->g.nrows, 0, a->cols, S_DIM, "  … more below (PgDn)");

@@ -58,6 +58,7 @@ struct view *app_view(struct app *a)
 static void view_release(struct view *v)
 {
     grid_free(&v->g);
+    tags_clear(v);
     doc_clear(&v->d);
     free(v->d.lines);
     v->d.lines = NULL;

@@ -102,6 +102,7 @@ static void draw(struct app *a, struct view *v, int y, int h)
         snprintf(t + l, sizeof t - l, " %s=%s", v->args[i][0], v->args[i][1]);
     }
     if (v->filter[0]) { size_t l = strlen(t); snprintf(t + l, sizeof t - l, "  /%s%s", v->filter_not ? "!" : "", v->filter); }
+    if (v->tags.n) { size_t l = strlen(t); snprintf(t + l, sizeof t - l, "  · %d tagged", v->tags.n); }
     draw_text(y, 0, a->cols, S_TITLE, t);
     if (a->cols >= 110) grid_draw(a, v, y + 1, h - 1, COLS_WIDE, 9, cell);
     else grid_draw(a, v, y + 1, h - 1, COLS_NARROW, 7, cell);
@@ -246,6 +247,180 @@ out:
     json_decref(body);
 }
 
+/* ------------------------------------------------------------------ bulk (tagged rows) */
+
+struct tagged {
+    int n, live, open;
+    char types[400], total[64], asset[16];
+};
+
+/* What the tagged exceptions are, read now: how many, their types, the total at stake. */
+static int tagged_summary(struct app *a, struct view *v, struct tagged *t)
+{
+    char *arr = tags_array(v);
+    if (!arr) return -1;
+    PGresult *r = cq(a, "SELECT count(*), coalesce(string_agg(DISTINCT e.type, ','), ''),"
+                        " coalesce(sum(e.amount / power(10::numeric, coalesce(r.decimals, 0))), 0)::numeric(40,2)::text,"
+                        " count(*) FILTER (WHERE e.state IN ('open','claimed')), count(*) FILTER (WHERE e.state = 'open'),"
+                        " coalesce(upper(split_part(min(e.rail), ':', 2)), '')"
+                        " FROM exceptions e LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment"
+                        " WHERE e.public_id = ANY($1::text[])", arr);
+    free(arr);
+    if (!r) return -1;
+    t->n = atoi(PQgetvalue(r, 0, 0));
+    snprintf(t->types, sizeof t->types, "%s", PQgetvalue(r, 0, 1));
+    snprintf(t->total, sizeof t->total, "%s", PQgetvalue(r, 0, 2));
+    t->live = atoi(PQgetvalue(r, 0, 3));
+    t->open = atoi(PQgetvalue(r, 0, 4));
+    snprintf(t->asset, sizeof t->asset, "%s", PQgetvalue(r, 0, 5)[0] ? PQgetvalue(r, 0, 5) : "USDT");
+    PQclear(r);
+    return 0;
+}
+
+/* the resolutions every tagged type allows (menu items point into the catalogue) */
+static int common_resolutions(const char *types, const char **out, int max)
+{
+    char copy[400], *save;
+    int n = 0, first = 1;
+    snprintf(copy, sizeof copy, "%s", types);
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const char *const *res = exc_resolutions(t);
+        if (first) {
+            for (int i = 0; res && res[i] && n < max; i++) out[n++] = res[i];
+            first = 0;
+            continue;
+        }
+        int k = 0;
+        for (int i = 0; i < n; i++)
+            if (exc_resolution_allowed(t, out[i])) out[k++] = out[i];
+        n = k;
+    }
+    return n;
+}
+
+/* 1 when Esc was pressed (without waiting) */
+static int esc_pressed(void)
+{
+    nodelay(stdscr, TRUE);
+    int ch, esc = 0;
+    while ((ch = getch()) != ERR) esc |= ch == 27;
+    nodelay(stdscr, FALSE);
+    return esc;
+}
+
+#define BULK_CHUNK 50
+
+/* Sends the tagged rows to POST /v1/exceptions/bulk in chunks with a progress line (Esc
+ * stops between chunks), then shows what succeeded and what failed and why. Rows that
+ * succeeded are untagged; failed ones stay tagged for a second look. */
+static void bulk_run(struct app *a, struct view *v, const char *verb, const char *resolution, const char *note)
+{
+    int total = v->tags.n, done = 0, good = 0, stopped = 0, nfail = 0;
+    char fails[12][200], (*ok_ids)[64] = calloc((size_t)total, sizeof *ok_ids);
+    if (!ok_ids) return;
+    int nok = 0;
+    for (int off = 0; off < total && !stopped; off += BULK_CHUNK) {
+        json_t *items = json_array();
+        for (int i = off; i < total && i < off + BULK_CHUNK; i++)
+            json_array_append_new(items, json_pack("{s:s,s:I}", "id", v->tags.id[i], "version",
+                                                   (json_int_t)atoll(v->tags.ver[i])));
+        json_t *body = json_pack("{s:s,s:o}", "action", verb, "items", items), *out = NULL;
+        if (resolution) json_object_set_new(body, "resolution", json_string(resolution));
+        if (note) json_object_set_new(body, "note", json_string(note));
+        char msg[600];
+        int st = api_call(a, "POST", "/v1/exceptions/bulk", body, &out, msg, sizeof msg);
+        json_decref(body);
+        if (st != 200) {
+            app_status(a, 1, "bulk %s stopped after %d of %d: %s", verb, done, total, msg);
+            if (out) json_decref(out);
+            stopped = 1;
+            break;
+        }
+        size_t i;
+        json_t *res;
+        json_array_foreach(json_object_get(out, "results"), i, res) {
+            done++;
+            const char *id = json_string_value(json_object_get(res, "id"));
+            if (json_is_true(json_object_get(res, "ok"))) {
+                good++;
+                if (id && nok < total) snprintf(ok_ids[nok++], sizeof ok_ids[0], "%s", id);
+            } else if (nfail < 12) {
+                json_t *e = json_object_get(res, "error");
+                snprintf(fails[nfail++], sizeof fails[0], "%s  %lld %s: %s", id ? id : "?",
+                         (long long)json_integer_value(json_object_get(res, "status")),
+                         json_string_value(json_object_get(e, "code")) ? json_string_value(json_object_get(e, "code")) : "",
+                         json_string_value(json_object_get(e, "message")) ? json_string_value(json_object_get(e, "message")) : "");
+            } else nfail++;
+        }
+        json_decref(out);
+        app_status(a, 0, "%s: %d of %d done (Esc stops)", verb, done, total);
+        draw_all(a);
+        refresh();
+        if (done < total && esc_pressed()) stopped = 1;
+    }
+    for (int i = 0; i < nok; i++) tags_remove(v, ok_ids[i]);
+    free(ok_ids);
+    char head[200], lines_buf[14][220];
+    const char *lines[14];
+    int nl = 0;
+    snprintf(head, sizeof head, "%d succeeded, %d failed%s%s", good, done - good,
+             stopped && done < total ? ", stopped before " : "", stopped && done < total ? "the rest" : "");
+    lines[nl++] = head;
+    for (int i = 0; i < nfail && i < 12; i++) {
+        snprintf(lines_buf[nl], sizeof lines_buf[0], "  %s", fails[i]);
+        lines[nl] = lines_buf[nl];
+        nl++;
+    }
+    if (nfail > 12) {
+        snprintf(lines_buf[nl], sizeof lines_buf[0], "  … and %d more (still tagged)", nfail - 12);
+        lines[nl] = lines_buf[nl];
+        nl++;
+    }
+    app_status(a, done - good ? 1 : 0, "bulk %s: %s", verb, head);
+    dlg_confirm(a, "Bulk result", lines, nl, "OK");
+    app_reload(a);
+}
+
+static void bulk_act(struct app *a, struct view *v, enum req r)
+{
+    struct tagged t;
+    if (tagged_summary(a, v, &t)) return;
+    char what[500], l0[600], l1[300], note[400] = "";
+    const char *lines[3] = { l0, l1, what };
+    if (strchr(t.types, ',')) snprintf(what, sizeof what, "%d exceptions (%s)", t.n, t.types);
+    else snprintf(what, sizeof what, "%d %s exception%s", t.n, t.types, t.n == 1 ? "" : "s");
+    const char *resolution = NULL, *verb = r == REQ_CLAIM ? "claim" : r == REQ_RESOLVE ? "resolve" : "dismiss";
+    if (r == REQ_RESOLVE) {
+        const char *res[16];
+        int n = common_resolutions(t.types, res, 16);
+        if (!n) { app_status(a, 1, "resolve: the tagged types (%s) share no resolution", t.types); return; }
+        int pick = dlg_menu(a, "Resolve all tagged as", res, n);
+        if (pick < 0) { app_status(a, 0, "resolve canceled — nothing changed"); return; }
+        resolution = res[pick];
+        if (!strcmp(resolution, "attach_to_payment") || !strcmp(resolution, "refund") ||
+            !strcmp(resolution, "refund_excess")) {
+            app_status(a, 1, "%s needs a target or destination per exception: resolve them one by one", resolution);
+            return;
+        }
+    }
+    if (r != REQ_CLAIM && !dlg_prompt(a, "Note for all", "why (required, goes to the audit log of each):", note,
+                                      sizeof note, 1)) {
+        app_status(a, 0, "%s canceled — nothing changed", verb);
+        return;
+    }
+    snprintf(l0, sizeof l0, "%s %s%s%s — %s %s", r == REQ_CLAIM ? "Claim" : r == REQ_RESOLVE ? "Resolve" : "Dismiss",
+             what, resolution ? " as " : "", resolution ? resolution : "", t.total, t.asset);
+    snprintf(l1, sizeof l1, "Each its own change and audit row%s%s", note[0] ? "; note: " : "", note);
+    snprintf(what, sizeof what, "A row changed since you tagged it is refused (409) and reported, never retried.");
+    char title[64];
+    snprintf(title, sizeof title, "%s %d tagged?", r == REQ_CLAIM ? "Claim" : r == REQ_RESOLVE ? "Resolve" : "Dismiss", t.n);
+    if (!dlg_confirm(a, title, lines, 3, r == REQ_CLAIM ? "Claim all" : r == REQ_RESOLVE ? "Resolve all" : "Dismiss all")) {
+        app_status(a, 0, "%s canceled — nothing changed", verb);
+        return;
+    }
+    bulk_run(a, v, verb, resolution, note[0] ? note : NULL);
+}
+
 static const char *why_not(struct exc *e, enum req r)
 {
     int live = !strcmp(e->state, "open") || !strcmp(e->state, "claimed");
@@ -258,6 +433,8 @@ static const char *why_not(struct exc *e, enum req r)
 static const char *unavailable(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS && r != REQ_ENTER) return NULL;
+    if (v->tags.n && r == REQ_REOPEN) return "reopen acts on one exception: untag (u) first";
+    if (v->tags.n && r != REQ_ENTER) return NULL;   /* the tagged rows: raild judges each */
     if (!grid_sel(v, 0)) return "no exception selected";
     if (r == REQ_ENTER) return NULL;
     static struct exc e;
@@ -268,7 +445,9 @@ static const char *unavailable(struct app *a, struct view *v, enum req r)
 static int request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &exception_ops, grid_sel(v, C_PUB), NULL); return 1; }
+    if (r == REQ_TAG || r == REQ_TAGRANGE || r == REQ_TAGALL || r == REQ_UNTAG) return tags_request(a, v, r);
     if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return 0;
+    if (v->tags.n) { bulk_act(a, v, r); return 1; }
     struct exc e;
     from_grid(v, &e);
     act(a, &e, r);
@@ -298,6 +477,7 @@ const struct view_ops exceptions_ops = {
     .name = "exceptions", .title = "Exceptions", .mask = VM_EXC, .tab = 2, .tables = TABLES,
     .key_cols = KEYS, .key_types = KTYPES, .key_desc = 0, .build = build, .chrome = 2,
     .load = grid_load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
+    .tag_ver_col = C_VERSION,
 };
 
 /* ------------------------------------------------------------------ one exception */
