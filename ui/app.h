@@ -260,6 +260,9 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
 void view_filter_sql(struct view *v, struct qb *q, const char *text_expr);
 const char *view_arg(struct view *v, const char *key);
 
+/* y / Y: the selected row's id or the row to the clipboard (copy.c). 1 handled. */
+int copy_request(struct app *a, struct view *v, enum req r);
+
 /* tags (tags.c) */
 int tags_has(const struct view *v, const char *id);
 void tags_clear(struct view *v);

@@ -81,6 +81,7 @@ static void generic(struct app *a, struct view *v, enum req r)
         if (!a->paused && a->pending_reload) app_reload(a);
         break;
     case REQ_REDRAW: clearok(curscr, TRUE); a->pending_paint = 1; break;
+    case REQ_COPYID: case REQ_COPYROW: copy_request(a, v, r); break;
     default:
         if (v->g.res) grid_request(a, v, r);
         else doc_request(a, v, r);

@@ -26,8 +26,8 @@ struct exc {
 static struct exc g_one;           /* the exception open in the detail view */
 
 static const char *const STATES[] = { "open", "claimed", "resolved", "dismissed", "all", NULL };
-static const char *const TYPES[] = { "underpaid", "overpaid", "late_payment", "unmatched_transfer", "wrong_asset",
-                                     "duplicate_payment", "reorged", "unclassified_internal", "stuck_unconfirmed", NULL };
+/* the types come from the one catalogue raild enforces (src/core/exc_catalog.c) */
+#define TYPES exc_types
 
 static void build(struct app *a, struct view *v, struct qb *q)
 {

@@ -77,5 +77,18 @@ ok(c.wait("1 untagged") is not None and "· 1 tagged" not in c.text(), "u clears
 c.keys("*")
 n_rows = sql1("SELECT count(*) FROM exceptions WHERE merchant_id = :'m' AND state IN ('open','claimed')", m=m.id)
 ok(c.wait("· %s tagged" % n_rows) is not None, "* tags every row the filter matches (%s)" % n_rows, c.text())
+
+# y copies the selected row's id, Y the row, through tmux (set-clipboard on) by OSC 52
+c.tmux("set-option", "-s", "set-clipboard", "on")
+c.keys("g", "y")
+first = sql1("SELECT e.public_id FROM exceptions e WHERE e.merchant_id = :'m' AND e.state IN ('open','claimed')"
+             " ORDER BY 5 - e.severity, e.sla_due, e.id LIMIT 1", m=m.id)
+ok(c.wait("copied " + first) is not None, "y: the status line says what was copied", c.text())
+ok(wait_for(lambda: c.tmux("show-buffer").stdout == first, timeout=5), "and tmux's buffer holds the id",
+   c.tmux("show-buffer").stdout)
+c.keys("Y")
+ok(c.wait("copied the row of " + first) is not None, "Y copies the row")
+ok(wait_for(lambda: c.tmux("show-buffer").stdout.startswith(first + "\t") and "underpaid" in c.tmux("show-buffer").stdout,
+            timeout=5), "as tab-separated text", c.tmux("show-buffer").stdout)
 c.close()
 srv.stop()
