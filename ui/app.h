@@ -106,6 +106,10 @@ struct view_ops {
     const char *(*unavailable)(struct app *, struct view *, enum req);
     void (*leave)(struct view *);
     int tag_ver_col;                  /* taggable lists: the column holding the row's version */
+    /* command mode: the key=value names the view takes, and a key's fixed values (NULL:
+     * none, or from the database for merchant and rail), for Tab completion */
+    const char *const *arg_keys;
+    const char *const *(*arg_values)(const char *key);
 };
 
 /* Tagged rows of a list (neomutt's tag prefix, htop's foreachRow): the row id (column 0)

@@ -454,9 +454,17 @@ static int request(struct app *a, struct view *v, enum req r)
     return 1;
 }
 
+static const char *const ARG_KEYS[] = { "state", "type", "merchant", "assignee", "severity", NULL };
+
+static const char *const *arg_values(const char *key)
+{
+    static const char *const sevs[] = { "1", "2", "3", "4", NULL };
+    return !strcmp(key, "state") ? STATES : !strcmp(key, "type") ? exc_types : !strcmp(key, "severity") ? sevs : NULL;
+}
+
 static int command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "state", "type", "merchant", "assignee", "severity", NULL };
+    const char *const *keys = ARG_KEYS;
     static const char *const sevs[] = { "1", "2", "3", "4", NULL };
     if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
     const char *x;
@@ -478,6 +486,7 @@ const struct view_ops exceptions_ops = {
     .key_cols = KEYS, .key_types = KTYPES, .key_desc = 0, .build = build, .chrome = 2,
     .load = grid_load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
     .tag_ver_col = C_VERSION,
+    .arg_keys = ARG_KEYS, .arg_values = arg_values,
 };
 
 /* ------------------------------------------------------------------ one exception */

@@ -158,9 +158,17 @@ static int request(struct app *a, struct view *v, enum req r)
     return 1;
 }
 
+static const char *const ARG_KEYS[] = { "state", "rail", "merchant", "env", NULL };
+
+static const char *const *arg_values(const char *key)
+{
+    static const char *const envs[] = { "sandbox", "production", NULL };
+    return !strcmp(key, "state") ? STATES : !strcmp(key, "env") ? envs : NULL;
+}
+
 static int command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "state", "rail", "merchant", "env", NULL };
+    const char *const *keys = ARG_KEYS;
     static const char *const envs[] = { "sandbox", "production", NULL };
     if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
     const char *s = view_arg(v, "state"), *e = view_arg(v, "env");
@@ -184,4 +192,5 @@ const struct view_ops payments_ops = {
     .name = "payments", .title = "Payments", .mask = VM_PAYMENTS, .tab = 1, .tables = TABLES,
     .key_cols = KEYS, .key_types = TYPES, .key_desc = 1, .build = build, .chrome = 2,
     .load = load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
+    .arg_keys = ARG_KEYS, .arg_values = arg_values,
 };

@@ -243,9 +243,16 @@ static int request(struct app *a, struct view *v, enum req r)
     return 1;
 }
 
+static const char *const ARG_KEYS[] = { "state", "class", "merchant", NULL };
+
+static const char *const *arg_values(const char *key)
+{
+    return !strcmp(key, "state") ? STATES : !strcmp(key, "class") ? CLASSES : NULL;
+}
+
 static int command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "state", "class", "merchant", NULL };
+    const char *const *keys = ARG_KEYS;
     if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
     const char *x;
     if (((x = view_arg(v, "state")) && check_value("state", x, STATES, err, errlen)) ||
@@ -264,6 +271,7 @@ const struct view_ops recon_ops = {
     .name = "recon", .title = "Recon", .mask = VM_RECON, .tab = 5, .tables = TABLES,
     .key_cols = KEYS, .key_types = KTYPES, .key_desc = 0, .build = build, .chrome = 2,
     .load = load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
+    .arg_keys = ARG_KEYS, .arg_values = arg_values,
 };
 
 /* ------------------------------------------------------------------ one break */

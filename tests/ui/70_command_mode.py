@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Command mode through the real railtop in tmux (DESIGN §9): Tab completes commands, filter
+keys and their values (exception types from the catalogue, merchant names from the
+database); ↑/↓ walk the history, which is kept in $XDG_STATE_HOME/railtop/history (0600)
+and survives a restart."""
+import os, stat, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from uikit import *
+
+srv = Raild("--no-workers")
+m = Merchant(rails=("tron:usdt",), addresses=2)
+state = os.path.join(LOGDIR, uniq("state"))
+OPS = key("ops")
+c = Console(api=srv.base, key_file=key_file(OPS), env={"XDG_STATE_HOME": state})
+c.wait("Payments")
+c.keys(":")
+c.type("exc")
+c.keys("Tab")
+ok(c.wait(":exceptions") is not None, "Tab completes the command: :exc → :exceptions", c.text())
+c.type("type=un")
+c.keys("Tab")
+s = c.wait("unclassified_internal")
+ok(s is not None and "underpaid" in s and "unmatched_transfer" in s,
+   "type=un is ambiguous: Tab lists underpaid, unmatched_transfer, unclassified_internal", c.text())
+c.type("m")
+c.keys("Tab")
+ok(c.wait(":exceptions type=unmatched_transfer") is not None, "and completes a value: type=unm → unmatched_transfer",
+   c.text())
+c.type("st")
+c.keys("Tab")
+ok(c.wait(":exceptions type=unmatched_transfer state=") is not None, "and a key: st → state=", c.text())
+c.type("cl")
+c.keys("Tab")
+ok(c.wait("state=claimed") is not None, "and its values: cl → claimed", c.text())
+c.keys("Enter")
+ok(c.wait("type=unmatched_transfer") is not None, "the completed command runs", c.text())
+c.keys(":")
+c.type("payments merchant=" + m.name[:-3])
+c.keys("Tab")
+ok(c.wait(":payments merchant=" + m.name) is not None, "merchant names come from the database", c.text())
+c.keys("Enter")
+c.keys(":")
+c.type("recon class=")
+c.keys("Tab")
+ok(c.wait("missing_in_finance") is not None, "several candidates are listed on the status line", c.text())
+c.keys("Escape")
+c.close()
+
+hist = os.path.join(state, "railtop", "history")
+ok(os.path.exists(hist) and stat.S_IMODE(os.stat(hist).st_mode) == 0o600, "the history file exists, mode 0600")
+lines = open(hist).read().splitlines()
+is_(lines[-2:], ["exceptions type=unmatched_transfer state=claimed", "payments merchant=" + m.name],
+    "it holds the commands run, newest last")
+
+c2 = Console(api=srv.base, key_file=key_file(OPS), env={"XDG_STATE_HOME": state})
+c2.wait("Payments")
+c2.keys(":", "Up")
+ok(c2.wait(":payments merchant=" + m.name) is not None, "after a restart ↑ brings back the last command", c2.text())
+c2.keys("Up")
+ok(c2.wait(":exceptions type=unmatched_transfer state=claimed") is not None, "and the one before", c2.text())
+c2.keys("Down")
+ok(c2.wait(":payments merchant=" + m.name) is not None, "↓ goes forward again", c2.text())
+c2.keys("Escape")
+c2.close()
+srv.stop()
