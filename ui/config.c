@@ -29,7 +29,8 @@ static const char USAGE[] =
     "  --help, --version\n"
     "\n"
     "Config file: $XDG_CONFIG_HOME/railtop/config (default ~/.config/railtop/config), lines\n"
-    "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii\n"
+    "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii, and\n"
+    "  bind = REQUEST KEY / unbind = REQUEST  (names as in the ? help: bind = claim C)\n"
     "Environment: RAILTOP_API, RAILTOP_KEY, RAILTOP_CONFIG (another config file),\n"
     "  RAILTOP_TRACE (append timing milestones to a file), NO_COLOR, PG*.\n"
     "In the console press ? for every key.\n";
@@ -125,11 +126,23 @@ static int set_value(struct settings *s, const char *k, const char *v, const cha
             return bad("%s%s", msg, "");
         }
         if (!strcmp(k, "ascii")) s->ascii = b; else s->read_only = b;
+    } else if (!strcmp(k, "bind") || !strcmp(k, "unbind")) {   /* applied in file order */
+        char name[64] = "", key[32] = "", extra[8] = "", e[200];
+        int n = sscanf(v, "%63s %31s %7s", name, key, extra);
+        int rc = !strcmp(k, "bind") ? (n == 2 ? keys_bind(name, key, e, sizeof e) : (snprintf(e, sizeof e,
+                                          "bind needs a request name and a key: bind = claim C"), -1))
+                                    : (n == 1 ? keys_unbind(name, e, sizeof e) : (snprintf(e, sizeof e,
+                                          "unbind needs one request name: unbind = claim"), -1));
+        if (rc) {
+            snprintf(msg, sizeof msg, "%s: %s: %s", where, k, e);
+            return bad("%s%s", msg, "");
+        }
     } else if (!strcmp(k, "key")) {
         snprintf(msg, sizeof msg, "%s: an API key may not be written in the config file; use key_file", where);
         return bad("%s%s", msg, "");
     } else {
-        snprintf(msg, sizeof msg, "%s: unknown setting '%.60s' (known: db, api, key_file, env, theme, read_only, ascii)",
+        snprintf(msg, sizeof msg, "%s: unknown setting '%.60s' (known: db, api, key_file, env, theme, read_only, ascii,"
+                                  " bind, unbind)",
                  where, k);
         return bad("%s%s", msg, "");
     }

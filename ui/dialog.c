@@ -213,7 +213,12 @@ void dlg_help(struct app *a)
         char where[200];
         snprintf(where, sizeof where, "%s", view_names(r->views));
         if (text_width(where) > 30) snprintf(where + 27, sizeof where - 27, "...");
+        char lname[32];   /* what `bind = NAME KEY` in the config file calls it */
+        size_t k = 0;
+        for (const char *p = r->name + 4; *p && k + 1 < sizeof lname; p++) lname[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        lname[k] = 0;
         doc_add(d, S_HINT_KEY, "  %-14s", keys);
+        doc_add(d, S_DIM, "%-10s", lname);
         doc_add(d, S_NORMAL, " %-46s", r->help);
         doc_add(d, S_DIM, " %-30s", where);
         const char *why = NULL, *x = a->unicode ? "✗" : "(x)";

@@ -2,11 +2,13 @@
  * The same table (requests.h) produces the `?` help screen (dialog.c). */
 #include "app.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-const struct request_def request_table[REQ__COUNT] = {
+struct request_def request_table[REQ__COUNT] = {
 #define X(id, label, shrt, help, views, flags, role, k1, k2, k3) \
-    { id, label, shrt, help, views, flags, role, { k1, k2, k3 } },
+    { id, #id, label, shrt, help, views, flags, role, { k1, k2, k3 } },
     REQUESTS(X)
 #undef X
 };
@@ -154,4 +156,64 @@ void keys_draw_hints(struct app *a, int y)
         x += need;
     }
     if (reason) draw_text(y, limit, text_width(rtxt), S_HINT_OFF, rtxt);
+}
+
+/* ------------------------------------------------------------------ bindings */
+
+static struct request_def *by_name(const char *name)
+{
+    if (!strncasecmp(name, "REQ_", 4)) name += 4;
+    for (int i = 0; i < REQ__COUNT; i++)
+        if (!strcasecmp(request_table[i].name + 4, name)) return &request_table[i];
+    return NULL;
+}
+
+/* "C", "^X", "F5", "Enter", "Tab", "Esc", "Space", "Up", "Down", "Left", "Right", "Home",
+ * "End", "PgUp", "PgDn", "Backspace" -> the code keys_dispatch sees; 0 if not a key */
+static int key_code(const char *k)
+{
+    static const struct { const char *n; int code; } NAMED[] = {
+        { "Enter", K_ENTER }, { "Tab", K_TAB }, { "Esc", K_ESC }, { "Space", ' ' }, { "Up", KEY_UP },
+        { "Down", KEY_DOWN }, { "Left", KEY_LEFT }, { "Right", KEY_RIGHT }, { "Home", KEY_HOME }, { "End", KEY_END },
+        { "PgUp", KEY_PPAGE }, { "PgDn", KEY_NPAGE }, { "Backspace", KEY_BACKSPACE },
+    };
+    size_t n = strlen(k);
+    if (n == 1 && k[0] > ' ' && k[0] < 127) return k[0];
+    if (n == 2 && k[0] == '^' && ((k[1] >= 'a' && k[1] <= 'z') || (k[1] >= 'A' && k[1] <= 'Z'))) return CTRL_(k[1]);
+    if ((n == 2 || n == 3) && (k[0] == 'F' || k[0] == 'f') && atoi(k + 1) >= 1 && atoi(k + 1) <= 12) return KEY_F(atoi(k + 1));
+    for (size_t i = 0; i < sizeof NAMED / sizeof NAMED[0]; i++)
+        if (!strcasecmp(k, NAMED[i].n)) return NAMED[i].code;
+    return 0;
+}
+
+int keys_bind(const char *name, const char *key, char *err, size_t errlen)
+{
+    struct request_def *d = by_name(name);
+    if (!d) { snprintf(err, errlen, "unknown request '%.40s' (the names are in the ? help)", name); return -1; }
+    int code = key_code(key);
+    if (!code) { snprintf(err, errlen, "'%.20s' is not a key (a character, ^X, F1-F12, Enter, Tab, Esc, Space, Up, …)", key); return -1; }
+    for (int i = 0; i < REQ__COUNT; i++) {
+        struct request_def *o = &request_table[i];
+        if (o == d || !(o->views & d->views)) continue;
+        for (int k = 0; k < 3; k++)
+            if (o->keys[k] == code) {
+                snprintf(err, errlen, "'%s' is already %s's key (unbind = %s first)", key, o->name + 4, o->name + 4);
+                return -1;
+            }
+    }
+    static char labels[REQ__COUNT][16];
+    snprintf(labels[d->id], sizeof labels[0], "%s", key);
+    d->label = labels[d->id];
+    d->keys[0] = code;
+    d->keys[1] = d->keys[2] = 0;
+    return 0;
+}
+
+int keys_unbind(const char *name, char *err, size_t errlen)
+{
+    struct request_def *d = by_name(name);
+    if (!d) { snprintf(err, errlen, "unknown request '%.40s' (the names are in the ? help)", name); return -1; }
+    d->keys[0] = d->keys[1] = d->keys[2] = 0;
+    d->label = "-";
+    return 0;
 }

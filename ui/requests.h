@@ -83,10 +83,15 @@ enum req {
 
 struct request_def {
     enum req id;
+    const char *name;                 /* "REQ_CLAIM": what `bind = claim C` names (without REQ_) */
     const char *label, *shrt, *help;
     unsigned views;
     int flags, role;
     int keys[3];
 };
-extern const struct request_def request_table[REQ__COUNT];
+extern struct request_def request_table[REQ__COUNT];   /* keys.c; `bind` lines change the keys */
+/* `bind = NAME KEY` / `unbind = NAME` from the config file, applied in file order: 0 ok,
+ * -1 with err (unknown request or key, a key another request already has). */
+int keys_bind(const char *name, const char *key, char *err, size_t errlen);
+int keys_unbind(const char *name, char *err, size_t errlen);
 #endif
