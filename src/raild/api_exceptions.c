@@ -508,20 +508,35 @@ static void exceptions_reopen(struct req *q, struct resp *r) { exceptions_act(q,
 static void exceptions_dismiss(struct req *q, struct resp *r) { exceptions_act(q, r, ACT_DISMISS); }
 
 /* POST /v1/exceptions/bulk {action, resolution?, note?, items: [{id, version}, …]} — up to
- * BULK_MAX items in one call, each its own transaction and audit row through exactly the
- * path a single action takes (the same checks, the same 409 on a stale version: reported,
- * never retried). Answers 200 with one result per item, in order. */
+ * BULK_MAX items in one call, each through exactly the single action's path (http_bulk):
+ * its own transaction and audit row, a stale version that item's 409, reported, never
+ * retried. Answers 200 with one result per item, in order. */
 #define BULK_MAX 1000
+struct bulk_ctx { const char *note, *resolution; int resolve; };
+
+static char *bulk_body(json_t *it, void *p)
+{
+    struct bulk_ctx *c = p;
+    json_t *one = json_pack("{s:O}", "version", json_object_get(it, "version"));
+    if (c->note) json_object_set_new(one, "note", json_string(c->note));
+    if (c->resolution && c->resolve) json_object_set_new(one, "resolution", json_string(c->resolution));
+    char *s = json_dumps(one, JSON_COMPACT);
+    json_decref(one);
+    return s;
+}
+
 static void exceptions_bulk(struct req *q, struct resp *r)
 {
     static const char *const allowed[] = { "action", "resolution", "note", "items", NULL };
+    static const handler_fn FNS[] = { exceptions_claim, exceptions_resolve, exceptions_reopen, exceptions_dismiss };
     static const char *const ACTS[] = { "claim", "resolve", "reopen", "dismiss", NULL };
     json_t *b = req_json_object(q, r, allowed);
     if (!b) return;
-    const char *action, *resolution = NULL, *note = NULL;
+    const char *action;
+    struct bulk_ctx c = { 0 };
     json_t *items = json_object_get(b, "items");
-    if (jget_str(b, "action", 1, 16, &action, r) || jget_str(b, "resolution", 0, 64, &resolution, r) ||
-        jget_str(b, "note", 0, 64 * 1024, &note, r))
+    if (jget_str(b, "action", 1, 16, &action, r) || jget_str(b, "resolution", 0, 64, &c.resolution, r) ||
+        jget_str(b, "note", 0, 64 * 1024, &c.note, r))
         goto out;
     int act = -1;
     for (int i = 0; ACTS[i]; i++)
@@ -530,47 +545,10 @@ static void exceptions_bulk(struct req *q, struct resp *r)
         resp_error(r, 422, "invalid_action", "action must be claim, resolve, reopen or dismiss");
         goto out;
     }
-    if (!json_is_array(items) || json_array_size(items) == 0 || json_array_size(items) > BULK_MAX) {
-        resp_error(r, 400, "invalid_request", "'items' must be an array of 1-%d {id, version}", BULK_MAX);
-        goto out;
-    }
-    size_t i;
-    json_t *it;
-    json_array_foreach(items, i, it) {
-        json_t *id = json_object_get(it, "id"), *ver = json_object_get(it, "version");
-        if (!json_is_object(it) || json_object_size(it) != 2 || !json_is_string(id) || !json_is_integer(ver) ||
-            strlen(json_string_value(id)) > 64) {
-            resp_error(r, 400, "invalid_request", "items[%zu] must be {\"id\": \"exc_…\", \"version\": N}", i);
-            goto out;
-        }
-    }
-    json_t *results = json_array();
-    int good = 0;
-    json_array_foreach(items, i, it) {
-        json_t *one = json_pack("{s:O}", "version", json_object_get(it, "version"));
-        if (note) json_object_set_new(one, "note", json_string(note));
-        if (resolution && act == ACT_RESOLVE) json_object_set_new(one, "resolution", json_string(resolution));
-        char *body = json_dumps(one, JSON_COMPACT);
-        json_decref(one);
-        struct req sub = *q;
-        struct resp sr = { 0 };
-        sub.params[0] = json_string_value(json_object_get(it, "id"));
-        sub.nparams = 1;
-        sub.body = body;
-        sub.body_len = body ? strlen(body) : 0;
-        exceptions_act(&sub, &sr, (enum exc_action)act);
-        if (PQtransactionStatus(q->db) != PQTRANS_IDLE) db_cmd(q->db, "ROLLBACK");   /* this item only */
-        free(body);
-        int ok = sr.status >= 200 && sr.status < 300;
-        good += ok;
-        json_t *res = json_pack("{s:s,s:i,s:b}", "id", sub.params[0], "status", sr.status, "ok", ok);
-        json_t *ej = sr.json ? json_object_get(sr.json, "error") : NULL;
-        if (ok) json_object_set(res, "version", json_object_get(sr.json, "version"));
-        else if (ej) json_object_set(res, "error", ej);
-        json_array_append_new(results, res);
-        json_decref(sr.json);
-        free(sr.raw);
-    }
+    if (http_bulk_items(items, BULK_MAX, 1, r)) goto out;
+    c.resolve = act == ACT_RESOLVE;
+    int good;
+    json_t *results = http_bulk(q, FNS[act], items, bulk_body, &c, &good);
     log_info("exception.bulk", "action=%s items=%zu ok=%d actor=\"%s\"", action, json_array_size(items), good, q->who.name);
     resp_json(r, 200, json_pack("{s:o,s:i,s:i}", "results", results, "succeeded", good, "failed",
                                 (int)json_array_size(items) - good));

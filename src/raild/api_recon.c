@@ -602,11 +602,40 @@ static void recon_export(struct req *q, struct resp *r)
     resp_header(r, "Content-Disposition", "attachment; filename=\"recon-breaks.csv\"");
 }
 
+/* POST /v1/recon/breaks/bulk-acknowledge {note, items: [{id}, …]} — the console's tagged rows, each item
+ * through exactly breaks_acknowledge (http_bulk): its own transaction and audit row. */
+static char *breaks_bulk_acknowledge_body(json_t *it, void *ctx)
+{
+    (void)it;
+    const char *v = ctx;
+    json_t *o = v ? json_pack("{s:s}", "note", v) : json_object();
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void breaks_bulk_acknowledge(struct req *q, struct resp *r)
+{
+    static const char *const allowed[] = { "note", "items", NULL };
+    json_t *b = req_json_object(q, r, allowed);
+    if (!b) return;
+    const char *v = NULL;
+    json_t *items = json_object_get(b, "items");
+    if (!jget_str(b, "note", 0, 8000, &v, r) && !http_bulk_items(items, 1000, 0, r)) {
+        int good;
+        json_t *results = http_bulk(q, breaks_acknowledge, items, breaks_bulk_acknowledge_body, (void *)v, &good);
+        resp_json(r, 200, json_pack("{s:o,s:i,s:i}", "results", results, "succeeded", good, "failed",
+                                    (int)json_array_size(items) - good));
+    }
+    json_decref(b);
+}
+
 const struct route recon_routes[] = {
     { "GET",  "/v1/recon/summary",                    CAP_READ,    recon_summary },
     { "GET",  "/v1/recon/breaks",                     CAP_READ,    breaks_list },
     { "GET",  "/v1/recon/breaks/{id}",                CAP_READ,    breaks_get },
     { "POST", "/v1/recon/breaks/{id}/acknowledge",    CAP_FINANCE, breaks_acknowledge },
+    { "POST", "/v1/recon/breaks/bulk-acknowledge",    CAP_FINANCE, breaks_bulk_acknowledge },
     { "POST", "/v1/recon/breaks/{id}/match",          CAP_FINANCE, breaks_match },
     { "POST", "/v1/recon/breaks/{id}/escalate",       CAP_FINANCE, breaks_escalate },
     { "POST", "/v1/recon/runs",                       CAP_FINANCE, recon_run_now },

@@ -775,6 +775,34 @@ out:
     json_decref(b);
 }
 
+/* POST /v1/webhook-deliveries/bulk-retry {reason, items: [{id}, …]} — the console's tagged rows, each item
+ * through exactly delivery_retry (http_bulk): its own transaction and audit row. */
+static char *deliveries_bulk_retry_body(json_t *it, void *ctx)
+{
+    (void)it;
+    const char *v = ctx;
+    json_t *o = v ? json_pack("{s:s}", "reason", v) : json_object();
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+static void deliveries_bulk_retry(struct req *q, struct resp *r)
+{
+    static const char *const allowed[] = { "reason", "items", NULL };
+    json_t *b = req_json_object(q, r, allowed);
+    if (!b) return;
+    const char *v = NULL;
+    json_t *items = json_object_get(b, "items");
+    if (!jget_str(b, "reason", 0, 8000, &v, r) && !http_bulk_items(items, 1000, 0, r)) {
+        int good;
+        json_t *results = http_bulk(q, delivery_retry, items, deliveries_bulk_retry_body, (void *)v, &good);
+        resp_json(r, 200, json_pack("{s:o,s:i,s:i}", "results", results, "succeeded", good, "failed",
+                                    (int)json_array_size(items) - good));
+    }
+    json_decref(b);
+}
+
 const struct route webhook_routes[] = {
     { "POST", "/v1/webhook-endpoints", CAP_MERCHANT, ep_create },
     { "GET", "/v1/webhook-endpoints", CAP_MERCHANT, ep_list },
@@ -791,5 +819,6 @@ const struct route webhook_routes[] = {
     { "GET", "/v1/webhook-deliveries", CAP_READ, deliveries_list },
     { "GET", "/v1/webhook-deliveries/{id}", CAP_READ, delivery_get },
     { "POST", "/v1/webhook-deliveries/{id}/retry", CAP_SUPPORT, delivery_retry },
+    { "POST", "/v1/webhook-deliveries/bulk-retry", CAP_SUPPORT, deliveries_bulk_retry },
     { 0 }
 };

@@ -461,3 +461,56 @@ int http_serve(const struct server_opts *o)
     log_info("raild.stopped", "addr=%s:%d", o->host, o->port);
     return 0;
 }
+
+/* ------------------------------------------------------------------ bulk */
+
+int http_bulk_items(json_t *items, int max, int with_version, struct resp *r)
+{
+    if (!json_is_array(items) || json_array_size(items) == 0 || (int)json_array_size(items) > max) {
+        resp_error(r, 400, "invalid_request", "'items' must be an array of 1-%d items", max);
+        return -1;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+        json_t *id = json_object_get(it, "id"), *ver = json_object_get(it, "version");
+        if (!json_is_object(it) || json_object_size(it) != (size_t)(with_version ? 2 : 1) || !json_is_string(id) ||
+            strlen(json_string_value(id)) > 64 || (with_version && !json_is_integer(ver))) {
+            resp_error(r, 400, "invalid_request", with_version ? "items[%zu] must be {\"id\": …, \"version\": N}"
+                                                               : "items[%zu] must be {\"id\": …}", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+json_t *http_bulk(struct req *q, handler_fn fn, json_t *items, char *(*body_of)(json_t *item, void *ctx), void *ctx,
+                  int *succeeded)
+{
+    json_t *results = json_array();
+    size_t i;
+    json_t *it;
+    *succeeded = 0;
+    json_array_foreach(items, i, it) {
+        char *body = body_of(it, ctx);
+        struct req sub = *q;
+        struct resp sr = { 0 };
+        sub.params[0] = json_string_value(json_object_get(it, "id"));
+        sub.nparams = 1;
+        sub.body = body;
+        sub.body_len = body ? strlen(body) : 0;
+        fn(&sub, &sr);
+        if (PQtransactionStatus(q->db) != PQTRANS_IDLE) db_cmd(q->db, "ROLLBACK");   /* this item only */
+        free(body);
+        int ok = sr.status >= 200 && sr.status < 300;
+        *succeeded += ok;
+        json_t *res = json_pack("{s:s,s:i,s:b}", "id", sub.params[0], "status", sr.status, "ok", ok);
+        json_t *ej = sr.json ? json_object_get(sr.json, "error") : NULL;
+        if (ok && json_object_get(sr.json, "version")) json_object_set(res, "version", json_object_get(sr.json, "version"));
+        else if (!ok && ej) json_object_set(res, "error", ej);
+        json_array_append_new(results, res);
+        json_decref(sr.json);
+        free(sr.raw);
+    }
+    return results;
+}

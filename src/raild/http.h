@@ -103,6 +103,16 @@ void http_stop(void);
 /* open a connection with raild's settings (used by background workers too) */
 PGconn *raild_db_connect(const char *conninfo, const char *who);
 
+/* Bulk actions (the console's tagged rows): runs fn once per item as if it were called on
+ * that item's path with body_of(item) as its body — each its own transaction, audit row and
+ * checks, exactly the single route's — and rolls back whatever an item left open. Returns
+ * one result per item ({id, status, ok, version?|error}) and counts the successes. */
+json_t *http_bulk(struct req *q, handler_fn fn, json_t *items, char *(*body_of)(json_t *item, void *ctx), void *ctx,
+                  int *succeeded);
+/* Checks `items`: an array of 1..max objects holding exactly the string "id" and, when
+ * with_version, the integer "version". 0 ok, -1 (resp filled: 400 invalid_request). */
+int http_bulk_items(json_t *items, int max, int with_version, struct resp *r);
+
 /* all routes: routes.c */
 extern const struct route *const route_tables[];
 #endif
