@@ -273,6 +273,11 @@ void tags_clear(struct view *v);
 void tags_remove(struct view *v, const char *id);
 /* Space, V, *, u on a taggable list. 1 handled. */
 int tags_request(struct app *a, struct view *v, enum req r);
+/* Sends the tagged rows to a bulk endpoint (path) in chunks of 50 — base (borrowed) plus
+ * "items": [{id[, version]}] — with a progress line (Esc stops between chunks), then shows
+ * what succeeded and what failed and why; rows that succeeded are untagged. */
+void tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version, const char *id_prefix,
+                   const char *verb);
 /* "{id1,id2,…}" for `= ANY($1::text[])` (ids are [a-z0-9_]); malloc'd */
 char *tags_array(const struct view *v);
 

@@ -44,10 +44,10 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY };
     X(REQ_DOWN, "j/↓", "down", "move down",                     VM_ALL, 0, RR_ANY, 'j', KEY_DOWN, 0) \
     X(REQ_TOP, "g", "top", "first row",                     VM_ALL, 0, RR_ANY, 'g', KEY_HOME, 0) \
     X(REQ_BOTTOM, "G", "bottom", "last row",                      VM_ALL, 0, RR_ANY, 'G', KEY_END, 0) \
-    X(REQ_TAG, "Space", "tag", "tag/untag the row and move down (actions apply to the tagged rows)", VM_EXC, 0, RR_ANY, ' ', 0, 0) \
-    X(REQ_TAGRANGE, "V", "range", "tag a range: V at one end, V at the other", VM_EXC, 0, RR_ANY, 'V', 0, 0) \
-    X(REQ_TAGALL, "*", "tag all", "tag every row the filter matches (up to 1,000)", VM_EXC, 0, RR_ANY, '*', 0, 0) \
-    X(REQ_UNTAG, "u", "untag", "clear the tags",                VM_EXC, 0, RR_ANY, 'u', 0, 0) \
+    X(REQ_TAG, "Space", "tag", "tag/untag the row and move down (actions apply to the tagged rows)", VM_EXC | VM_DELIVERIES | VM_RECON, 0, RR_ANY, ' ', 0, 0) \
+    X(REQ_TAGRANGE, "V", "range", "tag a range: V at one end, V at the other", VM_EXC | VM_DELIVERIES | VM_RECON, 0, RR_ANY, 'V', 0, 0) \
+    X(REQ_TAGALL, "*", "tag all", "tag every row the filter matches (up to 1,000)", VM_EXC | VM_DELIVERIES | VM_RECON, 0, RR_ANY, '*', 0, 0) \
+    X(REQ_UNTAG, "u", "untag", "clear the tags",                VM_EXC | VM_DELIVERIES | VM_RECON, 0, RR_ANY, 'u', 0, 0) \
     X(REQ_PGUP, "PgUp", "pgup", "page up",                       VM_ALL, 0, RR_ANY, KEY_PPAGE, CTRL_('b'), 0) \
     X(REQ_PGDN, "PgDn", "pgdn", "page down",                     VM_ALL, 0, RR_ANY, KEY_NPAGE, CTRL_('f'), ' ') \
     X(REQ_ENTER, "Enter", "open", "open the selected row (exception: its payment)", VM_LISTS | VM_EXC_ONE, RF_HINT, RR_ANY, K_ENTER, KEY_ENTER, 'l') \

@@ -119,3 +119,87 @@ int tags_request(struct app *a, struct view *v, enum req r)
     }
     return 0;
 }
+
+/* 1 when Esc was pressed (without waiting) */
+static int esc_pressed(void)
+{
+    nodelay(stdscr, TRUE);
+    int ch, esc = 0;
+    while ((ch = getch()) != ERR) esc |= ch == 27;
+    nodelay(stdscr, FALSE);
+    return esc;
+}
+
+#define BULK_CHUNK 50
+#define FAILS_SHOWN 12
+
+void tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version, const char *id_prefix,
+                   const char *verb)
+{
+    size_t pl = id_prefix ? strlen(id_prefix) : 0;
+    int total = v->tags.n, done = 0, good = 0, stopped = 0, nfail = 0, nok = 0;
+    char fails[FAILS_SHOWN][200], (*ok_ids)[64] = calloc((size_t)total + 1, sizeof *ok_ids);
+    if (!ok_ids) return;
+    for (int off = 0; off < total && !stopped; off += BULK_CHUNK) {
+        json_t *items = json_array();
+        for (int i = off; i < total && i < off + BULK_CHUNK; i++) {
+            char id[80];
+            snprintf(id, sizeof id, "%s%s", id_prefix ? id_prefix : "", v->tags.id[i]);
+            json_t *it = json_pack("{s:s}", "id", id);
+            if (with_version) json_object_set_new(it, "version", json_integer(atoll(v->tags.ver[i])));
+            json_array_append_new(items, it);
+        }
+        json_t *body = json_deep_copy(base), *out = NULL;
+        json_object_set_new(body, "items", items);
+        char msg[600];
+        int st = api_call(a, "POST", path, body, &out, msg, sizeof msg);
+        json_decref(body);
+        if (st != 200) {
+            app_status(a, 1, "%s stopped after %d of %d: %s", verb, done, total, msg);
+            if (out) json_decref(out);
+            stopped = 1;
+            break;
+        }
+        size_t i;
+        json_t *res;
+        json_array_foreach(json_object_get(out, "results"), i, res) {
+            done++;
+            const char *id = json_string_value(json_object_get(res, "id"));
+            if (json_is_true(json_object_get(res, "ok"))) {
+                good++;
+                if (id && strlen(id) >= pl) snprintf(ok_ids[nok++], sizeof ok_ids[0], "%s", id + pl);
+            } else if (nfail++ < FAILS_SHOWN) {
+                json_t *e = json_object_get(res, "error");
+                const char *code = json_string_value(json_object_get(e, "code")), *m = json_string_value(json_object_get(e, "message"));
+                snprintf(fails[nfail - 1], sizeof fails[0], "%s  %lld %s: %s", id ? id : "?",
+                         (long long)json_integer_value(json_object_get(res, "status")), code ? code : "", m ? m : "");
+            }
+        }
+        json_decref(out);
+        app_status(a, 0, "%s: %d of %d done (Esc stops)", verb, done, total);
+        draw_all(a);
+        refresh();
+        if (done < total && esc_pressed()) stopped = 1;
+    }
+    for (int i = 0; i < nok; i++) tags_remove(v, ok_ids[i]);
+    free(ok_ids);
+    char head[200], buf[FAILS_SHOWN + 2][220];
+    const char *lines[FAILS_SHOWN + 2];
+    int nl = 0;
+    snprintf(head, sizeof head, "%d succeeded, %d failed%s", good, done - good,
+             stopped && done < total ? ", stopped before the rest" : "");
+    lines[nl++] = head;
+    for (int i = 0; i < nfail && i < FAILS_SHOWN; i++) {
+        snprintf(buf[nl], sizeof buf[0], "  %s", fails[i]);
+        lines[nl] = buf[nl];
+        nl++;
+    }
+    if (nfail > FAILS_SHOWN) {
+        snprintf(buf[nl], sizeof buf[0], "  … and %d more (still tagged)", nfail - FAILS_SHOWN);
+        lines[nl] = buf[nl];
+        nl++;
+    }
+    app_status(a, done - good ? 1 : 0, "%s: %s", verb, head);
+    dlg_confirm(a, "Bulk result", lines, nl, "OK");
+    app_reload(a);
+}

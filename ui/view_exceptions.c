@@ -298,89 +298,6 @@ static int common_resolutions(const char *types, const char **out, int max)
     return n;
 }
 
-/* 1 when Esc was pressed (without waiting) */
-static int esc_pressed(void)
-{
-    nodelay(stdscr, TRUE);
-    int ch, esc = 0;
-    while ((ch = getch()) != ERR) esc |= ch == 27;
-    nodelay(stdscr, FALSE);
-    return esc;
-}
-
-#define BULK_CHUNK 50
-
-/* Sends the tagged rows to POST /v1/exceptions/bulk in chunks with a progress line (Esc
- * stops between chunks), then shows what succeeded and what failed and why. Rows that
- * succeeded are untagged; failed ones stay tagged for a second look. */
-static void bulk_run(struct app *a, struct view *v, const char *verb, const char *resolution, const char *note)
-{
-    int total = v->tags.n, done = 0, good = 0, stopped = 0, nfail = 0;
-    char fails[12][200], (*ok_ids)[64] = calloc((size_t)total, sizeof *ok_ids);
-    if (!ok_ids) return;
-    int nok = 0;
-    for (int off = 0; off < total && !stopped; off += BULK_CHUNK) {
-        json_t *items = json_array();
-        for (int i = off; i < total && i < off + BULK_CHUNK; i++)
-            json_array_append_new(items, json_pack("{s:s,s:I}", "id", v->tags.id[i], "version",
-                                                   (json_int_t)atoll(v->tags.ver[i])));
-        json_t *body = json_pack("{s:s,s:o}", "action", verb, "items", items), *out = NULL;
-        if (resolution) json_object_set_new(body, "resolution", json_string(resolution));
-        if (note) json_object_set_new(body, "note", json_string(note));
-        char msg[600];
-        int st = api_call(a, "POST", "/v1/exceptions/bulk", body, &out, msg, sizeof msg);
-        json_decref(body);
-        if (st != 200) {
-            app_status(a, 1, "bulk %s stopped after %d of %d: %s", verb, done, total, msg);
-            if (out) json_decref(out);
-            stopped = 1;
-            break;
-        }
-        size_t i;
-        json_t *res;
-        json_array_foreach(json_object_get(out, "results"), i, res) {
-            done++;
-            const char *id = json_string_value(json_object_get(res, "id"));
-            if (json_is_true(json_object_get(res, "ok"))) {
-                good++;
-                if (id && nok < total) snprintf(ok_ids[nok++], sizeof ok_ids[0], "%s", id);
-            } else if (nfail < 12) {
-                json_t *e = json_object_get(res, "error");
-                snprintf(fails[nfail++], sizeof fails[0], "%s  %lld %s: %s", id ? id : "?",
-                         (long long)json_integer_value(json_object_get(res, "status")),
-                         json_string_value(json_object_get(e, "code")) ? json_string_value(json_object_get(e, "code")) : "",
-                         json_string_value(json_object_get(e, "message")) ? json_string_value(json_object_get(e, "message")) : "");
-            } else nfail++;
-        }
-        json_decref(out);
-        app_status(a, 0, "%s: %d of %d done (Esc stops)", verb, done, total);
-        draw_all(a);
-        refresh();
-        if (done < total && esc_pressed()) stopped = 1;
-    }
-    for (int i = 0; i < nok; i++) tags_remove(v, ok_ids[i]);
-    free(ok_ids);
-    char head[200], lines_buf[14][220];
-    const char *lines[14];
-    int nl = 0;
-    snprintf(head, sizeof head, "%d succeeded, %d failed%s%s", good, done - good,
-             stopped && done < total ? ", stopped before " : "", stopped && done < total ? "the rest" : "");
-    lines[nl++] = head;
-    for (int i = 0; i < nfail && i < 12; i++) {
-        snprintf(lines_buf[nl], sizeof lines_buf[0], "  %s", fails[i]);
-        lines[nl] = lines_buf[nl];
-        nl++;
-    }
-    if (nfail > 12) {
-        snprintf(lines_buf[nl], sizeof lines_buf[0], "  … and %d more (still tagged)", nfail - 12);
-        lines[nl] = lines_buf[nl];
-        nl++;
-    }
-    app_status(a, done - good ? 1 : 0, "bulk %s: %s", verb, head);
-    dlg_confirm(a, "Bulk result", lines, nl, "OK");
-    app_reload(a);
-}
-
 static void bulk_act(struct app *a, struct view *v, enum req r)
 {
     struct tagged t;
@@ -418,7 +335,11 @@ static void bulk_act(struct app *a, struct view *v, enum req r)
         app_status(a, 0, "%s canceled — nothing changed", verb);
         return;
     }
-    bulk_run(a, v, verb, resolution, note[0] ? note : NULL);
+    json_t *base = json_pack("{s:s}", "action", verb);
+    if (resolution) json_object_set_new(base, "resolution", json_string(resolution));
+    if (note[0]) json_object_set_new(base, "note", json_string(note));
+    tags_bulk_run(a, v, "/v1/exceptions/bulk", base, 1, NULL, verb);
+    json_decref(base);
 }
 
 static const char *why_not(struct exc *e, enum req r)

@@ -123,7 +123,9 @@ static enum style cell_narrow(struct app *a, struct view *v, int r, int c, char 
 static void draw(struct app *a, struct view *v, int y, int h)
 {
     char t[500];
-    snprintf(t, sizeof t, " Reconciliation  %s breaks · reconciled through: %s",
+    char tagged[32] = "";
+    if (v->tags.n) snprintf(tagged, sizeof tagged, "%d tagged · ", v->tags.n);   /* first: the title may be cut */
+    snprintf(t, sizeof t, " Reconciliation  %s%s breaks · reconciled through: %s", tagged,
              view_arg(v, "state") ? view_arg(v, "state") : "open", g_through);
     for (int i = 0; i < v->nargs; i++) {
         size_t l = strlen(t);
@@ -224,13 +226,35 @@ static const char *why_not(const char *state, const char *exc, enum req r)
 static const char *unavailable(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ENTER && r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return NULL;
+    if (r == REQ_ACK && v->tags.n) return NULL;   /* the tagged rows: raild judges each */
     if (!grid_sel(v, 0)) return "no break selected";
     return why_not(grid_sel(v, B_STATE), grid_sel(v, B_EXC), r);
+}
+
+/* acknowledge every tagged break (POST /v1/recon/breaks/bulk-acknowledge) */
+static void ack_tagged(struct app *a, struct view *v)
+{
+    char l0[200], note[400] = "";
+    const char *lines[1] = { l0 };
+    if (!dlg_prompt(a, "Note for all", "why (required, goes to the audit log of each):", note, sizeof note, 1)) {
+        app_status(a, 0, "canceled — nothing changed");
+        return;
+    }
+    snprintf(l0, sizeof l0, "Acknowledge %d tagged breaks; each stays until its condition clears", v->tags.n);
+    if (!dlg_confirm(a, "Acknowledge tagged breaks?", lines, 1, "Acknowledge all")) {
+        app_status(a, 0, "canceled — nothing changed");
+        return;
+    }
+    json_t *base = json_pack("{s:s}", "note", note);
+    tags_bulk_run(a, v, "/v1/recon/breaks/bulk-acknowledge", base, 0, NULL, "acknowledge");
+    json_decref(base);
 }
 
 static int request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &break_ops, grid_sel(v, B_PUB), NULL); return 1; }
+    if (r == REQ_TAG || r == REQ_TAGRANGE || r == REQ_TAGALL || r == REQ_UNTAG) return tags_request(a, v, r);
+    if (r == REQ_ACK && v->tags.n) { ack_tagged(a, v); return 1; }
     if (r == REQ_EXPORT) { export_csv(a); return 1; }
     if (r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return 0;
     char pub[128], cls[64], st[32], ref[128], mid[32];

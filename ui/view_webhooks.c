@@ -269,6 +269,7 @@ static void dl_draw(struct app *a, struct view *v, int y, int h)
         size_t l = strlen(t);
         snprintf(t + l, sizeof t - l, "  %s=%s", v->args[i][0], v->args[i][1]);
     }
+    if (v->tags.n) { size_t l = strlen(t); snprintf(t + l, sizeof t - l, "  · %d tagged", v->tags.n); }
     draw_text(y, 0, a->cols, S_TITLE, t);
     grid_draw(a, v, y + 1, h - 1, DL_COLS, 7, dl_cell);
 }
@@ -295,9 +296,30 @@ static void retry(struct app *a, const char *id, const char *type, const char *u
     app_reload(a);
 }
 
+/* retry every tagged delivery (POST /v1/webhook-deliveries/bulk-retry) */
+static void retry_tagged(struct app *a, struct view *v)
+{
+    char l0[200], reason[300] = "";
+    const char *lines[1] = { l0 };
+    if (!dlg_prompt(a, "Reason", "why (goes to the audit log of each):", reason, sizeof reason, 0)) {
+        app_status(a, 0, "retry canceled — nothing changed");
+        return;
+    }
+    snprintf(l0, sizeof l0, "Retry %d tagged deliveries now (one manual attempt each)", v->tags.n);
+    if (!dlg_confirm(a, "Retry tagged deliveries?", lines, 1, "Retry all")) {
+        app_status(a, 0, "retry canceled — nothing changed");
+        return;
+    }
+    json_t *base = reason[0] ? json_pack("{s:s}", "reason", reason) : json_object();
+    tags_bulk_run(a, v, "/v1/webhook-deliveries/bulk-retry", base, 0, "whd_", "retry");
+    json_decref(base);
+}
+
 static int dl_request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &delivery_ops, grid_sel(v, D_ID), NULL); return 1; }
+    if (r == REQ_TAG || r == REQ_TAGRANGE || r == REQ_TAGALL || r == REQ_UNTAG) return tags_request(a, v, r);
+    if (r == REQ_RETRY && v->tags.n) { retry_tagged(a, v); return 1; }
     if (r == REQ_RETRY) {
         char id[32], type[64], url[400], st[32];
         snprintf(id, sizeof id, "%s", grid_sel(v, D_ID));
@@ -321,6 +343,7 @@ static int dl_request(struct app *a, struct view *v, enum req r)
 static const char *dl_unavailable(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ENTER && r != REQ_RETRY && r != REQ_RECOVER) return NULL;
+    if (r == REQ_RETRY && v->tags.n) return NULL;   /* the tagged rows: raild judges each */
     const char *st = grid_sel(v, D_STATUS);
     if (!st) return "no delivery selected";
     if (r == REQ_RETRY && (!strcmp(st, "pending") || !strcmp(st, "in_flight"))) return "the delivery is already queued";
