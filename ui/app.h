@@ -264,6 +264,9 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
 void view_filter_sql(struct view *v, struct qb *q, const char *text_expr);
 const char *view_arg(struct view *v, const char *key);
 
+/* x / w / b from a payment, P / E from a delivery or break: the related views (jump.c) */
+int jump_request(struct app *a, struct view *v, enum req r);
+
 /* y / Y: the selected row's id or the row to the clipboard (copy.c). 1 handled. */
 int copy_request(struct app *a, struct view *v, enum req r);
 

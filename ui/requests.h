@@ -70,6 +70,11 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY };
     X(REQ_ACK, "a", "ack", "acknowledge the break (note)",           VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'a', 0, 0) \
     X(REQ_MATCH, "m", "match", "match the break to a payment (note)", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'm', 0, 0) \
     X(REQ_ESCALATE, "x", "escalate", "escalate the break to an exception", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'x', 0, 0) \
+    X(REQ_JUMP_EXC, "x", "exceptions", "this payment's exceptions", VM_DETAIL, RF_HINT, RR_ANY, 'x', 0, 0) \
+    X(REQ_JUMP_DELIV, "w", "webhooks", "this payment's webhook deliveries", VM_DETAIL, RF_HINT, RR_ANY, 'w', 0, 0) \
+    X(REQ_JUMP_BREAK, "b", "breaks", "the reconciliation breaks under this payment's reference", VM_DETAIL, RF_HINT, RR_ANY, 'b', 0, 0) \
+    X(REQ_JUMP_PAY, "P", "payment", "the payment this is about", VM_DELIVERY | VM_BREAK, RF_HINT, RR_ANY, 'P', 0, 0) \
+    X(REQ_JUMP_EXCONE, "E", "exception", "the exception this break was escalated to", VM_BREAK, RF_HINT, RR_ANY, 'E', 0, 0) \
     X(REQ_EXPORT, "X", "export", "export open breaks as CSV to a file", VM_RECON, RF_HINT, RR_FINANCE, 'X', 0, 0) \
     X(REQ_APPROVE, "A", "approve", "approve the payout (note; four eyes)", VM_PAYOUTS | VM_PAYOUT, RF_HINT | RF_MUT, RR_TREASURY, 'A', 0, 0) \
     X(REQ_REJECT, "R", "reject", "reject the payout (note)",      VM_PAYOUTS | VM_PAYOUT, RF_HINT | RF_MUT, RR_TREASURY, 'R', 0, 0)

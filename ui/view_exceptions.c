@@ -42,6 +42,7 @@ static void build(struct app *a, struct view *v, struct qb *q)
     if ((x = view_arg(v, "merchant"))) qb_and(q, " AND e.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
     if ((x = view_arg(v, "assignee"))) qb_and(q, " AND e.assignee = $%d", x);
     if ((x = view_arg(v, "severity"))) qb_and(q, " AND e.severity = $%d::int", x);
+    if ((x = view_arg(v, "payment"))) qb_and(q, " AND p.public_id = $%d", x);
     view_filter_sql(v, q, "concat_ws(' ', e.public_id, e.type, e.state, m.name, e.assignee, p.public_id, p.reference)");
 }
 
@@ -375,7 +376,7 @@ static int request(struct app *a, struct view *v, enum req r)
     return 1;
 }
 
-static const char *const ARG_KEYS[] = { "state", "type", "merchant", "assignee", "severity", NULL };
+static const char *const ARG_KEYS[] = { "state", "type", "merchant", "assignee", "severity", "payment", NULL };
 
 static const char *const *arg_values(const char *key)
 {

@@ -40,6 +40,7 @@ static void build(struct app *a, struct view *v, struct qb *q)
     qb_and(q, " AND (b.environment = $%d OR b.environment IS NULL)", a->cfg.env);
     if ((x = view_arg(v, "class"))) qb_and(q, " AND b.class = $%d", x);
     if ((x = view_arg(v, "merchant"))) qb_and(q, " AND b.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
+    if ((x = view_arg(v, "reference"))) qb_and(q, " AND b.reference = $%d", x);
     view_filter_sql(v, q, "concat_ws(' ', b.public_id, b.class, b.state, m.name, b.reference, b.p_payment)");
 }
 
@@ -267,7 +268,7 @@ static int request(struct app *a, struct view *v, enum req r)
     return 1;
 }
 
-static const char *const ARG_KEYS[] = { "state", "class", "merchant", NULL };
+static const char *const ARG_KEYS[] = { "state", "class", "merchant", "reference", NULL };
 
 static const char *const *arg_values(const char *key)
 {

@@ -233,6 +233,9 @@ static void dl_build(struct app *a, struct view *v, struct qb *q)
     else qb_and(q, " AND d.environment = $%d", a->cfg.env);
     const char *x;
     if ((x = view_arg(v, "status"))) qb_and(q, " AND d.status = $%d", x);
+    if ((x = view_arg(v, "payment")))
+        qb_and(q, " AND d.event_id IN (SELECT o.event_id FROM webhook_outbox o JOIN payments p ON p.id = o.payment_id"
+                  " WHERE p.public_id = $%d)", x);
     view_filter_sql(v, q, "concat_ws(' ', d.event_type, d.event_id, d.status, d.last_error, e.url)");
 }
 
@@ -352,7 +355,7 @@ static const char *dl_unavailable(struct app *a, struct view *v, enum req r)
 
 static int dl_command(struct app *a, struct view *v, int argc, char **argv, char *err, size_t errlen)
 {
-    static const char *const keys[] = { "status", NULL };
+    static const char *const keys[] = { "status", "payment", NULL };
     static const char *const sts[] = { "pending", "in_flight", "succeeded", "failed", "canceled", NULL };
     if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
     const char *x = view_arg(v, "status");
