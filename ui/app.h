@@ -83,6 +83,17 @@ struct doc {
     int top;                  /* first line shown */
 };
 
+/* A sort order a list offers: what the column header shows it on, and the key columns
+ * (an index serves each: see 0060_console_sorts.sql) that keyset paging then follows. */
+struct sort_opt {
+    const char *label;                /* "amount": the status line */
+    const char *col_head;             /* the column header that gets the arrow */
+    const char *const *key_cols;
+    const char *const *key_types;
+    int desc;                         /* natural direction of the keys */
+    int arrow_flip;                   /* the column reads the other way (5 - severity: most severe first) */
+};
+
 struct view_ops {
     const char *name;                 /* command-mode name: "payments" */
     const char *title;                /* tab / title text */
@@ -110,6 +121,7 @@ struct view_ops {
      * none, or from the database for merchant and rail), for Tab completion */
     const char *const *arg_keys;
     const char *const *(*arg_values)(const char *key);
+    const struct sort_opt *sorts;     /* NULL-label terminated; [0] is the default; NULL: one order */
 };
 
 /* Tagged rows of a list (neomutt's tag prefix, htop's foreachRow): the row id (column 0)
@@ -132,6 +144,7 @@ struct view {
     int nargs;
     char args[VIEW_MAXARGS][2][96];   /* key=value filters from command mode */
     struct tags tags;
+    int sort, sort_rev;               /* index into ops->sorts, and S's reversal */
     char target[96];                  /* the object a sub-view shows */
     char target2[96];
 };
@@ -251,6 +264,14 @@ void qb_init(struct qb *q, const char *select_from_where);
 void qb_and(struct qb *q, const char *frag_with_pct_d, const char *val);  /* frag has one %d */
 void qb_add(struct qb *q, const char *sql);                              /* constant SQL */
 int grid_load(struct app *a, struct view *v);
+/* the active sort's key columns (or the view's), their types and direction */
+const char *const *view_keys(const struct view *v);
+const char *const *view_key_types(const struct view *v);
+int view_key_desc(const struct view *v);
+/* "a, b" of view_keys(v), for a SELECT list that must end with the keys */
+void view_key_list(const struct view *v, char *out, size_t n);
+/* s / S on a list with sorts. 1 handled. */
+int sort_request(struct app *a, struct view *v, enum req r);
 /* the view's query from the top (filter and arguments applied), up to limit rows */
 PGresult *grid_query_top(struct app *a, struct view *v, int limit);
 int grid_request(struct app *a, struct view *v, enum req r);

@@ -28,7 +28,7 @@ static int osc52(const char *text)
 static void row_tsv(struct view *v, char *out, size_t n)
 {
     int nf = PQnfields(v->g.res), k = 0;
-    while (v->ops->key_cols && v->ops->key_cols[k]) k++;
+    while (view_keys(v) && view_keys(v)[k]) k++;
     size_t len = 0;
     out[0] = 0;
     for (int c = 0; c < nf - k && len + 1 < n; c++) {

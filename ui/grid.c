@@ -43,6 +43,45 @@ void view_filter_sql(struct view *v, struct qb *q, const char *text_expr)
     qb_and(q, frag, v->filter);
 }
 
+const char *const *view_keys(const struct view *v)
+{
+    return v->ops->sorts ? v->ops->sorts[v->sort].key_cols : v->ops->key_cols;
+}
+
+const char *const *view_key_types(const struct view *v)
+{
+    return v->ops->sorts ? v->ops->sorts[v->sort].key_types : v->ops->key_types;
+}
+
+int view_key_desc(const struct view *v)
+{
+    return v->ops->sorts ? v->ops->sorts[v->sort].desc ^ v->sort_rev : v->ops->key_desc;
+}
+
+void view_key_list(const struct view *v, char *out, size_t n)
+{
+    const char *const *k = view_keys(v);
+    size_t l = 0;
+    out[0] = 0;
+    for (int i = 0; k[i] && l < n; i++) l += (size_t)snprintf(out + l, n - l, "%s%s", i ? ", " : "", k[i]);
+}
+
+int sort_request(struct app *a, struct view *v, enum req r)
+{
+    if (!v->ops->sorts) { app_status(a, 1, "this list has one order"); return 1; }
+    if (r == REQ_SORT) {
+        v->sort = v->ops->sorts[v->sort + 1].label ? v->sort + 1 : 0;
+        v->sort_rev = 0;
+    } else v->sort_rev = !v->sort_rev;
+    v->g.has_anchor = 0;
+    v->g.cur = 0;
+    v->g.sel_id[0] = 0;
+    app_reload(a);
+    app_status(a, 0, "sorted by %s %s", v->ops->sorts[v->sort].label,
+               view_key_desc(v) ^ v->ops->sorts[v->sort].arrow_flip ? "(descending)" : "(ascending)");
+    return 1;
+}
+
 void grid_free(struct grid *g)
 {
     if (g->res) PQclear(g->res);
@@ -53,7 +92,7 @@ void grid_free(struct grid *g)
 static int nkeys(struct view *v)
 {
     int n = 0;
-    while (v->ops->key_cols[n]) n++;
+    while (view_keys(v)[n]) n++;
     return n;
 }
 
@@ -62,20 +101,21 @@ enum gmode { G_AT, G_BEFORE, G_BOTTOM };
 /* Appends the key condition and ORDER BY/LIMIT for a mode. */
 static void add_keyset(struct view *v, struct qb *q, enum gmode m, int limit)
 {
-    int k = nkeys(v), desc = v->ops->key_desc;
+    int k = nkeys(v), desc = view_key_desc(v);
+    const char *const *cols = view_keys(v), *const *types = view_key_types(v);
     int reverse = m != G_AT;
     if (m != G_BOTTOM && v->g.has_anchor) {
         const char *cmp = m == G_AT ? (desc ? "<=" : ">=") : (desc ? ">" : "<");
         char frag[1024] = " AND (";
         for (int i = 0; i < k; i++) {
-            strcat(frag, v->ops->key_cols[i]);
+            strcat(frag, cols[i]);
             strcat(frag, i < k - 1 ? ", " : ") ");
         }
         strcat(frag, cmp);
         strcat(frag, " (");
         qb_add(q, frag);
         for (int i = 0; i < k; i++) {
-            snprintf(frag, sizeof frag, "$%%d::%s%s", v->ops->key_types[i], i < k - 1 ? ", " : ")");
+            snprintf(frag, sizeof frag, "$%%d::%s%s", types[i], i < k - 1 ? ", " : ")");
             qb_and(q, frag, v->g.anchor[i]);
         }
     } else if (m == G_BEFORE) {
@@ -83,7 +123,7 @@ static void add_keyset(struct view *v, struct qb *q, enum gmode m, int limit)
     }
     qb_add(q, " ORDER BY ");
     for (int i = 0; i < k; i++) {
-        qb_add(q, v->ops->key_cols[i]);
+        qb_add(q, cols[i]);
         qb_add(q, (desc != reverse) ? " DESC" : " ASC");
         if (i < k - 1) qb_add(q, ", ");
     }
@@ -233,9 +273,14 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
     for (int i = 0; i < ncols && x < a->cols; i++) {
         int w = cols[i].width ? cols[i].width : fillw;
         if (x + w > a->cols) w = a->cols - x;
-        char head[64];
-        if (cols[i].right) snprintf(head, sizeof head, "%*s", w, cols[i].head);
-        else snprintf(head, sizeof head, "%s", cols[i].head);
+        char head[64], hd[48];
+        const struct sort_opt *so = v->ops->sorts ? &v->ops->sorts[v->sort] : NULL;
+        if (so && !strcmp(so->col_head, cols[i].head))   /* the active sort's arrow */
+            snprintf(hd, sizeof hd, "%s%s", cols[i].head, view_key_desc(v) ^ so->arrow_flip ? (a->unicode ? "↓" : "v")
+                                                                                           : (a->unicode ? "↑" : "^"));
+        else snprintf(hd, sizeof hd, "%s", cols[i].head);
+        if (cols[i].right) snprintf(head, sizeof head, "%*s", w + (int)(strlen(hd) - (size_t)text_width(hd)), hd);
+        else snprintf(head, sizeof head, "%s", hd);
         draw_text(y, x, w + 1 < a->cols - x ? w + 1 : a->cols - x, S_COLHEAD, head);
         x += w + 1;
     }

@@ -84,6 +84,7 @@ static void generic(struct app *a, struct view *v, enum req r)
         break;
     case REQ_REDRAW: clearok(curscr, TRUE); a->pending_paint = 1; break;
     case REQ_COPYID: case REQ_COPYROW: copy_request(a, v, r); break;
+    case REQ_SORT: case REQ_SORTREV: sort_request(a, v, r); break;
     case REQ_JUMP_EXC: case REQ_JUMP_DELIV: case REQ_JUMP_BREAK: case REQ_JUMP_PAY: case REQ_JUMP_EXCONE:
         jump_request(a, v, r);
         break;

@@ -56,6 +56,8 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY };
     X(REQ_COMMAND, ":", "cmd", "command (:exceptions state=open, :q)", VM_ALL, RF_HINT, RR_ANY, ':', 0, 0) \
     X(REQ_PAUSE, "p", "pause", "pause/resume live updates",     VM_ALL, RF_HINT, RR_ANY, 'p', 0, 0) \
     X(REQ_REDRAW, "^L", "redraw", "redraw the screen",             VM_ALL, 0, RR_ANY, CTRL_('l'), 0, 0) \
+    X(REQ_SORT, "s", "sort", "sort by the next column an index serves", VM_PAYMENTS | VM_EXC | VM_PAYOUTS, 0, RR_ANY, 's', 0, 0) \
+    X(REQ_SORTREV, "S", "reverse", "reverse the sort",            VM_PAYMENTS | VM_EXC | VM_PAYOUTS, 0, RR_ANY, 'S', 0, 0) \
     X(REQ_COPYID, "y", "copy id", "copy the selected row's id (OSC 52, through tmux)", VM_LISTS, 0, RR_ANY, 'y', 0, 0) \
     X(REQ_COPYROW, "Y", "copy row", "copy the selected row as tab-separated text (OSC 52)", VM_LISTS, 0, RR_ANY, 'Y', 0, 0) \
     X(REQ_CLAIM, "c", "claim", "claim the exception",           VM_EXC | VM_EXC_ONE, RF_HINT | RF_MUT, RR_OPS, 'c', 0, 0) \

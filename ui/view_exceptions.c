@@ -31,9 +31,12 @@ static const char *const STATES[] = { "open", "claimed", "resolved", "dismissed"
 
 static void build(struct app *a, struct view *v, struct qb *q)
 {
-    qb_init(q, EXC_SELECT ", 5 - e.severity, e.sla_due, e.id"
-               " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
-               " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN payments p ON p.id = e.payment_id WHERE true");
+    char keys[200], sel[2400];
+    view_key_list(v, keys, sizeof keys);   /* the select list ends with the active sort's keys */
+    snprintf(sel, sizeof sel, "%s, %s%s", EXC_SELECT, keys,
+             " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
+             " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN payments p ON p.id = e.payment_id WHERE true");
+    qb_init(q, sel);
     const char *st = view_arg(v, "state"), *x;
     if (!st) qb_add(q, " AND e.state IN ('open', 'claimed')");          /* the queue: partial index */
     else if (strcmp(st, "all")) qb_and(q, " AND e.state = $%d", st);
@@ -403,11 +406,18 @@ static const char *const TABLES[] = { "exceptions", NULL };
 static const char *const KEYS[] = { "5 - e.severity", "e.sla_due", "e.id", NULL };
 static const char *const KTYPES[] = { "int", "timestamptz", "bigint", NULL };
 
+static const char *const K_OPEN[] = { "e.opened_at", "e.id", NULL }, *const T_OPEN[] = { "timestamptz", "bigint", NULL };
+static const char *const K_AMT[] = { "coalesce(e.amount, 0)", "e.id", NULL }, *const T_AMT[] = { "numeric", "bigint", NULL };
+static const struct sort_opt SORTS[] = {
+    { "severity and SLA", "SEV", KEYS, KTYPES, 0, 1 }, { "opened", "OPENED", K_OPEN, T_OPEN, 1, 0 },
+    { "amount", "AMOUNT", K_AMT, T_AMT, 1, 0 }, { NULL, NULL, NULL, NULL, 0, 0 },
+};
+
 const struct view_ops exceptions_ops = {
     .name = "exceptions", .title = "Exceptions", .mask = VM_EXC, .tab = 2, .tables = TABLES,
     .key_cols = KEYS, .key_types = KTYPES, .key_desc = 0, .build = build, .chrome = 2,
     .load = grid_load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
-    .tag_ver_col = C_VERSION,
+    .tag_ver_col = C_VERSION, .sorts = SORTS,
     .arg_keys = ARG_KEYS, .arg_values = arg_values,
 };
 

@@ -21,10 +21,13 @@ enum { C_PUB, C_REF, C_MERCHANT, C_RAIL, C_AMOUNT, C_RECEIVED, C_DEC, C_STATE, C
 
 static void build(struct app *a, struct view *v, struct qb *q)
 {
-    qb_init(q, "SELECT p.public_id, p.reference, m.name, p.rail, p.amount, p.received, r.decimals, p.state,"
-               " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint, p.id"
-               " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
-               " WHERE true");
+    char keys[200], sel[1200];
+    view_key_list(v, keys, sizeof keys);   /* the select list ends with the active sort's keys */
+    snprintf(sel, sizeof sel, "SELECT p.public_id, p.reference, m.name, p.rail, p.amount, p.received, r.decimals, p.state,"
+             " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint, %s"
+             " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
+             " WHERE true", keys);
+    qb_init(q, sel);
     const char *x = view_arg(v, "env");
     qb_and(q, " AND p.environment = $%d", x ? x : a->cfg.env);
     if ((x = view_arg(v, "state"))) qb_and(q, " AND p.state = $%d", x);
@@ -188,9 +191,19 @@ static const char *const TABLES[] = { "payments", NULL };
 static const char *const KEYS[] = { "p.id", NULL };
 static const char *const TYPES[] = { "bigint", NULL };
 
+/* each served by an index on (environment, key…): 0001, 0030 and 0060_console_sorts.sql */
+static const char *const K_NEW[] = { "p.id", NULL }, *const T_NEW[] = { "bigint", NULL };
+static const char *const K_AMT[] = { "p.amount", "p.id", NULL }, *const T_AMT[] = { "numeric", "bigint", NULL };
+static const char *const K_REF[] = { "p.reference", "p.id", NULL }, *const T_REF[] = { "text", "bigint", NULL };
+static const char *const K_ST[] = { "p.state", "p.id", NULL }, *const T_ST[] = { "text", "bigint", NULL };
+static const struct sort_opt SORTS[] = {
+    { "newest", "AGE", K_NEW, T_NEW, 1, 0 }, { "expected amount", "EXPECTED", K_AMT, T_AMT, 1, 0 },
+    { "reference", "REFERENCE", K_REF, T_REF, 0, 0 }, { "state", "STATE", K_ST, T_ST, 0, 0 }, { NULL, NULL, NULL, NULL, 0, 0 },
+};
+
 const struct view_ops payments_ops = {
     .name = "payments", .title = "Payments", .mask = VM_PAYMENTS, .tab = 1, .tables = TABLES,
     .key_cols = KEYS, .key_types = TYPES, .key_desc = 1, .build = build, .chrome = 2,
     .load = load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
-    .arg_keys = ARG_KEYS, .arg_values = arg_values,
+    .arg_keys = ARG_KEYS, .arg_values = arg_values, .sorts = SORTS,
 };

@@ -20,12 +20,15 @@ static const char *const KINDS[] = { "refund", "settlement", NULL };
 
 static void build(struct app *a, struct view *v, struct qb *q)
 {
-    qb_init(q, "SELECT p.public_id, p.state, p.kind, p.rail, p.amount::text, r.decimals, p.to_address,"
-               " p.requested_by_name, (SELECT count(*) FROM payout_approvals x WHERE x.payout_id = p.id"
-               "  AND x.decision = 'approve'), p.approvals_needed, extract(epoch from p.created_at)::bigint,"
-               " coalesce(m.name, ''), p.version, coalesce(p.nonce::text, ''), p.environment, p.id"
-               " FROM payouts p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
-               " LEFT JOIN merchants m ON m.id = p.merchant_id WHERE true");
+    char keys[200], sel[1400];
+    view_key_list(v, keys, sizeof keys);   /* the select list ends with the active sort's keys */
+    snprintf(sel, sizeof sel, "SELECT p.public_id, p.state, p.kind, p.rail, p.amount::text, r.decimals, p.to_address,"
+             " p.requested_by_name, (SELECT count(*) FROM payout_approvals x WHERE x.payout_id = p.id"
+             "  AND x.decision = 'approve'), p.approvals_needed, extract(epoch from p.created_at)::bigint,"
+             " coalesce(m.name, ''), p.version, coalesce(p.nonce::text, ''), p.environment, %s"
+             " FROM payouts p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
+             " LEFT JOIN merchants m ON m.id = p.merchant_id WHERE true", keys);
+    qb_init(q, sel);
     const char *st = view_arg(v, "state"), *x;
     if (!st || !strcmp(st, "open"))
         qb_add(q, " AND p.state IN ('requested','approved','signed','broadcast','confirming','confirmed')");
@@ -231,11 +234,17 @@ static const char *const TABLES[] = { "payouts", NULL };
 static const char *const KEYS[] = { "p.id", NULL };
 static const char *const KTYPES[] = { "bigint", NULL };
 
+static const char *const K_AMT[] = { "p.amount", "p.id", NULL }, *const T_AMT[] = { "numeric", "bigint", NULL };
+static const struct sort_opt SORTS[] = {
+    { "newest", "AGE", KEYS, KTYPES, 1, 0 }, { "amount", "AMOUNT", K_AMT, T_AMT, 1, 0 }, { NULL, NULL, NULL, NULL, 0, 0 },
+};
+
 const struct view_ops payouts_ops = {
     .name = "payouts", .title = "Payouts", .mask = VM_PAYOUTS, .tab = 6, .tables = TABLES,
     .key_cols = KEYS, .key_types = KTYPES, .key_desc = 1, .build = build, .chrome = 2,
     .load = grid_load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
     .arg_keys = ARG_KEYS, .arg_values = arg_values,
+    .sorts = SORTS,
 };
 
 /* ------------------------------------------------------------------ one payout */
