@@ -21,7 +21,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 PROGS := bin/raild $(if $(SIM_SRC),bin/railsim) $(if $(UI_SRC),bin/railtop)
 UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check demo bench clean units san-units
+.PHONY: all deps check demo bench clean units san-units readme-keys
 all: $(PROGS) $(UNITS)
 
 $(BUILD)/%.o: %.c
@@ -96,3 +96,7 @@ clean:
 	rm -rf build bin
 
 -include $(wildcard $(BUILD)/*/*/*.d $(BUILD)/*/*.d)
+
+# ui/README.md's key table, from the request table (tests/ui/90_readme_keys.py checks it)
+readme-keys: bin/railtop
+	@python3 -c 'import re,subprocess,sys; p="ui/README.md"; s=open(p).read(); t=subprocess.run(["bin/railtop","--keys-markdown"],capture_output=True,text=True,check=True).stdout; open(p,"w").write(re.sub(r"(?s)(<!-- keys:begin -->\n).*?(<!-- keys:end -->)", lambda m: m.group(1)+t+m.group(2), s))'

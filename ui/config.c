@@ -27,6 +27,7 @@ static const char USAGE[] =
     "  --read-only        no mutating actions at all\n"
     "  --ascii            ASCII box drawing instead of UTF-8\n"
     "  --help, --version\n"
+    "  --keys-markdown    print the key table (ui/README.md's, generated from it) and exit\n"
     "\n"
     "Config file: $XDG_CONFIG_HOME/railtop/config (default ~/.config/railtop/config), lines\n"
     "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii, and\n"
@@ -222,6 +223,8 @@ int config_load(struct config *c, int argc, char **argv)
     };
     struct settings s = { 0 };
     memset(c, 0, sizeof *c);
+    for (int i = 1; i < argc; i++)   /* the built-in table, before any config file rebinds it */
+        if (!strcmp(argv[i], "--keys-markdown")) { keys_markdown(stdout); return 0; }
     int rc = read_config_file(&s);
     if (rc >= 0) return rc;
     const char *api = getenv("RAILTOP_API");

@@ -168,17 +168,6 @@ int dlg_prompt(struct app *a, const char *title, const char *label, char *buf, s
     }
 }
 
-static const char *view_names(unsigned m)
-{
-    static char s[200];
-    if (m == VM_ALL) return "everywhere";
-    static const char *const N[] = { "payments", "payment", "exceptions", "exception", "webhooks",
-                                     "deliveries", "delivery", "audit", "audit entry", "recon", "break" };
-    s[0] = 0;
-    for (int i = 0; i < 11; i++)
-        if (m & (1u << i)) { if (s[0]) strcat(s, ", "); strcat(s, N[i]); }
-    return s;
-}
 
 /* `?`: every request in the table, where it works, and whether this operator may use it */
 void dlg_help(struct app *a)
@@ -191,24 +180,8 @@ void dlg_help(struct app *a)
     for (int i = 0; i < REQ__COUNT; i++) {
         const struct request_def *r = &request_table[i];
         if ((r->flags & RF_MUT) && a->cfg.read_only) continue;
-        char keys[64] = "";
-        for (int k = 0; k < 3; k++) {
-            int c = r->keys[k];
-            if (!c) continue;
-            char one[24];
-            if (c >= KEY_MIN) snprintf(one, sizeof one, "%s", c == KEY_UP ? "Up" : c == KEY_DOWN ? "Down" :
-                     c == KEY_LEFT ? "Left" : c == KEY_NPAGE ? "PgDn" : c == KEY_PPAGE ? "PgUp" : c == KEY_HOME ? "Home" :
-                     c == KEY_END ? "End" : c == KEY_BTAB ? "S-Tab" : c == KEY_ENTER ? "Enter" : c == KEY_F(1) ? "F1" : "key");
-            else if (c == '\t') snprintf(one, sizeof one, "Tab");
-            else if (c == '\n') snprintf(one, sizeof one, "Enter");
-            else if (c == 27) snprintf(one, sizeof one, "Esc");
-            else if (c == ' ') snprintf(one, sizeof one, "Space");
-            else if (c < 32) snprintf(one, sizeof one, "^%c", c + 64);
-            else snprintf(one, sizeof one, "%c", c);
-            if (strstr(keys, one)) continue;           /* Enter and keypad Enter read alike */
-            if (keys[0]) strcat(keys, " ");
-            strcat(keys, one);
-        }
+        char keys[64];
+        keys_text(r, keys, sizeof keys);
         doc_nl(d);
         char where[200];
         snprintf(where, sizeof where, "%s", view_names(r->views));

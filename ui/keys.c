@@ -221,3 +221,57 @@ int keys_unbind(const char *name, char *err, size_t errlen)
     d->label = "-";
     return 0;
 }
+
+/* ------------------------------------------------------------------ for people */
+
+const char *view_names(unsigned m)
+{
+    static char s[300];
+    static const char *const N[] = { "payments", "payment", "exceptions", "exception", "webhooks", "deliveries",
+                                     "delivery", "audit", "audit entry", "recon", "break", "networks/changes",
+                                     "payouts", "payout" };
+    if (m == VM_ALL) return "everywhere";
+    s[0] = 0;
+    for (unsigned i = 0; i < sizeof N / sizeof N[0]; i++)
+        if (m & (1u << i)) { if (s[0]) strcat(s, ", "); strcat(s, N[i]); }
+    return s;
+}
+
+void keys_text(const struct request_def *r, char *out, size_t n)
+{
+    out[0] = 0;
+    for (int k = 0; k < 3; k++) {
+        int c = r->keys[k];
+        if (!c) continue;
+        char one[24];
+        if (c >= KEY_MIN && c >= KEY_F(1) && c <= KEY_F(12)) snprintf(one, sizeof one, "F%d", c - KEY_F0);
+        else if (c >= KEY_MIN) snprintf(one, sizeof one, "%s", c == KEY_UP ? "Up" : c == KEY_DOWN ? "Down" :
+                 c == KEY_LEFT ? "Left" : c == KEY_RIGHT ? "Right" : c == KEY_NPAGE ? "PgDn" : c == KEY_PPAGE ? "PgUp" :
+                 c == KEY_HOME ? "Home" : c == KEY_END ? "End" : c == KEY_BTAB ? "S-Tab" : c == KEY_ENTER ? "Enter" :
+                 c == KEY_BACKSPACE ? "Backspace" : "key");
+        else if (c == '\t') snprintf(one, sizeof one, "Tab");
+        else if (c == '\n') snprintf(one, sizeof one, "Enter");
+        else if (c == 27) snprintf(one, sizeof one, "Esc");
+        else if (c == ' ') snprintf(one, sizeof one, "Space");
+        else if (c < 32) snprintf(one, sizeof one, "^%c", c + 64);
+        else snprintf(one, sizeof one, "%c", c);
+        if (strstr(out, one)) continue;           /* Enter and keypad Enter read alike */
+        size_t l = strlen(out);
+        snprintf(out + l, n - l, "%s%s", l ? " " : "", one);
+    }
+}
+
+void keys_markdown(FILE *f)
+{
+    fprintf(f, "| keys | name (for `bind`) | what it does | where | role |\n|---|---|---|---|---|\n");
+    for (int i = 0; i < REQ__COUNT; i++) {
+        const struct request_def *r = &request_table[i];
+        char keys[64], name[32];
+        keys_text(r, keys, sizeof keys);
+        size_t k = 0;
+        for (const char *p = r->name + 4; *p && k + 1 < sizeof name; p++) name[k++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        name[k] = 0;
+        fprintf(f, "| `%s` | %s | %s%s | %s | %s |\n", keys, name, r->help, (r->flags & RF_MUT) ? " (asks to confirm)" : "",
+                view_names(r->views), role_name(r->role));
+    }
+}

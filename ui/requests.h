@@ -8,6 +8,7 @@
 #ifndef UI_REQUESTS_H
 #define UI_REQUESTS_H
 #include <curses.h>
+#include <stdio.h>
 
 enum {
     VM_PAYMENTS = 1 << 0, VM_DETAIL = 1 << 1, VM_EXC = 1 << 2, VM_EXC_ONE = 1 << 3,
@@ -101,4 +102,10 @@ extern struct request_def request_table[REQ__COUNT];   /* keys.c; `bind` lines c
  * -1 with err (unknown request or key, a key another request already has). */
 int keys_bind(const char *name, const char *key, char *err, size_t errlen);
 int keys_unbind(const char *name, char *err, size_t errlen);
+/* a request's keys as the help shows them ("c", "k Up", "PgDn ^F") */
+void keys_text(const struct request_def *r, char *out, size_t n);
+/* the views of a VM_* mask, for people ("everywhere", "payments, exceptions") */
+const char *view_names(unsigned mask);
+/* the key table as Markdown, for ui/README.md (railtop --keys-markdown) */
+void keys_markdown(FILE *f);
 #endif
