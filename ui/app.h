@@ -31,6 +31,7 @@ struct config {
     char trace[512];          /* RAILTOP_TRACE file */
     int read_only;
     int ascii;                /* force ASCII box drawing */
+    int mouse;                /* mouse = on: click selects a row or a tab, the wheel scrolls */
     int theme_explicit;
 };
 /* Parses argv, config file and environment. Prints to stderr and returns exit code >= 0
@@ -72,6 +73,7 @@ struct grid {
     int has_anchor;
     char anchor[GRID_MAXKEYS][80];
     char sel_id[80];          /* column 0 of the selected row, to follow it across reloads */
+    int row0;                 /* the screen row of the first data row, as last drawn (mouse) */
 };
 
 /* A scrolling document (detail screens): lines of styled segments. */
@@ -284,6 +286,9 @@ typedef enum style (*cell_fn)(struct app *, struct view *, int row, int col, cha
 void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *cols, int ncols, cell_fn cell);
 void view_filter_sql(struct view *v, struct qb *q, const char *text_expr);
 const char *view_arg(struct view *v, const char *key);
+
+/* a mouse event (mouse.c): a click on a tab or a row, the wheel. */
+void mouse_event(struct app *a);
 
 /* x / w / b from a payment, P / E from a delivery or break: the related views (jump.c) */
 int jump_request(struct app *a, struct view *v, enum req r);

@@ -30,7 +30,7 @@ static const char USAGE[] =
     "  --keys-markdown    print the key table (ui/README.md's, generated from it) and exit\n"
     "\n"
     "Config file: $XDG_CONFIG_HOME/railtop/config (default ~/.config/railtop/config), lines\n"
-    "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii, and\n"
+    "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii, mouse, and\n"
     "  bind = REQUEST KEY / unbind = REQUEST  (names as in the ? help: bind = claim C)\n"
     "Environment: RAILTOP_API, RAILTOP_KEY, RAILTOP_CONFIG (another config file),\n"
     "  RAILTOP_TRACE (append timing milestones to a file), NO_COLOR, PG*.\n"
@@ -108,7 +108,7 @@ static int read_key_file(struct config *c, const char *path)
 
 struct settings {
     char db[1024], api[512], key_file[512], env[32], theme[64];
-    int read_only, ascii;
+    int read_only, ascii, mouse;
     int have_db, have_api, have_key_file, have_env, have_theme;
 };
 
@@ -120,13 +120,15 @@ static int set_value(struct settings *s, const char *k, const char *v, const cha
     else if (!strcmp(k, "key_file")) { snprintf(s->key_file, sizeof s->key_file, "%s", v); s->have_key_file = 1; }
     else if (!strcmp(k, "env")) { snprintf(s->env, sizeof s->env, "%.31s", v); s->have_env = 1; }
     else if (!strcmp(k, "theme")) { snprintf(s->theme, sizeof s->theme, "%.63s", v); s->have_theme = 1; }
-    else if (!strcmp(k, "read_only") || !strcmp(k, "ascii")) {
+    else if (!strcmp(k, "read_only") || !strcmp(k, "ascii") || !strcmp(k, "mouse")) {
         int b;
         if (parse_bool(v, &b)) {
             snprintf(msg, sizeof msg, "%s: %s must be true or false, not '%.100s'", where, k, v);
             return bad("%s%s", msg, "");
         }
-        if (!strcmp(k, "ascii")) s->ascii = b; else s->read_only = b;
+        if (!strcmp(k, "ascii")) s->ascii = b;
+        else if (!strcmp(k, "mouse")) s->mouse = b;
+        else s->read_only = b;
     } else if (!strcmp(k, "bind") || !strcmp(k, "unbind")) {   /* applied in file order */
         char name[64] = "", key[32] = "", extra[8] = "", e[200];
         int n = sscanf(v, "%63s %31s %7s", name, key, extra);
@@ -142,7 +144,7 @@ static int set_value(struct settings *s, const char *k, const char *v, const cha
         snprintf(msg, sizeof msg, "%s: an API key may not be written in the config file; use key_file", where);
         return bad("%s%s", msg, "");
     } else {
-        snprintf(msg, sizeof msg, "%s: unknown setting '%.60s' (known: db, api, key_file, env, theme, read_only, ascii,"
+        snprintf(msg, sizeof msg, "%s: unknown setting '%.60s' (known: db, api, key_file, env, theme, read_only, ascii, mouse,"
                                   " bind, unbind)",
                  where, k);
         return bad("%s%s", msg, "");
@@ -197,6 +199,7 @@ static int validate(struct config *c, struct settings *s)
     if (s->have_theme) { snprintf(c->theme, sizeof c->theme, "%s", s->theme); c->theme_explicit = 1; }
     c->read_only = s->read_only;
     c->ascii = s->ascii;
+    c->mouse = s->mouse;
     return -1;
 }
 

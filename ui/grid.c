@@ -292,6 +292,7 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
                            : a->db_ok ? "no data" : "waiting for the database…");
         return;
     }
+    v->g.row0 = y + 1;
     for (int r = 0; r < v->g.nrows && r < h - 1; r++) {
         int sel = r == v->g.cur;
         x = 0;

@@ -109,6 +109,10 @@ void keys_dispatch(struct app *a, int ch, int is_key)
         if (!is_key && ch == 'q') a->quit = 1;
         return;
     }
+    if (is_key && ch == KEY_MOUSE) {
+        if (a->cfg.mouse) mouse_event(a);
+        return;
+    }
     const struct request_def *d = lookup(a, ch, is_key);
     struct view *v = app_view(a);
     if (!d) {

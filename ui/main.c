@@ -225,6 +225,7 @@ static void setup_terminal(struct app *a)
     noecho();
     nonl();
     keypad(stdscr, TRUE);
+    if (a->cfg.mouse) mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
     nodelay(stdscr, TRUE);
     set_escdelay(25);
     curs_set(0);
