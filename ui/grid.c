@@ -263,15 +263,45 @@ const char *grid_sel(struct view *v, int col)
     return grid_val(v, v->g.cur, col);
 }
 
+/* Widths of the fill columns (width 0) from what they hold on this page: each gets what
+ * its widest cell needs and the first one the rest; when they do not all fit, the room is
+ * shared in proportion (never below 8). */
+#define GRID_MAXCOLS 16
+static void fill_widths(struct app *a, struct view *v, const struct gcol *cols, int ncols, cell_fn cell, int *wid)
+{
+    int fixed = 0, want[GRID_MAXCOLS] = { 0 }, sum = 0, first = -1;
+    for (int i = 0; i < ncols; i++) {
+        fixed += cols[i].width + 1;
+        wid[i] = cols[i].width;
+        if (cols[i].width) continue;
+        if (first < 0) first = i;
+        want[i] = text_width(cols[i].head) + 2;
+        for (int r = 0; r < v->g.nrows; r++) {
+            char buf[512];
+            cell(a, v, r, i, buf, sizeof buf);
+            int tw = text_width(buf);
+            if (tw > want[i]) want[i] = tw;
+        }
+        sum += want[i];
+    }
+    int room = a->cols - fixed;
+    if (first < 0) return;
+    for (int i = 0; i < ncols; i++) {
+        if (cols[i].width) continue;
+        wid[i] = sum <= room ? want[i] : (int)((long long)room * want[i] / (sum ? sum : 1));
+        if (wid[i] < 8) wid[i] = 8;
+    }
+    if (sum <= room) wid[first] += room - sum;
+}
+
 void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *cols, int ncols, cell_fn cell)
 {
-    int fixed = 0, fills = 0;
-    for (int i = 0; i < ncols; i++) { fixed += cols[i].width + 1; if (!cols[i].width) fills++; }
-    int fillw = fills ? (a->cols - fixed) / fills : 0;
-    if (fillw < 8) fillw = 8;
+    int wid[GRID_MAXCOLS];
+    if (ncols > GRID_MAXCOLS) ncols = GRID_MAXCOLS;
+    fill_widths(a, v, cols, ncols, cell, wid);
     int x = 0;
     for (int i = 0; i < ncols && x < a->cols; i++) {
-        int w = cols[i].width ? cols[i].width : fillw;
+        int w = wid[i];
         if (x + w > a->cols) w = a->cols - x;
         char head[64], hd[48];
         const struct sort_opt *so = v->ops->sorts ? &v->ops->sorts[v->sort] : NULL;
@@ -297,7 +327,7 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
         int sel = r == v->g.cur;
         x = 0;
         for (int i = 0; i < ncols && x < a->cols; i++) {
-            int w = cols[i].width ? cols[i].width : fillw;
+            int w = wid[i];
             if (x + w > a->cols) w = a->cols - x;
             char buf[512], out[600];
             enum style st = cell(a, v, r, i, buf, sizeof buf);

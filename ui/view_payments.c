@@ -17,14 +17,16 @@ static int64_t g_counts_at;
 static char g_counts_env[16];
 
 /* columns of build()'s SELECT */
-enum { C_PUB, C_REF, C_MERCHANT, C_RAIL, C_AMOUNT, C_RECEIVED, C_DEC, C_STATE, C_CONF, C_DEPTH, C_CREATED };
+enum { C_PUB, C_REF, C_MERCHANT, C_RAIL, C_AMOUNT, C_RECEIVED, C_DEC, C_STATE, C_CONF, C_DEPTH, C_CREATED, C_REORGED };
 
 static void build(struct app *a, struct view *v, struct qb *q)
 {
     char keys[200], sel[1200];
     view_key_list(v, keys, sizeof keys);   /* the select list ends with the active sort's keys */
     snprintf(sel, sizeof sel, "SELECT p.public_id, p.reference, m.name, p.rail, p.amount, p.received, r.decimals, p.state,"
-             " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint, %s"
+             " p.confirmations, r.confirm_depth, extract(epoch from p.created_at)::bigint,"
+             " EXISTS (SELECT 1 FROM exceptions x WHERE x.payment_id = p.id AND x.type = 'reorged'"
+             "  AND x.state IN ('open','claimed')), %s"
              " FROM payments p JOIN merchants m ON m.id = p.merchant_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
              " WHERE true", keys);
     qb_init(q, sel);
@@ -71,7 +73,7 @@ static int load(struct app *a, struct view *v)
 static int wide(struct app *a) { return a->cols >= 110; }
 
 static const struct gcol COLS_WIDE[] = {
-    { "REFERENCE", 0, 0 }, { "MERCHANT", 14, 0 }, { "RAIL", 13, 0 }, { "EXPECTED", 12, 1 },
+    { "REFERENCE", 0, 0 }, { "MERCHANT", 0, 0 }, { "RAIL", 13, 0 }, { "EXPECTED", 12, 1 },
     { "RECEIVED", 12, 1 }, { "STATE", 10, 0 }, { "CONF", 7, 1 }, { "AGE", 7, 1 },
 };
 static const struct gcol COLS_NARROW[] = {
@@ -100,6 +102,11 @@ static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, s
         for (int i = 0; STATES[i]; i++) if (!strcmp(STATES[i], state)) snprintf(buf, n, "%s", SHORT[i]);
         return state_style(state);
     case 6:
+        /* a counted transfer left the chain after confirmation: say so, not "0/15" */
+        if (grid_val(v, r, C_REORGED)[0] == 't') {
+            snprintf(buf, n, "%s", "reorged");
+            return S_BAD;
+        }
         /* confirming at full depth only happens when the money is short (DESIGN §4: the
          * payment waits for the underpaid exception's resolution): say so, not "29/19" */
         if (!strcmp(state, "confirming") && atoll(grid_val(v, r, C_CONF)) >= atoll(grid_val(v, r, C_DEPTH))) {

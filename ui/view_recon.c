@@ -14,7 +14,7 @@
 
 #define RECON_DECIMALS 18
 enum { B_PUB, B_SEV, B_CLASS, B_STATE, B_MERCHANT, B_REF, B_CST, B_CAMT, B_PST, B_PAMT, B_FTX, B_FAMT, B_FIRST,
-       B_FIELDS, B_ACK, B_EXC, B_MID };
+       B_FIELDS, B_ACK, B_EXC, B_MID, B_RECV };
 
 static char g_through[200];
 static char g_one[6][128];   /* break on screen: public id, class, state, reference, exception, merchant id */
@@ -32,6 +32,9 @@ static void build(struct app *a, struct view *v, struct qb *q)
                " extract(epoch from b.first_seen_at)::bigint,"
                " coalesce(array_to_string(recon_break_fields(b.class, b.planes), ','), ''),"
                " coalesce(b.acknowledged_by, ''), coalesce(b.exception_id::text, ''), coalesce(b.merchant_id::text, ''),"
+               " coalesce((SELECT (pp.received * power(10::numeric, 18 - rr.decimals))::numeric(78,0)::text"
+               "   FROM payments pp JOIN rails rr ON rr.id = pp.rail AND rr.environment = pp.environment"
+               "  WHERE pp.public_id = b.p_payment), ''),"
                " b.class_rank, b.first_seen_at, b.id"
                " FROM recon_breaks b LEFT JOIN merchants m ON m.id = b.merchant_id WHERE true");
     const char *st = view_arg(v, "state"), *x;
@@ -81,6 +84,11 @@ static const struct gcol COLS_WIDE[] = {
     { "SEV", 4, 0 }, { "CLASS", 20, 0 }, { "STATE", 7, 0 }, { "MERCHANT", 10, 0 }, { "REFERENCE", 0, 0 },
     { "COMMERCE", 19, 0 }, { "PROVIDER", 20, 0 }, { "FINANCE", 14, 0 }, { "AGE", 5, 1 },
 };
+/* 140 columns and more: room for the provider's state beside received and final */
+static const struct gcol COLS_XWIDE[] = {
+    { "SEV", 4, 0 }, { "CLASS", 20, 0 }, { "STATE", 7, 0 }, { "MERCHANT", 10, 0 }, { "REFERENCE", 0, 0 },
+    { "COMMERCE", 19, 0 }, { "PROVIDER", 30, 0 }, { "FINANCE", 14, 0 }, { "AGE", 5, 1 },
+};
 static const struct gcol COLS_NARROW[] = {
     { "SEV", 4, 0 }, { "CLASS", 22, 0 }, { "REFERENCE", 0, 0 }, { "COMMERCE", 13, 0 }, { "PROVIDER", 15, 0 },
     { "FINANCE", 11, 0 },
@@ -100,7 +108,17 @@ static enum style cell_of(struct app *a, struct view *v, int r, int c, char *buf
     case 4: snprintf(buf, n, "%s", grid_val(v, r, B_REF)); return S_NORMAL;
     case 5: plane(buf, n, grid_val(v, r, B_CST), grid_val(v, r, B_CAMT));
         return disagrees(f, "c_status", "c_amount") ? S_BAD : S_DIM;
-    case 6: plane(buf, n, grid_val(v, r, B_PST), grid_val(v, r, B_PAMT));
+    case 6:
+        /* a payment not final yet: what it received and what of it is final, labelled (the
+         * plane's amount is the finalized part, "confirming 0.00" read as nothing received) */
+        if (grid_val(v, r, B_PST)[0] && strcmp(grid_val(v, r, B_PST), "finalized") && grid_val(v, r, B_RECV)[0] &&
+            strcmp(grid_val(v, r, B_RECV), "0")) {
+            char rec[64], fin[64];
+            fmt_amount(grid_val(v, r, B_RECV), RECON_DECIMALS, rec, sizeof rec);
+            fmt_amount(grid_val(v, r, B_PAMT)[0] ? grid_val(v, r, B_PAMT) : "0", RECON_DECIMALS, fin, sizeof fin);
+            if (a->cols >= 140) snprintf(buf, n, "%s recv %s final %s", grid_val(v, r, B_PST), rec, fin);
+            else snprintf(buf, n, "recv %s fin %s", rec, fin);
+        } else plane(buf, n, grid_val(v, r, B_PST), grid_val(v, r, B_PAMT));
         return disagrees(f, "p_state", "p_amount") || disagrees(f, "p_payments", NULL) ? S_BAD : S_DIM;
     case 7: {
         char tx[32];
@@ -134,7 +152,8 @@ static void draw(struct app *a, struct view *v, int y, int h)
     }
     if (v->filter[0]) { size_t l = strlen(t); snprintf(t + l, sizeof t - l, "  /%s%s", v->filter_not ? "!" : "", v->filter); }
     draw_text(y, 0, a->cols, S_TITLE, t);
-    if (a->cols >= 110) grid_draw(a, v, y + 1, h - 1, COLS_WIDE, 9, cell_of);
+    if (a->cols >= 140) grid_draw(a, v, y + 1, h - 1, COLS_XWIDE, 9, cell_of);
+    else if (a->cols >= 110) grid_draw(a, v, y + 1, h - 1, COLS_WIDE, 9, cell_of);
     else grid_draw(a, v, y + 1, h - 1, COLS_NARROW, 6, cell_narrow);
 }
 

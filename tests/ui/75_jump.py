@@ -19,7 +19,38 @@ order(srv, m, ref, "10", "paid", "2026-11-26T10:00:00Z")   # commerce says 10, 1
 recon("incremental")
 brk = sql1("SELECT public_id FROM recon_breaks WHERE reference = :'r' LIMIT 1", r=ref)
 ok(brk, "a break under the payment's reference", brk)
+# a confirmed payment whose transfer left the chain: its CONF column says so
+rref = uniq("reorg")
+st, rp, _ = srv.call("POST", "/v1/payments", key=m.key, body={"reference": rref, "amount": "2", "rail": "tron:usdt"})
+h = chain.head() + 1
+payer = address(chain.net)
+res, rtx = chain.transfer(rp["deposit_address"], 2_000_000, block=h, frm=payer)
+chain.heads(h + chain.cfg["confirm"])
+srv.call("POST", "/v1/chain/transfers", key=chain.w, body={"network": chain.net, "transfers": [
+    {"tx_hash": rtx, "log_index": 0, "block_number": h, "block_hash": "cd" * 32, "contract": chain.cfg["contract"],
+     "from": payer, "to": rp["deposit_address"], "value": "2000000", "removed": True}]})
+ok(sql1("SELECT count(*) FROM exceptions e JOIN payments p ON p.id = e.payment_id WHERE p.public_id = :'p'"
+        " AND e.type = 'reorged' AND e.state = 'open'", p=rp["id"]) == "1", "a reorged exception on a confirmed payment")
 c = Console(api=srv.base, key_file=key_file(key("ops")))
+c.keys(":")
+c.type("payments merchant=" + m.name)
+c.keys("Enter")
+c.wait(rref)
+row = [l for l in c.lines() if l.startswith(rref)]
+ok(row and "reorged" in row[0] and "0/" not in row[0], "the payments list says reorged in CONF, not 0/N", row)
+# the reconciliation view: a payment not final shows what it received and what is final
+cref = uniq("conf")
+chain.pay(m, cref, 3_000_000, state="confirmed")
+order(srv, m, cref, "3", "fulfilled", "2026-11-26T10:00:00Z")   # fulfilled before finality: a break
+recon("incremental")
+c.keys(":")
+c.type("recon state=all reference=" + cref)
+c.keys("Enter")
+s = c.wait("recv 3.00 fin 0.00")
+ok(s is not None, "recon PROVIDER at 120 columns: received and final, labelled", c.text())
+c.resize(150, 40)
+s = c.wait("confirmed recv 3.00 final 0.00")
+ok(s is not None, "and at 150 columns with the payment's state", c.text())
 c.keys(":")
 c.type("payment " + p["id"])
 c.keys("Enter")
