@@ -4,7 +4,8 @@ webhook delivery that failed and is waiting for its next attempt — through rai
 the support key, so it lands in the audit log like any operator action.
    demo-colleague.py API_URL SUPPORT_KEY_FILE [INTERVAL]
 The key is read from the file (never argv). Stops on SIGTERM."""
-import json, signal, sys, time, urllib.error, urllib.request
+import signal, sys, time
+import demolib
 
 api, key_file = sys.argv[1], sys.argv[2]
 interval = float(sys.argv[3]) if len(sys.argv) > 3 else 25
@@ -13,16 +14,7 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def call(method, path, body=None):
-    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", "Bearer " + key)
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, {}
-    except (OSError, ValueError):
-        return 0, {}
+    return demolib.call(api, key, method, path, body)
 
 
 while True:

@@ -7,7 +7,8 @@ at the console requests. Both act through raild's API with their own keys, so fo
 hold and every step lands in the audit log.
    demo-treasury.py API_URL OPS_KEY_FILE TREASURY_KEY_FILE PAYER_FILE [INTERVAL]
 Keys are read from files (never argv). Stops on SIGTERM."""
-import json, signal, sys, time, urllib.error, urllib.request
+import signal, sys, time
+import demolib
 
 api, ops_file, tr_file, payer_file = sys.argv[1:5]
 interval = float(sys.argv[5]) if len(sys.argv) > 5 else 3
@@ -17,16 +18,7 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
 
 def call(key, method, path, body=None):
-    req = urllib.request.Request(api + path, method=method, data=json.dumps(body).encode() if body is not None else None)
-    req.add_header("Authorization", "Bearer " + key)
-    req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"{}")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"{}")
-    except (OSError, ValueError):
-        return 0, {}
+    return demolib.call(api, key, method, path, body)
 
 
 def log(msg):

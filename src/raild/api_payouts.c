@@ -74,20 +74,30 @@ static int idem_replay(struct req *q, struct resp *r, const char *key, const cha
     return 1;
 }
 
+/* The end of every write here: the audit row in the transaction, the commit, then `status`
+ * with `after` (stolen; NULL means it could not be loaded). 0 answered, -1 resp filled. */
+static int audit_commit_reply(struct req *q, struct resp *r, int status, const char *action, const char *type,
+                              const char *id, const char *why, json_t *before, json_t *after)
+{
+    int rc = -1;
+    if (!after) resp_db_error(r, q->db, NULL, "payouts.load");
+    else if (audit_write(q->db, &q->who, action, type, id, why, before, after)) resp_db_error(r, q->db, NULL, "payouts.audit");
+    else if (!tx_commit(q, r)) {
+        resp_json(r, status, after);
+        return 0;
+    }
+    json_decref(after);
+    return rc;
+}
+
 /* Commits a new payout and answers 201 with it, its audit row in the same transaction. */
 static void created(struct req *q, struct resp *r, long long id, const char *action)
 {
     json_t *j = payout_json(q->db, id, 0);
-    if (!j) { resp_db_error(r, q->db, NULL, "payouts.load"); return; }
-    public_view(j);
-    const char *pub = json_string_value(json_object_get(j, "id"));
-    if (audit_write(q->db, &q->who, action, "payout", pub, json_string_value(json_object_get(j, "reason")), NULL, j)) {
-        resp_db_error(r, q->db, NULL, "payouts.audit");
-        json_decref(j);
-        return;
-    }
-    if (tx_commit(q, r)) { json_decref(j); return; }
-    resp_json(r, 201, j);
+    if (j) public_view(j);
+    const char *pub = j ? json_string_value(json_object_get(j, "id")) : "";
+    audit_commit_reply(q, r, 201, action, "payout", pub, j ? json_string_value(json_object_get(j, "reason")) : NULL,
+                       NULL, j);
 }
 
 /* ------------------------------------------------------------ POST /v1/refunds */
@@ -408,15 +418,10 @@ static void payouts_decide(struct req *q, struct resp *r, enum decision d)
     }
     json_decref(data);
     if (m) { resp_db_error(r, q->db, NULL, "payouts.move"); goto out; }
-    if (!(after = payout_json(q->db, id, 0))) { resp_db_error(r, q->db, NULL, "payouts.after"); goto out; }
+    after = payout_json(q->db, id, 0);
     public_view(before);
-    public_view(after);
-    if (audit_write(q->db, &q->who, ACTION[d], "payout", q->params[0], note, before, after)) {
-        resp_db_error(r, q->db, NULL, "payouts.audit");
-        goto out;
-    }
-    if (tx_commit(q, r)) goto out;
-    resp_json(r, 200, after);
+    if (after) public_view(after);
+    audit_commit_reply(q, r, 200, ACTION[d], "payout", q->params[0], note, before, after);
     after = NULL;
 out:
     json_decref(before);
@@ -524,14 +529,7 @@ static void pad_create(struct req *q, struct resp *r)
     }
     long long id = atoll(PQgetvalue(res, 0, 0));
     PQclear(res);
-    json_t *j = pad_load(q->db, id);
-    if (!j || audit_write(q->db, &q->who, "payout_address.request", "payout_address", pub, label, NULL, j)) {
-        json_decref(j);
-        resp_db_error(r, q->db, NULL, "payout_addresses.audit");
-        goto out;
-    }
-    if (tx_commit(q, r)) { json_decref(j); goto out; }
-    resp_json(r, 201, j);
+    audit_commit_reply(q, r, 201, "payout_address.request", "payout_address", pub, label, NULL, pad_load(q->db, id));
 out:
     json_decref(b);
 }
@@ -608,15 +606,9 @@ static void pad_decide(struct req *q, struct resp *r, int approve)
     int bad = db_failed(res);
     if (bad) resp_db_error(r, q->db, res, "payout_addresses.decide");
     PQclear(res);
-    if (bad || !(after = pad_load(q->db, id))) goto out;
-    if (audit_write(q->db, &q->who, approve ? "payout_address.approve" : "payout_address.reject", "payout_address",
-                    q->params[0], note, before, after)) {
-        resp_db_error(r, q->db, NULL, "payout_addresses.audit");
-        goto out;
-    }
-    if (tx_commit(q, r)) goto out;
-    resp_json(r, 200, after);
-    after = NULL;
+    if (bad) goto out;
+    audit_commit_reply(q, r, 200, approve ? "payout_address.approve" : "payout_address.reject", "payout_address",
+                       q->params[0], note, before, pad_load(q->db, id));
 out:
     json_decref(before);
     json_decref(after);
