@@ -32,6 +32,7 @@ struct config {
     int read_only;
     int ascii;                /* force ASCII box drawing */
     int mouse;                /* mouse = on: click selects a row or a tab, the wheel scrolls */
+    int graphs;               /* graphs = braille|block|ascii (enum graph_mode); 0 = by the terminal */
     int theme_explicit;
 };
 /* Parses argv, config file and environment. Prints to stderr and returns exit code >= 0
@@ -151,7 +152,7 @@ struct view {
     char target2[96];
 };
 
-extern const struct view_ops payments_ops, detail_ops, exceptions_ops, webhooks_ops,
+extern const struct view_ops overview_ops, payments_ops, detail_ops, exceptions_ops, webhooks_ops,
     deliveries_ops, delivery_ops, audit_ops, recon_ops, audit_entry_ops, exception_ops, break_ops, networks_ops,
     payouts_ops, payout_ops, changes_ops;
 
@@ -173,7 +174,8 @@ struct who {
 };
 
 #define STACK_MAX 8
-#define NTABS 6
+#define NTABS 7
+#define TAB_START 1                       /* the console opens on Payments; 0 is the Overview */
 struct app {
     struct config cfg;
     PGconn *db;
@@ -252,6 +254,7 @@ void api_cleanup(void);
 
 /* ------------------------------------------------------------------ drawing */
 void draw_all(struct app *a);
+int tab_label(struct app *a, int i, char *out, size_t n);   /* the tabs line's label of tab i; its width */
 void draw_text(int y, int x, int w, enum style st, const char *s);   /* pad/truncate by width */
 int text_width(const char *s);
 void draw_hline(struct app *a, int y, int x, int w, enum style st);
@@ -286,6 +289,19 @@ typedef enum style (*cell_fn)(struct app *, struct view *, int row, int col, cha
 void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *cols, int ncols, cell_fn cell);
 void view_filter_sql(struct view *v, struct qb *q, const char *text_expr);
 const char *view_arg(struct view *v, const char *key);
+
+/* graphs (graph.c): the Overview's area graphs and sparklines */
+enum graph_mode { GRAPH_AUTO, GRAPH_BRAILLE, GRAPH_BLOCK, GRAPH_ASCII };
+enum { GRAPH_SUM, GRAPH_MAX, GRAPH_LAST };
+int graph_mode_parse(const char *s);                 /* braille | block | ascii; -1 otherwise */
+const char *graph_mode_name(int mode);
+int graph_mode(struct app *a, int asked);            /* asked (0: the config's) as the terminal allows */
+int graph_per_cell(int mode);                        /* samples per column */
+/* w columns, h rows at (y, x) of w * graph_per_cell(mode) samples; has[i] 0 = no data */
+void graph_draw(struct app *a, int mode, int y, int x, int h, int w, const long long *v, const unsigned char *has,
+                long long max, enum style st);
+void graph_resample(const long long *src, const unsigned char *src_has, int n, long long *dst, unsigned char *dst_has,
+                    int m, int how);
 
 /* a mouse event (mouse.c): a click on a tab or a row, the wheel. */
 void mouse_event(struct app *a);

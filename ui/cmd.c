@@ -18,8 +18,8 @@ static int fits(const wchar_t *w, wchar_t c, size_t n)
 }
 
 static const struct { const char *name; int tab; } VIEWS[] = {
-    { "payments", 0 }, { "pay", 0 }, { "exceptions", 1 }, { "exc", 1 }, { "webhooks", 2 }, { "wh", 2 },
-    { "audit", 3 }, { "recon", 4 }, { "reconciliation", 4 }, { "payouts", 5 }, { "po", 5 },
+    { "overview", 0 }, { "ov", 0 }, { "payments", 1 }, { "pay", 1 }, { "exceptions", 2 }, { "exc", 2 },
+    { "webhooks", 3 }, { "wh", 3 }, { "audit", 4 }, { "recon", 5 }, { "reconciliation", 5 }, { "payouts", 6 }, { "po", 6 },
 };
 
 /* ------------------------------------------------------------------ history
@@ -113,7 +113,7 @@ static void db_values(struct app *a, const char *key, const char *prefix, struct
 
 static void candidates(struct app *a, const char *line, const char *word, struct cands *c)
 {
-    static const char *const CMDS[] = { "payments", "exceptions", "webhooks", "audit", "recon", "payouts", "networks",
+    static const char *const CMDS[] = { "overview", "payments", "exceptions", "webhooks", "audit", "recon", "payouts", "networks",
                                         "changes", "payment", "quit", NULL };
     c->n = 0;
     if (word == line) {   /* the command itself */
@@ -298,7 +298,7 @@ int cmd_run(struct app *a, const char *line)
         if (argc > 1) app_status(a, 0, "%s", line);
         return 0;
     }
-    app_status(a, 1, "unknown command ':%s' — try :payments, :exceptions, :webhooks, :audit, :recon, :networks, :payment ID, :q",
+    app_status(a, 1, "unknown command ':%s' — try :overview, :payments, :exceptions, :webhooks, :audit, :recon, :networks, :payment ID, :q",
                argv[0]);
     return -1;
 }

@@ -30,7 +30,7 @@ static const char USAGE[] =
     "  --keys-markdown    print the key table (ui/README.md's, generated from it) and exit\n"
     "\n"
     "Config file: $XDG_CONFIG_HOME/railtop/config (default ~/.config/railtop/config), lines\n"
-    "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii, mouse, and\n"
+    "  key = value   with keys: db, api, key_file, env, theme, read_only, ascii, mouse, graphs, and\n"
     "  bind = REQUEST KEY / unbind = REQUEST  (names as in the ? help: bind = claim C)\n"
     "Environment: RAILTOP_API, RAILTOP_KEY, RAILTOP_CONFIG (another config file),\n"
     "  RAILTOP_TRACE (append timing milestones to a file), NO_COLOR, PG*.\n"
@@ -108,7 +108,7 @@ static int read_key_file(struct config *c, const char *path)
 
 struct settings {
     char db[1024], api[512], key_file[512], env[32], theme[64];
-    int read_only, ascii, mouse;
+    int read_only, ascii, mouse, graphs;
     int have_db, have_api, have_key_file, have_env, have_theme;
 };
 
@@ -129,6 +129,13 @@ static int set_value(struct settings *s, const char *k, const char *v, const cha
         if (!strcmp(k, "ascii")) s->ascii = b;
         else if (!strcmp(k, "mouse")) s->mouse = b;
         else s->read_only = b;
+    } else if (!strcmp(k, "graphs")) {   /* the Overview's graphs (graph.c) */
+        int g = graph_mode_parse(v);
+        if (g < 0) {
+            snprintf(msg, sizeof msg, "%s: graphs must be braille, block or ascii, not '%.100s'", where, v);
+            return bad("%s%s", msg, "");
+        }
+        s->graphs = g;
     } else if (!strcmp(k, "bind") || !strcmp(k, "unbind")) {   /* applied in file order */
         char name[64] = "", key[32] = "", extra[8] = "", e[200];
         int n = sscanf(v, "%63s %31s %7s", name, key, extra);
@@ -145,7 +152,7 @@ static int set_value(struct settings *s, const char *k, const char *v, const cha
         return bad("%s%s", msg, "");
     } else {
         snprintf(msg, sizeof msg, "%s: unknown setting '%.60s' (known: db, api, key_file, env, theme, read_only, ascii, mouse,"
-                                  " bind, unbind)",
+                                  " graphs, bind, unbind)",
                  where, k);
         return bad("%s%s", msg, "");
     }
@@ -200,6 +207,7 @@ static int validate(struct config *c, struct settings *s)
     c->read_only = s->read_only;
     c->ascii = s->ascii;
     c->mouse = s->mouse;
+    c->graphs = s->graphs;
     return -1;
 }
 

@@ -136,6 +136,18 @@ static void draw_header(struct app *a)
     draw_text(0, a->cols - lw, lw, a->paused ? S_PAUSED : !a->db_ok ? S_STALE : st, live);
 }
 
+/* " 2 Exceptions " — or, when the names of every tab would leave less than 30 columns for
+ * the crumb and the chains, the number alone for tabs other than the current one. Mouse
+ * clicks (mouse.c) use the same labels. Returns the label's width. */
+int tab_label(struct app *a, int i, char *out, size_t n)
+{
+    int full = 0;
+    for (int k = 0; k < NTABS; k++) full += text_width(a->tabs[k].ops->title) + 4;
+    if (i == a->tab || full <= a->cols - 30) snprintf(out, n, " %d %s ", i, a->tabs[i].ops->title);
+    else snprintf(out, n, " %d ", i);
+    return text_width(out);
+}
+
 static void draw_tabs(struct app *a)
 {
     char when[32], msg[400];
@@ -156,8 +168,7 @@ static void draw_tabs(struct app *a)
     for (int i = 0; i < a->cols; i++) addch(' ');
     for (int i = 0; i < NTABS; i++) {
         char t[64];
-        snprintf(t, sizeof t, " %d %s ", i + 1, a->tabs[i].ops->title);
-        int w = text_width(t);
+        int w = tab_label(a, i, t, sizeof t);
         draw_text(1, x, w, i == a->tab ? S_TAB_ACTIVE : S_TAB, t);
         x += w + 1;
     }

@@ -71,8 +71,8 @@ static void generic(struct app *a, struct view *v, enum req r)
     case REQ_HELP: dlg_help(a); a->pending_paint = 1; break;
     case REQ_NEXTVIEW: app_switch_tab(a, a->tab + 1); break;
     case REQ_PREVVIEW: app_switch_tab(a, a->tab - 1); break;
-    case REQ_VIEW1: case REQ_VIEW2: case REQ_VIEW3: case REQ_VIEW4: case REQ_VIEW5: case REQ_VIEW6:
-        app_switch_tab(a, r - REQ_VIEW1);
+    case REQ_VIEW0: case REQ_VIEW1: case REQ_VIEW2: case REQ_VIEW3: case REQ_VIEW4: case REQ_VIEW5: case REQ_VIEW6:
+        app_switch_tab(a, r - REQ_VIEW0);
         break;
     case REQ_BACK: app_pop(a); break;
     case REQ_FILTER: cmd_filter(a); break;

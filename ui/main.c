@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 static const struct view_ops *const TAB_OPS[NTABS] = {
-    &payments_ops, &exceptions_ops, &webhooks_ops, &audit_ops, &recon_ops, &payouts_ops
+    &overview_ops, &payments_ops, &exceptions_ops, &webhooks_ops, &audit_ops, &recon_ops, &payouts_ops
 };
 
 int64_t now_ms(void)
@@ -272,6 +272,7 @@ int main(int argc, char **argv)
     if (!a->cfg.env[0])
         snprintf(a->cfg.env, sizeof a->cfg.env, "%.15s", a->who.known ? a->who.env : "sandbox");
     for (int i = 0; i < NTABS; i++) a->tabs[i].ops = TAB_OPS[i];
+    a->tab = TAB_START;
     if (check_terminal()) return 2;
     setup_terminal(a);
     conn_open(a);

@@ -11,8 +11,7 @@ static int tab_at(struct app *a, int x)
     int at = 0;
     for (int i = 0; i < NTABS; i++) {
         char t[64];
-        snprintf(t, sizeof t, " %d %s ", i + 1, a->tabs[i].ops->title);
-        int w = text_width(t);
+        int w = tab_label(a, i, t, sizeof t);
         if (x >= at && x < at + w) return i;
         at += w + 1;
     }

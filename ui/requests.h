@@ -14,11 +14,11 @@ enum {
     VM_PAYMENTS = 1 << 0, VM_DETAIL = 1 << 1, VM_EXC = 1 << 2, VM_EXC_ONE = 1 << 3,
     VM_WEBHOOKS = 1 << 4, VM_DELIVERIES = 1 << 5, VM_DELIVERY = 1 << 6, VM_AUDIT = 1 << 7,
     VM_AUDIT_ONE = 1 << 8, VM_RECON = 1 << 9, VM_BREAK = 1 << 10, VM_NETWORKS = 1 << 11,
-    VM_PAYOUTS = 1 << 12, VM_PAYOUT = 1 << 13,
+    VM_PAYOUTS = 1 << 12, VM_PAYOUT = 1 << 13, VM_OVERVIEW = 1 << 14,
 };
 #define VM_LISTS (VM_PAYMENTS | VM_EXC | VM_WEBHOOKS | VM_DELIVERIES | VM_AUDIT | VM_RECON | VM_PAYOUTS)
 #define VM_DOCS (VM_DETAIL | VM_EXC_ONE | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK | VM_NETWORKS | VM_PAYOUT)
-#define VM_ALL 0x3fff
+#define VM_ALL 0x7fff
 #define VM_SUB (VM_DETAIL | VM_EXC_ONE | VM_DELIVERIES | VM_DELIVERY | VM_AUDIT_ONE | VM_BREAK | VM_NETWORKS | \
                 VM_PAYOUT)
 
@@ -35,6 +35,7 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY };
     X(REQ_HELP, "?", "help", "help: every key",               VM_ALL, RF_HINT, RR_ANY, '?', KEY_F(1), 0) \
     X(REQ_NEXTVIEW, "Tab", "view", "next view",                     VM_ALL, RF_HINT, RR_ANY, K_TAB, 0, 0) \
     X(REQ_PREVVIEW, "S-Tab", "prev", "previous view",                 VM_ALL, 0, RR_ANY, KEY_BTAB, 0, 0) \
+    X(REQ_VIEW0, "0", "overview", "overview: the last hours as graphs", VM_ALL, 0, RR_ANY, '0', 0, 0) \
     X(REQ_VIEW1, "1", "payments", "payments",                      VM_ALL, 0, RR_ANY, '1', 0, 0) \
     X(REQ_VIEW2, "2", "exceptions", "exceptions",                    VM_ALL, 0, RR_ANY, '2', 0, 0) \
     X(REQ_VIEW3, "3", "webhooks", "webhooks",                      VM_ALL, 0, RR_ANY, '3', 0, 0) \

@@ -768,11 +768,20 @@ static void record_send(struct disp *d)
         "        JOIN lockep l ON l.id = r.ep GROUP BY r.ep ORDER BY r.ep"
         "        ON CONFLICT (endpoint_id, hour) DO UPDATE SET attempts = h.attempts + excluded.attempts,"
         "          successes = h.successes + excluded.successes RETURNING 1),"
+        /* the console's Overview: the same outcomes per minute (0070_console_overview.sql) */
+        " mr AS (INSERT INTO console_rollup AS c (environment, metric, minute, subject, value)"
+        "        SELECT en.environment, m.metric, date_trunc('minute', now()), r.ep::text,"
+        "               count(*) FILTER (WHERE m.metric = 'webhook_attempts' OR r.ok)"
+        "        FROM r JOIN lockep l ON l.id = r.ep JOIN webhook_endpoints en ON en.id = r.ep"
+        "        CROSS JOIN (VALUES ('webhook_attempts'), ('webhook_successes')) AS m(metric)"
+        "        GROUP BY 1, 2, 3, 4"
+        "        ON CONFLICT (environment, metric, minute, subject, bucket) DO UPDATE SET value = c.value + excluded.value"
+        "        RETURNING 1),"
         " g AS (UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled (410 Gone)',"
         "         finished_at = now(), updated_at = now()"
         "       FROM x WHERE x.gone AND d.endpoint_id = x.id AND d.status = 'pending' RETURNING 1)"
         " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), (SELECT count(*) FROM e), (SELECT count(*) FROM g),"
-        "   (SELECT count(*) FROM hr)",
+        "   (SELECT count(*) FROM hr), (SELECT count(*) FROM mr)",
         a, b);
     free(a);
     free(b);

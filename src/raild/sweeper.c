@@ -7,7 +7,8 @@
  *      sla_breached_at / severity_before in details. The version is not bumped: severity
  *      is the system's annotation, not an operator's edit, so an operator resolving at
  *      that moment should not get a spurious 409.
- *   4. delete idempotency keys older than 7 days (a retry after a week is a new request).
+ *   4. delete idempotency keys older than 7 days (a retry after a week is a new request),
+ *   5. apply governed changes whose time has come, and the console's rollups (rollup.c).
  * Several raild copies may run: each batch takes pg_try_advisory_xact_lock and skips the
  * tick when another copy holds it; payment rows are claimed with SKIP LOCKED so a merchant
  * cancel or an ingest in flight is never waited on.
@@ -17,6 +18,7 @@
 #include "raild/lifecycle.h"
 #include "raild/worker.h"
 #include "raild/governance.h"
+#include "raild/rollup.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -132,7 +134,8 @@ static int sweep_once(PGconn *db)
     if (n < 0) return -1;
     while ((n = idem_batch(db)) == SWEEP_BATCH_N) {}
     if (n < 0) return -1;
-    return gov_apply_due(db) < 0 ? -1 : 0;   /* governed changes whose time has come */
+    if (gov_apply_due(db) < 0) return -1;   /* governed changes whose time has come */
+    return rollup_pass(db);                 /* the console's Overview, every 10 s */
 }
 
 static int sweep_interval_ms(void)
