@@ -285,13 +285,15 @@ static void finality_table(struct frame *f, int max_rows)
     }
 }
 
-#define SPARK_LABEL_W 30
 #define SPARK_FIG_W 22
+
+/* the label column of the one-row sparklines: merchant and host need room on a wide screen */
+static int spark_label_w(struct frame *f) { return f->a->cols >= 120 ? 40 : 30; }
 
 /* the samples a one-row sparkline has */
 static int spark_samples(struct frame *f)
 {
-    int sw = f->a->cols - 2 - SPARK_LABEL_W - SPARK_FIG_W - 2;
+    int sw = f->a->cols - 2 - spark_label_w(f) - SPARK_FIG_W - 2;
     int m = (sw < 8 ? 8 : sw) * graph_per_cell(f->mode);
     return m > OV_BINS_MAX ? OV_BINS_MAX : m;
 }
@@ -302,7 +304,7 @@ static void spark_row(struct frame *f, const char *label, const long long *v, co
                       long long max, const char *figure, enum style st)
 {
     if (!room(f, 1)) return;
-    int lw = SPARK_LABEL_W, fw = SPARK_FIG_W, m = spark_samples(f), sw = m / graph_per_cell(f->mode);
+    int lw = spark_label_w(f), fw = SPARK_FIG_W, m = spark_samples(f), sw = m / graph_per_cell(f->mode);
     static long long rv[OV_BINS_MAX];
     static unsigned char rh[OV_BINS_MAX];
     graph_resample(v, has, n, rv, rh, m, GRAPH_MAX);

@@ -1,7 +1,7 @@
 /* rollup — per-minute counters and gauges for the console's Overview (DESIGN §9).
  *
  * Counters are recomputed from the rows they count (payments by creation and finality time),
- * not incremented: a pass that fails, a transaction that commits late, or a second raild copy
+ * the window's minutes replaced whole, not incremented: a pass that fails, a transaction that commits late, or a second raild copy
  * taking over just recomputes the same minutes to the same values. Each pass covers the
  * minutes since two minutes before the previous pass started, so anything committed within
  * that margin is counted; the first pass of a process covers 26 hours (the longest window
@@ -31,8 +31,7 @@ static const char COUNTERS_SQL[] =
     "        rollup_finality_bucket(extract(epoch FROM finalized_at - coalesce(detected_at, created_at))::float8),"
     "        count(*)"
     "   FROM payments WHERE state = 'finalized' AND finalized_at >= $1::timestamptz GROUP BY 1, 3, 4, 5"
-    " ON CONFLICT (environment, metric, minute, subject, bucket) DO UPDATE SET value = excluded.value"
-    " WHERE c.value IS DISTINCT FROM excluded.value";
+    " ON CONFLICT (environment, metric, minute, subject, bucket) DO UPDATE SET value = excluded.value";
 
 static const char GAUGES_SQL[] =
     "INSERT INTO console_rollup AS c (environment, metric, minute, subject, bucket, value)"
@@ -79,7 +78,7 @@ int rollup_pass(PGconn *db)
     if (last_ms && now - last_ms < every_ms) return 0;
     last_ms = now;
     char start[40], next[40];
-    if (!from[0] && db_time(db, "SELECT to_char(now() - interval '26 hours', 'YYYY-MM-DD\"T\"HH24:MI:SSOF')",
+    if (!from[0] && db_time(db, "SELECT to_char(date_trunc('minute', now() - interval '26 hours'), 'YYYY-MM-DD\"T\"HH24:MI:SSOF')",
                             from, sizeof from))
         return -1;
     snprintf(start, sizeof start, "%s", from);
@@ -91,9 +90,13 @@ int rollup_pass(PGconn *db)
     int ok = got != NULL, mine = got && !strcmp(got, "t");
     free(got);
     if (ok && mine) {
-        PGresult *r = db_q(db, COUNTERS_SQL, start);
+        /* the minutes of the window are replaced whole: a minute whose rows are gone (or that
+         * something else wrote) does not keep a count */
+        PGresult *r = db_q(db, "DELETE FROM console_rollup WHERE minute >= $1::timestamptz AND metric IN"
+                               " ('payments_created', 'payments_finalized', 'finality')", start);
         ok = !db_failed(r);
         PQclear(r);
+        if (ok) { r = db_q(db, COUNTERS_SQL, start); ok = !db_failed(r); PQclear(r); }
         if (ok) ok = db_cmd(db, GAUGES_SQL) == 0;
         if (ok) ok = db_cmd(db, "DELETE FROM console_rollup WHERE minute < now() - interval '26 hours'") == 0;
     }
