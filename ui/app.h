@@ -351,6 +351,8 @@ void cmd_prompt(struct app *a);
 int cmd_args(struct view *v, int argc, char **argv, const char *const *keys, char *err, size_t errlen);
 int check_value(const char *key, const char *val, const char *const *allowed, char *err, size_t errlen);
 
+/* since=: today | yesterday | YYYY-MM-DD | Nh | Nd → unix seconds as text; 0 ok, -1 not a period */
+int since_epoch(const char *txt, char *out, size_t n);
 int search_payment(struct app *a, const char *title, const char *mid, char *out, size_t n);
 
 /* exception resolutions per type (DESIGN §4) */

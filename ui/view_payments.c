@@ -1,20 +1,23 @@
-/* view_payments — the lifecycle board: counts per state across the top, then the live
- * table (newest first, keyset on payments.id). Filters: state, rail, merchant, text. */
+/* view_payments — the lifecycle board: counts per state across the top (the open states
+ * exactly, the terminal ones reached today or since= a time), then the live table (newest
+ * first, keyset on payments.id). Filters: state, rail, merchant, since, and `/` text (a
+ * substring matched through trigram indexes). */
 #include "app.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const STATES[] = { "awaiting_payment", "detected", "confirming", "confirmed",
                                       "finalized", "expired", "canceled", NULL };
 static const char *const SHORT[] = { "awaiting", "detected", "confirming", "confirmed",
                                      "finalized", "expired", "canceled" };
-#define COUNT_CAP 10000          /* counts are bounded: "10000+" beyond */
+#define N_OPEN 4                  /* STATES[0..3] are counted exactly, the rest since a time */
 #define COUNTS_EVERY_MS 1000      /* the board's counts refresh at most once a second */
 static long long g_counts[7];
 static int g_counts_ok;
 static int64_t g_counts_at;
-static char g_counts_env[16];
+static char g_counts_since[32];   /* the period of the terminal counts the board shows */
 
 /* columns of build()'s SELECT */
 enum { C_PUB, C_REF, C_MERCHANT, C_RAIL, C_AMOUNT, C_RECEIVED, C_DEC, C_STATE, C_CONF, C_DEPTH, C_CREATED, C_REORGED };
@@ -35,20 +38,65 @@ static void build(struct app *a, struct view *v, struct qb *q)
     if ((x = view_arg(v, "state"))) qb_and(q, " AND p.state = $%d", x);
     if ((x = view_arg(v, "rail"))) qb_and(q, " AND p.rail = $%d", x);
     if ((x = view_arg(v, "merchant"))) qb_and(q, " AND p.merchant_id IN (SELECT id FROM merchants WHERE name = $%d)", x);
-    view_filter_sql(v, q, "concat_ws(' ', p.public_id, p.reference, m.name, p.rail, p.state, p.deposit_address)");
+    static char since[24];
+    if (view_arg(v, "since") && since_epoch(view_arg(v, "since"), since, sizeof since) == 0)
+        qb_and(q, " AND p.created_at >= to_timestamp($%d::bigint)", since);
+    if (v->filter[0])   /* a substring, from the trigram indexes of 0071 (LIKE's wildcards escaped) */
+        qb_and(q, v->filter_not
+                      ? " AND NOT (payment_search_text(p.public_id, p.reference, p.rail, p.state, p.deposit_address)"
+                        "   LIKE ('%%' || lower(replace(replace(replace($%1$d, '\\', '\\\\'), '%%', '\\%%'), '_', '\\_')) || '%%')"
+                        " OR lower(m.name) LIKE ('%%' || lower(replace(replace(replace($%1$d, '\\', '\\\\'), '%%', '\\%%'), '_', '\\_')) || '%%'))"
+                      : " AND (payment_search_text(p.public_id, p.reference, p.rail, p.state, p.deposit_address)"
+                        "   LIKE ('%%' || lower(replace(replace(replace($%1$d, '\\', '\\\\'), '%%', '\\%%'), '_', '\\_')) || '%%')"
+                        " OR p.merchant_id = ANY (ARRAY(SELECT id FROM merchants WHERE lower(name) LIKE ('%%' ||"
+                        "   lower(replace(replace(replace($%1$d, '\\', '\\\\'), '%%', '\\%%'), '_', '\\_')) || '%%'))))",
+               v->filter);
 }
 
+/* since=: today | yesterday | YYYY-MM-DD (local midnight) | Nh | Nd (the last N hours or
+ * days) → unix seconds as text. 0 ok, -1 not a period. */
+int since_epoch(const char *txt, char *out, size_t n)
+{
+    time_t now = time(NULL), t;
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char *end = NULL;
+    long k = strtol(txt, &end, 10);
+    int y, mo, d;
+    char extra;
+    if (!strcmp(txt, "today") || !strcmp(txt, "yesterday")) {
+        tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        if (txt[0] == 'y') tm.tm_mday--;
+        t = mktime(&tm);
+    } else if (end != txt && k >= 1 && k <= 999 && (!strcmp(end, "h") || !strcmp(end, "d")) && txt[0] != '+') {
+        t = now - (time_t)k * (*end == 'h' ? 3600 : 86400);
+    } else if (sscanf(txt, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3 && strlen(txt) == 10 && mo >= 1 && mo <= 12 &&
+               d >= 1 && d <= 31 && y >= 2000 && y <= 2999) {
+        struct tm want = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_isdst = -1 };
+        t = mktime(&want);
+        if (want.tm_mday != d || want.tm_mon != mo - 1) return -1;   /* 2026-02-31 */
+    } else {
+        return -1;
+    }
+    snprintf(out, n, "%lld", (long long)t);
+    return 0;
+}
+
+/* the open states exactly; the terminal ones reached since the board's period (today by
+ * default) — index-only counts (0071_console_counts_search.sql) */
 static void load_counts(struct app *a, struct view *v)
 {
     const char *env = view_arg(v, "env") ? view_arg(v, "env") : a->cfg.env;
-    char cap[16];
-    snprintf(cap, sizeof cap, "%d", COUNT_CAP);
-    /* one bounded index-only count per state (payments_state index) */
-    PGresult *r = cq(a, "SELECT s, (SELECT count(*) FROM (SELECT 1 FROM payments p WHERE p.state = s"
-                        " AND p.environment = $1 LIMIT $2::int) x)"
+    char since[24];
+    if (since_epoch(view_arg(v, "since") ? view_arg(v, "since") : "today", since, sizeof since)) since_epoch("today", since, sizeof since);
+    PGresult *r = cq(a, "SELECT s, CASE WHEN n <= 4 THEN (SELECT count(*) FROM payments p WHERE p.environment = $1 AND p.state = s)"
+                        " ELSE (SELECT count(*) FROM payments p WHERE p.environment = $1 AND p.state = s"
+                        "   AND p.state IN ('finalized', 'expired', 'canceled')"
+                        "   AND coalesce(p.finalized_at, p.updated_at) >= to_timestamp($2::bigint)) END"
                         " FROM unnest(ARRAY['awaiting_payment','detected','confirming','confirmed','finalized',"
                         "'expired','canceled']) WITH ORDINALITY AS t(s, n) ORDER BY n",
-                     env, cap);
+                     env, since);
     g_counts_ok = r != NULL;
     for (int i = 0; r && i < PQntuples(r) && i < 7; i++) g_counts[i] = atoll(PQgetvalue(r, i, 1));
     if (r) PQclear(r);
@@ -60,10 +108,12 @@ static int load(struct app *a, struct view *v)
 {
     int64_t now = now_ms();
     const char *env = view_arg(v, "env") ? view_arg(v, "env") : a->cfg.env;
-    if (!g_counts_ok || now - g_counts_at >= COUNTS_EVERY_MS || strcmp(env, g_counts_env)) {
+    char key[64];
+    snprintf(key, sizeof key, "%.15s %.40s", env, view_arg(v, "since") ? view_arg(v, "since") : "today");
+    if (!g_counts_ok || now - g_counts_at >= COUNTS_EVERY_MS || strcmp(key, g_counts_since)) {
         load_counts(a, v);
         g_counts_at = now;
-        snprintf(g_counts_env, sizeof g_counts_env, "%.15s", env);
+        snprintf(g_counts_since, sizeof g_counts_since, "%s", key);
     } else if (!a->reload_at) {
         a->reload_at = g_counts_at + COUNTS_EVERY_MS;
     }
@@ -123,15 +173,22 @@ static enum style cell(struct app *a, struct view *v, int r, int c, char *buf, s
     return S_NORMAL;
 }
 
-static int draw_board(struct app *a, int y)
+/* "awaiting 12  detected 3  confirming 4  confirmed 1 │ today: finalized 1,204  expired 7  canceled 0" */
+static int draw_board(struct app *a, struct view *v, int y)
 {
     int x = 1;
     draw_text(y, 0, a->cols, S_NORMAL, "");
     for (int i = 0; STATES[i]; i++) {
-        char label[32], num[32];
+        char label[64], num[32];
+        if (i == N_OPEN) {   /* the terminal states are counted over a period: say which */
+            const char *since = view_arg(v, "since");
+            snprintf(label, sizeof label, "%s %s: ", a->unicode ? "│" : "|", since ? since : "today");
+            if (x + text_width(label) > a->cols) break;
+            draw_text(y, x, text_width(label), S_DIM, label);
+            x += text_width(label);
+        }
         snprintf(label, sizeof label, "%s ", SHORT[i]);
         if (!g_counts_ok) snprintf(num, sizeof num, "?");
-        else if (g_counts[i] >= COUNT_CAP) snprintf(num, sizeof num, "%d+", COUNT_CAP);
         else snprintf(num, sizeof num, "%lld", g_counts[i]);
         int w = text_width(label) + text_width(num) + 2;
         if (x + w > a->cols) break;
@@ -144,7 +201,7 @@ static int draw_board(struct app *a, int y)
 
 static void draw(struct app *a, struct view *v, int y, int h)
 {
-    int used = draw_board(a, y);
+    int used = draw_board(a, v, y);
     if (v->nargs || v->filter[0]) {
         char f[400] = " filter:";
         for (int i = 0; i < v->nargs; i++) {
@@ -168,7 +225,7 @@ static int request(struct app *a, struct view *v, enum req r)
     return 1;
 }
 
-static const char *const ARG_KEYS[] = { "state", "rail", "merchant", "env", NULL };
+static const char *const ARG_KEYS[] = { "state", "rail", "merchant", "env", "since", NULL };
 
 static const char *const *arg_values(const char *key)
 {
@@ -182,7 +239,14 @@ static int command(struct app *a, struct view *v, int argc, char **argv, char *e
     static const char *const envs[] = { "sandbox", "production", NULL };
     if (cmd_args(v, argc, argv, keys, err, errlen)) return -1;
     const char *s = view_arg(v, "state"), *e = view_arg(v, "env");
+    char epoch[24];
+    const char *since = view_arg(v, "since");
     if ((s && check_value("state", s, STATES, err, errlen)) || (e && check_value("env", e, envs, err, errlen))) {
+        v->nargs = 0;
+        return -1;
+    }
+    if (since && since_epoch(since, epoch, sizeof epoch)) {
+        snprintf(err, errlen, "since=%s: use today, yesterday, YYYY-MM-DD, or the last hours or days as 6h or 7d", since);
         v->nargs = 0;
         return -1;
     }
