@@ -234,3 +234,38 @@ BEGIN FOR r IN SELECT def FROM bench_idx LOOP EXECUTE r.def; END LOOP; END $$;
 RESET session_replication_role;
 \echo '   analyze'
 ANALYZE;
+
+-- the Overview's rollups as a busy day leaves them: 26 hours of minutes for both
+-- environments, every rail, 10 finality buckets a rail, up to 50 webhook endpoints, every
+-- break class, the networks (what the sweeper and the dispatcher would have written)
+\if :{?skip_rollups}
+\else
+SELECT to_regclass('console_rollup') IS NOT NULL AS has_rollups \gset
+\if :has_rollups
+\echo '   console rollups (26 h)'
+INSERT INTO console_rollup (environment, metric, minute, subject, bucket, value)
+SELECT e.name, x.metric, date_trunc('minute', now()) - make_interval(mins => g), x.subject, x.bucket,
+       1 + (g * 7 + x.bucket + length(x.subject)) % x.top
+  FROM environments e CROSS JOIN generate_series(0, 1559) g
+  CROSS JOIN LATERAL (
+    SELECT m.metric, r.id AS subject, 0::smallint AS bucket, 40 AS top
+      FROM rails r CROSS JOIN (VALUES ('payments_created'), ('payments_finalized')) m(metric) WHERE r.environment = e.name
+    UNION ALL
+    SELECT 'finality', r.id, (30 + b * 3)::smallint, 5 FROM rails r CROSS JOIN generate_series(0, 9) b
+     WHERE r.environment = e.name
+    UNION ALL
+    SELECT m.metric, w.id::text, 0::smallint, 60
+      FROM (SELECT id FROM webhook_endpoints WHERE environment = e.name ORDER BY id LIMIT 50) w
+      CROSS JOIN (VALUES ('webhook_attempts'), ('webhook_successes')) m(metric)
+    UNION ALL
+    SELECT m.metric, '', 0::smallint, 300 FROM (VALUES ('exceptions_open'), ('exceptions_overdue')) m(metric)
+    UNION ALL
+    SELECT 'breaks_open', c.cls, 0::smallint, 20
+      FROM unnest(ARRAY['fulfilled_before_finality','missing_in_finance','orphan_posting','amount_mismatch',
+                        'missing_in_provider','commerce_lagging','unapplied_transfer']) c(cls)
+    UNION ALL
+    SELECT 'chain_lag', n.name, 0::smallint, 12 FROM networks n WHERE n.environment = e.name) x
+ON CONFLICT DO NOTHING;
+ANALYZE console_rollup;
+\endif
+\endif

@@ -25,6 +25,9 @@ for net in tron-nile anvil bsc-testnet polygon-amoy tron; do
   gen $net "$ADDRS" >"$DIR/addr-$net.txt"
   bin/raild admin add-addresses --network $net --file "$DIR/addr-$net.txt"
 done
+# a payment is stuck after 20 s in the mempool (30 minutes by default), so the demo shows
+# stuck_unconfirmed early; set-rail has no flag for it yet
+psql -X -q -c "UPDATE rails SET stuck_after = interval '20 seconds' WHERE environment = 'sandbox'"
 wallet() { python3 scripts/demo-addresses.py "$1" 1 "$2"; }
 : >"$DIR/wallets"
 for net in tron-nile bsc-testnet tron; do

@@ -75,6 +75,10 @@ RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.ura
 export RAILD_SECRETS_KEY
 # the demo's webhook receivers are on loopback, which raild refuses unless allowed (SSRF guard)
 export RAILD_WEBHOOK_ALLOW_NETS=127.0.0.0/8
+# every exception type within a minute of the first screen: sandbox payments may expire
+# after 15 s (railsim's late and abandoned payments ask for 20 s), rails call a payment
+# stuck after 20 s in the mempool (set in demo-seed.sh)
+export RAILD_SANDBOX_MIN_EXPIRY_S=15
 bin/raild serve --listen 127.0.0.1:$PORT 2>"$LOGS/raild.log" &
 started $!
 wait_http "$API/healthz" 20 || { say "raild did not start; see $LOGS/raild.log"; tail -20 "$LOGS/raild.log"; exit 1; }
@@ -119,7 +123,7 @@ if [ ${#receivers[@]} -gt 0 ]; then
     done ) &
   started $!
   # a colleague on the support shift retries a failed delivery now and then (audited)
-  python3 scripts/demo-colleague.py "$API" "$DEMO/keys/support" "${DEMO_COLLEAGUE_EVERY:-25}" \
+  python3 scripts/demo-colleague.py "$API" "$DEMO/keys/support" "${DEMO_COLLEAGUE_EVERY:-25}" "$DEMO/keys/finance" \
     >"$LOGS/colleague.log" 2>&1 &
   started $!
 else
@@ -141,7 +145,8 @@ bin/railsim run --api "$API" \
   --merchant-key-file "$DEMO/keys/merchant-acme-prod=tron:usdt" \
   --watcher-key-file "$DEMO/keys/watcher-tron-nile" --watcher-key-file "$DEMO/keys/watcher-bsc-testnet" \
   --watcher-key-file "$DEMO/keys/watcher-polygon-amoy" --watcher-key-file "$DEMO/keys/watcher-tron" "${hot[@]}" \
-  --seed "${DEMO_SEED:-42}" --rate "${DEMO_RATE:-2}" --speed "${DEMO_SPEED:-4}" \
+  --seed "${DEMO_SEED:-42}" --rate "${DEMO_RATE:-2}" --speed "${DEMO_SPEED:-4}" --short-expiry 20 \
+  --mix "${DEMO_MIX:-late=6,stuck=4,internal=3,duplicate=3,wrong-token=3,reorg-confirmed=3,unknown-address=3}" \
   --trace "$LOGS/railsim.trace" >"$LOGS/railsim.out" 2>"$LOGS/railsim.log" &
 SIM=$!
 started $SIM

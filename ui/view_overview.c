@@ -62,6 +62,7 @@ static int load(struct app *a, struct view *v)
     snprintf(mins, sizeof mins, "%d", ov.minutes);
     snprintf(bins, sizeof bins, "%d", ov.nbins);
     a->reload_at = now_ms() + OV_RELOAD_MS;   /* the time axis moves */
+    int64_t t0 = now_us();
     PGresult *r = cq(a,
         "WITH w AS (SELECT date_trunc('minute', now()) - make_interval(mins => $2::int - 1) AS t0),"
         " g AS (SELECT c.metric, c.subject, c.bucket,"
@@ -77,6 +78,9 @@ static int load(struct app *a, struct view *v)
         " LEFT JOIN merchants m ON m.id = e.merchant_id"
         " ORDER BY g.metric, 8, g.subject, g.bucket, g.bin",
         a->cfg.env, mins, bins);
+    char what[64];
+    snprintf(what, sizeof what, "query overview %lld", (long long)(now_us() - t0));
+    app_trace(a, what);
     ov.n = 0;
     ov.loaded = r != NULL;
     if (!r) return -1;

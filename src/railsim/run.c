@@ -304,6 +304,8 @@ static void slot_new(struct sim *s)
                   : omode < s->c->order_early_bp + s->c->order_lag_bp ? O_LAG : O_ONTIME;
     p->reinclude = coin;
     p->expires_in = (fate == F_LATE || fate == F_ABANDON) ? s->c->short_expiry : s->c->expires_in;
+    /* below a minute only in sandbox (RAILD_SANDBOX_MIN_EXPIRY_S): production never allows it */
+    if (p->expires_in < 60 && strcmp(m->env, "sandbox")) p->expires_in = 60;
     snprintf(p->ref, sizeof p->ref, "INV-%s-%s-%06ld", s->c->tag, m->label, slot);
     snprintf(p->idem, sizeof p->idem, "railsim-%s-%ld", s->c->tag, slot);
     snprintf(p->amount, sizeof p->amount, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));

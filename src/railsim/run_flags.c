@@ -99,7 +99,8 @@ void run_usage(FILE *f)
 "                            0.001 to 1000, up to 3 decimals)\n"
 "  --expires-in S            expiry of regular payments in seconds (default 900; the\n"
 "                            gateway accepts 60 to 604800)\n"
-"  --short-expiry S          expiry of payments meant to lapse or be paid late (default 60)\n"
+"  --short-expiry S          expiry of payments meant to lapse or be paid late (default 60;\n"
+"                            10 to 59 only against a sandbox with RAILD_SANDBOX_MIN_EXPIRY_S)\n"
 "  --mix NAME=PCT,...        share of payment slots with each outcome, in percent (up to\n"
 "                            2 decimals, total <= 100); the rest are paid exactly. 'none'\n"
 "                            sets all to 0. Outcomes (default %%):\n"
@@ -382,8 +383,8 @@ int run_parse(int argc, char **argv, struct sim_cfg *c)
         } else if (!strcmp(f, "--expires-in")) {
             if ((rc = num(f, a, 60, 604800, &v))) return rc;
             c->expires_in = (int)v;
-        } else if (!strcmp(f, "--short-expiry")) {
-            if ((rc = num(f, a, 60, 604800, &v))) return rc;
+        } else if (!strcmp(f, "--short-expiry")) {   /* below 60 only where the gateway allows it */
+            if ((rc = num(f, a, 10, 604800, &v))) return rc;
             c->short_expiry = (int)v;
         } else if (!strcmp(f, "--mix")) {
             if ((rc = parse_mix(a, c))) return rc;

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""The bulk-resolve benchmark (see scripts/bench.d/bulk.sh). Prints ROW| lines."""
+import json, os, re, subprocess, sys, time
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+os.environ.setdefault("RT_LOGDIR", os.path.join(os.environ.get("BENCH_DIR", os.path.join(ROOT, "build", "bench")),
+                                                "logs"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "ui"))
+import uikit as U  # noqa: E402
+import rt  # noqa: E402
+import atexit  # noqa: E402
+atexit.unregister(rt.T._end)   # not a TAP test: no plan line
+N = int(os.environ.get("BENCH_BULK_N", "1000"))
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def row(fig, val, unit, bname, bval, ratio, target, ok):
+    print("ROW|%s|%s|%s|%s|%s|%s|%s|%s" % (fig, val, unit, bname, bval, ratio, target, "PASS" if ok else "FAIL"), flush=True)
+
+
+srv = rt.Raild("--no-workers", name="bench-bulk")
+ops_name = rt.uniq("bench-ops")
+OPS = rt.admin("create-key", "--role", "ops", "--name", ops_name, "--env", "sandbox", check=True)[1].strip()
+# the merchant with the most open underpaid exceptions in sandbox: the console's filter
+mid, mname, total = rt.sql("SELECT m.id, m.name, count(*) FROM exceptions e JOIN merchants m ON m.id = e.merchant_id"
+                           " WHERE e.environment = 'sandbox' AND e.type = 'underpaid' AND e.state = 'open'"
+                           " GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 1")[0]
+log("merchant %s: %s open underpaid exceptions in sandbox" % (mname, total))
+ids = [r[0] for r in rt.sql("SELECT public_id FROM exceptions WHERE environment = 'sandbox' AND type = 'underpaid'"
+                            " AND state = 'open' AND merchant_id <> :'m' ORDER BY id LIMIT %d" % N, m=mid)]
+
+# ---------------------------------------------------------------- baseline: curl, one call each
+script = os.path.join(os.environ["RT_LOGDIR"], "bulk-curl.sh")
+hdr = os.path.join(os.environ["RT_LOGDIR"], "bulk-curl.hdr")
+with open(hdr, "w") as f:
+    f.write("Authorization: Bearer %s\nContent-Type: application/json\n" % OPS)
+os.chmod(hdr, 0o600)
+with open(script, "w") as f:
+    for i in ids:
+        f.write("curl -s -o /dev/null -w '%%{http_code}\\n' -X POST -H @%s %s/v1/exceptions/%s/resolve -d '%s'\n" % (
+            hdr, srv.base, i, json.dumps({"resolution": "write_off", "note": "bench: small shortfalls", "version": 1})))
+t0 = time.time()
+out = subprocess.run(["bash", script], capture_output=True, text=True).stdout.split()
+curl_s = time.time() - t0
+log("curl loop: %d calls in %.1f s, statuses %s" % (len(out), curl_s, sorted(set(out))))
+
+# ---------------------------------------------------------------- the console
+c = U.Console(api=srv.base, key_file=U.key_file(OPS), name="bench-bulk")
+c.wait("Payments", timeout=30)
+c.keys(":")
+c.type("exceptions type=underpaid state=open merchant=" + mname)
+c.keys("Enter")
+c.wait("underpaid", timeout=30)
+c.keys("*")
+tagged = c.wait(re.compile(r"· (\d[\d,]*) tagged"), timeout=60) or ""
+m = re.search(r"· (\d[\d,]*) tagged", tagged)
+ntag = int(m.group(1).replace(",", "")) if m else 0
+c.keys("r")
+menu = c.wait("Resolve all tagged as", timeout=20) or ""
+mm = re.search(r"(\d)\W{1,4}write_off", menu)
+c.keys(mm.group(1) if mm else "4", "Enter")
+c.wait("Note for all", timeout=20)
+c.type("bench: shortfalls under the threshold are written off")
+c.keys("Enter")
+c.wait(re.compile(r"Resolve \d[\d,]* tagged\?"), timeout=20)
+c.keys("Tab")
+t0 = time.time()
+c.keys("Enter")
+progress = None
+end = time.time() + 120
+result = ""
+while time.time() < end:
+    s = c.text()
+    if progress is None and re.search(r"\d+ of \d+|\d+/\d+", s) and "Bulk result" not in s:
+        progress = s
+    if "Bulk result" in s:
+        result = s
+        break
+    time.sleep(0.05)
+console_s = time.time() - t0
+mres = re.search(r"(\d+) succeeded, (\d+) failed", result)
+done = int(rt.sql1("SELECT count(*) FROM exceptions WHERE merchant_id = :'m' AND type = 'underpaid'"
+                   " AND resolution = 'write_off' AND resolved_by = :'a'", m=mid, a=ops_name))
+log("console: %d tagged, result %r in %.2f s; %d resolved in the database; progress seen: %s" % (
+    ntag, mres.group(0) if mres else None, console_s, done, progress is not None))
+c.close()
+audits = int(rt.sql1("SELECT count(*) FROM audit_log WHERE action = 'exception.resolve' AND actor = :'a'", a=ops_name))
+ok = bool(mres) and done == ntag and ntag >= min(N, int(total)) and console_s <= 10
+row("bulk resolve of %d exceptions from the console (* then r), end to end" % ntag, "%.2f" % console_s, "s",
+    "%d single resolves with curl" % len(out), "%.2f s" % curl_s, "%.2fx" % (console_s / curl_s if curl_s else 0),
+    "<= 10 s, every one resolved and audited", ok and audits >= done + len([x for x in out if x == "200"]))
+srv.stop()
