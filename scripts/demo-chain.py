@@ -5,6 +5,10 @@ is up it plays a merchant's customers there: real token transfers for Acme's eth
 payments (exact, now and then short, too much or a look-alike token), and a reorg now and
 then. Refunds of overpayments go back out from the hot wallet it names (DIR/anvil.hot), anvil
 signing for it.
+A second node, anvil-b (chain 31338, DIR/anvil-b.url), is a network raild watches with no rail
+on it: 20 s after the gateway is up it is reorged below what raild recorded as final, so the
+console shows what a chain incident looks like (the network stopped, a critical chain_incident
+exception that ops resolve with resume_watching).
 
    demo-chain.py DIR      writes DIR/anvil.url, waits for DIR/api.url, runs until SIGTERM
 (railsim simulates the other chains itself; this one is a real node.)"""
@@ -33,6 +37,9 @@ with open(os.path.join(d, "anvil.hot"), "w") as f:
     f.write(node.accounts[1] + "\n")
 with open(os.path.join(d, "anvil.payer"), "w") as f:
     f.write(node.payer + "\n")
+node_b = chainlib.Anvil(chain_id=31338, block_time=1, name="demo-anvil-b", logdir=os.path.join(d, "logs"))
+with open(os.path.join(d, "anvil-b.url"), "w") as f:
+    f.write(node_b.url + "\n")
 with open(os.path.join(d, "anvil.url.tmp"), "w") as f:
     f.write(node.url + "\n")
 os.rename(os.path.join(d, "anvil.url.tmp"), os.path.join(d, "anvil.url"))
@@ -45,8 +52,16 @@ key = open(os.path.join(d, "keys", "merchant-acme")).read().strip()
 rng = random.Random(int(os.environ.get("DEMO_SEED", "42")))
 n = 0
 next_reorg = time.time() + 40
+incident_at = time.time() + 20
 while True:
     time.sleep(rng.uniform(2, 5))
+    if incident_at and time.time() >= incident_at:
+        try:   # three blocks replaced on a network where every block is final: an incident
+            node_b.rpc("anvil_reorg", 3, [])
+            print("deep reorg on anvil-b at head %d" % node_b.head(), flush=True)
+        except Exception as e:
+            print("anvil-b error: %s" % e, flush=True)
+        incident_at = None
     n += 1
     amount = rng.choice(["25.00", "120.00", "9.99", "480.00", "60.00"])
     body = json.dumps({"reference": "ANV-%05d" % n, "amount": amount, "rail": "ethereum:usdt",

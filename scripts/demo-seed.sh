@@ -17,6 +17,9 @@ bin/raild admin set-rail --env sandbox --rail ethereum:usdt --network anvil \
 bin/raild admin set-rail --env sandbox --rail polygon:usdt --network polygon-amoy \
   --contract 0x1616d425cd540b256475cbfb604586c8598ec0fb
 bin/raild admin set-rpc --network anvil --url-file "$DIR/anvil.url" --from-block 1
+# a second node with no rail on it, reorged deep by demo-chain.py: the chain incident path
+bin/raild admin add-network --name anvil-b --env sandbox --kind evm --chain-id 31338 --block-time-ms 1000
+bin/raild admin set-rpc --network anvil-b --url-file "$DIR/anvil-b.url" --from-block 1
 # money out (DESIGN §11): payouts leave anvil's second account, anvil signs for it
 bin/raild admin add-wallet --network anvil --address "$(cat "$DIR/anvil.hot")" --kind hot
 bin/raild admin set-signer --network anvil --url-file "$DIR/anvil.url"
