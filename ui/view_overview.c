@@ -19,7 +19,8 @@
 #define OV_BUCKETS 256
 #define OV_RELOAD_MS 10000
 
-/* one (metric, subject): per-bin sums, maxima and latest values; finality: bucket counts */
+/* one (metric, subject): per-bin sums and maxima, the value at the newest sample (in the bin
+ * that holds it); finality: bucket counts */
 struct series {
     char metric[24], subject[96], label[160];
     long long sum[OV_BINS_MAX], mx[OV_BINS_MAX], last[OV_BINS_MAX];
@@ -64,18 +65,24 @@ static int load(struct app *a, struct view *v)
     a->reload_at = now_ms() + OV_RELOAD_MS;   /* the time axis moves */
     int64_t t0 = now_us();
     PGresult *r = cq(a,
-        "WITH w AS (SELECT date_trunc('minute', now()) - make_interval(mins => $2::int - 1) AS t0),"
+        /* integer minute arithmetic for the bins; endpoint labels computed once per endpoint
+         * (MATERIALIZED), not once per bin */
+        /* "last": a gauge's value at the newest sample of the environment (tl), NULL (0) when
+         * it has no row there — a break class with nothing open is not sampled */
+        "WITH w AS (SELECT date_trunc('minute', now()) - make_interval(mins => $2::int - 1) AS t0,"
+        "           (SELECT max(minute) FROM console_rollup WHERE environment = $1) AS tl),"
         " g AS (SELECT c.metric, c.subject, c.bucket,"
         "         CASE WHEN c.metric = 'finality' THEN 0"
-        "              ELSE least($3::int - 1, floor(extract(epoch FROM c.minute - w.t0) / 60 * $3::int / $2::int))::int"
+        "              ELSE least($3::int - 1, (date_part('epoch', c.minute - w.t0)::int / 60) * $3::int / $2::int)"
         "         END AS bin,"
-        "         sum(c.value) AS s, max(c.value) AS mx, (array_agg(c.value ORDER BY c.minute DESC))[1] AS last"
-        "       FROM console_rollup c, w WHERE c.environment = $1 AND c.minute >= w.t0 GROUP BY 1, 2, 3, 4)"
-        " SELECT g.metric, g.subject, g.bucket, g.bin, g.s, g.mx, g.last,"
-        "   coalesce(m.name || ' ' || coalesce(substring(e.url FROM '://([^/?#]+)'), ''), g.subject),"
-        "   rollup_bucket_upper_s(g.bucket), to_char(now(), 'HH24:MI:SS')"
-        " FROM g LEFT JOIN webhook_endpoints e ON g.metric LIKE 'webhook%' AND e.id::text = g.subject"
-        " LEFT JOIN merchants m ON m.id = e.merchant_id"
+        "         sum(c.value) AS s, max(c.value) AS mx, max(c.value) FILTER (WHERE c.minute = w.tl) AS last"
+        "       FROM console_rollup c, w WHERE c.environment = $1 AND c.minute >= w.t0 GROUP BY 1, 2, 3, 4),"
+        " lab AS MATERIALIZED (SELECT e.id::text AS subject,"
+        "         m.name || ' ' || coalesce(substring(e.url FROM '://([^/?#]+)'), '') AS label"
+        "       FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id WHERE e.environment = $1)"
+        " SELECT g.metric, g.subject, g.bucket, g.bin, g.s, g.mx, g.last, coalesce(lab.label, g.subject),"
+        "   CASE WHEN g.metric = 'finality' THEN rollup_bucket_upper_s(g.bucket) END, to_char(now(), 'HH24:MI:SS')"
+        " FROM g LEFT JOIN lab ON g.metric LIKE 'webhook%' AND lab.subject = g.subject"
         " ORDER BY g.metric, 8, g.subject, g.bucket, g.bin",
         a->cfg.env, mins, bins);
     char what[64];

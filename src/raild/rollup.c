@@ -92,13 +92,15 @@ int rollup_pass(PGconn *db)
     if (ok && mine) {
         /* the minutes of the window are replaced whole: a minute whose rows are gone (or that
          * something else wrote) does not keep a count */
-        PGresult *r = db_q(db, "DELETE FROM console_rollup WHERE minute >= $1::timestamptz AND metric IN"
+        PGresult *r = db_q(db, "DELETE FROM console_rollup WHERE environment IN (SELECT name FROM environments)"
+                               " AND minute >= $1::timestamptz AND metric IN"
                                " ('payments_created', 'payments_finalized', 'finality')", start);
         ok = !db_failed(r);
         PQclear(r);
         if (ok) { r = db_q(db, COUNTERS_SQL, start); ok = !db_failed(r); PQclear(r); }
         if (ok) ok = db_cmd(db, GAUGES_SQL) == 0;
-        if (ok) ok = db_cmd(db, "DELETE FROM console_rollup WHERE minute < now() - interval '26 hours'") == 0;
+        if (ok) ok = db_cmd(db, "DELETE FROM console_rollup WHERE environment IN (SELECT name FROM environments)"
+                                " AND minute < now() - interval '26 hours'") == 0;
     }
     if (!ok || !mine || db_cmd(db, "COMMIT")) {
         db_cmd(db, "ROLLBACK");
