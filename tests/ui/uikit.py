@@ -113,7 +113,7 @@ MASKS = [
     (re.compile(r"\b(ui-ops|ui-viewer|ui-support|ui-finance|ops|viewer|support|finance)-[0-9a-f]{10}\b"), r"\1-XXXXXXXXXX"),
     (re.compile(r"\b(pay|exc|evt|we|whsec)_[a-z0-9]{24}\b"), r"\1_XXXXXXXXXXXXXXXXXXXXXXXX"),
     # an id cut by the right edge of the screen (the crumb on the tabs line)
-    (re.compile(r"\b(pay|exc|evt|we|whsec)_[a-z0-9]{1,23}$"), r"\1_CUT"),
+    (re.compile(r"\b(pay|exc|evt|we|whsec|brk)_[a-z0-9]{1,23}$"), r"\1_CUT"),
     (re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"), "YYYY-MM-DD HH:MM:SS"),
     (re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d"), "MM-DD HH:MM:SS"),
     (re.compile(r"\b(awaiting|detected|confirming|confirmed|finalized|expired|canceled) (\d+\+?|\?)"), r"\1 N"),
