@@ -58,6 +58,9 @@ wait_http() {   # URL, seconds
 
 say "== database (build/demo/pg)"
 eval "$(bash scripts/pgtmp.sh start "$PGDIR")"
+# from here on every file the demo writes (keys, webhook secrets, endpoint JSON, anvil URLs,
+# logs) is private: curl -o and friends would otherwise leave a secret 0644 for a moment
+umask 077
 bin/raild migrate >"$LOGS/migrate.log" 2>&1
 say "== a real EVM node: anvil (npm), test USDT at the real USDT address"
 python3 scripts/demo-chain.py "$DEMO" >"$LOGS/chain.log" 2>&1 &

@@ -122,3 +122,12 @@ unsigned util_divmod_be(unsigned char *num, size_t len, unsigned d, int *zero)
     }
     return rem;
 }
+
+long long util_text_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p < 0x20 && *p != '\t' && *p != '\n') || *p == 0x7f) return *p;
+        if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) return p[1];   /* U+0080-U+009F */
+    }
+    return -1;
+}

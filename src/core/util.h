@@ -11,6 +11,9 @@ void util_random_bytes(unsigned char *buf, size_t n);
 void util_sha256(const void *data, size_t n, unsigned char out[32]);
 void util_hex(const unsigned char *in, size_t n, char *out);     /* out >= 2n+1 */
 int util_hexval(char c);                                          /* 0-15, or -1 */
+/* The first C0 control (other than tab and newline), DEL or C1 control (U+0080-U+009F) in a
+ * UTF-8 string, as its code point; -1 when there is none. For free text that is stored. */
+long long util_text_control(const char *s);
 /* Divides the big-endian number num[len] by d in place; returns the remainder, *zero says
  * whether the quotient is 0 (base conversion: base58, decimal). */
 unsigned util_divmod_be(unsigned char *num, size_t len, unsigned d, int *zero);

@@ -317,8 +317,9 @@ static int lock_exception(struct req *q, struct resp *r, struct exc_row *e, int 
     }
     PQclear(res);
     res = db_q(q->db, "SELECT id, coalesce(payment_id, 0), coalesce(transfer_id, 0), coalesce(merchant_id, 0),"
-                      " version, state, type, coalesce(environment, ''), public_id"
-                      " FROM exceptions WHERE public_id = $1 FOR UPDATE", q->params[0]);
+                      " version, state, type,"
+                      " coalesce(environment, (SELECT n.environment FROM networks n WHERE n.name = exceptions.network), ''),"
+                      " public_id FROM exceptions WHERE public_id = $1 FOR UPDATE", q->params[0]);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.lock"); PQclear(res); return -1; }
     if (PQntuples(res) != 1) {
         PQclear(res);
@@ -471,7 +472,15 @@ static void exceptions_act(struct req *q, struct resp *r, enum exc_action act)
     json_t *body = parse_action(q, r, &a), *before = NULL, *after = NULL;
     if (!body) return;
     if (tx_begin(q, r)) goto done;
-    if (lock_exception(q, r, &e, act == ACT_RESOLVE) || check_version_state(&e, &a, FROM[act], VERB[act], r)) goto done;
+    if (lock_exception(q, r, &e, act == ACT_RESOLVE)) goto done;
+    /* an operator key acts only in its own environment (DESIGN §7): a sandbox key must not
+     * claim or resolve a production exception, whatever the console allows */
+    if (q->who.env[0] && e.env[0] && strcmp(e.env, q->who.env)) {
+        resp_error(r, 403, "wrong_environment", "exception %s is in %s; this key acts in %s only", e.public_id, e.env,
+                   q->who.env);
+        goto done;
+    }
+    if (check_version_state(&e, &a, FROM[act], VERB[act], r)) goto done;
     if (!(before = exc_load(q->db, e.id))) { resp_db_error(r, q->db, NULL, "exceptions.before"); goto done; }
     if (act == ACT_RESOLVE && apply_effects(q, r, &e, &a, &out)) goto done;
     if (act == ACT_REOPEN) {   /* a refund's payout: canceled if still unsigned, else irreversible */

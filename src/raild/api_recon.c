@@ -308,6 +308,11 @@ static int brk_lock(struct req *q, struct resp *r, struct brk *k)
     snprintf(k->sev, sizeof k->sev, "%s", PQgetvalue(res, 0, 8));
     k->live_exception = PQgetvalue(res, 0, 9)[0] == 't';
     PQclear(res);
+    /* a finance key acts only in its own environment (DESIGN §7) */
+    if (q->who.env[0] && k->env[0] && strcmp(k->env, q->who.env)) {
+        resp_error(r, 403, "wrong_environment", "break %s is in %s; this key acts in %s only", k->id, k->env, q->who.env);
+        return -1;
+    }
     return 0;
 }
 

@@ -478,12 +478,15 @@ static void ops_ep_health(struct req *q, struct resp *r)
 /* Locks any merchant's endpoint; returns its status (malloc'd) and internal id, or NULL with resp filled. */
 static char *lock_endpoint(struct req *q, struct resp *r, char *id_out)
 {
-    PGresult *res = db_q(q->db, "SELECT id, status FROM webhook_endpoints WHERE public_id = $1 FOR UPDATE",
+    PGresult *res = db_q(q->db, "SELECT id, status, environment FROM webhook_endpoints WHERE public_id = $1 FOR UPDATE",
                          q->params[0]);
     char *st = NULL;
     if (db_failed(res)) resp_db_error(r, q->db, res, "endpoint lock");
     else if (!PQntuples(res) || !strcmp(PQgetvalue(res, 0, 1), "deleted"))
         resp_error(r, 404, "not_found", "no such webhook endpoint");
+    else if (q->who.env[0] && strcmp(PQgetvalue(res, 0, 2), q->who.env))   /* DESIGN §7: own environment only */
+        resp_error(r, 403, "wrong_environment", "the endpoint is in %s; this key acts in %s only", PQgetvalue(res, 0, 2),
+                   q->who.env);
     else {
         snprintf(id_out, 32, "%s", PQgetvalue(res, 0, 0));
         st = strdup(PQgetvalue(res, 0, 1));
@@ -730,11 +733,17 @@ static void delivery_retry(struct req *q, struct resp *r)
     }
     if (tx_begin(q, r)) goto out;
     PGresult *res = db_q(q->db,
-        "SELECT d.status, e.status, d.attempts FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
-        " WHERE d.id = $1 FOR UPDATE OF d", s);
+        "SELECT d.status, e.status, d.attempts, d.environment FROM webhook_deliveries d"
+        " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1 FOR UPDATE OF d", s);
     if (db_failed(res) || !PQntuples(res)) {
         if (db_failed(res)) resp_db_error(r, q->db, res, "delivery lock");
         else resp_error(r, 404, "not_found", "no such delivery");
+        PQclear(res);
+        goto out;
+    }
+    if (q->who.env[0] && strcmp(PQgetvalue(res, 0, 3), q->who.env)) {   /* DESIGN §7: own environment only */
+        resp_error(r, 403, "wrong_environment", "the delivery is in %s; this key acts in %s only", PQgetvalue(res, 0, 3),
+                   q->who.env);
         PQclear(res);
         goto out;
     }

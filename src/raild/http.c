@@ -151,6 +151,12 @@ int jget_str(json_t *o, const char *k, int required, size_t maxlen, const char *
         resp_error(r, 400, "invalid_request", "field '%s' must be at most %zu characters, without NUL", k, maxlen);
         return -1;
     }
+    long long at = util_text_control(json_string_value(v));
+    if (at >= 0) {   /* stored raw they reach CSV exports, logs and other clients unescaped */
+        resp_error(r, 400, "invalid_request", "field '%s' holds a control character (U+%04llX); only newline and tab"
+                   " are allowed", k, at);
+        return -1;
+    }
     *out = json_string_value(v);
     return 0;
 }
@@ -297,10 +303,60 @@ static int authenticate(struct req *q, struct resp *r)
     return 0;
 }
 
+/* The URL as MHD hands it over, decoded by unescape() below: a control character (a %00
+ * arrives as DEL, see there) anywhere in the path, or in a query value, is refused before
+ * routing — `PUT /v1/orders/a%00b` must not store the reference "a". So is a query with more
+ * parameters than any endpoint takes. */
+#define QUERY_ARGS_MAX 64
+
+static int has_control(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) return 1;
+    return 0;
+}
+
+struct arg_scan { int n, bad; char bad_key[64]; };
+
+static enum MHD_Result scan_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    struct arg_scan *a = cls;
+    (void)kind;
+    a->n++;
+    if (!a->bad && ((key && has_control(key)) || (value && has_control(value)))) {
+        a->bad = 1;
+        snprintf(a->bad_key, sizeof a->bad_key, "%s", key && !has_control(key) ? key : "?");
+    }
+    return MHD_YES;
+}
+
+static int url_refused(struct req *q, struct resp *r)
+{
+    if (has_control(q->url)) {
+        q->route = "invalid_path";
+        resp_error(r, 400, "invalid_path", "the path holds a control character (such as %%00); remove it");
+        return 1;
+    }
+    struct arg_scan a = { 0 };
+    MHD_get_connection_values(q->mhd, MHD_GET_ARGUMENT_KIND, scan_arg, &a);
+    if (a.n > QUERY_ARGS_MAX) {
+        q->route = "too_many_parameters";
+        resp_error(r, 414, "too_many_parameters", "at most %d query parameters (got %d)", QUERY_ARGS_MAX, a.n);
+        return 1;
+    }
+    if (a.bad) {
+        q->route = "invalid_query";
+        resp_error(r, 400, "invalid_request", "query parameter '%s' holds a control character; remove it", a.bad_key);
+        return 1;
+    }
+    return 0;
+}
+
 static void dispatch(struct req *q, struct resp *r)
 {
     char scratch[1024];
     int path_matched;
+    if (url_refused(q, r)) return;
     const struct route *rt = route_find(q->method, q->url, q, scratch, sizeof scratch, &path_matched);
     if (!rt) {
         q->route = path_matched ? "method_not_allowed" : "not_found";
@@ -427,6 +483,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     }
 }
 
+/* MHD's %-decoding, except that %00 becomes DEL (0x7f) instead of ending the string early:
+ * url_refused() then sees a control character where the default would silently cut the id. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && p[1] && p[2] && (hi = util_hexval(p[1])) >= 0 && (lo = util_hexval(p[2])) >= 0) {
+            int v = hi * 16 + lo;
+            *w++ = (char)(v ? v : 0x7f);
+            p += 2;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
 static volatile sig_atomic_t g_stop;
 void http_stop(void) { g_stop = 1; }
 
@@ -446,8 +523,11 @@ int http_serve(const struct server_opts *o)
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
         &on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)o->threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
-        MHD_OPTION_END);
+        (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
+        /* room for a long query, so it reaches url_refused() and gets a 414 rather than MHD
+         * dropping the connection; no address reuse: a second raild on the same address must
+         * fail to start, not take half the requests */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024), MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "raild: cannot listen on %s:%d (in use, or not a local address?)\n", o->host, o->port);
         return 1;

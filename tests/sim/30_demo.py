@@ -69,3 +69,16 @@ left = subprocess.run(["pgrep", "-af", os.path.join(ROOT, "build", "demo")], cap
 left = [l for l in left.splitlines() if "pgrep" not in l]
 ok(not left, "no process of the demo is left running", "\n".join(left))
 ok(not os.path.exists(os.path.join(ROOT, "build", "demo", "pids")), "the demo's pid file is gone")
+
+# everything the demo wrote after its database started is private (umask 077): keys,
+# webhook secrets, the endpoints' JSON, the anvil URLs
+demo_dir = os.path.join(ROOT, "build", "demo")
+loose = []
+for base, dirs, files in os.walk(demo_dir):
+    if os.path.join(demo_dir, "pg") in base or base.endswith("/node_modules"):
+        continue
+    for f in files:
+        path = os.path.join(base, f)
+        if (f.startswith(("endpoint-", "whsec-", "anvil")) or "/keys" in base) and os.stat(path).st_mode & 0o077:
+            loose.append("%s %o" % (os.path.relpath(path, demo_dir), os.stat(path).st_mode & 0o777))
+ok(not loose, "no key, webhook secret, endpoint or node URL file of the demo is readable by others", loose)
