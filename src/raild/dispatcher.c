@@ -278,6 +278,9 @@ static void job_start(struct disp *d, struct job *j)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    /* never through a proxy from the environment (http_proxy, HTTPS_PROXY…): the guard below
+     * would then judge only the proxy's address, and the proxy would reach anything */
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_guarded);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
     j->blocked[0] = 0;

@@ -119,10 +119,21 @@ static int blocked(int family, const unsigned char *a, char *why, size_t whylen)
     unsigned char v4[4];
     pthread_once(&deny_once, parse_deny);
     static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    if (family == AF_INET6 && !memcmp(a, mapped, 12)) {   /* ::ffff:a.b.c.d is a.b.c.d */
-        memcpy(v4, a + 12, 4);
-        family = AF_INET;
-        a = v4;
+    static const unsigned char compat[12] = { 0 };
+    static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+    /* IPv6 forms that carry an IPv4 address are judged by that address: mapped ::ffff:a.b.c.d,
+     * the deprecated compatible ::a.b.c.d (but :: and ::1 stay what they are), NAT64
+     * 64:ff9b::a.b.c.d, and 6to4 2002:aabb:ccdd:: — each reaches the IPv4 host it embeds */
+    if (family == AF_INET6) {
+        const unsigned char *e = NULL;
+        if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12)) e = a + 12;
+        else if (!memcmp(a, compat, 12) && (a[12] | a[13] | a[14] || a[15] > 1)) e = a + 12;
+        else if (a[0] == 0x20 && a[1] == 0x02) e = a + 2;
+        if (e) {
+            memcpy(v4, e, 4);
+            family = AF_INET;
+            a = v4;
+        }
     }
     for (int i = 0; i < nallow; i++)
         if (in_net(&allow[i], family, a)) return 0;
@@ -146,19 +157,43 @@ int netguard_blocked_addr(const struct sockaddr *sa, char *why, size_t whylen)
     return 1;
 }
 
+/* Full-width and ideographic dots (U+3002, U+FF0E, U+FF61) and full-width digits
+ * (U+FF10-U+FF19) become ASCII: IDNA maps them so, and a resolver would then see 127.0.0.1. */
+static void fold_fullwidth(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p && o + 1 < n;) {
+        if (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x82) { out[o++] = '.'; p += 3; }
+        else if (p[0] == 0xef && p[1] == 0xbc && p[2] == 0x8e) { out[o++] = '.'; p += 3; }
+        else if (p[0] == 0xef && p[1] == 0xbd && p[2] == 0xa1) { out[o++] = '.'; p += 3; }
+        else if (p[0] == 0xef && p[1] == 0xbc && p[2] >= 0x90 && p[2] <= 0x99) { out[o++] = (char)('0' + p[2] - 0x90); p += 3; }
+        else out[o++] = (char)*p++;
+    }
+    out[o] = 0;
+}
+
 int netguard_blocked_host(const char *host, char *why, size_t whylen)
 {
-    char h[INET6_ADDRSTRLEN + 2];
+    char h[256];
     size_t n = strlen(host);
     if (n >= sizeof h) return 0;
-    memcpy(h, host, n + 1);
+    fold_fullwidth(host, h, sizeof h);
+    n = strlen(h);
+    /* a trailing dot makes a name absolute ("localhost.", "127.0.0.1."): resolvers accept it,
+     * and it slips past comparisons; a merchant's endpoint never needs one */
+    if (n && h[n - 1] == '.') {
+        snprintf(why, whylen, "'%.100s' ends with a dot; write the host name without it", host);
+        return 1;
+    }
     if (h[0] == '[' && n > 2 && h[n - 1] == ']') {
         memmove(h, h + 1, n - 2);
         h[n - 2] = 0;
     }
     unsigned char a[16];
     size_t hl = strlen(h);
-    if (!strcasecmp(h, "localhost") || (hl > 10 && !strcasecmp(h + hl - 10, ".localhost")))
+    /* names every resolver (or /etc/hosts) answers with a loopback address */
+    if (!strcasecmp(h, "localhost") || (hl > 10 && !strcasecmp(h + hl - 10, ".localhost")) ||
+        !strcasecmp(h, "localhost.localdomain") || !strcasecmp(h, "ip6-localhost") || !strcasecmp(h, "ip6-loopback"))
         return inet_pton(AF_INET, "127.0.0.1", a) == 1 && blocked(AF_INET, a, why, whylen);
     struct in_addr v4;   /* inet_aton: also the forms resolvers accept, "127.1", "0x7f.1", "2130706433" */
     if (inet_aton(h, &v4)) return blocked(AF_INET, (const unsigned char *)&v4, why, whylen);

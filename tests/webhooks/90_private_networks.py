@@ -34,6 +34,16 @@ REFUSED = [
     ("IPv4-mapped loopback", "http://[::ffff:127.0.0.1]/hook", "loopback"),
     ("IPv6 unique local", "https://[fd00::1]/hook", "private"),
     ("IPv6 link-local", "https://[fe80::1]/hook", "link-local"),
+    # what a security review got through (issue 14): each now refused
+    ("localhost with a trailing dot", "http://localhost./hook", "ends with a dot"),
+    ("an IP literal with a trailing dot", "http://127.0.0.1./hook", "ends with a dot"),
+    ("ip6-localhost", "http://ip6-localhost/hook", "loopback"),
+    ("ip6-loopback", "http://ip6-loopback:8080/hook", "loopback"),
+    ("IPv4-compatible loopback", "http://[::127.0.0.1]/hook", "loopback"),
+    ("NAT64 of loopback", "http://[64:ff9b::7f00:1]/hook", "loopback"),
+    ("6to4 of loopback", "http://[2002:7f00:1::]/hook", "loopback"),
+    ("6to4 of a private address", "http://[2002:c0a8:0101::1]/hook", "private"),
+    ("NAT64 of cloud metadata", "http://[64:ff9b::a9fe:a9fe]/latest/", "link-local"),
 ]
 before = row_counts(["webhook_endpoints", "audit_log"])
 for name, url, what in REFUSED:
@@ -41,6 +51,11 @@ for name, url, what in REFUSED:
     err = (b or {}).get("error", {})
     ok(st == 422 and err.get("code") == "url_not_allowed" and what in err.get("message", ""),
        "register %s (%s) → 422 url_not_allowed, saying it is %s" % (name, url, what), "%r %r" % (st, b))
+for name, url in (("full-width dots", "http://127\u30020\u30020\u30021/hook"),
+                  ("full-width stops and digits", "http://\uff11\uff12\uff17\uff0e0\uff0e0\uff0e1/hook")):
+    st, b, _ = guarded.call("POST", "/v1/webhook-endpoints", key=m.key, body={"url": url})
+    ok(st == 422 and (b or {}).get("error", {}).get("code") in ("url_not_allowed", "invalid_url"),
+       "register %s (%s) is refused" % (name, url), "%r %r" % (st, b))
 is_(row_counts(["webhook_endpoints", "audit_log"]), before, "refused registrations wrote nothing")
 for name, url in [("a public IP literal", "https://93.184.216.34/hook"), ("a host name", "https://hooks.example.com/x")]:
     st, b, _ = guarded.call("POST", "/v1/webhook-endpoints", key=m.key, body={"url": url})
