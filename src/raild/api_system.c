@@ -1,4 +1,8 @@
-/* /healthz and /metrics: no key needed. */
+/* /healthz, /readyz and /metrics: no key needed.
+ *   /healthz  liveness: the process answers HTTP; it never touches the database, so a
+ *             stalled or stopped database does not get raild restarted by its supervisor
+ *   /readyz   readiness: the database answers a read of the keys table within 1 s (a
+ *             stopped server, a full pool or a lock on api_keys all make it 503) */
 #include "raild/http.h"
 #include "raild/metrics.h"
 #include "core/db.h"
@@ -7,6 +11,23 @@
 static void healthz(struct req *q, struct resp *r)
 {
     resp_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static void readyz(struct req *q, struct resp *r)
+{
+    if (db_cmd(q->db, "BEGIN") || db_cmd(q->db, "SET LOCAL statement_timeout = 1000")) {
+        db_cmd(q->db, "ROLLBACK");
+        resp_error(r, 503, "not_ready", "the database does not answer");
+        return;
+    }
+    char *v = db_val(q->db, "SELECT count(*) FROM (SELECT 1 FROM api_keys LIMIT 1) k");
+    db_cmd(q->db, "ROLLBACK");
+    if (!v) {
+        resp_error(r, 503, "not_ready", "the database did not answer a read of api_keys within 1 s");
+        return;
+    }
+    free(v);
+    resp_json(r, 200, json_pack("{s:s,s:s}", "status", "ready", "database", "ok"));
 }
 
 static void metrics(struct req *q, struct resp *r)
@@ -19,6 +40,7 @@ static void metrics(struct req *q, struct resp *r)
 
 const struct route system_routes[] = {
     { "GET", "/healthz", CAP_PUBLIC, healthz },
+    { "GET", "/readyz", CAP_PUBLIC, readyz },
     { "GET", "/metrics", CAP_PUBLIC, metrics },
     { 0 }
 };
