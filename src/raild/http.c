@@ -4,6 +4,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "raild/ratelimit.h"
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -284,20 +285,66 @@ static PGconn *thread_db(void)
     return tl_db;
 }
 
+/* "ip:a.b.c.d" of the client, for the failed-authentication bucket */
+static void client_bucket(struct req *q, char *out, size_t n)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(q->mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, ip, sizeof ip);
+    else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, ip, sizeof ip);
+    snprintf(out, n, "ip:%s", ip);
+}
+
+static void too_many(struct resp *r, const char *code, long long retry_ms, const char *msg)
+{
+    char ra[24];
+    snprintf(ra, sizeof ra, "%lld", (retry_ms + 999) / 1000);
+    resp_error(r, 429, code, "%s; retry after %s s", msg, ra);
+    resp_header(r, "Retry-After", ra);
+}
+
+/* what our keys look like (auth_new_key): anything else is refused without a lookup */
+static int key_shaped(const char *k)
+{
+    if (strncmp(k, "rk_live_", 8) && strncmp(k, "rk_test_", 8)) return 0;
+    size_t n = strlen(k + 8);
+    return n == 24 && strspn(k + 8, "abcdefghijklmnopqrstuvwxyz234567") == n;
+}
+
 static int authenticate(struct req *q, struct resp *r)
 {
+    char ipb[64];
+    long long retry = 0;
+    double fail_rate = rl_auth_failures_per_s();
+    client_bucket(q, ipb, sizeof ipb);
+    /* a client that keeps presenting bad keys is turned away before the database */
+    if (!rl_check(ipb, fail_rate, fail_rate * 10, 0, &retry)) {
+        too_many(r, "too_many_failed_keys", retry, "too many requests with unknown keys from this address");
+        return -1;
+    }
     const char *h = req_header(q, "Authorization");
     if (!h || strncasecmp(h, "Bearer ", 7) || !h[7]) {   /* the scheme is case-insensitive (RFC 9110 §11.1) */
+        rl_charge(ipb, fail_rate, fail_rate * 10);
         resp_error(r, 401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'");
         return -1;
     }
-    int rc = auth_lookup(q->db, h + 7, &q->who);
+    int rc = key_shaped(h + 7) ? auth_lookup(q->db, h + 7, &q->who) : -1;
     if (rc == -2) {
         resp_db_error(r, q->db, NULL, "auth");
         return -1;
     }
     if (rc) {
+        rl_charge(ipb, fail_rate, fail_rate * 10);
         resp_error(r, 401, "unauthorized", "unknown or revoked API key");
+        return -1;
+    }
+    char kb[40];
+    double per_key = rl_per_key_per_s();
+    snprintf(kb, sizeof kb, "key:%lld", q->who.key_id);
+    if (!rl_check(kb, per_key, per_key * 2, 1, &retry)) {
+        too_many(r, "rate_limited", retry, "this key sends more requests than its limit");
         return -1;
     }
     return 0;
