@@ -15,9 +15,11 @@ orders0 = sql1("SELECT count(*) FROM orders")
 st, b, _ = srv.call("PUT", "/v1/orders/a%00b", key=m.key, body={"status": "paid", "amount": "5", "rail": "tron:usdt"})
 is_((st, b.get("error", {}).get("code")), (400, "invalid_path"), "PUT /v1/orders/a%00b -> 400 invalid_path", b)
 is_(sql1("SELECT count(*) FROM orders"), orders0, "…and no order 'a' (or any) stored")
-for path in ("/v1/payments/pay_x%01y", "/v1/payments/pay_%7f", "/v1/orders/x%0Ay"):
-    st, b, _ = srv.call("GET", path, key=m.key)
-    is_((st, b.get("error", {}).get("code")), (400, "invalid_path"), "GET %s -> 400 invalid_path" % path, b)
+for path, want in (("/v1/payments/pay_%00", (400, "invalid_path")), ("/v1/payments/pay_%7f", (400, "invalid_path")),
+                   ("/v1/payments/pay_x%01y", (404, "not_found")), ("/v1/orders/x%0Ay", (422, "invalid_reference"))):
+    st, b, _ = srv.call("GET" if "payments" in path else "PUT", path, key=m.key,
+                        body=None if "payments" in path else {"status": "paid", "amount": "5", "updated_at": "2026-11-26T10:00:00Z"})
+    is_((st, b.get("error", {}).get("code")), want, "%s: another control character is refused as %s" % (path, want), b)
 st, b, _ = srv.call("GET", "/v1/payments?reference=a%00b", key=m.key)
 is_((st, b.get("error", {}).get("code")), (400, "invalid_request"), "a control character in a query value -> 400", b)
 q = "&".join("a%d=1" % i for i in range(500))
