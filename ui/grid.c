@@ -331,7 +331,12 @@ void grid_draw(struct app *a, struct view *v, int y, int h, const struct gcol *c
             if (x + w > a->cols) w = a->cols - x;
             char buf[512], out[600];
             enum style st = cell(a, v, r, i, buf, sizeof buf);
-            if (cols[i].right) {
+            if (cols[i].right && w > 1 && text_width(buf) > w) {
+                /* a number wider than its column (amounts are right-aligned) must not read as
+                 * a smaller one: cut it and say so */
+                int keep = w - 1;
+                snprintf(out, sizeof out, "%.*s%s", keep, buf, a->unicode ? "…" : "+");
+            } else if (cols[i].right) {
                 int pad = w - text_width(buf);
                 snprintf(out, sizeof out, "%*s%s", pad > 0 ? pad : 0, "", buf);
             } else snprintf(out, sizeof out, "%s", buf);

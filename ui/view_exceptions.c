@@ -13,7 +13,8 @@ enum { C_PUB, C_SEV, C_SLA, C_TYPE, C_STATE, C_MERCHANT, C_AMOUNT, C_DEC, C_ASSI
 
 #define EXC_SELECT \
     "SELECT e.public_id, e.severity, extract(epoch from e.sla_due)::bigint, e.type, e.state," \
-    " coalesce(m.name, ''), coalesce(e.amount::text, ''), coalesce(r.decimals, 6)," \
+    " coalesce(m.name, ''), coalesce(e.amount::text, '')," \
+    " coalesce(r.decimals, (SELECT x.decimals FROM rails x WHERE x.network = e.network ORDER BY x.id LIMIT 1), 6)," \
     " coalesce(e.assignee, ''), extract(epoch from e.opened_at)::bigint, e.version," \
     " coalesce(p.public_id, ''), coalesce(p.reference, ''), coalesce(e.merchant_id::text, '')"
 

@@ -153,7 +153,10 @@ static int exc_event(PGconn *db, long long exc_id, const char *type)
 static PGresult *exc_context(PGconn *db, const char *type, const char *pid, const char *tid)
 {
     return db_q(db,
-                "SELECT p.merchant_id, p.environment,"
+                /* the environment: the payment's, else the network's (a network belongs to
+                 * one environment): an unmatched transfer is not environment-less */
+                "SELECT p.merchant_id, coalesce(p.environment,"
+                "   (SELECT n.environment FROM networks n WHERE n.name = coalesce(t.network, pr.network))),"
                 " CASE WHEN $3 = 'wrong_asset' THEN tr.id ELSE coalesce(p.rail, tr.id) END,"
                 " coalesce(t.network, pr.network),"
                 " coalesce(CASE WHEN $3 = 'wrong_asset' THEN tr.decimals ELSE coalesce(pr.decimals, tr.decimals) END,"

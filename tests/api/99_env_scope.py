@@ -39,6 +39,22 @@ is_(sql1("SELECT count(*) FROM audit_log"), audit0, "no audit row for a refused 
 st, b, _ = srv.call("POST", "/v1/exceptions/%s/claim" % exc, key=ops_pr, body={"version": 1})
 is_(st, 200, "a production ops key claims it", b)
 
+# a transfer to no payment on a production network: its exception is production's too
+tron = PROD_RAILS["tron:usdt"]
+h = int(sql1("SELECT coalesce(max(head), 1000) FROM chain_heads WHERE network = 'tron'") or 1000) + 1
+idle = add_addresses("tron", 1)[0]   # one of our deposit addresses, given to no payment
+tx = tx_hash()[2:]
+st, b, _ = srv.call("POST", "/v1/chain/transfers", key=W, body={"network": "tron", "transfers": [
+    {"tx_hash": tx, "log_index": 0, "block_number": h, "block_hash": "cd" * 32, "contract": tron["contract"],
+     "from": tron_address(), "to": idle, "value": "7000000"}]})
+assert st == 200, b
+unm = sql("SELECT e.public_id, coalesce(e.environment, '-') FROM exceptions e JOIN chain_transfers t ON t.id = e.transfer_id"
+          " WHERE t.tx_hash = :'t'", t=tx.lower())
+ok(unm and unm[0][1] == "production", "an unmatched transfer on a production network opens a production exception", unm)
+if unm:
+    st, b, _ = srv.call("POST", "/v1/exceptions/%s/claim" % unm[0][0], key=ops_sb, body={"version": 1})
+    is_((st, b.get("error", {}).get("code")), (403, "wrong_environment"), "…which a sandbox ops key cannot claim", b)
+
 # a production break: an order paid that no payment matches (missing_in_provider), as the
 # reconciliation run finds it
 fin_sb, fin_pr = key("finance"), key("finance", env="production")
