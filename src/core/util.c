@@ -1,4 +1,5 @@
 #include "core/util.h"
+#include "core/log.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,4 +131,15 @@ long long util_text_control(const char *s)
         if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) return p[1];   /* U+0080-U+009F */
     }
     return -1;
+}
+
+long long util_env_i64(const char *name, long long def, long long lo, long long hi, const char *event)
+{
+    const char *e = getenv(name);
+    long long v = def;
+    if (e && util_parse_i64(e, lo, hi, &v)) {
+        log_warn(event, "name=%s value=\"%.20s\" using=%lld", name, e, def);
+        v = def;
+    }
+    return v;
 }

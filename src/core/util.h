@@ -14,6 +14,10 @@ int util_hexval(char c);                                          /* 0-15, or -1
 /* The first C0 control (other than tab and newline), DEL or C1 control (U+0080-U+009F) in a
  * UTF-8 string, as its code point; -1 when there is none. For free text that is stored. */
 long long util_text_control(const char *s);
+/* An integer setting from the environment: getenv(name) within [lo, hi], else def — and a
+ * value that is set but out of range or not a number is logged as `event name=… value=…
+ * using=def` (the daemon keeps running on the default). */
+long long util_env_i64(const char *name, long long def, long long lo, long long hi, const char *event);
 /* Divides the big-endian number num[len] by d in place; returns the remainder, *zero says
  * whether the quotient is 0 (base conversion: base58, decimal). */
 unsigned util_divmod_be(unsigned char *num, size_t len, unsigned d, int *zero);

@@ -116,14 +116,7 @@ struct create_in {
 static long long min_expiry_s(const char *env)
 {
     static long long sandbox = -1;
-    if (sandbox < 0) {
-        const char *e = getenv("RAILD_SANDBOX_MIN_EXPIRY_S");
-        sandbox = 60;
-        if (e && util_parse_i64(e, 10, 60, &sandbox)) {
-            log_warn("payments.bad_min_expiry", "value=\"%.20s\" using=60", e);
-            sandbox = 60;
-        }
-    }
+    if (sandbox < 0) sandbox = util_env_i64("RAILD_SANDBOX_MIN_EXPIRY_S", 60, 10, 60, "payments.bad_min_expiry");
     return strcmp(env, "sandbox") ? 60 : sandbox;
 }
 

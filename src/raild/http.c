@@ -554,18 +554,6 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     return (size_t)(w - s);
 }
 
-/* RAILD_HTTP_PER_IP: connections one client address may hold (default 250, 1-1000) */
-static long long per_ip_limit(void)
-{
-    const char *e = getenv("RAILD_HTTP_PER_IP");
-    long long v = 250;
-    if (e && util_parse_i64(e, 1, 1000, &v)) {
-        log_warn("http.bad_per_ip", "value=\"%.20s\" using=250", e);
-        v = 250;
-    }
-    return v;
-}
-
 static volatile sig_atomic_t g_stop;
 void http_stop(void) { g_stop = 1; }
 
@@ -592,7 +580,8 @@ int http_serve(const struct server_opts *o)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
         /* one address may hold at most a quarter of the connections: a slow-header flood from
          * one client cannot take them all */
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip_limit(), MHD_OPTION_END);
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)util_env_i64("RAILD_HTTP_PER_IP", 250, 1, 1000, "http.bad_per_ip"), MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "raild: cannot listen on %s:%d (in use, or not a local address?)\n", o->host, o->port);
         return 1;

@@ -77,13 +77,7 @@ void rl_charge(const char *key, double per_s, double burst)
 
 static double setting(const char *name, long long def, long long max)
 {
-    const char *e = getenv(name);
-    long long v = def;
-    if (e && util_parse_i64(e, 0, max, &v)) {
-        log_warn("ratelimit.bad_setting", "name=%s value=\"%.20s\" using=%lld", name, e, def);
-        v = def;
-    }
-    return (double)v;
+    return (double)util_env_i64(name, def, 0, max, "ratelimit.bad_setting");
 }
 
 double rl_auth_failures_per_s(void)

@@ -48,17 +48,6 @@ static const char GAUGES_SQL[] =
     "     AND w.checkpoint IS NOT NULL) g"
     " ON CONFLICT (environment, metric, minute, subject, bucket) DO UPDATE SET value = excluded.value";
 
-static long long interval_ms(void)
-{
-    const char *e = getenv("RAILD_ROLLUP_INTERVAL_MS");
-    long long v = 10000;
-    if (e && util_parse_i64(e, 200, 600000, &v)) {
-        log_warn("rollup.bad_interval", "value=\"%.20s\" using=10000", e);
-        v = 10000;
-    }
-    return v;
-}
-
 /* "YYYY-MM-DDTHH:MI:SS+00" of a timestamptz expression, into out; 0 ok */
 static int db_time(PGconn *db, const char *expr_sql, char *out, size_t n)
 {
@@ -74,7 +63,7 @@ int rollup_pass(PGconn *db)
     static long long last_ms, every_ms;
     static char from[40];                 /* where the next pass starts counting */
     long long now = util_now_ms();
-    if (!every_ms) every_ms = interval_ms();
+    if (!every_ms) every_ms = util_env_i64("RAILD_ROLLUP_INTERVAL_MS", 10000, 200, 600000, "rollup.bad_interval");
     if (last_ms && now - last_ms < every_ms) return 0;
     last_ms = now;
     char start[40], next[40];

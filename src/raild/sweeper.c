@@ -140,13 +140,7 @@ static int sweep_once(PGconn *db)
 
 static int sweep_interval_ms(void)
 {
-    const char *e = getenv("RAILD_SWEEP_INTERVAL_MS");
-    long long v = 1000;
-    if (e && util_parse_i64(e, 20, 60000, &v)) {
-        log_warn("sweeper.bad_interval", "value=\"%.20s\" using=1000", e);
-        v = 1000;
-    }
-    return (int)v;
+    return (int)util_env_i64("RAILD_SWEEP_INTERVAL_MS", 1000, 20, 60000, "sweeper.bad_interval");
 }
 
 void *sweeper_run(void *arg)
