@@ -21,7 +21,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 PROGS := bin/raild $(if $(SIM_SRC),bin/railsim) $(if $(UI_SRC),bin/railtop)
 UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check demo bench clean units san-units readme-keys
+.PHONY: all deps check demo bench storm fuzz clean units san-units readme-keys
 all: $(PROGS) $(UNITS)
 
 $(BUILD)/%.o: %.c
@@ -91,6 +91,10 @@ demo: deps
 
 bench: deps
 	@bash scripts/bench.sh
+
+# the fault storm with its invariant checker: STORM_SEEDS="1 2 3" STORM_SECONDS=120
+storm: deps
+	@bash scripts/storm.sh
 
 clean:
 	rm -rf build bin

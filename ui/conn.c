@@ -98,7 +98,8 @@ PGresult *conn_query(struct app *a, const char *sql, int n, const char *const *p
     char err[300];
     snprintf(err, sizeof err, "%s", PQerrorMessage(a->db));
     first_line(err);
-    const char *st = db_sqlstate(r);
+    char st[8];     /* the SQLSTATE lives in the result: copied before it is freed */
+    snprintf(st, sizeof st, "%s", db_sqlstate(r));
     PQclear(r);
     if (PQstatus(a->db) != CONNECTION_OK) {
         conn_lost(a, err);

@@ -95,10 +95,11 @@ enum order_put orders_put(PGconn *db, long long merchant_id, const char *env, co
         " WHERE o.updated_at < EXCLUDED.updated_at"
         " RETURNING (xmax = 0)", mid, env, reference, units, status, updated_at, source);
     if (db_failed(r)) {
-        const char *st = db_sqlstate(r);
+        /* 22007/22008: a date the format allowed but the calendar does not (Feb 30); the
+         * SQLSTATE lives in the result, so it is read before the result is freed */
+        enum order_put res = !strncmp(db_sqlstate(r), "2200", 4) ? ORDER_BAD_TIME : ORDER_DB_ERROR;
         PQclear(r);
-        /* 22007/22008: a date the format allowed but the calendar does not (Feb 30) */
-        return !strncmp(st, "2200", 4) ? ORDER_BAD_TIME : ORDER_DB_ERROR;
+        return res;
     }
     if (PQntuples(r) == 1) {
         enum order_put res = PQgetvalue(r, 0, 0)[0] == 't' ? ORDER_CREATED : ORDER_UPDATED;

@@ -75,8 +75,11 @@ void resp_db_error(struct resp *r, PGconn *db, PGresult *res, const char *what)
 {
     const char *st = res ? db_sqlstate(res) : db_last_sqlstate();
     log_error("db.error", "what=%s sqlstate=%s msg=\"%.200s\"", what, st, db ? PQerrorMessage(db) : "");
-    if (db && PQstatus(db) != CONNECTION_OK) {
+    /* no SQLSTATE means libpq itself failed (the server went away mid-statement); class 08
+     * and 57P01-57P03 are the server saying it is shutting down or not yet up */
+    if ((db && PQstatus(db) != CONNECTION_OK) || !*st || !strncmp(st, "08", 2) || !strncmp(st, "57P0", 4)) {
         resp_error(r, 503, "db_unavailable", "the database is unavailable, try again");
+        resp_header(r, "Retry-After", "1");
     } else if (!strcmp(st, "40P01") || !strcmp(st, "40001")) {
         /* the whole transaction was rolled back; the same request again will normally succeed */
         resp_error(r, 409, "concurrent_update", "the request collided with a concurrent change and its "
@@ -331,6 +334,12 @@ static int authenticate(struct req *q, struct resp *r)
         return -1;
     }
     int rc = key_shaped(h + 7) ? auth_lookup(q->db, h + 7, &q->who) : -1;
+    if (rc == -2 && PQstatus(q->db) != CONNECTION_OK && (q->db = thread_db())) {
+        /* this thread's connection died since its last request (a database restart): the
+         * key lookup is the request's first statement, so it is safe to run again on a
+         * fresh one instead of failing the request */
+        rc = auth_lookup(q->db, h + 7, &q->who);
+    }
     if (rc == -2) {
         resp_db_error(r, q->db, NULL, "auth");
         return -1;
