@@ -15,18 +15,20 @@ RAILD_SRC := $(wildcard src/raild/*.c)
 SIM_SRC   := $(wildcard src/railsim/*.c)
 UI_SRC    := $(wildcard ui/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_UI    := theme config
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
 PROGS := bin/raild $(if $(SIM_SRC),bin/railsim) $(if $(UI_SRC),bin/railtop)
 UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check demo bench storm fuzz clean units san-units readme-keys
+.PHONY: all deps check demo bench storm fuzz clean units san-units readme-keys fuzz-bins
 all: $(PROGS) $(UNITS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(XFLAGS_EXTRA) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
 # Migrations are embedded so `bin/raild migrate` works from any directory.
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
@@ -36,7 +38,7 @@ build/gen/migrations.c: $(MIGRATIONS) scripts/embed_migrations.py
 
 $(BUILD)/build/gen/migrations.o: build/gen/migrations.c
 	@mkdir -p $(dir $@)
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(XFLAGS_EXTRA) $(PKG_CFLAGS) -c $< -o $@
 
 RAILD_SRC += build/gen/migrations.c
 
@@ -65,7 +67,8 @@ san:
 	$(MAKE) BUILD=$(SANBUILD) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  SANITIZED=1 san-all
 
-san-all: $(patsubst bin/%,build/san-bin/%,$(PROGS)) $(patsubst build/tests/%,build/san-tests/%,$(UNITS))
+san-all: $(patsubst bin/%,build/san-bin/%,$(PROGS)) $(patsubst build/tests/%,build/san-tests/%,$(UNITS)) \
+         $(patsubst %,build/san-tests/fuzz_%,$(FUZZ_NAMES))
 
 build/san-bin/raild: $(call obj,$(RAILD_SRC) $(CORE_SRC))
 	@mkdir -p build/san-bin
@@ -80,6 +83,27 @@ build/san-tests/%: tests/unit/%.c $(call obj,$(CORE_SRC) $(RAILD_LIB))
 	@mkdir -p build/san-tests
 	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# Fuzz harnesses (tests/fuzz/fuzz_*.c, libFuzzer entry points). `make check` replays each
+# seed corpus through them under ASan+UBSan (gcc + replay.c); `make fuzz` builds them with
+# clang's libFuzzer and fuzzes each for FUZZ_SECONDS (scripts/fuzz.sh). The theme and config
+# harnesses include their console file (for its static parser) and link the rest of the
+# console, whose main() is renamed away; the others link the daemon's modules.
+fuzz_objs = $(if $(filter $(1),$(FUZZ_UI)),$(call obj,$(filter-out ui/main.c ui/$(1).c,$(UI_SRC)) $(CORE_SRC)) \
+              $(BUILD)/ui/main-lib.o,$(call obj,$(filter-out $(if $(filter orders_csv,$(1)),src/raild/orders_import.c),\
+              $(RAILD_LIB)) $(CORE_SRC)))
+FUZZ_CC = $(CC) $(CFLAGS) $(XFLAGS) $(XFLAGS_EXTRA) -Wno-unused-function $(PKG_CFLAGS)
+$(BUILD)/ui/main-lib.o: ui/main.c
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(XFLAGS_EXTRA) $(PKG_CFLAGS) -Dmain=railtop_main -c $< -o $@
+.SECONDEXPANSION:
+build/san-tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $$(call fuzz_objs,$$*)
+	@mkdir -p build/san-tests
+	@echo "  CC $@"; $(FUZZ_CC) -DFUZZ_CORPUS='"tests/fuzz/corpus/$*"' -o $@ $(filter %.c %.o,$^) $(PKG_LIBS)
+build/fuzz/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(call fuzz_objs,$$*)
+	@mkdir -p build/fuzz/bin
+	@echo "  CC $@"; $(FUZZ_CC) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(PKG_LIBS)
+fuzz-bins: $(patsubst %,build/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
+
 deps:
 	@bash scripts/deps.sh
 
@@ -91,6 +115,11 @@ demo: deps
 
 bench: deps
 	@bash scripts/bench.sh
+
+# libFuzzer on every harness for FUZZ_SECONDS each (default 60); not part of make check
+fuzz: deps
+	@bash scripts/deps.sh fuzz
+	@bash scripts/fuzz.sh
 
 # the fault storm with its invariant checker: STORM_SEEDS="1 2 3" STORM_SECONDS=120
 storm: deps

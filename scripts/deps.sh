@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages railtop needs to build, test and demo.
+# Installs the Debian packages railtop needs to build, test and demo (and with `fuzz`, to fuzz).
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 PKGS=(gcc make pkg-config libpq-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
       libssl-dev nettle-dev libncurses-dev ncurses-term postgresql-15 postgresql-client-15 tmux python3 perl wrk
       procps iproute2 curl)
+# `make fuzz` also needs clang with libFuzzer (scripts/deps.sh fuzz)
+[ "${1:-}" = fuzz ] && PKGS+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

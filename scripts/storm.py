@@ -524,6 +524,7 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp):
 
     # the receivers' side
     bad_sig = unknown = body_diff = missing = 0
+    examples = []
     got = {}
     payload = {r[0]: r[1] for r in psql("SELECT event_id, payload FROM webhook_outbox WHERE merchant_id IN (%s)" % mids)}
     for rc in receivers:
@@ -537,8 +538,11 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp):
                 bad_sig += 1
             if ev["webhook_id"] not in payload:
                 unknown += 1
+                examples.append("unknown %s at %d" % (ev["webhook_id"], rc.port))
             elif payload[ev["webhook_id"]] != ev["body"]:
                 body_diff += 1
+                examples.append("%s at %d: %r vs stored %r" % (ev["webhook_id"], rc.port, ev["body"][:300],
+                                                               payload[ev["webhook_id"]][:300]))
             seen.add(ev["webhook_id"])
         got[rc.port] = seen
         st = rc.stats() or {}
@@ -550,7 +554,8 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp):
                 missing += 1
     out.append(("the receivers never accepted a bad signature (and rejected none)", bad_sig, ""))
     out.append(("the receivers saw no delivery the database does not know, byte for byte",
-                unknown + body_diff, "%d unknown ids, %d bodies differ" % (unknown, body_diff)))
+                unknown + body_diff, "%d unknown ids, %d bodies differ: %s" % (unknown, body_diff,
+                                                                                  "; ".join(examples[:3]))))
     out.append(("every delivery recorded succeeded was received by its endpoint", missing, ""))
 
     # operators: 2xx has its audit rows, anything else changed nothing

@@ -143,3 +143,17 @@ long long util_env_i64(const char *name, long long def, long long lo, long long 
     }
     return v;
 }
+
+int util_sig_header_has(const char *header, const char *sig_b64)
+{
+    size_t wl = strlen(sig_b64);
+    int found = 0;
+    for (const char *p = header ? header : ""; *p;) {
+        while (*p == ' ') p++;
+        const char *e = strchr(p, ' ');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n == wl + 3 && !strncmp(p, "v1,", 3) && util_ct_equal(p + 3, sig_b64, wl) == 0) found = 1;
+        p += n;
+    }
+    return found;
+}

@@ -14,6 +14,10 @@ int util_hexval(char c);                                          /* 0-15, or -1
 /* The first C0 control (other than tab and newline), DEL or C1 control (U+0080-U+009F) in a
  * UTF-8 string, as its code point; -1 when there is none. For free text that is stored. */
 long long util_text_control(const char *s);
+/* The webhook-signature header (Standard Webhooks): space-separated "v1,<base64>" entries.
+ * 1 if one of them is exactly "v1," + sig_b64 (every candidate compared in constant time, so
+ * timing does not tell which matched), else 0. Shared by raild's verifier and the receiver. */
+int util_sig_header_has(const char *header, const char *sig_b64);
 /* An integer setting from the environment: getenv(name) within [lo, hi], else def — and a
  * value that is set but out of range or not a number is logged as `event name=… value=…
  * using=def` (the daemon keeps running on the default). */

@@ -14,7 +14,7 @@ struct xfer_in {
     long long block_number;        /* -1: mempool */
     char block_hash[72];           /* "" when null */
     char contract[64], from[64], to[64];
-    char value[48];                /* base units, digits, no leading zeros */
+    char value[80];                /* base units, digits, no leading zeros: a uint256 has up to 78 */
     int removed;
 };
 

@@ -101,17 +101,7 @@ int wh_verify(const char *secret, const char *msg_id, long long timestamp, const
 {
     char want[WH_SIG_MAX];
     if (!header || wh_sign(secret, msg_id, timestamp, body, len, want)) return -1;
-    size_t wl = strlen(want);
-    int found = 0;
-    for (const char *p = header; *p;) {
-        while (*p == ' ') p++;
-        const char *e = strchr(p, ' ');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        /* compare every candidate so timing does not reveal which one matched */
-        if (n == wl && util_ct_equal(p, want, wl) == 0) found = 1;
-        p += n;
-    }
-    return found ? 0 : -1;
+    return util_sig_header_has(header, want + 3) ? 0 : -1;     /* want is "v1,<base64>" */
 }
 
 /* ------------------------------------------------------------ secrets at rest */

@@ -110,14 +110,7 @@ static int verify(const char *id, const char *ts, const char *body, size_t len, 
                        (size_t)off + len, mac, sizeof mac, &maclen))
             continue;
         char *want = util_base64(mac, maclen);
-        size_t wl = strlen(want);
-        for (const char *p = header; *p;) {
-            while (*p == ' ') p++;
-            const char *e = strchr(p, ' ');
-            size_t n = e ? (size_t)(e - p) : strlen(p);
-            if (n == wl + 3 && !strncmp(p, "v1,", 3) && util_ct_equal(p + 3, want, wl) == 0) found = 1;
-            p += n;
-        }
+        if (want && util_sig_header_has(header, want)) found = 1;
         free(want);
     }
     pthread_mutex_unlock(&R.mu);

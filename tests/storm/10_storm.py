@@ -25,6 +25,7 @@ is_(sorted(kinds), sorted(["kill9", "pg_restart", "receiver_down", "receiver_han
 summary = re.search(r"invariants: (\d+) checked, (\d+) violated", text)
 ok(summary and summary.group(2) == "0" and r.returncode == 0, "storm exits 0: %s" %
    (summary.group(0) if summary else "no summary"), text[-2000:])
+failed = r.returncode != 0
 for l in text.splitlines():
-    if re.match(r"^\s+(\d|payments|railsim)|^\[", l):
+    if failed or re.match(r"^\s+(\d|payments|railsim)|^\[", l):
         diag(l)

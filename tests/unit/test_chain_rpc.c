@@ -76,6 +76,13 @@ int main(void)
     ok(x.block_number == 436 && x.log_index == 3 && !x.removed, "block 436, log index 3");
     ok(!strncmp(x.tx_hash, "0xaaaa", 6), "EVM tx hash keeps 0x");
     json_decref(l);
+    /* a look-alike token can log any uint256: 78 digits did not fit the 48-byte value and
+     * overran the watcher's stack (found by tests/fuzz/fuzz_rpc_reply) */
+    l = log_json("{\"data\": \"0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}");
+    is_int(rpc_parse_transfer_log(l, "evm", &x, bh, &why), 0, "a Transfer of 2^256-1 parses");
+    is_str(x.value, "115792089237316195423570985008687907853269984665640564039457584007913129639935",
+           "…to its full 78 digits");
+    json_decref(l);
     l = log_json("{\"address\": \"0xa614f803b6fd780986a42c78ec9c7f77e6ded13c\"}");
     is_int(rpc_parse_transfer_log(l, "tron", &x, bh, &why), 0, "a log on a tron network (hex addresses)");
     is_str(x.contract, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t", "tron: the contract in base58check (USDT)");
