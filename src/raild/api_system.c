@@ -1,8 +1,11 @@
 /* /healthz, /readyz and /metrics: no key needed.
  *   /healthz  liveness: the process answers HTTP; it never touches the database, so a
  *             stalled or stopped database does not get raild restarted by its supervisor
- *   /readyz   readiness: the database answers a read of the keys table within 1 s (a
- *             stopped server, a full pool or a lock on api_keys all make it 503) */
+ *   /readyz   readiness: the database answers a read of the keys table within 1 s, and no
+ *             request has waited more than 1 s for a request worker (a stopped server, a
+ *             saturated pool or a lock on api_keys all make it 503)
+ * All three run on MHD's own threads (http.c), never behind the request workers; /readyz
+ * and /metrics use one probe connection of their own. */
 #include "raild/http.h"
 #include "raild/metrics.h"
 #include "core/db.h"
@@ -15,6 +18,10 @@ static void healthz(struct req *q, struct resp *r)
 
 static void readyz(struct req *q, struct resp *r)
 {
+    if (!q->db) {       /* no probe connection could be made (or another probe holds it) */
+        resp_error(r, 503, "not_ready", "no connection to the database");
+        return;
+    }
     if (db_cmd(q->db, "BEGIN") || db_cmd(q->db, "SET LOCAL statement_timeout = 1000")) {
         db_cmd(q->db, "ROLLBACK");
         resp_error(r, 503, "not_ready", "the database does not answer");

@@ -14,9 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char *g_conninfo = "";
+/* MHD's own threads: they read requests and write replies, the request workers do the rest */
+#define HTTP_IO_THREADS 2
 static __thread PGconn *tl_db;
 static pthread_key_t db_key;          /* closes a pool thread's connection when it exits */
 static pthread_once_t db_key_once = PTHREAD_ONCE_INIT;
@@ -32,7 +36,28 @@ struct conn_state {
     size_t len, cap;
     size_t limit;               /* body bytes this route accepts */
     int too_large;
+    /* while queued for a request worker (the connection is suspended meanwhile) */
+    struct MHD_Connection *c;
+    const char *method, *url;
+    int64_t queued_ms;
+    struct conn_state *next;
+    int done;                   /* a worker filled `reply`: send it when MHD resumes us */
+    struct resp reply;
 };
+
+/* Every open connection, for the whole-request deadline: from the moment a connection is
+ * waiting for a request (opened, or its last reply sent) until that request's body is in,
+ * at most RAILD_HTTP_REQUEST_DEADLINE_MS. MHD's idle timeout alone is reset by every byte,
+ * so a client dripping one header line every few seconds would hold its socket for ever. */
+struct tracked {
+    int fd;
+    int64_t since_ms;
+    int busy;                   /* the request is complete and being answered: no deadline */
+    struct tracked *prev, *next;
+};
+static pthread_mutex_t track_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tracked *track_head;
+static long long g_deadline_cut;
 
 static size_t body_limit(const char *method, const char *url)
 {
@@ -473,6 +498,278 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct resp *r)
     return ok;
 }
 
+static void handle(struct conn_state *st, const char *method, const char *url, struct MHD_Connection *c,
+                   struct resp *r, int inline_db);
+
+/* ---------------------------------------------------------------- request workers
+ * MHD's threads only read requests and write replies. A request that needs the database is
+ * suspended and queued for one of the request workers, each holding its own connection. So
+ * a stalled table can hold the workers, but never MHD's threads: /healthz, /readyz and
+ * /metrics are answered on MHD's threads themselves (/readyz and /metrics through one probe
+ * connection of their own, bounded by a short statement timeout), and a request that waits
+ * for a worker longer than RAILD_HTTP_QUEUE_WAIT_MS is answered 503 busy instead of hanging. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct conn_state *head, *tail;
+    int len, max, wait_ms, stopping;
+    pthread_t *threads;
+    int n;
+} g_workers = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static int inline_route(const char *method, const char *url)
+{
+    return !strcmp(method, "GET") && (!strcmp(url, "/healthz") || !strcmp(url, "/readyz") || !strcmp(url, "/metrics"));
+}
+
+/* 0: queued (the connection is suspended until a worker resumes it); -1: refused (full or
+ * stopping) — the caller answers 503 */
+static int enqueue(struct conn_state *st, struct MHD_Connection *c, const char *method, const char *url)
+{
+    pthread_mutex_lock(&g_workers.mu);
+    if (g_workers.stopping || g_workers.len >= g_workers.max) {
+        pthread_mutex_unlock(&g_workers.mu);
+        return -1;
+    }
+    /* suspended before a worker can see it: a resume must never come before the suspend */
+    MHD_suspend_connection(c);
+    st->c = c;
+    st->method = method;
+    st->url = url;
+    st->queued_ms = util_now_ms();
+    st->next = NULL;
+    if (g_workers.tail) g_workers.tail->next = st;
+    else g_workers.head = st;
+    g_workers.tail = st;
+    g_workers.len++;
+    pthread_cond_signal(&g_workers.cv);
+    pthread_mutex_unlock(&g_workers.mu);
+    return 0;
+}
+
+/* Requests that waited longer than RAILD_HTTP_QUEUE_WAIT_MS are answered 503 busy from
+ * here (the serve loop), not when a worker frees up: with every worker stuck on a stalled
+ * table that could be much later. */
+static void queue_expire(void)
+{
+    struct conn_state *expired = NULL;
+    int64_t now = util_now_ms();
+    pthread_mutex_lock(&g_workers.mu);
+    struct conn_state **pp = &g_workers.head, *prev = NULL;
+    while (*pp) {
+        struct conn_state *st = *pp;
+        if (now - st->queued_ms > g_workers.wait_ms) {
+            *pp = st->next;
+            if (g_workers.tail == st) g_workers.tail = prev;
+            g_workers.len--;
+            st->next = expired;
+            expired = st;
+        } else {
+            prev = st;
+            pp = &st->next;
+        }
+    }
+    pthread_mutex_unlock(&g_workers.mu);
+    while (expired) {
+        struct conn_state *st = expired;
+        expired = st->next;
+        memset(&st->reply, 0, sizeof st->reply);
+        resp_error(&st->reply, 503, "busy", "waited %lld ms for a request worker (the database is slow or "
+                   "stalled); retry", (long long)(now - st->queued_ms));
+        resp_header(&st->reply, "Retry-After", "1");
+        metrics_request("busy", 503, (now - st->queued_ms) * 1000);
+        log_warn("http.busy", "method=%s url=%.100s waited_ms=%lld", st->method, st->url,
+                 (long long)(now - st->queued_ms));
+        st->done = 1;
+        MHD_resume_connection(st->c);
+    }
+}
+
+/* ms the oldest queued request has waited (0 when none): /readyz is 503 past a second */
+static int64_t queue_age_ms(void)
+{
+    pthread_mutex_lock(&g_workers.mu);
+    int64_t age = g_workers.head ? util_now_ms() - g_workers.head->queued_ms : 0;
+    pthread_mutex_unlock(&g_workers.mu);
+    return age;
+}
+
+static void *worker_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&g_workers.mu);
+        while (!g_workers.head && !g_workers.stopping) pthread_cond_wait(&g_workers.cv, &g_workers.mu);
+        struct conn_state *st = g_workers.head;
+        if (!st) {                      /* stopping, and the queue is drained */
+            pthread_mutex_unlock(&g_workers.mu);
+            break;
+        }
+        g_workers.head = st->next;
+        if (!g_workers.head) g_workers.tail = NULL;
+        g_workers.len--;
+        pthread_mutex_unlock(&g_workers.mu);
+        memset(&st->reply, 0, sizeof st->reply);
+        st->reply.status = 200;
+        int64_t waited = util_now_ms() - st->queued_ms;
+        if (waited > g_workers.wait_ms) {
+            resp_error(&st->reply, 503, "busy", "waited %lld ms for a request worker (the database is slow or "
+                       "stalled); retry", (long long)waited);
+            resp_header(&st->reply, "Retry-After", "1");
+            metrics_request("busy", 503, waited * 1000);
+            log_warn("http.busy", "method=%s url=%.100s waited_ms=%lld", st->method, st->url, (long long)waited);
+        } else {
+            handle(st, st->method, st->url, st->c, &st->reply, 0);
+        }
+        st->done = 1;
+        MHD_resume_connection(st->c);
+    }
+    return NULL;
+}
+
+/* the probe connection /readyz and /metrics use from MHD's threads; one at a time (a second
+ * caller meanwhile gets no database: metrics without the gauges, readiness 503) */
+static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
+static PGconn *g_probe;
+
+static PGconn *probe_take(void)
+{
+    if (pthread_mutex_trylock(&probe_mu)) return NULL;
+    if (g_probe && PQstatus(g_probe) != CONNECTION_OK) {
+        db_forget_statements(g_probe);
+        PQfinish(g_probe);
+        g_probe = NULL;
+    }
+    if (!g_probe) {
+        char err[256];
+        g_probe = db_connect(g_conninfo, "raild-probe", 1000, err, sizeof err);
+    }
+    if (!g_probe) pthread_mutex_unlock(&probe_mu);
+    return g_probe;
+}
+
+static void probe_give(PGconn *c)
+{
+    if (c) {
+        if (PQtransactionStatus(c) != PQTRANS_IDLE) db_cmd(c, "ROLLBACK");
+        /* the statement cache is per thread and MHD's threads take turns on this
+         * connection: nothing prepared may outlive one use */
+        db_forget_statements(c);
+        db_cmd(c, "DEALLOCATE ALL");
+        pthread_mutex_unlock(&probe_mu);
+    }
+}
+
+/* /healthz, /readyz, /metrics on an MHD thread */
+static void dispatch_inline(struct req *q, struct resp *r)
+{
+    char scratch[1];
+    int path_matched = 0;
+    if (url_refused(q, r)) return;
+    const struct route *rt = route_find(q->method, q->url, q, scratch, sizeof scratch, &path_matched);
+    if (!rt) {                          /* cannot happen: inline_route() matched these */
+        resp_error(r, 404, "not_found", "no such endpoint");
+        return;
+    }
+    q->route = rt->pattern;
+    if (!strcmp(rt->pattern, "/healthz")) {
+        rt->fn(q, r);
+        return;
+    }
+    int64_t age = queue_age_ms();
+    if (!strcmp(rt->pattern, "/readyz") && age > 1000) {
+        resp_error(r, 503, "not_ready", "requests have waited %lld ms for a request worker", (long long)age);
+        return;
+    }
+    q->db = probe_take();
+    rt->fn(q, r);
+    probe_give(q->db);
+    q->db = NULL;
+}
+
+static void track_busy(struct MHD_Connection *c, int busy)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct tracked *t = ci ? (struct tracked *)ci->socket_context : NULL;
+    if (!t) return;
+    pthread_mutex_lock(&track_mu);
+    t->busy = busy;
+    t->since_ms = util_now_ms();
+    pthread_mutex_unlock(&track_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct tracked *t = calloc(1, sizeof *t);
+        if (!t || !ci) { free(t); return; }
+        t->fd = ci->connect_fd;
+        t->since_ms = util_now_ms();
+        pthread_mutex_lock(&track_mu);
+        t->next = track_head;
+        if (track_head) track_head->prev = t;
+        track_head = t;
+        pthread_mutex_unlock(&track_mu);
+        *socket_context = t;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        struct tracked *t = *socket_context;
+        pthread_mutex_lock(&track_mu);
+        if (t->prev) t->prev->next = t->next;
+        else track_head = t->next;
+        if (t->next) t->next->prev = t->prev;
+        pthread_mutex_unlock(&track_mu);
+        free(t);
+        *socket_context = NULL;
+    }
+}
+
+/* shuts down the sockets past their deadline; MHD then sees the connection end and closes
+ * it (the fd stays ours to touch until MHD's CLOSED notification, under the same lock) */
+static void deadline_sweep(int64_t deadline_ms)
+{
+    int64_t now = util_now_ms();
+    int cut = 0;
+    pthread_mutex_lock(&track_mu);
+    for (struct tracked *t = track_head; t; t = t->next)
+        if (!t->busy && t->fd >= 0 && now - t->since_ms > deadline_ms) {
+            shutdown(t->fd, SHUT_RDWR);
+            t->fd = -1;
+            cut++;
+        }
+    pthread_mutex_unlock(&track_mu);
+    if (cut) {
+        g_deadline_cut += cut;
+        log_warn("http.deadline", "cut=%d total=%lld deadline_ms=%lld", cut, g_deadline_cut, (long long)deadline_ms);
+    }
+}
+
+/* One request, start to finish: route, run, count, log. `inline_db` says it runs on an MHD
+ * thread (health, readiness, metrics), which must never use a worker's connection. */
+static void handle(struct conn_state *st, const char *method, const char *url, struct MHD_Connection *c,
+                   struct resp *r, int inline_db)
+{
+    struct timespec ts0, ts1;
+    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    struct req q = { .method = method, .url = url, .body = st->buf ? st->buf : "", .body_len = st->len, .mhd = c };
+    if (st->too_large) {
+        q.route = "body_too_large";
+        resp_error(r, 413, "body_too_large", "request body exceeds %zu bytes", st->limit);
+    } else if (inline_db) {
+        dispatch_inline(&q, r);
+    } else {
+        dispatch(&q, r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts1);
+    int64_t usec = (ts1.tv_sec - ts0.tv_sec) * 1000000LL + (ts1.tv_nsec - ts0.tv_nsec) / 1000;
+    metrics_request(q.route ? q.route : "unknown", r->status, usec);
+    log_event(r->status >= 500 ? LOG_ERROR : LOG_INFO, "http.request",
+              "method=%s route=%s status=%d us=%lld actor=\"%s\"", method, q.route ? q.route : "-", r->status,
+              (long long)usec, q.who.name[0] ? q.who.name : "-");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -508,24 +805,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
 
-    int64_t t0 = util_now_ms() * 1000;
-    struct timespec ts0, ts1;
-    clock_gettime(CLOCK_MONOTONIC, &ts0);
-    struct req q = { .method = method, .url = url, .body = st->buf ? st->buf : "", .body_len = st->len, .mhd = c };
-    struct resp r = { .status = 200 };
-    (void)t0;
-    if (st->too_large) {
-        q.route = "body_too_large";
-        resp_error(&r, 413, "body_too_large", "request body exceeds %zu bytes", st->limit);
-    } else {
-        dispatch(&q, &r);
+    if (st->done) {                               /* a worker answered; MHD resumed us */
+        enum MHD_Result ok = send_reply(c, &st->reply);
+        if (st->reply.json) json_decref(st->reply.json);
+        free(st->reply.raw);
+        memset(&st->reply, 0, sizeof st->reply);
+        st->done = 0;
+        return ok;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts1);
-    int64_t usec = (ts1.tv_sec - ts0.tv_sec) * 1000000LL + (ts1.tv_nsec - ts0.tv_nsec) / 1000;
-    metrics_request(q.route ? q.route : "unknown", r.status, usec);
-    log_event(r.status >= 500 ? LOG_ERROR : LOG_INFO, "http.request",
-              "method=%s route=%s status=%d us=%lld actor=\"%s\"", method, q.route ? q.route : "-", r.status,
-              (long long)usec, q.who.name[0] ? q.who.name : "-");
+    track_busy(c, 1);
+    struct resp r = { .status = 200 };
+    if (!st->too_large && !inline_route(method, url)) {
+        if (enqueue(st, c, method, url) == 0) return MHD_YES;    /* suspended until a worker is done */
+        resp_error(&r, 503, g_workers.stopping ? "shutting_down" : "busy", g_workers.stopping
+                   ? "raild is shutting down; retry on another copy" : "every request worker is busy; retry");
+        resp_header(&r, "Retry-After", "1");
+        log_warn("http.refused", "method=%s url=%.100s why=%s", method, url, r.json ? "queue" : "-");
+    } else {
+        handle(st, method, url, c, &r, inline_route(method, url));
+    }
     enum MHD_Result ok = send_reply(c, &r);
     if (r.json) json_decref(r.json);
     free(r.raw);
@@ -534,8 +832,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
 {
+    track_busy(c, 0);             /* the deadline for the next request starts now */
     struct conn_state *st = *con_cls;
     if (st) {
+        if (st->reply.json) json_decref(st->reply.json);
+        free(st->reply.raw);
         free(st->buf);
         free(st);
         *con_cls = NULL;
@@ -578,10 +879,14 @@ int http_serve(const struct server_opts *o)
         }
     }
     g_conninfo = o->conninfo ? o->conninfo : "";
+    g_workers.max = (int)util_env_i64("RAILD_HTTP_QUEUE_MAX", 4096, 1, 1000000, "http.bad_queue_max");
+    g_workers.wait_ms = (int)util_env_i64("RAILD_HTTP_QUEUE_WAIT_MS", 10000, 10, 600000, "http.bad_queue_wait");
+    int64_t deadline_ms = util_env_i64("RAILD_HTTP_REQUEST_DEADLINE_MS", 20000, 500, 3600000, "http.bad_deadline");
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         &on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)o->threads, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)HTTP_IO_THREADS, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+        MHD_OPTION_NOTIFY_CONNECTION, &on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_UNESCAPE_CALLBACK, &unescape, NULL,
         /* room for a long query, so it reaches url_refused() and gets a 414 rather than MHD
          * dropping the connection; no address reuse: a second raild on the same address must
@@ -595,12 +900,36 @@ int http_serve(const struct server_opts *o)
         fprintf(stderr, "raild: cannot listen on %s:%d (in use, or not a local address?)\n", o->host, o->port);
         return 1;
     }
-    log_info("raild.listening", "addr=%s:%d threads=%d", o->host, o->port, o->threads);
+    g_workers.threads = calloc((size_t)o->threads, sizeof *g_workers.threads);
+    for (int i = 0; g_workers.threads && i < o->threads; i++)
+        if (!pthread_create(&g_workers.threads[i], NULL, worker_main, NULL)) g_workers.n++;
+    log_info("raild.listening", "addr=%s:%d threads=%d io_threads=%d deadline_ms=%lld", o->host, o->port,
+             g_workers.n, HTTP_IO_THREADS, (long long)deadline_ms);
+    int64_t last_sweep = util_now_ms();
     while (!g_stop) {
         struct timespec ts = { 0, 100 * 1000 * 1000 };
         nanosleep(&ts, NULL);
+        if (util_now_ms() - last_sweep >= 250) {
+            deadline_sweep(deadline_ms);
+            queue_expire();
+            last_sweep = util_now_ms();
+        }
     }
+    /* stop taking connections, let the workers finish what is queued (every suspended
+     * connection is resumed and answered), then stop MHD */
+    MHD_socket ls = MHD_quiesce_daemon(d);
+    pthread_mutex_lock(&g_workers.mu);
+    g_workers.stopping = 1;
+    pthread_cond_broadcast(&g_workers.cv);
+    pthread_mutex_unlock(&g_workers.mu);
+    for (int i = 0; i < g_workers.n; i++) pthread_join(g_workers.threads[i], NULL);
+    free(g_workers.threads);
     MHD_stop_daemon(d);
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    pthread_mutex_lock(&probe_mu);
+    if (g_probe) PQfinish(g_probe);
+    g_probe = NULL;
+    pthread_mutex_unlock(&probe_mu);
     log_info("raild.stopped", "addr=%s:%d", o->host, o->port);
     return 0;
 }
