@@ -21,6 +21,10 @@ eval "$(bash scripts/pgtmp.sh start "$B/pg")"
 trap 'bash scripts/pgtmp.sh stop "$B/pg" >/dev/null 2>&1 || true' EXIT
 export PGHOST PGPORT PGUSER PGDATABASE
 export RAILD=$ROOT/bin/raild RAILSIM=$ROOT/bin/railsim RAILTOP=$ROOT/bin/railtop BENCH_DIR=$B
+# the seeded production endpoints need a raild that can seal secrets (it refuses to start
+# on production secrets without RAILD_SECRETS_KEY)
+RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export RAILD_SECRETS_KEY
 bin/raild migrate >"$B/logs/migrate.log" 2>&1
 # Sepolia and Amoy have no well-known USDT: name test tokens, as a deployment must
 bin/raild admin set-rail --env sandbox --rail ethereum:usdt --network sepolia \

@@ -25,6 +25,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$ROOT/tests/lsan.supp:print_suppressions=0
 export TZ=UTC LANG=C.UTF-8 LC_ALL=C.UTF-8
+# secrets are sealed at rest, as production requires (a raild without a key refuses to start
+# once the database holds production secrets); one key for every process of the run
+RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export RAILD_SECRETS_KEY
 rm -rf "$RT_LOGDIR"; mkdir -p "$RT_LOGDIR"
 
 echo "== migrate"

@@ -720,6 +720,14 @@ static int set_endpoints(struct opts *o, int signer)
     char *kind = network_kind(db, net), *nenv = kind ? network_env(db, net) : NULL;
     if (!kind) { free(sealed); PQfinish(db); return unknown_network(o, net); }
     free(kind);
+    if (nenv && !strcmp(nenv, "production") && !wh_sealing_enabled()) {
+        fprintf(stderr, "raild admin %s: %s is a production network and its URLs are never stored in plain text; "
+                "set RAILD_SECRETS_KEY (the key raild runs with) and try again; nothing changed\n", o->cmd, net);
+        free(nenv);
+        free(sealed);
+        PQfinish(db);
+        return 2;
+    }
     db_cmd(db, "BEGIN");
     if (nenv && !strcmp(nenv, "production")) {   /* governed (DESIGN §11): a proposal another key approves */
         free(nenv);

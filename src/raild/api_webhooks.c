@@ -245,6 +245,17 @@ static void reply_endpoint(struct req *q, struct resp *r, const char *public_id,
     resp_json(r, status, o);
 }
 
+/* Production webhook secrets are never stored in plain text (issue 14): a raild without
+ * RAILD_SECRETS_KEY refuses to create or rotate one (sandbox ones are stored plain, with the
+ * warning raild gives at start). */
+static int plain_production_refused(struct req *q, struct resp *r)
+{
+    if (wh_sealing_enabled() || strcmp(q->who.env, "production")) return 0;
+    resp_error(r, 503, "secrets_unsealed", "this raild has no RAILD_SECRETS_KEY and production webhook secrets are "
+               "never stored in plain text; the operator must set it (base64 of 32 random bytes)");
+    return 1;
+}
+
 static void ep_create(struct req *q, struct resp *r)
 {
     static const char *const allowed[] = { "url", "event_types", "description", NULL };
@@ -259,6 +270,11 @@ static void ep_create(struct req *q, struct resp *r)
         return;
     }
     char secret[WH_SECRET_MAX], sealed[WH_STORED_MAX], pid[48], mid[32];
+    if (plain_production_refused(q, r)) {
+        json_decref(b);
+        free(types);
+        return;
+    }
     wh_secret_new(secret);
     if (wh_secret_seal(secret, sealed)) {
         resp_error(r, 500, "internal", "cannot seal the secret");
@@ -429,7 +445,7 @@ static void ep_rotate(struct req *q, struct resp *r)
     if (!b) return;
     long long overlap = default_overlap();
     char secret[WH_SECRET_MAX] = "", sealed[WH_STORED_MAX], ov[24];
-    if (jget_int(b, "overlap_seconds", 0, 0, OVERLAP_MAX, &overlap, r)) goto out;
+    if (jget_int(b, "overlap_seconds", 0, 0, OVERLAP_MAX, &overlap, r) || plain_production_refused(q, r)) goto out;
     wh_secret_new(secret);
     if (wh_secret_seal(secret, sealed)) {
         resp_error(r, 500, "internal", "cannot seal the secret");

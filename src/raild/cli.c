@@ -71,6 +71,34 @@ int cli_require_migrated(const char *cmd, const char *conninfo, const char *tabl
     return ready ? 0 : 1;
 }
 
+int cli_require_sealing(const char *cmd, const char *conninfo)
+{
+    if (wh_sealing_enabled()) return 0;
+    PGconn *db = cli_db(conninfo);
+    if (!db) return 1;
+    /* what a daemon would have to store or read in plain text: production webhook secrets,
+     * RPC and signer URLs of production networks */
+    char *v = db_val(db, "SELECT (SELECT count(*) FROM webhook_endpoints WHERE environment = 'production'"
+                         "   AND status <> 'deleted')"
+                         " + (SELECT count(*) FROM network_rpc r JOIN networks n ON n.name = r.network"
+                         "    WHERE n.environment = 'production')"
+                         " + (SELECT count(*) FROM network_signer s JOIN networks n ON n.name = s.network"
+                         "    WHERE n.environment = 'production')");
+    PQfinish(db);
+    long long n = v ? atoll(v) : -1;
+    free(v);
+    if (n == 0) {
+        log_warn("secrets.plain", "cmd=%s msg=\"no RAILD_SECRETS_KEY: sandbox secrets are stored in plain text;"
+                 " production ones are refused\"", cmd);
+        return 0;
+    }
+    fprintf(stderr, "raild %s: %s; set RAILD_SECRETS_KEY (base64 of 32 random bytes, e.g. `openssl rand -base64 32`, "
+            "in the service's EnvironmentFile)\n", cmd, n < 0 ? "cannot check for production secrets"
+            : "the database holds production secrets (webhook secrets, RPC or signer URLs) and this raild has no key "
+              "to seal or open them: production secrets are never kept in plain text");
+    return 1;
+}
+
 void cli_on_stop_signals(void (*fn)(int))
 {
     struct sigaction sa = { .sa_handler = fn };
@@ -185,7 +213,7 @@ int cmd_serve(int argc, char **argv)
                                         "(e.g. `openssl rand -base64 32`), or unset");
 
     if (netguard_init()) return 2;   /* RAILD_WEBHOOK_ALLOW_NETS: the message is out */
-    if (cli_require_migrated("serve", db, "schema_migrations")) return 1;
+    if (cli_require_migrated("serve", db, "schema_migrations") || cli_require_sealing("serve", db)) return 1;
     cli_on_stop_signals(on_signal);
 
     struct worker_ctx ctx = { .conninfo = db ? db : "", .stop = &g_stop };

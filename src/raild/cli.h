@@ -10,6 +10,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 
 /* Fails fast (message, returns 1) unless the database is reachable and `table` exists,
  * i.e. `raild migrate` has run; 0 when ready. */
+/* Without RAILD_SECRETS_KEY a daemon starts only if the database holds no production secret
+ * (which it could neither seal nor open); it says so and returns 1, else logs a warning. */
+int cli_require_sealing(const char *cmd, const char *conninfo);
 int cli_require_migrated(const char *cmd, const char *conninfo, const char *table);
 /* SIGINT/SIGTERM → fn, SIGPIPE ignored: the long-running commands' signal set-up. */
 void cli_on_stop_signals(void (*fn)(int));

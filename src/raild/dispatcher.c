@@ -1108,7 +1108,7 @@ int cmd_dispatch(int argc, char **argv)
         }
     }
     o.conninfo = db ? db : "";
-    if (cli_require_migrated("dispatch", db, "webhook_deliveries")) return 1;
+    if (cli_require_migrated("dispatch", db, "webhook_deliveries") || cli_require_sealing("dispatch", db)) return 1;
     cli_on_stop_signals(on_signal);
     return dispatch_run(&o);
 }

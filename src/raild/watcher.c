@@ -880,7 +880,7 @@ int cmd_watch(int argc, char **argv)
     if (!net) return cli_usage_error("watch", "--network is required");
     if (wh_secrets_key_status() < 0)
         return cli_usage_error("watch", "RAILD_SECRETS_KEY must be base64 of 32 random bytes, or unset");
-    if (cli_require_migrated("watch", db, "network_rpc")) return 1;
+    if (cli_require_migrated("watch", db, "network_rpc") || cli_require_sealing("watch", db)) return 1;
     PGconn *c = cli_db(db);
     if (!c) return 1;
     char *has = db_val(c, "SELECT 1 FROM network_rpc WHERE network = $1", net);

@@ -37,12 +37,14 @@ def finish(p, f, path):
     return text
 
 
-# a dispatcher without the key cannot sign: it records that and sends nothing
-nokey = {k: v for k, v in os.environ.items() if k != "RAILD_SECRETS_KEY"}
+# a dispatcher with another key cannot open the secret, so cannot sign: it records that and
+# sends nothing (one with no key at all refuses to start once production secrets exist:
+# tests/webhooks/55_unsealed_production.py)
+nokey = dict(os.environ, RAILD_SECRETS_KEY=base64.b64encode(os.urandom(32)).decode())
 ev = insert_events(m.id, 2, tag=uniq("sealed"))
 p, f, path = run_dispatcher("nokey", nokey)
 ok(wait_for(lambda: delivery_counts(ep["id"]).get("failed") == 2, timeout=20),
-   "without the key the deliveries fail after the schedule", delivery_counts(ep["id"]))
+   "with the wrong key the deliveries fail after the schedule", delivery_counts(ep["id"]))
 log = finish(p, f, path)
 err = sql1("SELECT DISTINCT error FROM webhook_attempts WHERE endpoint_id = :'e'", e=endpoint_row_id(ep["id"]))
 ok(err and err.startswith("signing:"), "the attempts say why: %s" % err)
