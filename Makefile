@@ -23,7 +23,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 PROGS := bin/raild $(if $(SIM_SRC),bin/railsim) $(if $(UI_SRC),bin/railtop)
 UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
 
-.PHONY: all deps check demo bench storm fuzz clean units san-units readme-keys fuzz-bins
+.PHONY: all deps check demo bench storm fuzz install uninstall clean units san-units readme-keys fuzz-bins
 all: $(PROGS) $(UNITS)
 
 $(BUILD)/%.o: %.c
@@ -127,6 +127,36 @@ storm: deps
 
 clean:
 	rm -rf build bin
+
+# make install [PREFIX=/usr/local] [DESTDIR=…]: the three programs (migrations are embedded
+# in raild), themes where railtop looks beside its binary (PREFIX/share/railtop/themes), man
+# pages, systemd units (their ExecStart names PREFIX/bin), bash completion and examples.
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+SHARE   := $(PREFIX)/share
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_FILES = $(BINDIR)/raild $(BINDIR)/railtop $(BINDIR)/railsim $(SHARE)/man/man1/railtop.1 \
+  $(SHARE)/man/man1/railsim.1 $(SHARE)/man/man8/raild.8 $(UNITDIR)/raild.service $(UNITDIR)/raild-watch@.service \
+  $(SHARE)/bash-completion/completions/raild $(SHARE)/bash-completion/completions/railtop \
+  $(SHARE)/bash-completion/completions/railsim $(SHARE)/doc/railtop/raild.env.example \
+  $(SHARE)/doc/railtop/railtop.config.example $(patsubst themes/%,$(SHARE)/railtop/themes/%,$(wildcard themes/*.theme))
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SHARE)/railtop/themes $(DESTDIR)$(SHARE)/man/man1 \
+	  $(DESTDIR)$(SHARE)/man/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SHARE)/bash-completion/completions \
+	  $(DESTDIR)$(SHARE)/doc/railtop
+	install -m 755 $(PROGS) $(DESTDIR)$(BINDIR)/
+	install -m 644 themes/*.theme $(DESTDIR)$(SHARE)/railtop/themes/
+	install -m 644 docs/man/railtop.1 docs/man/railsim.1 $(DESTDIR)$(SHARE)/man/man1/
+	install -m 644 docs/man/raild.8 $(DESTDIR)$(SHARE)/man/man8/
+	for u in raild.service raild-watch@.service; do \
+	  sed 's|@BINDIR@|$(BINDIR)|g' dist/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && chmod 644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -m 644 dist/completion/raild dist/completion/railtop dist/completion/railsim \
+	  $(DESTDIR)$(SHARE)/bash-completion/completions/
+	install -m 644 dist/raild.env.example dist/railtop.config.example $(DESTDIR)$(SHARE)/doc/railtop/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALL_FILES))
+	-rmdir $(DESTDIR)$(SHARE)/railtop/themes $(DESTDIR)$(SHARE)/railtop $(DESTDIR)$(SHARE)/doc/railtop 2>/dev/null
 
 -include $(wildcard $(BUILD)/*/*/*.d $(BUILD)/*/*.d)
 

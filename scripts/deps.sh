@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(gcc make pkg-config libpq-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev
       libssl-dev nettle-dev libncurses-dev ncurses-term postgresql-15 postgresql-client-15 tmux python3 perl wrk
-      procps iproute2 curl)
+      procps iproute2 curl man-db groff-base systemd)
 # `make fuzz` also needs clang with libFuzzer (scripts/deps.sh fuzz)
 [ "${1:-}" = fuzz ] && PKGS+=(clang libclang-rt-14-dev)
 missing=()
