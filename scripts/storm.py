@@ -10,14 +10,17 @@ receiver per endpoint, `railsim run` on every sandbox rail, and operators who cl
 retry and acknowledge concurrently (bulk where it exists, and on purpose some bad requests).
 Meanwhile faults drawn from the seed: kill -9 of a raild copy (restarted), PostgreSQL
 restarts (fast and immediate), a receiver down or hanging, a storm of cancelled statements
-(what a statement timeout does to every query in flight).
+(what a statement timeout does to every query in flight), and slow, failing, rate-limiting
+or range-limiting JSON-RPC in front of a real EVM node (anvil): the sandbox ethereum:usdt
+rail runs on anvil through raild's own watcher, paid with real token transfers
+(STORM_CHAIN=0 leaves the chain out).
 
 Then everything heals, drains, and the checker prints each invariant with its count of
 violations and `invariants: N checked, M violated`; the exit status is 1 on any violation.
 Logs, the fault schedule and the operators' calls stay in DIR to replay and read
 (the same seed gives the same schedule and the same traffic plan).
 """
-import base64, hashlib, hmac, json, os, random, re, secrets, signal, socket, subprocess, sys, threading, time
+import atexit, base64, hashlib, hmac, json, os, random, re, secrets, signal, socket, subprocess, sys, threading, time
 import urllib.error, urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -337,6 +340,9 @@ RESOLUTIONS = {   # the first the catalogue allows per type (src/core/exc_catalo
 
 # ---------------------------------------------------------------- faults
 FAULTS = ["kill9", "pg_restart", "receiver_down", "receiver_hang", "cancel_storm"]
+CHAIN = os.environ.get("STORM_CHAIN", "1") != "0"
+if CHAIN:
+    FAULTS.append("rpc_faults")
 
 
 def schedule(rng, seconds):
@@ -358,9 +364,10 @@ def cancel_storm(seconds):
 
 
 class Faults(threading.Thread):
-    def __init__(self, plan, rng, copies, receivers, cluster):
+    def __init__(self, plan, rng, copies, receivers, cluster, chain):
         super().__init__(daemon=True)
         self.plan, self.rng, self.copies, self.receivers, self.cluster = plan, rng, copies, receivers, cluster
+        self.chain = chain
         self.done = []
         self.error = None
         self.start()
@@ -402,6 +409,24 @@ class Faults(threading.Thread):
         time.sleep(secs)
         r.control(hang_ms=0, hang_rate=0)
         return "receiver %d hung 70%% of requests for 4 s each, during %.1f s" % (r.port, secs)
+
+    def rpc_faults(self):
+        """the node's provider misbehaves for a few seconds, one way drawn from the seed"""
+        px = self.chain.proxy
+        kind = self.rng.choice(["down", "429", "slow", "range"])
+        secs = round(self.rng.uniform(3, 8), 1)
+        if kind == "down":
+            px.down = True
+        elif kind == "429":
+            px.every_429 = 2
+        elif kind == "slow":
+            px.slow_ms = 1500
+        else:
+            px.max_range = 1
+        time.sleep(secs)
+        px.down, px.every_429, px.slow_ms, px.max_range = False, 0, 0, None
+        return "RPC %s for %.1f s" % ({"down": "unreachable", "429": "429 Retry-After on every 2nd call",
+                                       "slow": "1.5 s per reply", "range": "-32005 above 1 block"}[kind], secs)
 
     def cancel_storm(self):
         secs = round(self.rng.uniform(2, 5), 1)
@@ -447,10 +472,94 @@ class Receiver:
             return [json.loads(l) for l in f if l.strip()]
 
 
+# ---------------------------------------------------------------- the real chain
+class Chain(threading.Thread):
+    """anvil with the test USDT at the real USDT address, behind a fault proxy; the storm's
+    merchant creates sandbox ethereum:usdt payments and a payer sends real token transfers
+    to their deposit addresses (mostly exact, some short or over), a block now and then so
+    the finalized tag moves. Every transfer sent is remembered for the checker."""
+
+    def __init__(self, rng):
+        super().__init__(daemon=True)
+        sys.path.insert(0, os.path.join(ROOT, "tests", "chain"))
+        import chainlib
+        import rt                       # chainlib's test kit: its TAP plan is not ours
+        atexit.unregister(rt.T._end)
+        self.lib = chainlib
+        code = chainlib.ensure_tools()
+        self.node = chainlib.Anvil(logdir=LOGS)
+        self.node.deploy(code)
+        self.proxy = chainlib.FaultProxy(self.node.url)
+        self.rng = rng
+        self.sent = []          # (tx hash, to, units)
+        self.errors = 0
+
+    def configure(self, n_addr):
+        admin("add-network", "--name", "anvil", "--env", "sandbox", "--kind", "evm", "--chain-id", "31337",
+              "--block-time-ms", "1000")
+        admin("set-rail", "--env", "sandbox", "--rail", "ethereum:usdt", "--network", "anvil", "--contract",
+              self.lib.USDT, "--confirmations", "3", "--finality", "tag")
+        r = subprocess.run([RAILD, "admin", "set-rpc", "--network", "anvil", "--url-file", "-", "--from-block",
+                            str(self.node.head() + 1)], input=self.proxy.url + "\n", capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError("set-rpc: " + r.stderr)
+        path = os.path.join(DIR, "addr-anvil.txt")
+        with open(path, "w") as f:
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "demo-addresses.py"), "anvil", str(n_addr),
+                            "storm%d" % SEED], stdout=f, check=True)
+        admin("add-addresses", "--network", "anvil", "--file", path)
+
+    def start_paying(self, api, key, until):
+        self.api, self.key, self.until = api, key, until
+        self.start()
+
+    def run(self):
+        i = 0
+        while time.time() < self.until:
+            i += 1
+            units = self.rng.randint(1, 50) * 10 ** 6
+            st, p = call(self.api, self.key, "POST", "/v1/payments",
+                         {"reference": "storm-eth-%d-%d" % (SEED, i), "amount": "%d" % (units // 10 ** 6),
+                          "rail": "ethereum:usdt"})
+            if st != 201:
+                time.sleep(0.5)
+                continue
+            pay = self.rng.choice([units] * 8 + [units - 10 ** 6, units + 10 ** 6])
+            try:
+                tx = self.node.pay(p["deposit_address"], pay)
+                self.sent.append((tx.lower(), p["deposit_address"].lower(), pay))
+                self.node.mine(1)
+            except Exception as e:           # the node itself is never faulted: count it
+                self.errors += 1
+                say("chain: payment %s not paid: %r" % (p["id"], e))
+            time.sleep(self.rng.uniform(0.3, 0.9))
+
+    def caught_up(self):
+        head = self.node.head()
+        cp = psql("SELECT coalesce(max(checkpoint), -1) FROM watcher_status WHERE network = 'anvil'")[0][0]
+        return int(cp) >= head
+
+    def stop(self):
+        self.proxy.stop()
+        self.node.stop()
+
+
 # ---------------------------------------------------------------- invariants
-def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp):
+def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp, chain):
     """[(name, violations, detail)]"""
     out = []
+    if chain:
+        rows = psql("SELECT lower(tx_hash), lower(to_address), value::text, status FROM chain_transfers"
+                    " WHERE network = 'anvil'")
+        seen = {}
+        for tx, to, v, status in rows:
+            seen.setdefault(tx, []).append((to, int(v), status))
+        missing = [tx for tx, to, units in chain.sent if seen.get(tx) != [(to, units, "seen")]]
+        extra = [tx for tx in seen if tx not in {t for t, _, _ in chain.sent}]
+        say("chain: %d token transfers sent on anvil, %d ingested" % (len(chain.sent), len(rows)))
+        out.append(("every token transfer sent on the real node was ingested once, with its value (none extra)",
+                    len(missing) + len(extra) + chain.errors,
+                    "missing or different %s; extra %s; payer errors %d" % (missing[:3], extra[:3], chain.errors)))
     mids = ",".join(str(m) for m in merchant_ids)
 
     def count(name, query, detail_query=None):
@@ -526,7 +635,9 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp):
     bad_sig = unknown = body_diff = missing = 0
     examples = []
     got = {}
-    payload = {r[0]: r[1] for r in psql("SELECT event_id, payload FROM webhook_outbox WHERE merchant_id IN (%s)" % mids)}
+    # as one JSON document: a payload is compared byte for byte, so no field splitting
+    payload = dict(json.loads(psql("SELECT coalesce(jsonb_agg(jsonb_build_array(event_id, payload)), '[]')"
+                                   " FROM webhook_outbox WHERE merchant_id IN (%s)" % mids)[0][0]))
     for rc in receivers:
         key = base64.b64decode(rc.secret.split("_", 1)[1])
         seen = set()
@@ -629,7 +740,10 @@ def main():
     rng = random.Random(SEED)
     say("storm seed %d, %.0f s, %d raild copies, %s payments/s; logs in %s" % (SEED, SECONDS, COPIES, RATE, DIR))
     cluster = Cluster()
+    # one sealing key for every process of the run (admin seals the RPC URL with it)
+    os.environ["RAILD_SECRETS_KEY"] = base64.b64encode(os.urandom(32)).decode()
     procs, receivers = [], []
+    chain = None
     ok = False
     try:
         subprocess.run([RAILD, "migrate"], check=True, capture_output=True)
@@ -639,8 +753,12 @@ def main():
               "--contract", "0x1616d425cd540b256475cbfb604586c8598ec0fb")
         psql("UPDATE rails SET stuck_after = interval '15 seconds' WHERE environment = 'sandbox';"
              " UPDATE recon_settings SET value = '1 hour'")   # no break appears by the clock alone mid-check
-        nets = ["tron-nile", "sepolia", "bsc-testnet", "polygon-amoy"]
+        # railsim simulates these chains; with the chain on, ethereum:usdt is anvil's
+        nets = ["tron-nile", "bsc-testnet", "polygon-amoy"] + ([] if CHAIN else ["sepolia"])
         n_addr = int(float(RATE) * SECONDS * 1.5) + 200
+        if CHAIN:
+            chain = Chain(random.Random(SEED * 31 + 3))
+            chain.configure(int(SECONDS * 3) + 100)
         for net in nets:
             path = os.path.join(DIR, "addr-%s.txt" % net)
             with open(path, "w") as f:
@@ -674,7 +792,7 @@ def main():
             keys[name] = admin("create-key", "--role", role, "--name", "storm-" + name, "--env", "sandbox")
 
         env = dict(os.environ, PGUSER="railtop_app", RAILD_WEBHOOK_ALLOW_NETS="127.0.0.0/8",
-                   RAILD_SECRETS_KEY=base64.b64encode(os.urandom(32)).decode(), RAILD_SANDBOX_MIN_EXPIRY_S="15",
+                   RAILD_WATCH_POLL_MS="200", RAILD_WATCH_LEASE_S="4", RAILD_SANDBOX_MIN_EXPIRY_S="15",
                    RAILD_WEBHOOK_RETRY_SCHEDULE="1s,2s,4s,8s", RAILD_WEBHOOK_TIMEOUT_MS="2000",
                    RAILD_WEBHOOK_LEASE_S="6", RAILD_ROLLUP_INTERVAL_MS="2000")
         ports = [free_port() for _ in range(COPIES)]
@@ -705,7 +823,8 @@ def main():
         with open(os.path.join(DIR, "faults.plan"), "w") as f:
             f.write("".join("%.1f %s\n" % p for p in plan))
         sim = Proc("railsim", [RAILSIM, "run", "--api", api,
-                               "--merchant-key-file", kf["acme"] + "=tron:usdt,ethereum:usdt,bsc:usdt,polygon:usdt",
+                               "--merchant-key-file", kf["acme"] + "=tron:usdt,bsc:usdt,polygon:usdt" +
+                               ("" if CHAIN else ",ethereum:usdt"),
                                "--merchant-key-file", kf["borealis"] + "=tron:usdt,bsc:usdt"]
                    + sum((["--watcher-key-file", kf["w-" + n]] for n in nets), []) + hot +
                    ["--seed", str(SEED), "--rate", RATE, "--speed", "25", "--short-expiry", "20",
@@ -716,7 +835,9 @@ def main():
         stop_ops = threading.Event()
         ops = Operators(api, keys, random.Random(SEED * 7 + 1), stop_ops)
         ops.start()
-        faults = Faults(plan, random.Random(SEED * 13 + 5), copies, receivers, cluster)
+        faults = Faults(plan, random.Random(SEED * 13 + 5), copies, receivers, cluster, chain)
+        if chain:
+            chain.start_paying(api, keys["acme"], T0 + SECONDS)
 
         sim.p.wait(timeout=SECONDS + 120)
         faults.join(timeout=60)
@@ -728,6 +849,12 @@ def main():
                 c.start()
         for rc in receivers:
             rc.control(hang_ms=0, hang_rate=0, down_ms=0, fail_rate=0)
+        if chain:
+            chain.join(timeout=30)
+            end = time.time() + 60
+            while time.time() < end and not chain.caught_up():
+                time.sleep(0.5)
+            say("chain: the watcher %s the node's head" % ("reached" if chain.caught_up() else "did NOT reach"))
         drain("traffic over")
         for c in copies:
             c.stop()
@@ -742,7 +869,7 @@ def main():
         sanitizer = [c.name for c in copies if SANITIZER_RE.search(open(c.log_path, errors="replace").read())]
         sim_out = open(sim.log_path, errors="replace").read()
         recon_cmp = recon_compare()
-        results = invariants(ops, receivers, endpoints, [m1, m2], recon_cmp)
+        results = invariants(ops, receivers, endpoints, [m1, m2], recon_cmp, chain)
         results.append(("every raild copy stopped cleanly, no sanitizer report", len(crashed) + len(sanitizer),
                         "exit codes/sanitizer: %s %s" % (crashed, sanitizer)))
         results.append(("every planned fault was injected", len(plan) - len(faults.done) + (1 if faults.error else 0),
@@ -773,6 +900,8 @@ def main():
     finally:
         for p in procs:
             p.stop()
+        if chain:
+            chain.stop()
         if os.environ.get("STORM_KEEP"):     # leave the database up to look into
             print("database kept: PGHOST=%s PGPORT=%s" % (os.environ["PGHOST"], os.environ["PGPORT"]))
         else:

@@ -350,6 +350,11 @@ void cmd_filter(struct app *a);
 void cmd_prompt(struct app *a);
 int cmd_args(struct view *v, int argc, char **argv, const char *const *keys, char *err, size_t errlen);
 int check_value(const char *key, const char *val, const char *const *allowed, char *err, size_t errlen);
+/* A filter's values: the catalogue's list (core/catalog.h) with the console's own words
+ * around it ("open" for several states, "all"), each NULL to leave out. Fills out (n >=
+ * the list's length + 3) and returns it. */
+const char *const *filter_values(const char *first, const char *const *catalog, const char *last, const char **out,
+                                 size_t n);
 
 /* since=: today | yesterday | YYYY-MM-DD | Nh | Nd → unix seconds as text; 0 ok, -1 not a period */
 int since_epoch(const char *txt, char *out, size_t n);

@@ -337,6 +337,17 @@ keylist:
     return -1;
 }
 
+const char *const *filter_values(const char *first, const char *const *catalog, const char *last, const char **out,
+                                 size_t n)
+{
+    size_t k = 0;
+    if (first && k + 1 < n) out[k++] = first;
+    for (size_t i = 0; catalog[i] && k + 1 < n; i++) out[k++] = catalog[i];
+    if (last && k + 1 < n) out[k++] = last;
+    out[k] = NULL;
+    return out;
+}
+
 int check_value(const char *key, const char *val, const char *const *allowed, char *err, size_t errlen)
 {
     for (const char *const *x = allowed; *x; x++) if (!strcmp(*x, val)) return 0;

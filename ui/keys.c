@@ -1,6 +1,7 @@
 /* keys — dispatch through the request table, the hint line and availability rules.
  * The same table (requests.h) produces the `?` help screen (dialog.c). */
 #include "app.h"
+#include "core/catalog.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,9 @@ int role_ok(struct app *a, int rr, const char **need)
     *need = msg;
     if (!a->cfg.key[0]) { *need = "no API key (RAILTOP_KEY)"; return 0; }
     if (!a->who.known) { *need = "role unknown: raild did not confirm the key"; return 0; }
-    if (!strcmp(a->who.role, "admin")) return rr != RR_TREASURY;   /* admin approves no money */
-    return !strcmp(a->who.role, role_name(rr));
+    /* what raild enforces, from the same table (core/catalog.h): the console only greys out */
+    enum cap c = rr == RR_OPS ? CAP_OPS : rr == RR_SUPPORT ? CAP_SUPPORT : rr == RR_FINANCE ? CAP_FINANCE : CAP_TREASURY;
+    return role_can(a->who.role, c);
 }
 
 /* 1 if the request can run now; otherwise *why says why not (shown disabled). */

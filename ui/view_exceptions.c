@@ -4,6 +4,7 @@
  * payment found by search), reopen and dismiss go through raild with optimistic versions:
  * a concurrent change comes back as 409 in the status line, never a silent overwrite. */
 #include "app.h"
+#include "core/catalog.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,9 @@ struct exc {
 };
 static struct exc g_one;           /* the exception open in the detail view */
 
-static const char *const STATES[] = { "open", "claimed", "resolved", "dismissed", "all", NULL };
-/* the types come from the one catalogue raild enforces (src/core/exc_catalog.c) */
+/* states and types come from the one catalogue raild enforces (core/catalog.h), plus "all" */
+static const char *g_states[8];
+#define STATES filter_values(NULL, exception_states, "all", g_states, 8)
 #define TYPES exc_types
 
 static void build(struct app *a, struct view *v, struct qb *q)

@@ -5,14 +5,14 @@
 #include "app.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include "core/catalog.h"
 #include <string.h>
 #include <time.h>
 
-static const char *const STATES[] = { "awaiting_payment", "detected", "confirming", "confirmed",
-                                      "finalized", "expired", "canceled", NULL };
+#define STATES payment_states      /* the catalogue's (core/catalog.h) */
 static const char *const SHORT[] = { "awaiting", "detected", "confirming", "confirmed",
                                      "finalized", "expired", "canceled" };
-#define N_OPEN 4                  /* STATES[0..3] are counted exactly, the rest since a time */
+#define N_OPEN PAYMENT_OPEN_STATES /* STATES[0..3] are counted exactly, the rest since a time */
 #define COUNTS_EVERY_MS 1000      /* the board's counts refresh at most once a second */
 static long long g_counts[7];
 static int g_counts_ok;

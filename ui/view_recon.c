@@ -5,6 +5,7 @@
  * in detail. Finance acts through raild: acknowledge, match to a payment, escalate to an
  * exception, export the open breaks as CSV. Amounts are 10^-18 USDT. */
 #include "app.h"
+#include "core/catalog.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,10 +20,11 @@ enum { B_PUB, B_SEV, B_CLASS, B_STATE, B_MERCHANT, B_REF, B_CST, B_CAMT, B_PST, 
 static char g_through[200];
 static char g_one[6][128];   /* break on screen: public id, class, state, reference, exception, merchant id */
 
-static const char *const CLASSES[] = { "fulfilled_before_finality", "missing_in_finance", "orphan_posting",
-                                       "amount_mismatch", "missing_in_provider", "commerce_lagging",
-                                       "unapplied_transfer", "wallet_balance_mismatch", NULL };
-static const char *const STATES[] = { "open", "new", "persisting", "resolved", "all", NULL };
+/* classes and states are the catalogue's (core/catalog.h); "open" (new or persisting) and
+ * "all" are the console's */
+#define CLASSES recon_break_classes
+static const char *g_states[8];
+#define STATES filter_values("open", recon_break_states, "all", g_states, 8)
 
 static void build(struct app *a, struct view *v, struct qb *q)
 {

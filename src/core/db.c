@@ -133,8 +133,12 @@ static __thread char tl_sqlstate[6];
 
 static void note_state(const PGresult *r)
 {
-    const char *s = db_failed(r) ? db_sqlstate(r) : "";
-    if (!strcmp(s, "25P02") && (!strcmp(tl_sqlstate, "40P01") || !strcmp(tl_sqlstate, "40001"))) return;
+    /* a failure libpq reports without a SQLSTATE is its own (the server went away mid-
+     * statement): recorded as 08006 connection_failure, so callers answer 503, not 500 */
+    const char *s = db_failed(r) ? (*db_sqlstate(r) ? db_sqlstate(r) : "08006") : "";
+    /* "in failed transaction" says nothing: the statement that failed first is the cause (a
+     * deadlock, a serialization failure, a cancelled statement) and decides the answer */
+    if (!strcmp(s, "25P02") && *tl_sqlstate) return;
     snprintf(tl_sqlstate, sizeof tl_sqlstate, "%s", s);
 }
 

@@ -341,7 +341,7 @@ static int admin_create_key(struct opts *o)
         return cli_usage_error(o->cmd, "--network is required for a watcher key (it posts for that network only)");
     if (strcmp(role, "watcher") && net) return cli_usage_error(o->cmd, "--network is only for watcher keys");
     if (!net && need(o, "env", &env)) return 2;
-    if (!auth_role_valid(role))
+    if (!role_valid(role))
         return cli_usage_error(o->cmd, "--role must be one of merchant, watcher, viewer, support, ops, finance, admin;"
                                        " got '%s'", role);
     if (env && check_env(o, env)) return 2;

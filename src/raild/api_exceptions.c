@@ -7,7 +7,7 @@
 #include "raild/http.h"
 #include "raild/payouts.h"
 #include "raild/ingest.h"
-#include "raild/outbox.h"
+#include "raild/webhook_outbox.h"
 #include "raild/payments.h"
 #include "raild/query.h"
 #include "raild/resolve.h"

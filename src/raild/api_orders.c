@@ -190,12 +190,12 @@ static void orders_put_handler(struct req *q, struct resp *r)
         goto done;
     }
     if (res == ORDER_DB_ERROR) {
-        resp_error(r, 500, "internal", "could not store the order");
+        resp_db_error(r, q->db, NULL, "orders.put");      /* 503 for a timeout, 409 a conflict */
         goto done;
     }
     if (tx_commit(q, r)) goto done;
     json_t *o = order_json(q->db, &q->who, q->params[0]);
-    if (!o) { resp_error(r, 500, "internal", "could not read the order back"); goto done; }
+    if (!o) { resp_db_error(r, q->db, NULL, "orders.read_back"); goto done; }
     json_object_set_new(o, "applied", json_boolean(res == ORDER_CREATED || res == ORDER_UPDATED));
     if (res == ORDER_STALE)
         json_object_set_new(o, "ignored", json_string("older than the stored updated_at"));

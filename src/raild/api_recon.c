@@ -217,7 +217,7 @@ static void breaks_get(struct req *q, struct resp *r)
                                 PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
                                 PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3));
     PQclear(res);
-    if (!b) { json_decref(rec); resp_error(r, 500, "internal", "could not load the break"); return; }
+    if (!b) { json_decref(rec); resp_db_error(r, q->db, NULL, "recon.break_load"); return; }
     json_object_set_new(b, "records", rec);
     resp_json(r, 200, b);
 }
@@ -321,7 +321,7 @@ static void finish(struct req *q, struct resp *r, const char *action, const char
 {
     json_t *after = break_load(q->db, id);
     if (audit_write(q->db, &q->who, action, "recon_break", id, note, before, after)) {
-        resp_error(r, 500, "internal", "could not write the audit row");
+        resp_db_error(r, q->db, NULL, "recon.audit");
     } else if (!tx_commit(q, r)) {
         resp_json(r, status, json_incref(after));
     }
@@ -444,7 +444,7 @@ static void breaks_match(struct req *q, struct resp *r)
     json_t *after = break_load(q->db, k.id);
     if (audit_write(q->db, &q->who, "recon.match", "recon_break", k.id, note, before, after) || tx_commit(q, r)) {
         json_decref(after);
-        if (!r->status) resp_error(r, 500, "internal", "could not write the audit row");
+        if (!r->status) resp_db_error(r, q->db, NULL, "recon.audit");
         goto done;
     }
     json_decref(after);
@@ -516,7 +516,7 @@ static void recon_run_now(struct req *q, struct resp *r)
         goto done;
     }
     struct recon_result rr;
-    if (recon_run(q->db, !strcmp(mode, "full"), 1, &rr)) { resp_error(r, 500, "internal", "the run failed"); goto done; }
+    if (recon_run(q->db, !strcmp(mode, "full"), 1, &rr)) { resp_db_error(r, q->db, NULL, "recon.run"); goto done; }
     json_t *out = json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:I, s:i}", "run_id", (json_int_t)rr.run_id,
                             "mode", rr.full ? "full" : "incremental", "keys_examined", (json_int_t)rr.keys,
                             "opened", (json_int_t)rr.opened, "updated", (json_int_t)rr.updated,
@@ -527,7 +527,7 @@ static void recon_run_now(struct req *q, struct resp *r)
     if (tx_begin(q, r) || audit_write(q->db, &q->who, "recon.run", "recon_run", idbuf, NULL, NULL, out) ||
         tx_commit(q, r)) {
         json_decref(out);
-        if (!r->status) resp_error(r, 500, "internal", "could not write the audit row");
+        if (!r->status) resp_db_error(r, q->db, NULL, "recon.audit");
         goto done;
     }
     resp_json(r, 200, out);
@@ -598,7 +598,7 @@ static void recon_export(struct req *q, struct resp *r)
     json_decref(after);
     if (bad) {
         free(buf);
-        if (!r->status) resp_error(r, 500, "internal", "could not write the audit row");
+        if (!r->status) resp_db_error(r, q->db, NULL, "recon.audit");
         return;
     }
     r->status = 200;

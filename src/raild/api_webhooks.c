@@ -18,7 +18,7 @@
  *   POST /v1/webhook-deliveries/{id}/retry          {reason?} → next dispatcher pass sends it */
 #include "raild/audit.h"
 #include "raild/http.h"
-#include "raild/netguard.h"
+#include "raild/webhook_netguard.h"
 #include "raild/query.h"
 #include "raild/webhook_sign.h"
 #include "core/db.h"

@@ -5,35 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ROLES[] = { "merchant", "watcher", "viewer", "support", "ops", "finance", "treasury", "admin", NULL };
-
-int auth_role_valid(const char *role)
-{
-    for (int i = 0; ROLES[i]; i++)
-        if (!strcmp(role, ROLES[i])) return 1;
-    return 0;
-}
-
-int auth_role_can(const char *role, enum cap cap)
-{
-    int is = auth_role_valid(role);
-    int op = is && strcmp(role, "merchant") && strcmp(role, "watcher");
-    int admin = !strcmp(role, "admin");
-    switch (cap) {
-    case CAP_PUBLIC:   return 1;
-    case CAP_MERCHANT: return !strcmp(role, "merchant");
-    case CAP_INGEST:   return !strcmp(role, "watcher");
-    case CAP_READ:     return op;
-    case CAP_SUPPORT:  return admin || !strcmp(role, "support");
-    case CAP_OPS:      return admin || !strcmp(role, "ops");
-    case CAP_FINANCE:  return admin || !strcmp(role, "finance");
-    case CAP_TREASURY: return !strcmp(role, "treasury");   /* never admin: treasury requests nothing */
-    case CAP_ADMIN:    return admin;
-    case CAP_ANY_KEY:  return is;
-    }
-    return 0;
-}
-
 void auth_hash_key(const char *key, char *hash_bytea)
 {
     unsigned char h[32];

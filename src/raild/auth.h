@@ -5,10 +5,7 @@
 
 #define KEY_MAX 80
 
-/* 1 if `role` has capability `cap`. */
-int auth_role_can(const char *role, enum cap cap);
-/* 1 if the role string is one of the seven. */
-int auth_role_valid(const char *role);
+/* roles and what each may do are the catalogue's: role_valid(), role_can() (core/catalog.h) */
 /* Looks up a presented key. 0 ok (fills who), -1 unknown/revoked, -2 database error. */
 int auth_lookup(PGconn *db, const char *key, struct principal *who);
 /* Makes a new key for env: "rk_live_…" (production) or "rk_test_…" (sandbox).

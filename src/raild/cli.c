@@ -2,7 +2,7 @@
 #include "raild/cli.h"
 #include "raild/http.h"
 #include "raild/migrate.h"
-#include "raild/netguard.h"
+#include "raild/webhook_netguard.h"
 #include "raild/webhook_sign.h"
 #include "raild/worker.h"
 #include "core/db.h"

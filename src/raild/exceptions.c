@@ -13,7 +13,7 @@
  *   as note, resolved_by `system`, and an `exception.resolved` event. */
 #include "raild/exceptions.h"
 #include "core/exc_catalog.h"
-#include "raild/outbox.h"
+#include "raild/webhook_outbox.h"
 #include "raild/payments.h"
 #include "core/db.h"
 #include "core/log.h"

@@ -99,10 +99,11 @@ void resp_header(struct resp *r, const char *name, const char *value)
 void resp_db_error(struct resp *r, PGconn *db, PGresult *res, const char *what)
 {
     const char *st = res ? db_sqlstate(res) : db_last_sqlstate();
+    if (res && !*st && db_failed(res)) st = "08006";      /* libpq's own failure: the connection */
     log_error("db.error", "what=%s sqlstate=%s msg=\"%.200s\"", what, st, db ? PQerrorMessage(db) : "");
-    /* no SQLSTATE means libpq itself failed (the server went away mid-statement); class 08
-     * and 57P01-57P03 are the server saying it is shutting down or not yet up */
-    if ((db && PQstatus(db) != CONNECTION_OK) || !*st || !strncmp(st, "08", 2) || !strncmp(st, "57P0", 4)) {
+    /* class 08: the connection failed (libpq's own failures are recorded as 08006); 57P01-
+     * 57P03: the server is shutting down or not yet up */
+    if ((db && PQstatus(db) != CONNECTION_OK) || !strncmp(st, "08", 2) || !strncmp(st, "57P0", 4)) {
         resp_error(r, 503, "db_unavailable", "the database is unavailable, try again");
         resp_header(r, "Retry-After", "1");
     } else if (!strcmp(st, "40P01") || !strcmp(st, "40001")) {
@@ -460,7 +461,7 @@ static void dispatch(struct req *q, struct resp *r)
     }
     if (rt->cap != CAP_PUBLIC) {
         if (authenticate(q, r)) return;
-        if (!auth_role_can(q->who.role, rt->cap)) {
+        if (!role_can(q->who.role, rt->cap)) {
             resp_error(r, 403, "forbidden", "role '%s' may not call %s %s", q->who.role, rt->method, rt->pattern);
             return;
         }

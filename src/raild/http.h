@@ -4,6 +4,7 @@
  * transaction a handler left open. */
 #ifndef RAILD_HTTP_H
 #define RAILD_HTTP_H
+#include "core/catalog.h"
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -47,19 +48,7 @@ struct resp {
 
 typedef void (*handler_fn)(struct req *, struct resp *);
 
-/* Capabilities a route needs; roles map onto them in auth.c. */
-enum cap {
-    CAP_PUBLIC,      /* no key: healthz, metrics */
-    CAP_MERCHANT,    /* merchant keys: payments, orders, webhook endpoints */
-    CAP_INGEST,      /* watcher keys: chain ingest */
-    CAP_READ,        /* any operator role: viewer support ops finance admin */
-    CAP_SUPPORT,     /* webhook retry/recover, endpoint enable/disable */
-    CAP_OPS,         /* exceptions, transfer classification */
-    CAP_FINANCE,     /* reconciliation, export */
-    CAP_TREASURY,    /* approves or rejects payouts and whitelist entries; requests nothing */
-    CAP_ADMIN,       /* keys, rails, merchants */
-    CAP_ANY_KEY,     /* any valid key: the rails and networks of its environment */
-};
+/* enum cap (what a route needs) is the catalogue's: core/catalog.h */
 
 struct route {
     const char *method;

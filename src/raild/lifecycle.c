@@ -15,8 +15,9 @@
  *   a back-move to awaiting clears it so the stuck-unconfirmed window restarts. */
 #include "raild/lifecycle.h"
 #include "raild/metrics.h"
-#include "raild/outbox.h"
+#include "raild/webhook_outbox.h"
 #include "raild/payments.h"
+#include "core/catalog.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -24,9 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const state_names[PS__COUNT] = {
-    "awaiting_payment", "detected", "confirming", "confirmed", "finalized", "expired", "canceled",
-};
+/* the catalogue's names, in enum pay_state order (tests/unit/test_catalog.c checks both) */
+#define state_names payment_states
 
 #define B(v) (1u << (v))
 #define CH B(VIA_CHAIN)

@@ -1,6 +1,6 @@
 /* raild — the gateway daemon. `raild <command> --help` for each command. */
 #include "raild/cli.h"
-#include "raild/dispatcher.h"
+#include "raild/webhook_dispatch.h"
 #include "raild/orders.h"
 #include "raild/recon.h"
 #include <stdio.h>

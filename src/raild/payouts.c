@@ -9,7 +9,7 @@
  *   out of the payable by the ledger trigger).
  * - Destinations are stored canonical (lower-case hex) and shown EIP-55 checksummed. */
 #include "raild/payouts.h"
-#include "raild/outbox.h"
+#include "raild/webhook_outbox.h"
 #include "raild/payments.h"
 #include "core/address.h"
 #include "core/amount.h"

@@ -15,20 +15,18 @@
 #include "raild/worker.h"
 #include "core/db.h"
 #include "core/log.h"
+#include "core/catalog.h"
 #include "core/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const recon_classes[] = {
-    "fulfilled_before_finality", "missing_in_finance", "orphan_posting", "amount_mismatch",
-    "missing_in_provider", "commerce_lagging", "unapplied_transfer", "wallet_balance_mismatch", NULL
-};
+
 
 int recon_class_valid(const char *cls)
 {
-    for (int i = 0; recon_classes[i]; i++)
-        if (!strcmp(cls, recon_classes[i])) return 1;
+    for (int i = 0; recon_break_classes[i]; i++)
+        if (!strcmp(cls, recon_break_classes[i])) return 1;
     return 0;
 }
 

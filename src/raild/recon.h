@@ -30,7 +30,7 @@ struct recon_result {
 int recon_run(PGconn *db, int full, int wait, struct recon_result *out);
 
 /* the 7 classes, most severe first, NULL-terminated */
-extern const char *const recon_classes[];
+/* the break classes are the catalogue's: recon_break_classes (core/catalog.h) */
 int recon_class_valid(const char *cls);
 
 /* `raild recon` and the background worker (routes.c) */

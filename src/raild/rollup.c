@@ -6,7 +6,7 @@
  * minutes since two minutes before the previous pass started, so anything committed within
  * that margin is counted; the first pass of a process covers 26 hours (the longest window
  * the console asks for, plus slack), which also fills a gap left while raild was down.
- * Webhook counters are added by the dispatcher as it records attempts (dispatcher.c).
+ * Webhook counters are added by the dispatcher as it records attempts (webhook_dispatch.c).
  * Gauges (backlogs, lag) cannot be recomputed for the past: each pass samples them into the
  * current minute, the last sample of a minute wins. */
 #include "raild/rollup.h"

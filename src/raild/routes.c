@@ -2,7 +2,7 @@
  * A module adds one line here; the tables themselves live beside their handlers. */
 #include "raild/http.h"
 #include "raild/worker.h"
-#include "raild/dispatcher.h"
+#include "raild/webhook_dispatch.h"
 
 extern const struct route system_routes[];
 extern const struct route webhook_routes[];

@@ -20,7 +20,7 @@ for l in lines:
     ok(m and m.group(1) == "ok" and m.group(3) == "0", "storm seed %s: %s" % (seed, m.group(2) if m else l),
        m.group(5) if m and m.group(5) else l)
 kinds = set(re.findall(r"^\s+[\d.]+ s  (\w+)", text, re.M))
-is_(sorted(kinds), sorted(["kill9", "pg_restart", "receiver_down", "receiver_hang", "cancel_storm"]),
+is_(sorted(kinds), sorted(["kill9", "pg_restart", "receiver_down", "receiver_hang", "cancel_storm", "rpc_faults"]),
     "every kind of fault was injected at least once")
 summary = re.search(r"invariants: (\d+) checked, (\d+) violated", text)
 ok(summary and summary.group(2) == "0" and r.returncode == 0, "storm exits 0: %s" %

@@ -24,16 +24,16 @@ static const int EXPECTED[8][10] = {
 int main(void)
 {
     for (int r = 0; r < 8; r++) {
-        ok(auth_role_valid(ROLES[r]), "%s is a role", ROLES[r]);
+        ok(role_valid(ROLES[r]), "%s is a role", ROLES[r]);
         for (int c = 0; c <= CAP_ANY_KEY; c++)
-            is_int(auth_role_can(ROLES[r], (enum cap)c), EXPECTED[r][c], "%s %s capability '%s'", ROLES[r],
+            is_int(role_can(ROLES[r], (enum cap)c), EXPECTED[r][c], "%s %s capability '%s'", ROLES[r],
                    EXPECTED[r][c] ? "has" : "lacks", CAPS[c]);
     }
     static const char *const bogus[] = { "", "Admin", "root", "admin ", "ops;", "superuser" };
     for (size_t i = 0; i < sizeof bogus / sizeof bogus[0]; i++) {
-        ok(!auth_role_valid(bogus[i]), "'%s' is not a role", bogus[i]);
-        ok(!auth_role_can(bogus[i], CAP_READ) && !auth_role_can(bogus[i], CAP_ADMIN) &&
-           !auth_role_can(bogus[i], CAP_ANY_KEY),
+        ok(!role_valid(bogus[i]), "'%s' is not a role", bogus[i]);
+        ok(!role_can(bogus[i], CAP_READ) && !role_can(bogus[i], CAP_ADMIN) &&
+           !role_can(bogus[i], CAP_ANY_KEY),
            "'%s' gets no operator capability", bogus[i]);
     }
 

@@ -1,5 +1,5 @@
-/* netguard — where webhook requests may go; see netguard.h. */
-#include "raild/netguard.h"
+/* webhook_netguard — where webhook requests may go; see webhook_netguard.h. */
+#include "raild/webhook_netguard.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>

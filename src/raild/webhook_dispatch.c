@@ -1,8 +1,8 @@
-/* dispatcher — at-least-once webhook delivery. The loop and its SQL; see dispatcher.h. */
-#include "raild/dispatcher.h"
+/* webhook_dispatch — at-least-once webhook delivery. The loop and its SQL; see webhook_dispatch.h. */
+#include "raild/webhook_dispatch.h"
 #include "raild/cli.h"
 #include "raild/http.h"
-#include "raild/netguard.h"
+#include "raild/webhook_netguard.h"
 #include "raild/webhook_sign.h"
 #include "raild/worker.h"
 #include "core/db.h"

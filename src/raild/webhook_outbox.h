@@ -3,8 +3,8 @@
  *   {"id":"evt_…","type":"payment.confirmed","created_at":"2026-…Z","environment":"sandbox",
  *    "sequence":3,"data":{…}}
  * The dispatcher (webhooks) delivers rows of webhook_outbox; the console shows them. */
-#ifndef RAILD_OUTBOX_H
-#define RAILD_OUTBOX_H
+#ifndef RAILD_WEBHOOK_OUTBOX_H
+#define RAILD_WEBHOOK_OUTBOX_H
 #include <jansson.h>
 #include <libpq-fe.h>
 

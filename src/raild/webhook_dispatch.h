@@ -21,8 +21,8 @@
  *   RAILD_WEBHOOK_LEASE_S         how long a claim stays in flight before another dispatcher may
  *                                 take it over (default 4 × timeout + 30 s; at least 2 × timeout + 1,
  *                                 which claims less work ahead: see lease_seconds) */
-#ifndef RAILD_DISPATCHER_H
-#define RAILD_DISPATCHER_H
+#ifndef RAILD_WEBHOOK_DISPATCH_H
+#define RAILD_WEBHOOK_DISPATCH_H
 #include <signal.h>
 
 #define DISPATCH_MAX_RETRIES 32

@@ -7,8 +7,8 @@
  * already when an endpoint is registered.
  * RAILD_WEBHOOK_ALLOW_NETS="127.0.0.0/8,10.1.0.0/16" lets chosen ranges through (local
  * development, the demo and tests, an on-premises merchant). */
-#ifndef RAILD_NETGUARD_H
-#define RAILD_NETGUARD_H
+#ifndef RAILD_WEBHOOK_NETGUARD_H
+#define RAILD_WEBHOOK_NETGUARD_H
 #include <stddef.h>
 #include <sys/socket.h>
 

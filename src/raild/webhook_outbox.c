@@ -1,8 +1,8 @@
-/* outbox — webhook events written with the change that caused them (outbox.h).
+/* webhook_outbox — webhook events written with the change that caused them (webhook_outbox.h).
  * The envelope is serialized exactly once, here; webhook_outbox.payload holds those
  * bytes and the dispatcher signs and sends them unchanged, so a redelivery is
  * byte-identical to the first attempt. */
-#include "raild/outbox.h"
+#include "raild/webhook_outbox.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "core/util.h"
