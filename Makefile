@@ -1,14 +1,22 @@
 # railtop — build, test, demo.  `make` builds bin/; `make check` runs every test;
 # `make demo` runs the console against a live local gateway.
 CC      ?= cc
-PKGS    := libpq jansson libcurl libmicrohttpd openssl ncursesw nettle
 CFLAGS  ?= -O2 -g
 XFLAGS  := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -Isrc -Iui
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpq -lpthread -lm
+# What each program links (pkg-config names). The core is an archive, so a program pulls in
+# only the core objects it uses, and links only the libraries those need.
+PKGS_raild   := libpq jansson libcurl libmicrohttpd openssl nettle
+PKGS_railsim := jansson libcurl libmicrohttpd openssl nettle
+PKGS_railtop := libpq jansson libcurl ncursesw openssl nettle
+PKGS_ALL     := $(sort $(PKGS_raild) $(PKGS_railsim) $(PKGS_railtop))
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS_ALL) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)
+libs = $(shell pkg-config --libs $(PKGS_$(1)) 2>/dev/null) $(if $(filter libpq,$(PKGS_$(1))),-lpq) -lpthread -lm
 
+# Where things go: the plain build by default; `make san` sets all three for the sanitizers.
 BUILD   ?= build/obj
-SANBUILD = build/san
+BIN     ?= bin
+TBIN    ?= build/tests
+CORE_A   = $(BUILD)/libcore.a
 
 CORE_SRC  := $(wildcard src/core/*.c)
 RAILD_SRC := $(wildcard src/raild/*.c)
@@ -20,8 +28,8 @@ FUZZ_UI    := theme config
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
-PROGS := bin/raild $(if $(SIM_SRC),bin/railsim) $(if $(UI_SRC),bin/railtop)
-UNITS := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+PROGS := $(BIN)/raild $(BIN)/railsim $(BIN)/railtop
+UNITS := $(patsubst tests/unit/%.c,$(TBIN)/%,$(UNIT_SRC))
 
 .PHONY: all deps check demo bench storm fuzz install uninstall clean units san-units readme-keys fuzz-bins
 all: $(PROGS) $(UNITS)
@@ -42,46 +50,39 @@ $(BUILD)/build/gen/migrations.o: build/gen/migrations.c
 
 RAILD_SRC += build/gen/migrations.c
 
-bin/raild: $(call obj,$(RAILD_SRC) $(CORE_SRC))
-	@mkdir -p bin
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+$(CORE_A): $(call obj,$(CORE_SRC))
+	@echo "  AR $@"; rm -f $@; ar rcs $@ $^
 
-bin/railsim: $(call obj,$(SIM_SRC) $(CORE_SRC))
-	@mkdir -p bin
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+# One link recipe: a program's objects, the core archive, the program's libraries (LINKAS
+# names the program whose PKGS_ apply).
+LINK = @mkdir -p $(dir $@); echo "  LD $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $(filter %.o,$^) $(CORE_A) \
+         $(call libs,$(LINKAS))
 
-bin/railtop: $(call obj,$(UI_SRC) $(CORE_SRC))
-	@mkdir -p bin
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/raild: LINKAS := raild
+$(BIN)/raild: $(call obj,$(RAILD_SRC)) $(CORE_A)
+	$(LINK)
+$(BIN)/railsim: LINKAS := railsim
+$(BIN)/railsim: $(call obj,$(SIM_SRC)) $(CORE_A)
+	$(LINK)
+$(BIN)/railtop: LINKAS := railtop
+$(BIN)/railtop: $(call obj,$(UI_SRC)) $(CORE_A)
+	$(LINK)
 
-# Unit tests link the shared core and the daemon's modules (minus main).
+# Unit tests link the daemon's modules (minus main) and the core.
 RAILD_LIB := $(filter-out src/raild/main.c,$(RAILD_SRC))
-build/tests/%: tests/unit/%.c $(call obj,$(CORE_SRC) $(RAILD_LIB))
-	@mkdir -p build/tests
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(TBIN)/%: tests/unit/%.c $(call obj,$(RAILD_LIB)) $(CORE_A)
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $< $(filter %.o,$^) $(CORE_A) $(call libs,raild)
 
 units: $(UNITS)
 
-# Sanitizer build of everything, used by `make check` for the C tests and the daemon.
+# One sanitizer recipe: the same rules into build/san*, with ASan+UBSan, used by `make check`
+# for the C tests, the fuzz corpora and the daemons.
+SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 san:
-	$(MAKE) BUILD=$(SANBUILD) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	  SANITIZED=1 san-all
-
-san-all: $(patsubst bin/%,build/san-bin/%,$(PROGS)) $(patsubst build/tests/%,build/san-tests/%,$(UNITS)) \
-         $(patsubst %,build/san-tests/fuzz_%,$(FUZZ_NAMES))
-
-build/san-bin/raild: $(call obj,$(RAILD_SRC) $(CORE_SRC))
-	@mkdir -p build/san-bin
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
-build/san-bin/railsim: $(call obj,$(SIM_SRC) $(CORE_SRC))
-	@mkdir -p build/san-bin
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
-build/san-bin/railtop: $(call obj,$(UI_SRC) $(CORE_SRC))
-	@mkdir -p build/san-bin
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) -o $@ $^ $(PKG_LIBS)
-build/san-tests/%: tests/unit/%.c $(call obj,$(CORE_SRC) $(RAILD_LIB))
-	@mkdir -p build/san-tests
-	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	@$(MAKE) --no-print-directory BUILD=build/san BIN=build/san-bin TBIN=build/san-tests CFLAGS="$(SAN_CFLAGS)" \
+	  san-all
+san-all: $(PROGS) $(UNITS) $(patsubst %,$(TBIN)/fuzz_%,$(FUZZ_NAMES))
 
 # Fuzz harnesses (tests/fuzz/fuzz_*.c, libFuzzer entry points). `make check` replays each
 # seed corpus through them under ASan+UBSan (gcc + replay.c); `make fuzz` builds them with
@@ -92,16 +93,17 @@ fuzz_objs = $(if $(filter $(1),$(FUZZ_UI)),$(call obj,$(filter-out ui/main.c ui/
               $(BUILD)/ui/main-lib.o,$(call obj,$(filter-out $(if $(filter orders_csv,$(1)),src/raild/orders_import.c),\
               $(RAILD_LIB)) $(CORE_SRC)))
 FUZZ_CC = $(CC) $(CFLAGS) $(XFLAGS) $(XFLAGS_EXTRA) -Wno-unused-function $(PKG_CFLAGS)
+fuzz_libs = $(call libs,$(if $(filter $(1),$(FUZZ_UI)),railtop,raild))
 $(BUILD)/ui/main-lib.o: ui/main.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"; $(CC) $(CFLAGS) $(XFLAGS) $(XFLAGS_EXTRA) $(PKG_CFLAGS) -Dmain=railtop_main -c $< -o $@
 .SECONDEXPANSION:
-build/san-tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $$(call fuzz_objs,$$*)
-	@mkdir -p build/san-tests
-	@echo "  CC $@"; $(FUZZ_CC) -DFUZZ_CORPUS='"tests/fuzz/corpus/$*"' -o $@ $(filter %.c %.o,$^) $(PKG_LIBS)
+$(TBIN)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $$(call fuzz_objs,$$*)
+	@mkdir -p $(dir $@)
+	@echo "  CC $@"; $(FUZZ_CC) -DFUZZ_CORPUS='"tests/fuzz/corpus/$*"' -o $@ $(filter %.c %.o,$^) $(call fuzz_libs,$*)
 build/fuzz/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(call fuzz_objs,$$*)
 	@mkdir -p build/fuzz/bin
-	@echo "  CC $@"; $(FUZZ_CC) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(PKG_LIBS)
+	@echo "  CC $@"; $(FUZZ_CC) -fsanitize=fuzzer -o $@ $(filter %.c %.o,$^) $(call fuzz_libs,$*)
 fuzz-bins: $(patsubst %,build/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 
 deps:

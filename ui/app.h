@@ -61,7 +61,12 @@ struct app;
 struct view;
 
 /* A query under construction: constant SQL fragments, values only as $n parameters. */
-struct qb { char sql[4096]; const char *p[24]; int n; };
+/* A query being built: SQL that grows as needed and its parameters. Running out of memory
+ * or of parameter slots marks it broken; the grid then refuses to run it and says so
+ * (a truncated WHERE clause would show the wrong rows). Free with qb_free. */
+#define QB_MAXPARAMS 24
+struct qb { char *sql; size_t len, cap; const char *p[QB_MAXPARAMS]; int n; int broken; };
+void qb_free(struct qb *q);
 
 /* A keyset-paginated list: the page on screen, the cursor, and the key of the first row. */
 #define GRID_MAXKEYS 4

@@ -7,21 +7,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* q is zeroed or was initialised before (a view's build() starts the query again): the
+ * buffer is kept */
 void qb_init(struct qb *q, const char *sql)
 {
-    snprintf(q->sql, sizeof q->sql, "%s", sql);
+    q->len = 0;
     q->n = 0;
+    q->broken = 0;
+    if (q->sql) q->sql[0] = 0;
+    qb_add(q, sql);
 }
 
 void qb_add(struct qb *q, const char *sql)
 {
-    size_t l = strlen(q->sql);
-    snprintf(q->sql + l, sizeof q->sql - l, "%s", sql);
+    size_t n = strlen(sql);
+    if (q->broken) return;
+    if (q->len + n + 1 > q->cap) {
+        size_t cap = (q->len + n + 1) * 2 < 1024 ? 1024 : (q->len + n + 1) * 2;
+        char *s = realloc(q->sql, cap);
+        if (!s) { q->broken = 1; return; }
+        q->sql = s;
+        q->cap = cap;
+    }
+    memcpy(q->sql + q->len, sql, n + 1);
+    q->len += n;
+}
+
+void qb_free(struct qb *q)
+{
+    free(q->sql);
+    q->sql = NULL;
+    q->len = q->cap = 0;
 }
 
 void qb_and(struct qb *q, const char *frag, const char *val)
 {
-    if (q->n >= 24) return;
+    if (q->n >= QB_MAXPARAMS) { q->broken = 1; return; }
     char buf[1024];
     q->p[q->n++] = val;
     snprintf(buf, sizeof buf, frag, q->n);
@@ -134,12 +155,18 @@ static void add_keyset(struct view *v, struct qb *q, enum gmode m, int limit)
 
 static PGresult *gquery(struct app *a, struct view *v, enum gmode m, int limit)
 {
-    struct qb q;
+    struct qb q = { 0 };
     qb_init(&q, "");
     v->ops->build(a, v, &q);
     add_keyset(v, &q, m, limit);
+    if (q.broken) {
+        app_status(a, 1, "this filter needs more than %d conditions; narrow it", QB_MAXPARAMS);
+        qb_free(&q);
+        return NULL;
+    }
     int64_t t0 = a->trace ? now_us() : 0;
     PGresult *r = conn_query(a, q.sql, q.n, q.p);
+    qb_free(&q);
     if (a->trace) {
         char what[64];
         snprintf(what, sizeof what, "query %s %lld", v->ops->name, (long long)(now_us() - t0));

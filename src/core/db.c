@@ -1,4 +1,5 @@
 #include "core/db.h"
+#include "core/log.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
@@ -22,6 +23,14 @@ PGconn *db_connect(const char *conninfo, const char *appname, int statement_time
         if (c) PQfinish(c);
         return NULL;
     }
+    return c;
+}
+
+PGconn *db_connect_logged(const char *conninfo, const char *who)
+{
+    char err[512];
+    PGconn *c = db_connect(conninfo, who, 15000, err, sizeof err);
+    if (!c) log_error("db.connect_failed", "who=%s msg=\"%s\"", who, err);
     return c;
 }
 

@@ -6,6 +6,15 @@
 
 /* Connects (conninfo may be "" to use PG* variables), sets application_name and a
  * statement timeout. Returns NULL and fills err on failure. */
+/* A timestamp as every API answer writes it: RFC 3339 UTC with milliseconds
+ * ("2026-12-01T10:00:00.123Z"); SQL_TS_US keeps microseconds, for values a client sends back
+ * to compare (an order's updated_at). The one place the format is written. */
+#define SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define SQL_TS_US(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/* A daemon's connection (15 s statement timeout); a failure is logged as db.connect_failed
+ * with who. NULL then: the caller retries later. */
+PGconn *db_connect_logged(const char *conninfo, const char *who);
 PGconn *db_connect(const char *conninfo, const char *appname, int statement_timeout_ms,
                    char *err, size_t errlen);
 

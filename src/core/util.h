@@ -18,6 +18,10 @@ long long util_text_control(const char *s);
  * 1 if one of them is exactly "v1," + sig_b64 (every candidate compared in constant time, so
  * timing does not tell which matched), else 0. Shared by raild's verifier and the receiver. */
 int util_sig_header_has(const char *header, const char *sig_b64);
+/* RFC 3339 date-time with a zone: YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM), a real calendar
+ * date (Feb 29 only in leap years), T not a space. The one validator every endpoint, the
+ * CSV import and the admin CLI use. */
+int util_rfc3339_valid(const char *s);
 /* An integer setting from the environment: getenv(name) within [lo, hi], else def — and a
  * value that is set but out of range or not a number is logged as `event name=… value=…
  * using=def` (the daemon keeps running on the default). */

@@ -544,7 +544,7 @@ static int propose(struct opts *o, PGconn *db, const char *command, const char *
         PQfinish(db);
         return cli_usage_error(o->cmd, "an admin proposes governed changes; treasury approves them");
     }
-    if (eff && !query_rfc3339_valid(eff)) {
+    if (eff && !util_rfc3339_valid(eff)) {
         db_cmd(db, "ROLLBACK");
         PQfinish(db);
         return cli_usage_error(o->cmd, "--effective-at must be an RFC 3339 time, e.g. 2026-12-01T18:00:00Z; got '%s'", eff);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* a text filter: absent → NULL; present → 1–200 bytes */
 static int text_param(struct req *q, struct resp *r, const char *name, const char **out)
@@ -23,7 +22,7 @@ static int text_param(struct req *q, struct resp *r, const char *name, const cha
 static int time_param(struct req *q, struct resp *r, const char *name, const char **out)
 {
     *out = req_query(q, name);
-    if (*out && !query_rfc3339_valid(*out)) {
+    if (*out && !util_rfc3339_valid(*out)) {
         resp_error(r, 400, "invalid_request",
                    "'%s' must be an RFC 3339 time such as 2026-01-31T09:00:00Z (encode '+' as %%2B)", name);
         return -1;
@@ -53,7 +52,7 @@ static void audit_list(struct req *q, struct resp *r)
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(cs, sizeof cs, "%lld", cur);
     PGresult *res = db_q(q->db,
-        "SELECT json_build_object('id', a.id, 'at', " TS("a.at") ", 'actor', a.actor,"
+        "SELECT json_build_object('id', a.id, 'at', " SQL_TS("a.at") ", 'actor', a.actor,"
         " 'actor_key_id', a.actor_key_id, 'role', a.role, 'action', a.action, 'object_type', a.object_type,"
         " 'object_id', a.object_id, 'reason', a.reason, 'before', a.before, 'after', a.after)::text, a.id"
         " FROM audit_log a"

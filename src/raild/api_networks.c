@@ -49,7 +49,7 @@ static void list_rails(struct req *q, struct resp *r)
         json_array_append_new(arr, o);
     }
     PQclear(res);
-    resp_json(r, 200, json_pack("{s:o}", "rails", arr));
+    resp_json(r, 200, json_pack("{s:O, s:o}", "data", arr, "rails", arr));      /* `rails`: round one's name */
 }
 
 static void list_networks(struct req *q, struct resp *r)
@@ -87,7 +87,7 @@ static void list_networks(struct req *q, struct resp *r)
         json_array_append_new(arr, o);
     }
     PQclear(res);
-    resp_json(r, 200, json_pack("{s:o}", "networks", arr));
+    resp_json(r, 200, json_pack("{s:O, s:o}", "data", arr, "networks", arr));   /* `networks`: round one's name */
 }
 
 const struct route network_routes[] = {

@@ -5,13 +5,13 @@
 #include "raild/http.h"
 #include "raild/csv.h"
 #include "core/amount.h"
+#include "core/util.h"
 #include "core/db.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /* the same rule as payment references (api_payments.c), so every payment can have its
  * order: 1-200 code points of UTF-8, no control characters (C0, DEL, C1) */
@@ -37,38 +37,6 @@ int orders_status_valid(const char *s)
     return 0;
 }
 
-static int digits(const char *s, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i])) return 0;
-    return 1;
-}
-
-int orders_timestamp_valid(const char *s)
-{
-    /* YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM) */
-    size_t n = strlen(s);
-    if (n < 20 || n > 35) return 0;
-    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' || !digits(s + 8, 2) ||
-        (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
-        s[16] != ':' || !digits(s + 17, 2))
-        return 0;
-    int y = atoi(s), mo = atoi(s + 5), d = atoi(s + 8), h = atoi(s + 11), mi = atoi(s + 14), se = atoi(s + 17);
-    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
-        h > 23 || mi > 59 || se > 59)
-        return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int f = 0;
-        for (p++; isdigit((unsigned char)*p); p++) f++;
-        if (f < 1 || f > 9) return 0;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == 0) return 1;
-    return (*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) && p[6] == 0 &&
-           atoi(p + 1) <= 23 && atoi(p + 4) <= 59;
-}
 
 int orders_amount_units(const char *s, char *out, size_t outlen)
 {
@@ -125,8 +93,8 @@ static json_t *order_json(PGconn *db, const struct principal *who, const char *r
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", who->merchant_id);
     PGresult *r = db_q(db,
-        "SELECT reference, environment, recon_fmt(amount), amount::text, status, " TS("updated_at") ","
-        "       source, " TS("received_at")
+        "SELECT reference, environment, recon_fmt(amount), amount::text, status, " SQL_TS_US("updated_at") ","
+        "       source, " SQL_TS_US("received_at")
         "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
         mid, who->env, reference);
     json_t *o = NULL;
@@ -172,7 +140,7 @@ static void orders_put_handler(struct req *q, struct resp *r)
         resp_error(r, 422, "invalid_status", "'status' must be pending, paid, fulfilled, canceled or refunded");
         goto done;
     }
-    if (!orders_timestamp_valid(updated_at)) {
+    if (!util_rfc3339_valid(updated_at)) {
         resp_error(r, 422, "invalid_updated_at", "'updated_at' must be an RFC 3339 time with a zone, "
                    "e.g. 2026-11-26T12:00:00Z");
         goto done;

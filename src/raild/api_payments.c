@@ -291,22 +291,6 @@ static void payments_get(struct req *q, struct resp *r)
     else not_found(r);
 }
 
-/* RFC 3339 date-time; the database then checks the calendar (month 13 → 400 too) */
-static int rfc3339_ok(const char *s)
-{
-    static regex_t re;
-    static int compiled;
-    static const char *pat = "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{1,6})?"
-                             "([Zz]|[+-][0-9]{2}:[0-9]{2})$";
-    if (!__atomic_load_n(&compiled, __ATOMIC_ACQUIRE)) {
-        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-        pthread_mutex_lock(&mu);
-        if (!compiled && regcomp(&re, pat, REG_EXTENDED | REG_NOSUB) == 0)
-            __atomic_store_n(&compiled, 1, __ATOMIC_RELEASE);
-        pthread_mutex_unlock(&mu);
-    }
-    return compiled && strlen(s) <= 40 && regexec(&re, s, 0, NULL, 0) == 0;
-}
 
 static void payments_list(struct req *q, struct resp *r)
 {
@@ -323,7 +307,7 @@ static void payments_list(struct req *q, struct resp *r)
         resp_error(r, 400, "invalid_request", "unknown state '%.40s'", state);
         return;
     }
-    if ((after && !rfc3339_ok(after)) || (before && !rfc3339_ok(before))) {
+    if ((after && !util_rfc3339_valid(after)) || (before && !util_rfc3339_valid(before))) {
         resp_error(r, 400, "invalid_request", "created_after/created_before must be RFC 3339 date-times");
         return;
     }

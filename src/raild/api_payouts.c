@@ -438,8 +438,7 @@ static void payouts_cancel(struct req *q, struct resp *r) { payouts_decide(q, r,
 #define PAD_COLS                                                                                              \
     "a.public_id, a.merchant_id, a.environment, a.network, a.address, a.label, a.state, a.version,"          \
     " a.requested_by_name, coalesce(a.approved_by_name, ''), coalesce(a.note, ''),"                          \
-    " coalesce(" SQL_TS_S("a.active_from") ", ''), " SQL_TS_S("a.created_at") ", n.address_kind, a.id"
-#define SQL_TS_S(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+    " coalesce(" SQL_TS("a.active_from") ", ''), " SQL_TS("a.created_at") ", n.address_kind, a.id"
 
 static json_t *pad_row(PGresult *res, int i)
 {

@@ -12,18 +12,17 @@
 #include <string.h>
 
 #define NOTE_MAX 2000
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* the columns every break query selects, in this order (see break_from_row) */
 #define BREAK_COLS \
     "b.public_id, b.class, b.severity, b.state, b.merchant_id::text, b.environment, b.reference," \
-    " b.transfer_id::text, b.planes, b.c_status, recon_fmt(b.c_amount), " TS("b.c_updated_at") "," \
-    " b.p_state, b.p_payment, b.p_payments::text, recon_fmt(b.p_amount), " TS("b.p_finalized_at") "," \
-    " b.f_transactions::text, recon_fmt(b.f_amount), recon_fmt(b.f_refunded), " TS("b.first_seen_at") "," \
-    " floor(extract(epoch FROM now() - b.first_seen_at))::bigint::text, " TS("b.resolved_at") ", b.resolution," \
-    " " TS("b.acknowledged_at") ", b.acknowledged_by, b.ack_note," \
+    " b.transfer_id::text, b.planes, b.c_status, recon_fmt(b.c_amount), " SQL_TS("b.c_updated_at") "," \
+    " b.p_state, b.p_payment, b.p_payments::text, recon_fmt(b.p_amount), " SQL_TS("b.p_finalized_at") "," \
+    " b.f_transactions::text, recon_fmt(b.f_amount), recon_fmt(b.f_refunded), " SQL_TS("b.first_seen_at") "," \
+    " floor(extract(epoch FROM now() - b.first_seen_at))::bigint::text, " SQL_TS("b.resolved_at") ", b.resolution," \
+    " " SQL_TS("b.acknowledged_at") ", b.acknowledged_by, b.ack_note," \
     " (SELECT e.public_id FROM exceptions e WHERE e.id = b.exception_id)," \
-    " " TS("b.matched_at") ", b.matched_by, b.match_note, " TS("b.updated_at") ", b.class_rank::text"
+    " " SQL_TS("b.matched_at") ", b.matched_by, b.match_note, " SQL_TS("b.updated_at") ", b.class_rank::text"
 #define BREAK_NCOLS 33
 
 static json_t *col(PGresult *r, int i, int c)
@@ -159,14 +158,15 @@ static void breaks_list(struct req *q, struct resp *r)
     for (int i = 0; i < n; i++) json_array_append_new(items, break_from_row(res, i));
     json_t *next = (n == limit && n > 0) ? json_string(PQgetvalue(res, n - 1, 0)) : json_null();
     PQclear(res);
-    resp_json(r, 200, json_pack("{s:o, s:o}", "breaks", items, "next_cursor", next));
+    /* every list answers `data`; `breaks` stays for clients written against round one */
+    resp_json(r, 200, json_pack("{s:O, s:o, s:o}", "data", items, "breaks", items, "next_cursor", next));
 }
 
 /* the records behind a break, plane by plane */
 static json_t *break_records(PGconn *db, const char *mid, const char *env, const char *ref, const char *tid)
 {
     json_t *out = json_object();
-    PGresult *r = db_q(db, "SELECT reference, recon_fmt(amount), status, " TS("updated_at") ", source"
+    PGresult *r = db_q(db, "SELECT reference, recon_fmt(amount), status, " SQL_TS("updated_at") ", source"
                            "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
                        mid, env, ref);
     json_object_set_new(out, "order", (!db_failed(r) && PQntuples(r) == 1)
@@ -174,7 +174,7 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
                     "status", col(r, 0, 2), "updated_at", col(r, 0, 3), "source", col(r, 0, 4))
         : json_null());
     PQclear(r);
-    r = db_q(db, "SELECT p.public_id, p.rail, p.state, p.amount::text, p.received::text, " TS("p.finalized_at") ","
+    r = db_q(db, "SELECT p.public_id, p.rail, p.state, p.amount::text, p.received::text, " SQL_TS("p.finalized_at") ","
                  "       p.reference, (m.id IS NOT NULL)"
                  "  FROM payments p LEFT JOIN recon_matches m ON m.payment_id = p.id"
                  " WHERE p.merchant_id = $1::bigint AND p.environment = $2"
@@ -188,7 +188,7 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
             "matched", PQgetvalue(r, i, 7)[0] == 't'));
     PQclear(r);
     json_object_set_new(out, "payments", pays);
-    r = db_q(db, "SELECT t.id::text, t.kind, t.rail, t.amount::text, " TS("t.posted_at") ", t.memo, (m.id IS NOT NULL)"
+    r = db_q(db, "SELECT t.id::text, t.kind, t.rail, t.amount::text, " SQL_TS("t.posted_at") ", t.memo, (m.id IS NOT NULL)"
                  "  FROM ledger_transactions t LEFT JOIN recon_matches m ON m.ledger_txn_id = t.id"
                  " WHERE (t.merchant_id = $1::bigint AND t.environment = $2 AND coalesce(m.reference, t.reference) = $3)"
                  "    OR t.transfer_id = $4::bigint ORDER BY t.id",
@@ -227,7 +227,7 @@ static void recon_summary(struct req *q, struct resp *r)
     PGresult *res = db_q0(q->db,
         "SELECT class, min(severity)::text, count(*) FILTER (WHERE state = 'new')::text,"
         "       count(*) FILTER (WHERE state = 'persisting')::text,"
-        "       count(*) FILTER (WHERE acknowledged_at IS NOT NULL)::text, " TS("min(first_seen_at)")
+        "       count(*) FILTER (WHERE acknowledged_at IS NOT NULL)::text, " SQL_TS("min(first_seen_at)")
         "  FROM recon_breaks WHERE state <> 'resolved' GROUP BY class, class_rank ORDER BY class_rank");
     if (db_failed(res)) { resp_db_error(r, q->db, res, "recon.summary"); PQclear(res); return; }
     json_t *by = json_array();
@@ -240,13 +240,13 @@ static void recon_summary(struct req *q, struct resp *r)
             "persisting", col_int(res, i, 3), "acknowledged", col_int(res, i, 4), "oldest_first_seen_at", col(res, i, 5)));
     }
     PQclear(res);
-    res = db_q0(q->db, "SELECT plane, " TS("through") ", " TS("last_change_at") ", run_id::text FROM recon_checkpoints ORDER BY plane");
+    res = db_q0(q->db, "SELECT plane, " SQL_TS("through") ", " SQL_TS("last_change_at") ", run_id::text FROM recon_checkpoints ORDER BY plane");
     json_t *cps = json_object();
     for (int i = 0; !db_failed(res) && i < PQntuples(res); i++)
         json_object_set_new(cps, PQgetvalue(res, i, 0), json_pack("{s:o, s:o, s:o}", "reconciled_through",
             col(res, i, 1), "last_change_at", col(res, i, 2), "run_id", col_int(res, i, 3)));
     PQclear(res);
-    res = db_q0(q->db, "SELECT id::text, mode, " TS("finished_at") ", keys_examined::text, opened::text, updated::text,"
+    res = db_q0(q->db, "SELECT id::text, mode, " SQL_TS("finished_at") ", keys_examined::text, opened::text, updated::text,"
                        " resolved::text, duration_ms::text FROM recon_runs ORDER BY id DESC LIMIT 1");
     json_t *last = (!db_failed(res) && PQntuples(res) == 1)
         ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col_int(res, 0, 0), "mode", col(res, 0, 1),
@@ -569,10 +569,10 @@ static void recon_export(struct req *q, struct resp *r)
         "SELECT b.public_id, b.class, b.severity::text, b.state,"
         "       floor(extract(epoch FROM now() - b.first_seen_at))::bigint::text, b.merchant_id::text, b.environment,"
         "       b.reference, replace(b.planes, ',', ' '),"
-        "       b.c_status, recon_fmt(b.c_amount), " TS("b.c_updated_at") ","
-        "       b.p_state, b.p_payment, b.p_payments::text, recon_fmt(b.p_amount), " TS("b.p_finalized_at") ","
+        "       b.c_status, recon_fmt(b.c_amount), " SQL_TS("b.c_updated_at") ","
+        "       b.p_state, b.p_payment, b.p_payments::text, recon_fmt(b.p_amount), " SQL_TS("b.p_finalized_at") ","
         "       b.f_transactions::text, recon_fmt(b.f_amount), recon_fmt(b.f_refunded),"
-        "       " TS("b.first_seen_at") ", b.acknowledged_by, b.ack_note,"
+        "       " SQL_TS("b.first_seen_at") ", b.acknowledged_by, b.ack_note,"
         "       (SELECT e.public_id FROM exceptions e WHERE e.id = b.exception_id)"
         "  FROM recon_breaks b WHERE" FILTER_SQL " ORDER BY b.class_rank, b.first_seen_at, b.id",
         state, cls, merchant, env);

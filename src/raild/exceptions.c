@@ -59,59 +59,59 @@ int exc_sla_hours(int severity)
     " FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"                                 \
     " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN chain_transfers t ON t.id = e.transfer_id "
 
-static json_t *col_str(PGresult *r, int c)
+static json_t *col_str(PGresult *r, int row, int c)
 {
-    return PQgetisnull(r, 0, c) ? json_null() : json_string(PQgetvalue(r, 0, c));
+    return PQgetisnull(r, row, c) ? json_null() : json_string(PQgetvalue(r, row, c));
 }
 
-static json_t *col_int(PGresult *r, int c)
+static json_t *col_int(PGresult *r, int row, int c)
 {
-    return PQgetisnull(r, 0, c) ? json_null() : json_integer(atoll(PQgetvalue(r, 0, c)));
+    return PQgetisnull(r, row, c) ? json_null() : json_integer(atoll(PQgetvalue(r, row, c)));
 }
 
-static json_t *exc_from_row(PGresult *r)
+static json_t *exc_from_row(PGresult *r, int row)
 {
     json_t *j = json_object();
     static const char *const names[] = { "id", "type", "state", NULL };
-    for (int i = 0; names[i]; i++) json_object_set_new(j, names[i], col_str(r, i));
-    json_object_set_new(j, "severity", col_int(r, 3));
-    json_object_set_new(j, "sla_due", col_str(r, 4));
-    json_object_set_new(j, "merchant_id", col_int(r, 5));
-    json_object_set_new(j, "environment", col_str(r, 6));
-    json_object_set_new(j, "network", col_str(r, 7));
-    json_object_set_new(j, "rail", col_str(r, 8));
-    json_object_set_new(j, "payment_id", col_str(r, 9));
-    if (PQgetisnull(r, 0, 29)) {
+    for (int i = 0; names[i]; i++) json_object_set_new(j, names[i], col_str(r, row, i));
+    json_object_set_new(j, "severity", col_int(r, row, 3));
+    json_object_set_new(j, "sla_due", col_str(r, row, 4));
+    json_object_set_new(j, "merchant_id", col_int(r, row, 5));
+    json_object_set_new(j, "environment", col_str(r, row, 6));
+    json_object_set_new(j, "network", col_str(r, row, 7));
+    json_object_set_new(j, "rail", col_str(r, row, 8));
+    json_object_set_new(j, "payment_id", col_str(r, row, 9));
+    if (PQgetisnull(r, row, 29)) {
         json_object_set_new(j, "transfer", json_null());
     } else {
         json_object_set_new(j, "transfer",
-                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", col_str(r, 21), "log_index",
-                                      col_int(r, 22), "block_number", col_int(r, 23), "from", col_str(r, 24),
-                                      "to", col_str(r, 25), "contract", col_str(r, 26), "value", col_str(r, 27),
-                                      "status", col_str(r, 28)));
+                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", col_str(r, row, 21), "log_index",
+                                      col_int(r, row, 22), "block_number", col_int(r, row, 23), "from", col_str(r, row, 24),
+                                      "to", col_str(r, row, 25), "contract", col_str(r, row, 26), "value", col_str(r, row, 27),
+                                      "status", col_str(r, row, 28)));
     }
-    if (!PQgetisnull(r, 0, 10) && !PQgetisnull(r, 0, 11)) {
+    if (!PQgetisnull(r, row, 10) && !PQgetisnull(r, row, 11)) {
         char amt[128];
-        units_format(PQgetvalue(r, 0, 10), atoi(PQgetvalue(r, 0, 11)), amt, sizeof amt);
+        units_format(PQgetvalue(r, row, 10), atoi(PQgetvalue(r, row, 11)), amt, sizeof amt);
         json_object_set_new(j, "amount", json_string(amt));
     } else {
         json_object_set_new(j, "amount", json_null());
     }
-    json_object_set_new(j, "amount_units", col_str(r, 10));
-    json_object_set_new(j, "assignee", col_str(r, 12));
-    json_object_set_new(j, "version", col_int(r, 13));
-    json_object_set_new(j, "resolution", col_str(r, 14));
-    json_object_set_new(j, "note", col_str(r, 15));
-    json_object_set_new(j, "resolved_by", col_str(r, 16));
+    json_object_set_new(j, "amount_units", col_str(r, row, 10));
+    json_object_set_new(j, "assignee", col_str(r, row, 12));
+    json_object_set_new(j, "version", col_int(r, row, 13));
+    json_object_set_new(j, "resolution", col_str(r, row, 14));
+    json_object_set_new(j, "note", col_str(r, row, 15));
+    json_object_set_new(j, "resolved_by", col_str(r, row, 16));
     json_t *res = json_array();
-    for (const char *const *p = exc_resolutions(PQgetvalue(r, 0, 1)); p && *p; p++)
+    for (const char *const *p = exc_resolutions(PQgetvalue(r, row, 1)); p && *p; p++)
         json_array_append_new(res, json_string(*p));
     json_object_set_new(j, "resolutions", res);
-    json_t *details = json_loads(PQgetvalue(r, 0, 17), 0, NULL);
+    json_t *details = json_loads(PQgetvalue(r, row, 17), 0, NULL);
     json_object_set_new(j, "details", details ? details : json_object());
-    json_object_set_new(j, "opened_at", col_str(r, 18));
-    json_object_set_new(j, "updated_at", col_str(r, 19));
-    json_object_set_new(j, "resolved_at", col_str(r, 20));
+    json_object_set_new(j, "opened_at", col_str(r, row, 18));
+    json_object_set_new(j, "updated_at", col_str(r, row, 19));
+    json_object_set_new(j, "resolved_at", col_str(r, row, 20));
     return j;
 }
 
@@ -120,9 +120,19 @@ json_t *exc_json(PGconn *db, long long exception_id)
     char id[32];
     snprintf(id, sizeof id, "%lld", exception_id);
     PGresult *r = db_q(db, EXC_SELECT "WHERE e.id = $1", id);
-    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? exc_from_row(r) : NULL;
+    json_t *j = (!db_failed(r) && PQntuples(r) == 1) ? exc_from_row(r, 0) : NULL;
     PQclear(r);
     return j;
+}
+
+json_t *exc_json_many(PGconn *db, const char *ids)
+{
+    PGresult *r = db_q(db, EXC_SELECT "WHERE e.id = ANY($1::bigint[]) ORDER BY array_position($1::bigint[], e.id)",
+                       ids);
+    json_t *a = db_failed(r) ? NULL : json_array();
+    for (int i = 0; a && i < PQntuples(r); i++) json_array_append_new(a, exc_from_row(r, i));
+    PQclear(r);
+    return a;
 }
 
 /* exception.opened / exception.resolved to the merchant, when there is one */

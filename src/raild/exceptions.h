@@ -45,4 +45,7 @@ int exc_sla_hours(int severity);
  *  "assignee":null,"version":1,"resolution":null,"note":null,"resolved_by":null,
  *  "resolutions":["accept_partial",…],"details":{…},"opened_at":"…Z","updated_at":"…Z","resolved_at":null} */
 json_t *exc_json(PGconn *db, long long exception_id);
+/* the exceptions whose ids are in the array literal ids ("{3,1,2}"), in that order, in one
+ * query (a list page); NULL on a database error */
+json_t *exc_json_many(PGconn *db, const char *ids);
 #endif

@@ -287,13 +287,6 @@ static const struct route *route_find(const char *method, const char *url, struc
     return NULL;
 }
 
-PGconn *raild_db_connect(const char *conninfo, const char *who)
-{
-    char err[512];
-    PGconn *c = db_connect(conninfo, who, 15000, err, sizeof err);
-    if (!c) log_error("db.connect_failed", "who=%s msg=\"%s\"", who, err);
-    return c;
-}
 
 static PGconn *thread_db(void)
 {
@@ -307,7 +300,7 @@ static PGconn *thread_db(void)
         }
     }
     if (!tl_db) {
-        tl_db = raild_db_connect(g_conninfo, "raild");
+        tl_db = db_connect_logged(g_conninfo, "raild");
         pthread_once(&db_key_once, db_key_init);
         pthread_setspecific(db_key, tl_db);
     }

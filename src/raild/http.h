@@ -89,8 +89,6 @@ struct server_opts {
 };
 int http_serve(const struct server_opts *o);   /* runs until SIGINT/SIGTERM */
 void http_stop(void);
-/* open a connection with raild's settings (used by background workers too) */
-PGconn *raild_db_connect(const char *conninfo, const char *who);
 
 /* Bulk actions (the console's tagged rows): runs fn once per item as if it were called on
  * that item's path with body_of(item) as its body — each its own transaction, audit row and

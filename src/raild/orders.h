@@ -13,9 +13,6 @@
 int orders_reference_valid(const char *s);
 /* 1 for pending|paid|fulfilled|canceled|refunded */
 int orders_status_valid(const char *s);
-/* 1 for RFC 3339 with a zone: 2026-11-26T12:00:00Z, …T12:00:00.123+02:00 (the database
- * then rejects impossible dates) */
-int orders_timestamp_valid(const char *s);
 /* "125.50" → order units as digits; 0 or -1 (empty, sign, exponent, zero, > 18 decimals) */
 int orders_amount_units(const char *s, char *out, size_t outlen);
 

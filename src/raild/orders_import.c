@@ -159,7 +159,7 @@ static int check_record(struct import *im, struct csv_rec *rec, struct seen *see
         row_error(im, rec->line, 3, "unknown status '%.80s' (pending, paid, fulfilled, canceled, refunded)", st);
         bad = 1;
     }
-    if (!orders_timestamp_valid(ts)) {
+    if (!util_rfc3339_valid(ts)) {
         row_error(im, rec->line, 4, "'%.80s' is not an RFC 3339 time with a zone (2026-11-26T12:00:00Z)", ts);
         bad = 1;
     }

@@ -8,7 +8,6 @@
 #include <stddef.h>
 
 /* RFC 3339 UTC with milliseconds, as SQL over a timestamptz expression */
-#define SQL_TS(x) "to_char((" x ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Payment JSON (what GET /v1/payments/{id} returns and webhooks carry as data):
  * {"id":"pay_…","reference":"…","rail":"tron:usdt","network":"tron","environment":"sandbox",

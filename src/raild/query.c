@@ -67,37 +67,4 @@ int query_limit(struct req *q, struct resp *r, int def, int max, int *out)
     return 0;
 }
 
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i])) return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
 
-int query_rfc3339_valid(const char *s)
-{
-    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int y, mo, d, h, mi, se, oh, om;
-    if (strlen(s) < 20) return 0;
-    if (digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' || digits(s + 8, 2, &d))
-        return 0;
-    if ((s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) || s[13] != ':' || digits(s + 14, 2, &mi) ||
-        s[16] != ':' || digits(s + 17, 2, &se))
-        return 0;
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 59) return 0;
-    if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        int n = 0;
-        for (p++; isdigit((unsigned char)*p); p++) n++;
-        if (n < 1 || n > 9) return 0;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == 0) return 1;
-    if ((*p != '+' && *p != '-') || strlen(p) != 6 || digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om))
-        return 0;
-    return oh <= 23 && om <= 59;
-}

@@ -13,6 +13,4 @@ int query_limit(struct req *q, struct resp *r, int def, int max, int *out);
 /* ?name= as an integer in [min,max]; absent → 0 and *out untouched. 400 invalid_parameter. */
 int query_int(struct req *q, struct resp *r, const char *name, long long min, long long max,
               long long *out, int *present);
-/* 1 if s is an RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM), fields in range. */
-int query_rfc3339_valid(const char *s);
 #endif

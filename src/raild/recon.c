@@ -11,7 +11,6 @@
 #include "raild/recon.h"
 #include "raild/audit.h"
 #include "raild/cli.h"
-#include "raild/http.h"
 #include "raild/worker.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -531,7 +530,7 @@ void *recon_worker(void *arg)
     while (!*w->stop) {
         if (!db || PQstatus(db) != CONNECTION_OK) {
             if (db) PQfinish(db);
-            db = raild_db_connect(w->conninfo, "raild-recon");
+            db = db_connect_logged(w->conninfo, "raild-recon");
             if (!db) { worker_sleep(w, 2000); continue; }
         }
         int64_t now = util_now_ms();

@@ -14,7 +14,6 @@
  * cancel or an ingest in flight is never waited on.
  * Interval: RAILD_SWEEP_INTERVAL_MS (default 1000, 20–60000) — tests make it short. */
 #include "raild/exceptions.h"
-#include "raild/http.h"
 #include "raild/lifecycle.h"
 #include "raild/worker.h"
 #include "raild/governance.h"
@@ -70,7 +69,7 @@ static int stuck_batch(PGconn *db)
     int got = sweep_begin(db);
     if (got <= 0) return got;
     PGresult *r = db_q(db,
-        "SELECT p.id, p.received::text, to_char(p.detected_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+        "SELECT p.id, p.received::text, " SQL_TS("p.detected_at") ","
         "       r.stuck_after::text"
         "  FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
         " WHERE p.state = 'detected' AND p.detected_at < now() - r.stuck_after"
@@ -95,7 +94,7 @@ static int sla_batch(PGconn *db)
     PGresult *r = db_q(db,
         "UPDATE exceptions SET severity = least(severity + 1, 4), updated_at = now(),"
         "       details = details || jsonb_build_object('sla_breached_at',"
-        "                 to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), 'severity_before', severity)"
+        "                 " SQL_TS("now()") ", 'severity_before', severity)"
         " WHERE id IN (SELECT id FROM exceptions WHERE state IN ('open','claimed') AND sla_due < now()"
         "                AND NOT details ? 'sla_breached_at' ORDER BY sla_due LIMIT $1 FOR UPDATE SKIP LOCKED)"
         " RETURNING public_id, type, severity", SWEEP_BATCH);
@@ -154,7 +153,7 @@ void *sweeper_run(void *arg)
             PQfinish(db);
             db = NULL;
         }
-        if (!db) db = raild_db_connect(w->conninfo, "raild-sweeper");
+        if (!db) db = db_connect_logged(w->conninfo, "raild-sweeper");
         if (db && sweep_once(db)) {
             char msg[200];
             snprintf(msg, sizeof msg, "%s", PQerrorMessage(db));

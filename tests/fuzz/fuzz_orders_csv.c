@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
         u128 v;
         FUZZ_CHECK(orders_reference_valid(r->ref), "row %d: reference '%s' accepted", r->line, r->ref);
         FUZZ_CHECK(orders_status_valid(r->status), "row %d: status '%s' accepted", r->line, r->status);
-        FUZZ_CHECK(orders_timestamp_valid(r->ts), "row %d: time '%s' accepted", r->line, r->ts);
+        FUZZ_CHECK(util_rfc3339_valid(r->ts), "row %d: time '%s' accepted", r->line, r->ts);
         FUZZ_CHECK(amount_parse_units(r->units, &v) == 0 && v > 0, "row %d: units '%s'", r->line, r->units);
         FUZZ_CHECK(r->line >= 2, "a data row on line %d", r->line);
         free(r->ref); free(r->units); free(r->status); free(r->ts);

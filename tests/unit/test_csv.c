@@ -3,6 +3,7 @@
 #include "raild/csv.h"
 #include "raild/orders.h"
 #include "core/amount.h"
+#include "core/util.h"
 #include <stdlib.h>
 
 static int read_all(const char *buf, struct csv_rec *out, int max, int *errors)
@@ -74,11 +75,11 @@ int main(void)
        orders_amount_units("0", u, sizeof u) != 0 && orders_amount_units("", u, sizeof u) != 0,
        "sign, exponent, zero, empty refused");
     ok(orders_status_valid("fulfilled") && !orders_status_valid("Paid") && !orders_status_valid(""), "statuses");
-    ok(orders_timestamp_valid("2024-02-29T23:59:59Z") && orders_timestamp_valid("2026-11-26T12:00:00.123456+05:30"),
+    ok(util_rfc3339_valid("2024-02-29T23:59:59Z") && util_rfc3339_valid("2026-11-26T12:00:00.123456+05:30"),
        "valid RFC 3339 times (leap day, fraction, offset)");
-    ok(!orders_timestamp_valid("2026-02-29T00:00:00Z") && !orders_timestamp_valid("2026-11-26 12:00:00Z") &&
-       !orders_timestamp_valid("2026-11-26T12:00:00") && !orders_timestamp_valid("2026-11-26T12:00:60Z") &&
-       !orders_timestamp_valid("2026-11-26T12:00:00+24:00") && !orders_timestamp_valid("infinity"),
+    ok(!util_rfc3339_valid("2026-02-29T00:00:00Z") && !util_rfc3339_valid("2026-11-26 12:00:00Z") &&
+       !util_rfc3339_valid("2026-11-26T12:00:00") && !util_rfc3339_valid("2026-11-26T12:00:60Z") &&
+       !util_rfc3339_valid("2026-11-26T12:00:00+24:00") && !util_rfc3339_valid("infinity"),
        "invalid times refused (no leap day, space, no zone, second 60, offset 24, infinity)");
     ok(orders_reference_valid("Bestellung-\xc3\xbc 'x;--") && !orders_reference_valid("") &&
        !orders_reference_valid("a\x01") && !orders_reference_valid("a\xc2\x85") && !orders_reference_valid("\xff"),

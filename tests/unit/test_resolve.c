@@ -2,6 +2,7 @@
  * table, attach targets, re-entry from expired), and strict RFC 3339 checks
  * for the audit API's time window. */
 #include "tap.h"
+#include "core/util.h"
 #include "raild/query.h"
 #include "raild/resolve.h"
 
@@ -51,7 +52,7 @@ int main(void)
                                        "2026-01-31T24:00:00Z", "2026-01-31T09:00:00", "2026-01-31T09:00:00+0100",
                                        "2026-01-31T09:00:00.Z", "2026-01-31T09:00:00Z junk", "1700000000",
                                        "2026-01-31T09:00:00 01:00", "0000-01-01T00:00:00Z" };
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) ok(query_rfc3339_valid(good[i]), "valid: %s", good[i]);
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ok(!query_rfc3339_valid(bad[i]), "invalid: '%s'", bad[i]);
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) ok(util_rfc3339_valid(good[i]), "valid: %s", good[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) ok(!util_rfc3339_valid(bad[i]), "invalid: '%s'", bad[i]);
     return tap_done();
 }
