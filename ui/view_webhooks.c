@@ -10,14 +10,16 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ endpoints */
-enum { E_PUB, E_MERCHANT, E_URL, E_STATUS, E_RATE, E_ATTEMPTS, E_FAILS, E_FAILSINCE, E_LASTERR, E_ID };
+enum { E_PUB, E_MERCHANT, E_URL, E_STATUS, E_RATE, E_ATTEMPTS, E_FAILS, E_FAILSINCE, E_LASTERR, E_ID, E_DISBY,
+       E_DISWHY };
 
 static void ep_build(struct app *a, struct view *v, struct qb *q)
 {
     /* health over 24 h from the hourly counters (webhook_endpoint_health: ~24 rows per endpoint) */
     qb_init(q, "SELECT e.public_id, m.name, e.url, e.status, coalesce(h.success_rate_24h::text, ''),"
                " h.attempts_24h, e.consecutive_failures,"
-               " coalesce(extract(epoch from e.failing_since)::bigint::text, ''), coalesce(e.last_error, ''), e.id"
+               " coalesce(extract(epoch from e.failing_since)::bigint::text, ''), coalesce(e.last_error, ''), e.id,"
+               " coalesce(e.disabled_by, ''), coalesce(e.disabled_reason, '')"
                " FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id"
                " JOIN webhook_endpoint_health h ON h.endpoint_id = e.id"
                " WHERE e.status <> 'deleted'");
@@ -68,8 +70,14 @@ static void ep_draw(struct app *a, struct view *v, int y, int h)
     snprintf(t, sizeof t, " Webhook endpoints (%s)  Enter: deliveries  D: all recent deliveries", a->cfg.env);
     draw_text(y, 0, a->cols, S_TITLE, t);
     grid_draw(a, v, y + 1, h - 2, EP_COLS, 7, ep_cell);
-    const char *err = grid_sel(v, E_LASTERR);
-    if (err && *err) {
+    const char *err = grid_sel(v, E_LASTERR), *st = grid_sel(v, E_STATUS), *by = grid_sel(v, E_DISBY);
+    if (st && !strcmp(st, "disabled") && by) {     /* who or what disabled it, and why */
+        char l[700];
+        const char *why = grid_sel(v, E_DISWHY);
+        if (!strncmp(why, "disabled by ", 12)) snprintf(l, sizeof l, " %s", why);   /* an operator's: says who */
+        else snprintf(l, sizeof l, " disabled by %s: %s", *by ? by : "?", why);
+        draw_text(y + h - 1, 0, a->cols, S_BAD, l);
+    } else if (err && *err) {
         char l[400];
         snprintf(l, sizeof l, " last error: %s", err);
         draw_text(y + h - 1, 0, a->cols, S_BAD, l);

@@ -12,6 +12,12 @@ const char *const recon_break_classes[] = {
     "missing_in_provider", "commerce_lagging", "unapplied_transfer", "wallet_balance_mismatch", NULL,
 };
 const char *const recon_break_states[] = { "new", "persisting", "resolved", NULL };
+const char *const webhook_event_types[] = {
+    "payment.detected", "payment.confirming", "payment.confirmed", "payment.finalized", "payment.expired",
+    "payment.canceled", "exception.opened", "exception.resolved",
+    "payout.requested", "payout.approved", "payout.rejected", "payout.broadcast", "payout.finalized", "payout.failed",
+    "endpoint.disabled", "delivery.exhausted", NULL,
+};
 const char *const roles[] = { "merchant", "watcher", "viewer", "support", "ops", "finance", "treasury", "admin", NULL };
 
 int catalog_index(const char *const *list, const char *s)

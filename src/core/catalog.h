@@ -17,6 +17,8 @@ extern const char *const exception_states[];
 extern const char *const recon_break_classes[];
 extern const char *const recon_break_states[];
 extern const char *const roles[];
+/* every webhook event type an endpoint may subscribe to (DESIGN §5) */
+extern const char *const webhook_event_types[];
 
 /* What a route needs; the roles map onto these in role_can(). */
 enum cap {

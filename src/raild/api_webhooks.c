@@ -28,16 +28,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define URL_MAX 2048
 #define MAX_ENDPOINTS 20
 #define OVERLAP_MAX (7 * 86400)
 #define WINDOW_MAX_DAYS "90"
 
-static const char *const EVENT_TYPES[] = {
-    "payment.detected", "payment.confirming", "payment.confirmed", "payment.finalized", "payment.expired",
-    "payment.canceled", "exception.opened", "exception.resolved", NULL
-};
+#define EVENT_TYPES webhook_event_types     /* the catalogue's (core/catalog.h) */
 static const char *const DELIVERY_STATUSES[] = { "pending", "in_flight", "succeeded", "failed", "canceled", NULL };
 
 static int in_list(const char *s, const char *const *list)
@@ -52,14 +48,15 @@ static int in_list(const char *s, const char *const *list)
 #define ENDPOINT_JSON(ops)                                                                                      \
     "json_build_object('id', e.public_id, 'url', e.url, 'description', e.description,"                          \
     " 'event_types', to_json(e.event_types), 'status', e.status, 'disabled_reason', e.disabled_reason,"         \
-    " 'disabled_at', " TS("e.disabled_at") ", 'created_at', " TS("e.created_at") ","                            \
-    " 'updated_at', " TS("e.updated_at") ", 'secret_rotated_at', " TS("e.secret_rotated_at") ","                \
+    " 'disabled_by', e.disabled_by,"                                                                            \
+    " 'disabled_at', " SQL_TS("e.disabled_at") ", 'created_at', " SQL_TS("e.created_at") ","                            \
+    " 'updated_at', " SQL_TS("e.updated_at") ", 'secret_rotated_at', " SQL_TS("e.secret_rotated_at") ","                \
     " 'previous_secret_expires_at', CASE WHEN e.old_secret_expires_at > now() THEN "                           \
-    TS("e.old_secret_expires_at") " END," ops                                                                   \
+    SQL_TS("e.old_secret_expires_at") " END," ops                                                                   \
     " 'health', json_build_object('success_rate_24h', h.success_rate_24h, 'attempts_24h', h.attempts_24h,"      \
     "   'successes_24h', h.successes_24h, 'consecutive_failures', h.consecutive_failures,"                      \
-    "   'failing_since', " TS("h.failing_since") ", 'last_error', h.last_error,"                                \
-    "   'last_attempt_at', " TS("h.last_attempt_at") ", 'last_success_at', " TS("h.last_success_at") "))::text" \
+    "   'failing_since', " SQL_TS("h.failing_since") ", 'last_error', h.last_error,"                                \
+    "   'last_attempt_at', " SQL_TS("h.last_attempt_at") ", 'last_success_at', " SQL_TS("h.last_success_at") "))::text" \
     " FROM webhook_endpoints e JOIN webhook_endpoint_health h ON h.endpoint_id = e.id "
 
 #define MERCHANT_ENDPOINT_SQL "SELECT " ENDPOINT_JSON("")
@@ -69,16 +66,16 @@ static int in_list(const char *s, const char *const *list)
     "json_build_object('id', 'whd_' || d.id, 'endpoint', e.public_id, 'merchant_id', d.merchant_id,"           \
     " 'environment', d.environment, 'event_id', d.event_id, 'event_type', d.event_type, 'status', d.status,"   \
     " 'attempt_count', d.attempts, 'next_attempt_at', CASE WHEN d.status = 'pending' THEN "                          \
-    TS("d.next_attempt_at") " END, 'in_flight_until', CASE WHEN d.status = 'in_flight' THEN "                   \
-    TS("d.in_flight_until") " END, 'trigger', d.trigger, 'operator', d.operator,"                               \
-    " 'last_http_status', d.last_http_status, 'last_error', d.last_error, 'created_at', " TS("d.created_at") "," \
-    " 'updated_at', " TS("d.updated_at") ", 'finished_at', " TS("d.finished_at") ")"
+    SQL_TS("d.next_attempt_at") " END, 'in_flight_until', CASE WHEN d.status = 'in_flight' THEN "                   \
+    SQL_TS("d.in_flight_until") " END, 'trigger', d.trigger, 'operator', d.operator,"                               \
+    " 'last_http_status', d.last_http_status, 'last_error', d.last_error, 'created_at', " SQL_TS("d.created_at") "," \
+    " 'updated_at', " SQL_TS("d.updated_at") ", 'finished_at', " SQL_TS("d.finished_at") ")"
 
 #define JOB_JSON                                                                                                \
-    "json_build_object('id', 'wrj_' || j.id, 'endpoint', e.public_id, 'since', " TS("j.since") ","            \
-    " 'until', " TS("j.until") ", 'status', j.status, 'total', j.total, 'requeued', j.requeued,"              \
-    " 'requested_by', j.requested_by, 'error', j.error, 'created_at', " TS("j.created_at") ","                \
-    " 'started_at', " TS("j.started_at") ", 'finished_at', " TS("j.finished_at") ")::text"                    \
+    "json_build_object('id', 'wrj_' || j.id, 'endpoint', e.public_id, 'since', " SQL_TS("j.since") ","            \
+    " 'until', " SQL_TS("j.until") ", 'status', j.status, 'total', j.total, 'requeued', j.requeued,"              \
+    " 'requested_by', j.requested_by, 'error', j.error, 'created_at', " SQL_TS("j.created_at") ","                \
+    " 'started_at', " SQL_TS("j.started_at") ", 'finished_at', " SQL_TS("j.finished_at") ")::text"                    \
     " FROM webhook_recover_jobs j JOIN webhook_endpoints e ON e.id = j.endpoint_id "
 
 /* First column of the first row parsed as JSON; NULL when there is no row (or an error:
@@ -189,7 +186,7 @@ static int window_check(PGconn *db, const char *since, const char *until, struct
         resp_error(r, 400, "invalid_request", "since and until are required (RFC 3339)");
         return -1;
     }
-    if (!query_rfc3339_valid(since) || !query_rfc3339_valid(until)) {
+    if (!util_rfc3339_valid(since) || !util_rfc3339_valid(until)) {
         resp_error(r, 422, "invalid_window", "since and until must be RFC 3339 date-times");
         return -1;
     }
@@ -526,15 +523,16 @@ static void ops_set_enabled(struct req *q, struct resp *r, int enable)
     PGresult *res;
     if (enable) {
         res = db_q(q->db, "UPDATE webhook_endpoints SET status = 'enabled', disabled_reason = NULL,"
-                          " disabled_at = NULL, updated_at = now() WHERE id = $1", id);
+                          " disabled_at = NULL, disabled_by = NULL, failing_since = NULL, updated_at = now()"
+                          " WHERE id = $1", id);
     } else {
         char why[600];
         snprintf(why, sizeof why, "disabled by %s%s%s", q->who.name, reason ? ": " : "", reason ? reason : "");
         res = db_q(q->db,
             "WITH e AS (UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, disabled_at = now(),"
-            "           updated_at = now() WHERE id = $1 RETURNING id)"
+            "           disabled_by = $3, updated_at = now() WHERE id = $1 RETURNING id)"
             " UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled', finished_at = now(),"
-            "   updated_at = now() FROM e WHERE d.endpoint_id = e.id AND d.status = 'pending'", id, why);
+            "   updated_at = now() FROM e WHERE d.endpoint_id = e.id AND d.status = 'pending'", id, why, q->who.name);
     }
     int failed = db_failed(res);
     PQclear(res);
@@ -663,7 +661,7 @@ static void deliveries_list(struct req *q, struct resp *r)
         resp_error(r, 400, "invalid_parameter", "unknown event_type");
         return;
     }
-    if ((since && !query_rfc3339_valid(since)) || (until && !query_rfc3339_valid(until))) {
+    if ((since && !util_rfc3339_valid(since)) || (until && !util_rfc3339_valid(until))) {
         resp_error(r, 400, "invalid_parameter", "since and until must be RFC 3339 date-times");
         return;
     }
@@ -717,8 +715,8 @@ static void delivery_get(struct req *q, struct resp *r)
     PGresult *res = db_q(q->db,
         "SELECT (" DELIVERY_JSON "::jsonb || jsonb_build_object('payload', o.payload, 'attempts',"
         "  coalesce((SELECT jsonb_agg(jsonb_build_object('attempt', a.attempt_no, 'trigger', a.trigger,"
-        "     'operator', a.operator, 'dispatcher', a.dispatcher, 'started_at', " TS("a.started_at") ","
-        "     'finished_at', " TS("a.finished_at") ", 'duration_ms', a.duration_ms, 'http_status', a.http_status,"
+        "     'operator', a.operator, 'dispatcher', a.dispatcher, 'started_at', " SQL_TS("a.started_at") ","
+        "     'finished_at', " SQL_TS("a.finished_at") ", 'duration_ms', a.duration_ms, 'http_status', a.http_status,"
         "     'response_body', a.response_body, 'error', a.error, 'success', a.success, 'signature', a.signature,"
         "     'webhook_timestamp', a.webhook_timestamp) ORDER BY a.attempt_no)"
         "   FROM webhook_attempts a WHERE a.delivery_id = d.id), '[]'::jsonb)))::text"

@@ -21,6 +21,15 @@ static struct req_series reqs[MAX_SERIES];
 static struct lat_series lats[MAX_SERIES];
 static struct tr_series trs[16];
 static int nreqs, nlats, ntrs;
+static unsigned long long wh_exhausted, wh_disabled;
+
+void metrics_webhook_outcomes(int exhausted, int disabled)
+{
+    pthread_mutex_lock(&mu);
+    wh_exhausted += (unsigned long long)exhausted;
+    wh_disabled += (unsigned long long)disabled;
+    pthread_mutex_unlock(&mu);
+}
 
 void metrics_request(const char *route, int status, int64_t usec)
 {
@@ -129,6 +138,12 @@ char *metrics_render(PGconn *db)
                "# TYPE raild_payment_transitions_total counter\n");
     for (int i = 0; i < ntrs; i++)
         fprintf(f, "raild_payment_transitions_total{to=\"%s\"} %llu\n", trs[i].state, trs[i].n);
+    fprintf(f, "# HELP raild_webhook_deliveries_exhausted_total Deliveries whose retry schedule ran out"
+               " (delivery.exhausted sent).\n# TYPE raild_webhook_deliveries_exhausted_total counter\n"
+               "raild_webhook_deliveries_exhausted_total %llu\n"
+               "# HELP raild_webhook_endpoints_disabled_total Endpoints the dispatcher disabled (410, or failing"
+               " past RAILD_WEBHOOK_DISABLE_AFTER).\n# TYPE raild_webhook_endpoints_disabled_total counter\n"
+               "raild_webhook_endpoints_disabled_total %llu\n", wh_exhausted, wh_disabled);
     pthread_mutex_unlock(&mu);
     if (db) {
         /* every type of the catalogue, zeros included */

@@ -1,7 +1,7 @@
 /* webhook_dispatch — at-least-once webhook delivery. The loop and its SQL; see webhook_dispatch.h. */
 #include "raild/webhook_dispatch.h"
+#include "raild/metrics.h"
 #include "raild/cli.h"
-#include "raild/http.h"
 #include "raild/webhook_netguard.h"
 #include "raild/webhook_sign.h"
 #include "raild/worker.h"
@@ -123,6 +123,17 @@ int dispatch_parse_schedule(const char *s, int *out, int max)
     return n;
 }
 
+long long dispatch_parse_duration(const char *s)
+{
+    char *end;
+    if (!s || !*s) return -1;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0) return -1;
+    long long mult = *end == 'd' ? 86400 : *end == 'h' ? 3600 : *end == 'm' ? 60 : *end == 's' ? 1 : *end ? 0 : 1;
+    if (!mult || (*end && end[1])) return -1;
+    return v <= 90LL * 86400 / mult && v * mult >= 60 ? v * mult : -1;
+}
+
 static int env_int(const char *name, long long min, long long max, int *out)
 {
     const char *v = getenv(name);
@@ -150,6 +161,13 @@ int dispatch_opts_init(struct dispatch_opts *o, const char *conninfo, volatile s
     if (s && *s && (o->nschedule = dispatch_parse_schedule(s, o->schedule, DISPATCH_MAX_RETRIES)) < 0) {
         fprintf(stderr, "raild: RAILD_WEBHOOK_RETRY_SCHEDULE must look like '5s,5m,30m,2h' (at most %d steps)\n",
                 DISPATCH_MAX_RETRIES);
+        return -1;
+    }
+    o->disable_after_s = 5 * 86400;          /* Svix's 5 days */
+    s = getenv("RAILD_WEBHOOK_DISABLE_AFTER");
+    if (s && *s && (o->disable_after_s = dispatch_parse_duration(s)) < 0) {
+        fprintf(stderr, "raild: RAILD_WEBHOOK_DISABLE_AFTER must be a duration from 1 minute to 90 days, like 5d, "
+                        "120h or 3600 (seconds), not '%.40s'\n", s);
         return -1;
     }
     if (env_int("RAILD_WEBHOOK_CONCURRENCY", 1, 4096, &o->max_inflight) ||
@@ -342,7 +360,9 @@ static void job_finish(struct disp *d, struct job *j, CURLcode rc)
         j->ok = j->http >= 200 && j->http < 300;
         if (!j->ok) snprintf(j->err, sizeof j->err, "HTTP %ld", j->http);
         struct curl_header *h;
-        if ((j->http == 429 || j->http == 503) &&
+        /* 502 and 504 back off like 503 (Standard Webhooks): a gateway in front of the
+         * endpoint is as overloaded as the endpoint itself */
+        if ((j->http == 429 || j->http == 502 || j->http == 503 || j->http == 504) &&
             curl_easy_header(j->easy, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK) {
             long long secs;
             if (!util_parse_i64(h->value, 0, 86400, &secs)) {
@@ -495,7 +515,7 @@ static void fanout_send(struct disp *d)
     char lim[16];
     snprintf(lim, sizeof lim, "%d", FANOUT_BATCH);
     if (dsend_(d, ST_FANOUT,
-        "WITH o AS (SELECT id, event_id, merchant_id, environment, type FROM webhook_outbox"
+        "WITH o AS (SELECT id, event_id, merchant_id, environment, type, exclude_endpoint FROM webhook_outbox"
         "           WHERE fanned_out_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED),"
         " ins AS (INSERT INTO webhook_deliveries (endpoint_id, outbox_id, event_id, event_type, merchant_id,"
         "           environment, status, last_error, finished_at)"
@@ -506,6 +526,7 @@ static void fanout_send(struct disp *d)
         "         FROM o JOIN webhook_endpoints e ON e.merchant_id = o.merchant_id"
         "              AND e.environment = o.environment AND e.status <> 'deleted'"
         "              AND (cardinality(e.event_types) = 0 OR o.type = ANY (e.event_types))"
+        "              AND e.id IS DISTINCT FROM o.exclude_endpoint"
         "         ORDER BY o.id, e.id"
         "         ON CONFLICT (endpoint_id, outbox_id) DO NOTHING RETURNING 1),"
         " up AS (UPDATE webhook_outbox w SET fanned_out_at = now() FROM o WHERE w.id = o.id RETURNING 1)"
@@ -712,15 +733,18 @@ static void record_send(struct disp *d)
         const char *oc = outcome(d, j, &nx);
         for (int k = 0; k < ner; k++)
             if (er[k].id == j->endpoint && er[k].gone && !strcmp(oc, "pending")) oc = "failed";
+        /* the schedule ran out (not a 410, not an operator's manual attempt): the merchant's
+         * other endpoints hear of it, unless this was itself such a notice (no echo) */
+        int exhausted = !strcmp(oc, "failed") && !j->manual && j->http != 410 && j->n > d->o->nschedule;
         if (j->ok) d->delivered++;
         else if (!strcmp(oc, "failed")) d->failed++;
         else d->retried++, due_add(d, util_now_ms() + (int64_t)(nx * 1000) + 10);
-        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI sI}",
+        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI sI sb}",
             "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
             "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
             "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts,
-            "ep", (json_int_t)j->endpoint));
+            "ep", (json_int_t)j->endpoint, "x", exhausted));
         j->state = 3;
     }
     d->ndone = 0;
@@ -728,46 +752,61 @@ static void record_send(struct disp *d)
         json_array_append_new(eps, json_pack("{sI sb si ss? sb}", "id", (json_int_t)er[k].id, "ok", er[k].ok,
                                              "tail", er[k].tail, "e", er[k].err, "gone", er[k].gone));
     free(er);
-    char *a = json_dumps(rows, JSON_COMPACT), *b = json_dumps(eps, JSON_COMPACT);
+    char *a = json_dumps(rows, JSON_COMPACT), *b = json_dumps(eps, JSON_COMPACT), dis_after[24];
+    snprintf(dis_after, sizeof dis_after, "%lld", d->o->disable_after_s);
     json_decref(rows);
     json_decref(eps);
     int bad = dsend_(d, ST_RECORD,
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
         "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint,"
-        "             ep bigint)),"
+        "             ep bigint, x boolean)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
         /* endpoint rows are locked in id order so two dispatchers never deadlock on them */
         " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR NO KEY UPDATE),"
         " a AS (UPDATE webhook_attempts w SET started_at = to_timestamp(r.st / 1000.0), finished_at = now(),"
         "         duration_ms = r.ms, http_status = r.s, response_body = r.b, error = r.e, success = r.ok,"
         "         signature = nullif(r.sig, ''), webhook_timestamp = r.ts"
-        "       FROM r WHERE w.id = r.a RETURNING 1),"
+        "       FROM r WHERE w.id = r.a AND w.finished_at IS NULL RETURNING w.id),"
+        " ra AS (SELECT r.* FROM r JOIN a ON a.id = r.a),"
+        /* endpoints disabled by this batch: 410 Gone, or every attempt failing for longer than
+         * RAILD_WEBHOOK_DISABLE_AFTER (failing_since as it was before this batch) */
+        " dis AS (SELECT e0.id, e0.merchant_id, e0.environment, e0.public_id, e0.url,"
+        "           CASE WHEN x.gone THEN 'the endpoint answered 410 Gone'"
+        "                ELSE 'every attempt failed since ' || " SQL_TS("e0.failing_since") " || ' (more than '"
+        "                     || $3::bigint || ' s: RAILD_WEBHOOK_DISABLE_AFTER)' END AS reason"
+        "         FROM x JOIN webhook_endpoints e0 ON e0.id = x.id"
+        "         WHERE e0.status = 'enabled' AND EXISTS (SELECT 1 FROM ra WHERE ra.ep = x.id)"
+        "           AND (x.gone OR (NOT x.ok AND e0.failing_since <= now() - make_interval(secs => $3::bigint)))),"
         /* an endpoint disabled meanwhile gets no more retries: its deliveries wait as failed for a recover */
-        " d AS (UPDATE webhook_deliveries d SET status = CASE WHEN r.o = 'pending' AND en.status <> 'enabled'"
-        "                                                 THEN 'failed' ELSE r.o END,"
+        " d AS (UPDATE webhook_deliveries d SET status = CASE WHEN r.o = 'pending' AND (en.status <> 'enabled'"
+        "                                                   OR en.id IN (SELECT id FROM dis)) THEN 'failed' ELSE r.o END,"
         "         next_attempt_at = CASE WHEN r.o = 'pending' THEN now() + make_interval(secs => r.nx) ELSE now() END,"
         "         in_flight_until = NULL, leased_by = NULL, last_http_status = r.s, last_error = r.e,"
         "         trigger = 'scheduled', operator = NULL, updated_at = now(),"
-        "         finished_at = CASE WHEN r.o = 'pending' AND en.status = 'enabled' THEN NULL ELSE now() END"
+        "         finished_at = CASE WHEN r.o = 'pending' AND en.status = 'enabled' AND en.id NOT IN (SELECT id FROM dis)"
+        "                            THEN NULL ELSE now() END"
         "       FROM r, webhook_endpoints en"
         "       WHERE d.id = r.d AND d.status NOT IN ('pending', 'succeeded', 'failed', 'canceled') AND d.attempts = r.n"
-        "         AND en.id = d.endpoint_id RETURNING 1),"
+        "         AND en.id = d.endpoint_id"
+        "       RETURNING d.id, d.status, d.event_id, d.event_type, d.endpoint_id, d.merchant_id, d.environment,"
+        "         d.attempts, d.last_http_status, d.last_error),"
         " e AS (UPDATE webhook_endpoints e SET"
         "         consecutive_failures = CASE WHEN x.ok THEN x.tail ELSE e.consecutive_failures + x.tail END,"
         "         failing_since = CASE WHEN x.tail = 0 THEN NULL WHEN x.ok THEN now()"
         "                              ELSE coalesce(e.failing_since, now()) END,"
         "         last_error = coalesce(x.e, e.last_error), last_attempt_at = now(),"
         "         last_success_at = CASE WHEN x.ok THEN now() ELSE e.last_success_at END,"
-        "         status = CASE WHEN x.gone AND e.status = 'enabled' THEN 'disabled' ELSE e.status END,"
-        "         disabled_reason = CASE WHEN x.gone AND e.status = 'enabled'"
-        "                                THEN 'the endpoint answered 410 Gone' ELSE e.disabled_reason END,"
-        "         disabled_at = CASE WHEN x.gone AND e.status = 'enabled' THEN now() ELSE e.disabled_at END,"
+        "         status = CASE WHEN dis.id IS NOT NULL THEN 'disabled' ELSE e.status END,"
+        "         disabled_reason = CASE WHEN dis.id IS NOT NULL THEN dis.reason ELSE e.disabled_reason END,"
+        "         disabled_at = CASE WHEN dis.id IS NOT NULL THEN now() ELSE e.disabled_at END,"
+        "         disabled_by = CASE WHEN dis.id IS NOT NULL THEN 'raild' ELSE e.disabled_by END,"
         "         updated_at = now()"
-        "       FROM x JOIN lockep l ON l.id = x.id WHERE e.id = x.id RETURNING 1),"
+        "       FROM x JOIN lockep l ON l.id = x.id LEFT JOIN dis ON dis.id = x.id"
+        "       WHERE e.id = x.id AND EXISTS (SELECT 1 FROM ra WHERE ra.ep = x.id) RETURNING 1),"
         /* 24 h health: this batch's outcomes added to the endpoints' current hour (rows already
          * locked through lockep, so concurrent dispatchers take turns here too) */
         " hr AS (INSERT INTO webhook_endpoint_hourly AS h (endpoint_id, hour, attempts, successes)"
-        "        SELECT r.ep, date_trunc('hour', now()), count(*), count(*) FILTER (WHERE r.ok) FROM r"
+        "        SELECT r.ep, date_trunc('hour', now()), count(*), count(*) FILTER (WHERE r.ok) FROM ra r"
         "        JOIN lockep l ON l.id = r.ep GROUP BY r.ep ORDER BY r.ep"
         "        ON CONFLICT (endpoint_id, hour) DO UPDATE SET attempts = h.attempts + excluded.attempts,"
         "          successes = h.successes + excluded.successes RETURNING 1),"
@@ -775,17 +814,38 @@ static void record_send(struct disp *d)
         " mr AS (INSERT INTO console_rollup AS c (environment, metric, minute, subject, value)"
         "        SELECT en.environment, m.metric, date_trunc('minute', now()), r.ep::text,"
         "               count(*) FILTER (WHERE m.metric = 'webhook_attempts' OR r.ok)"
-        "        FROM r JOIN lockep l ON l.id = r.ep JOIN webhook_endpoints en ON en.id = r.ep"
+        "        FROM ra r JOIN lockep l ON l.id = r.ep JOIN webhook_endpoints en ON en.id = r.ep"
         "        CROSS JOIN (VALUES ('webhook_attempts'), ('webhook_successes')) AS m(metric)"
         "        GROUP BY 1, 2, 3, 4"
         "        ON CONFLICT (environment, metric, minute, subject, bucket) DO UPDATE SET value = c.value + excluded.value"
         "        RETURNING 1),"
-        " g AS (UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled (410 Gone)',"
+        " g AS (UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled: ' || dis.reason,"
         "         finished_at = now(), updated_at = now()"
-        "       FROM x WHERE x.gone AND d.endpoint_id = x.id AND d.status = 'pending' RETURNING 1)"
+        "       FROM dis WHERE d.endpoint_id = dis.id AND d.status = 'pending' RETURNING 1),"
+        /* the notices, to the merchant's other endpoints (fan-out skips exclude_endpoint) */
+        " nt AS (SELECT 'evt_' || left(md5(random()::text || clock_timestamp()::text || k.kind || k.ref), 24) AS eid,"
+        "               k.* FROM ("
+        "          SELECT 'endpoint.disabled' AS kind, dis.id::text AS ref, dis.merchant_id, dis.environment,"
+        "                 dis.id AS endpoint, json_build_object('endpoint', dis.public_id, 'url', dis.url,"
+        "                   'reason', dis.reason, 'disabled_by', 'raild') AS data FROM dis"
+        "          UNION ALL"
+        "          SELECT 'delivery.exhausted', d.id::text, d.merchant_id, d.environment, d.endpoint_id,"
+        "                 json_build_object('delivery_id', d.id, 'endpoint', en.public_id, 'event_id', d.event_id,"
+        "                   'event_type', d.event_type, 'attempts', d.attempts, 'last_http_status', d.last_http_status,"
+        "                   'last_error', d.last_error)"
+        "          FROM d JOIN ra ON ra.d = d.id JOIN webhook_endpoints en ON en.id = d.endpoint_id"
+        "          WHERE ra.x AND d.status = 'failed'"
+        "            AND d.event_type NOT IN ('delivery.exhausted', 'endpoint.disabled')) k),"
+        " ob AS (INSERT INTO webhook_outbox (event_id, merchant_id, environment, type, sequence, payload,"
+        "          exclude_endpoint)"
+        "        SELECT eid, merchant_id, environment, kind, 0, json_build_object('id', eid, 'type', kind,"
+        "                 'created_at', " SQL_TS("now()") ", 'environment', environment, 'sequence', 0,"
+        "                 'data', data)::text, endpoint FROM nt"
+        "        RETURNING type)"
         " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), (SELECT count(*) FROM e), (SELECT count(*) FROM g),"
-        "   (SELECT count(*) FROM hr), (SELECT count(*) FROM mr)",
-        a, b);
+        "   (SELECT count(*) FROM hr), (SELECT count(*) FROM mr),"
+        "   (SELECT count(*) FROM ob WHERE type = 'delivery.exhausted'), (SELECT count(*) FROM dis)",
+        a, b, dis_after);
     free(a);
     free(b);
     if (bad) record_done(d, NULL);
@@ -808,8 +868,12 @@ static void record_done(struct disp *d, PGresult *r)
     if (db_failed(r)) {
         /* the leases lapse and the work is redelivered: at-least-once holds */
         log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(db));
-    } else if (atoi(PQgetvalue(r, 0, 3))) {
-        log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, 3));
+    } else {
+        if (atoi(PQgetvalue(r, 0, 3))) log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, 3));
+        int ex = atoi(PQgetvalue(r, 0, 6)), dis = atoi(PQgetvalue(r, 0, 7));
+        if (ex) log_warn("webhook.delivery_exhausted", "deliveries=%d", ex);
+        if (dis) log_warn("webhook.endpoint_disabled", "endpoints=%d by=raild", dis);
+        metrics_webhook_outcomes(ex, dis);
     }
     int w = 0;
     for (int i = 0; i < d->njobs; i++) {
@@ -906,7 +970,7 @@ static int db_ready(struct disp *d, struct dbc *c)
 {
     if (c->op >= 0 || (c->db && PQstatus(c->db) == CONNECTION_OK)) return 1;
     if (c->db) PQfinish(c->db);
-    c->db = raild_db_connect(d->o->conninfo, "raild-dispatch");
+    c->db = db_connect_logged(d->o->conninfo, "raild-dispatch");
     c->prepared = 0;
     if (!c->db) return 0;
     /* The hot statements' plans do not depend on their parameters (batch sizes, JSON arrays):

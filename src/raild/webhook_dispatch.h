@@ -37,6 +37,7 @@ struct dispatch_opts {
     int timeout_ms;
     int lease_s;                           /* > claim_depth × timeout: covers a claim's wait for a slot */
     int claim_depth;                       /* claimed ahead per endpoint, in multiples of per_endpoint */
+    long long disable_after_s;             /* every attempt failing this long disables the endpoint */
     char name[96];                         /* dispatcher identity, recorded on attempts */
 };
 
@@ -44,6 +45,8 @@ struct dispatch_opts {
 int dispatch_opts_init(struct dispatch_opts *o, const char *conninfo, volatile sig_atomic_t *stop);
 /* "5s,5m,30m,2h" → seconds; returns the count, or -1 when malformed. */
 int dispatch_parse_schedule(const char *s, int *out, int max);
+/* one duration "90s", "30m", "12h", "5d" or plain seconds, 1 minute to 90 days; -1 when not */
+long long dispatch_parse_duration(const char *s);
 /* Runs until *stop. Returns 0. */
 int dispatch_run(struct dispatch_opts *o);
 /* worker_table entry (`raild serve --no-dispatch` turns it off) */

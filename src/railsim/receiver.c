@@ -3,7 +3,7 @@
  * parsing it (constant-time, any of the space-separated v1 signatures), reject timestamps more
  * than 5 minutes off, dedupe by webhook-id, answer 2xx quickly.
  * What tests use: --fail-rate, --hang-ms/--hang-rate (answer 503 after hanging), --delay-ms (slow
- * but successful), --status 410|429|503 with --retry-after, and POST /_control {"fail_rate":…,
+ * but successful), --status 410|429|502|503|504 with --retry-after, and POST /_control {"fail_rate":…,
  * "hang_ms":…, "hang_rate":…, "delay_ms":…, "status":…, "retry_after":…, "down_ms":…}
  * (down_ms closes the listening socket and every connection for that long).
  * GET /_stats gives counters. Secrets come from --secret-file (one whsec_ per line, re-read
@@ -235,7 +235,7 @@ static int inject(struct MHD_Connection *c, enum MHD_Result *out)
         *out = reply(c, 500, "{\"error\":{\"code\":\"simulated\",\"message\":\"simulated failure\"}}", -1);
     } else {
         *out = reply(c, (unsigned)m.status, "{\"error\":{\"code\":\"simulated\",\"message\":\"simulated status\"}}",
-                     m.status == 429 || m.status == 503 ? m.retry_after : -1);
+                     m.status == 429 || m.status == 502 || m.status == 503 || m.status == 504 ? m.retry_after : -1);
     }
     return 1;
 }
@@ -346,7 +346,7 @@ static struct MHD_Daemon *start(struct sockaddr_in *sa)
 static const char USAGE[] =
     "usage: railsim receiver --listen 127.0.0.1:PORT (--secret-file F | env RAILSIM_WEBHOOK_SECRET)\n"
     "                        [--log FILE] [--fail-rate P] [--hang-ms N [--hang-rate P]]\n"
-    "                        [--delay-ms N] [--status 410|429|503 [--retry-after S]]\n"
+    "                        [--delay-ms N] [--status 410|429|502|503|504 [--retry-after S]]\n"
     "  A reference webhook endpoint: verifies Standard Webhooks signatures on the raw body,\n"
     "  rejects timestamps more than 5 minutes off, dedupes by webhook-id, logs what it accepted.\n"
     "  POST /_control {fail_rate, hang_ms, hang_rate, delay_ms, status, retry_after, down_ms}; GET /_stats.\n";
