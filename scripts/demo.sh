@@ -67,15 +67,16 @@ python3 scripts/demo-chain.py "$DEMO" >"$LOGS/chain.log" 2>&1 &
 started $!
 for _ in $(seq 600); do [ -s "$DEMO/anvil.url" ] && break; sleep 0.1; done
 [ -s "$DEMO/anvil.url" ] || { say "anvil did not start; see $LOGS/chain.log"; tail -20 "$LOGS/chain.log"; exit 1; }
+# secrets (webhook secrets, RPC and signer URLs) are sealed at rest, as in production: a
+# fresh key for this demo, in the environment (never on a command line), set before the seed
+# so `admin set-rpc` and raild seal and open with the same one
+RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+export RAILD_SECRETS_KEY
 say "== merchants, rails, address pools, wallets, keys"
 bash scripts/demo-seed.sh "$DEMO" >"$LOGS/seed.log" 2>&1 || { tail -20 "$LOGS/seed.log"; exit 1; }
 
 PORT=$(free_port)
 API=http://127.0.0.1:$PORT
-# webhook secrets are sealed at rest, as in production: a fresh key for this demo, passed
-# in the environment (never on a command line)
-RAILD_SECRETS_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
-export RAILD_SECRETS_KEY
 # the demo's webhook receivers are on loopback, which raild refuses unless allowed (SSRF guard)
 export RAILD_WEBHOOK_ALLOW_NETS=127.0.0.0/8
 # every exception type within a minute of the first screen: sandbox payments may expire

@@ -70,6 +70,7 @@ enum { RR_ANY, RR_OPS, RR_SUPPORT, RR_FINANCE, RR_TREASURY };
     X(REQ_RECOVER, "v", "recover", "recover failed deliveries in a time window", VM_WEBHOOKS | VM_DELIVERIES, RF_HINT | RF_MUT, RR_SUPPORT, 'v', 0, 0) \
     X(REQ_DISABLE, "x", "disable", "disable the endpoint",          VM_WEBHOOKS, RF_HINT | RF_MUT, RR_SUPPORT, 'x', 0, 0) \
     X(REQ_ENABLE, "e", "enable", "enable the endpoint",           VM_WEBHOOKS, RF_HINT | RF_MUT, RR_SUPPORT, 'e', 0, 0) \
+    X(REQ_RATELIMIT, "L", "ratelimit", "set or lift the endpoint's rate limit (deliveries a second)", VM_WEBHOOKS, RF_MUT, RR_SUPPORT, 'L', 0, 0) \
     X(REQ_ALLDELIV, "D", "deliveries", "all recent deliveries",         VM_WEBHOOKS, RF_HINT, RR_ANY, 'D', 0, 0) \
     X(REQ_ACK, "a", "ack", "acknowledge the break (note)",           VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'a', 0, 0) \
     X(REQ_MATCH, "m", "match", "match the break to a payment (note)", VM_RECON | VM_BREAK, RF_HINT | RF_MUT, RR_FINANCE, 'm', 0, 0) \

@@ -11,7 +11,7 @@
 
 /* ------------------------------------------------------------------ endpoints */
 enum { E_PUB, E_MERCHANT, E_URL, E_STATUS, E_RATE, E_ATTEMPTS, E_FAILS, E_FAILSINCE, E_LASTERR, E_ID, E_DISBY,
-       E_DISWHY };
+       E_DISWHY, E_RATELIMIT };
 
 static void ep_build(struct app *a, struct view *v, struct qb *q)
 {
@@ -19,7 +19,7 @@ static void ep_build(struct app *a, struct view *v, struct qb *q)
     qb_init(q, "SELECT e.public_id, m.name, e.url, e.status, coalesce(h.success_rate_24h::text, ''),"
                " h.attempts_24h, e.consecutive_failures,"
                " coalesce(extract(epoch from e.failing_since)::bigint::text, ''), coalesce(e.last_error, ''), e.id,"
-               " coalesce(e.disabled_by, ''), coalesce(e.disabled_reason, '')"
+               " coalesce(e.disabled_by, ''), coalesce(e.disabled_reason, ''), coalesce(e.rate_limit_per_s::text, '')"
                " FROM webhook_endpoints e JOIN merchants m ON m.id = e.merchant_id"
                " JOIN webhook_endpoint_health h ON h.endpoint_id = e.id"
                " WHERE e.status <> 'deleted'");
@@ -171,6 +171,49 @@ static void endpoint_toggle(struct app *a, struct view *v, int enable)
     app_reload(a);
 }
 
+/* L: how fast every dispatcher together may send to the endpoint; empty lifts the limit */
+static void endpoint_rate_limit(struct app *a, struct view *v)
+{
+    const char *pub = grid_sel(v, E_PUB), *url = grid_sel(v, E_URL), *cur = grid_sel(v, E_RATELIMIT);
+    char p[96], u[400], val[16] = "", reason[300] = "", l0[300], l1[200], l2[340];
+    snprintf(p, sizeof p, "%s", pub);
+    snprintf(u, sizeof u, "%s", url);
+    char label[120];
+    snprintf(label, sizeof label, "deliveries a second, 1-10000 (now %s; empty: no limit):", *cur ? cur : "none");
+    if (!dlg_prompt(a, "Rate limit", label, val, sizeof val, 0)) {
+        app_status(a, 0, "rate limit canceled — nothing changed");
+        return;
+    }
+    long long n = 0;
+    char *end = NULL;
+    if (val[0] && ((n = strtoll(val, &end, 10)) < 1 || n > 10000 || *end)) {
+        app_status(a, 1, "'%s' is not a rate: a whole number from 1 to 10000, or empty for none", val);
+        return;
+    }
+    if (!dlg_prompt(a, "Rate limit", "reason (optional, goes to the audit log):", reason, sizeof reason, 0)) {
+        app_status(a, 0, "rate limit canceled — nothing changed");
+        return;
+    }
+    snprintf(l0, sizeof l0, "Endpoint   %.60s  %.200s", p, u);
+    snprintf(l1, sizeof l1, "Change     rate limit %s → %s", *cur ? cur : "none", val[0] ? val : "none");
+    snprintf(l2, sizeof l2, "Reason     %s", reason[0] ? reason : "-");
+    const char *lines[3] = { l0, l1, l2 };
+    if (!dlg_confirm(a, "Set the rate limit?", lines, 3, "Set")) {
+        app_status(a, 0, "rate limit canceled — nothing changed");
+        return;
+    }
+    char path[200], msg[600];
+    snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/rate-limit", p);
+    json_t *out = NULL, *body = json_pack("{s:o}", "per_second", val[0] ? json_integer(n) : json_null());
+    if (reason[0]) json_object_set_new(body, "reason", json_string(reason));
+    int rc = api_call(a, "POST", path, body, &out, msg, sizeof msg);
+    json_decref(body);
+    if (rc >= 200 && rc < 300) app_status(a, 0, "rate limit of %s: %s", p, val[0] ? val : "none");
+    else app_status(a, 1, "rate limit %s failed: %s", p, msg);
+    if (out) json_decref(out);
+    app_reload(a);
+}
+
 static int ep_request(struct app *a, struct view *v, enum req r)
 {
     switch (r) {
@@ -184,6 +227,7 @@ static int ep_request(struct app *a, struct view *v, enum req r)
     case REQ_ALLDELIV: app_push(a, &deliveries_ops, "all", ""); return 1;
     case REQ_DISABLE: endpoint_toggle(a, v, 0); return 1;
     case REQ_ENABLE: endpoint_toggle(a, v, 1); return 1;
+    case REQ_RATELIMIT: endpoint_rate_limit(a, v); return 1;
     case REQ_RECOVER: {
         char pub[64], id[32], url[400];
         snprintf(pub, sizeof pub, "%s", grid_sel(v, E_PUB));
@@ -198,7 +242,7 @@ static int ep_request(struct app *a, struct view *v, enum req r)
 
 static const char *ep_unavailable(struct app *a, struct view *v, enum req r)
 {
-    if (r != REQ_ENTER && r != REQ_DISABLE && r != REQ_ENABLE && r != REQ_RECOVER) return NULL;
+    if (r != REQ_ENTER && r != REQ_DISABLE && r != REQ_ENABLE && r != REQ_RECOVER && r != REQ_RATELIMIT) return NULL;
     const char *st = grid_sel(v, E_STATUS);
     if (!st) return "no endpoint selected";
     if (r == REQ_DISABLE && strcmp(st, "enabled")) return "the endpoint is already disabled";

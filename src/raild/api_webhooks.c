@@ -48,7 +48,7 @@ static int in_list(const char *s, const char *const *list)
 #define ENDPOINT_JSON(ops)                                                                                      \
     "json_build_object('id', e.public_id, 'url', e.url, 'description', e.description,"                          \
     " 'event_types', to_json(e.event_types), 'status', e.status, 'disabled_reason', e.disabled_reason,"         \
-    " 'disabled_by', e.disabled_by,"                                                                            \
+    " 'disabled_by', e.disabled_by, 'rate_limit_per_s', e.rate_limit_per_s,"                                    \
     " 'disabled_at', " SQL_TS("e.disabled_at") ", 'created_at', " SQL_TS("e.created_at") ","                            \
     " 'updated_at', " SQL_TS("e.updated_at") ", 'secret_rotated_at', " SQL_TS("e.secret_rotated_at") ","                \
     " 'previous_secret_expires_at', CASE WHEN e.old_secret_expires_at > now() THEN "                           \
@@ -552,6 +552,46 @@ out:
     json_decref(b);
 }
 
+/* POST /v1/webhook-endpoints/{id}/rate-limit {"per_second": 1-10000 | null, "reason": …}:
+ * support caps how fast every dispatcher together sends to an endpoint (null: no cap) */
+static void ops_rate_limit(struct req *q, struct resp *r)
+{
+    static const char *const allowed[] = { "per_second", "reason", NULL };
+    json_t *b = req_json_object(q, r, allowed);
+    if (!b) return;
+    const char *reason = NULL;
+    char id[32], *st = NULL, per[16] = "";
+    json_t *v = json_object_get(b, "per_second");
+    long long n = 0;
+    if (!v) {
+        resp_error(r, 400, "invalid_request", "field 'per_second' is required (1-10000, or null for no limit)");
+        goto out;
+    }
+    if (!json_is_null(v) && jget_int(b, "per_second", 1, 1, 10000, &n, r)) goto out;
+    if (!json_is_null(v)) snprintf(per, sizeof per, "%lld", n);
+    if (jget_str(b, "reason", 0, 500, &reason, r) || tx_begin(q, r) || !(st = lock_endpoint(q, r, id))) goto out;
+    PGresult *res = db_q(q->db,
+        "WITH e AS (UPDATE webhook_endpoints SET rate_limit_per_s = $2::int, updated_at = now() WHERE id = $1::bigint"
+        "           RETURNING id)"
+        " INSERT INTO webhook_endpoint_rate (endpoint_id) SELECT id FROM e ON CONFLICT (endpoint_id) DO NOTHING",
+        id, per[0] ? per : NULL);
+    int failed = db_failed(res);
+    PQclear(res);
+    json_t *after = per[0] ? json_pack("{sI}", "rate_limit_per_s", (json_int_t)n) : json_pack("{sn}", "rate_limit_per_s");
+    failed = failed || audit_write(q->db, &q->who, "webhook_endpoint.rate_limit", "webhook_endpoint", q->params[0],
+                                   reason, NULL, after);
+    json_decref(after);
+    if (failed) {
+        resp_db_error(r, q->db, NULL, "endpoint rate limit");
+        goto out;
+    }
+    if (tx_commit(q, r)) goto out;
+    ops_ep_health(q, r);
+out:
+    free(st);
+    json_decref(b);
+}
+
 static void ops_disable(struct req *q, struct resp *r) { ops_set_enabled(q, r, 0); }
 static void ops_enable(struct req *q, struct resp *r) { ops_set_enabled(q, r, 1); }
 
@@ -836,6 +876,7 @@ const struct route webhook_routes[] = {
     { "GET", "/v1/webhook-endpoints/{id}/health", CAP_READ, ops_ep_health },
     { "POST", "/v1/webhook-endpoints/{id}/disable", CAP_SUPPORT, ops_disable },
     { "POST", "/v1/webhook-endpoints/{id}/enable", CAP_SUPPORT, ops_enable },
+    { "POST", "/v1/webhook-endpoints/{id}/rate-limit", CAP_SUPPORT, ops_rate_limit },
     { "GET", "/v1/webhook-endpoints/{id}/recover-preview", CAP_READ, ops_recover_preview },
     { "POST", "/v1/webhook-endpoints/{id}/recover", CAP_SUPPORT, ops_recover },
     { "GET", "/v1/webhook-recover-jobs/{id}", CAP_READ, ops_job_get },

@@ -244,8 +244,9 @@ static void log_line(const char *id, const char *ts, const char *sig, const char
                      size_t len)
 {
     if (!R.log) return;
-    json_t *o = json_pack("{ss ss ss ss sb s:s%}", "webhook_id", id, "timestamp", ts, "signature", sig, "type", type,
-                          "duplicate", dup, "body", body, len);
+    /* at_ms: when it arrived here (rate limits are measured at the receiver) */
+    json_t *o = json_pack("{ss ss ss ss sb s:s% sI}", "webhook_id", id, "timestamp", ts, "signature", sig, "type", type,
+                          "duplicate", dup, "body", body, len, "at_ms", (json_int_t)util_now_ms());
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     if (s) fprintf(R.log, "%s\n", s);
     free(s);

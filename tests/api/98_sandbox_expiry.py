@@ -6,7 +6,7 @@ import os, sys, time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rt import *
 
-os.environ["RAILD_SANDBOX_MIN_EXPIRY_S"] = "15"
+os.environ["RAILD_SANDBOX_MIN_EXPIRY_S"] = "11"
 os.environ["RAILD_SWEEP_INTERVAL_MS"] = "100"
 srv = Raild()
 sb = Merchant(rails=("tron:usdt",), addresses=4)
@@ -19,18 +19,20 @@ def create(m, exp):
     return st, b
 
 
-for exp, want in ((15, 201), (14, 400), (10, 400), (60, 201)):
+for exp, want in ((11, 201), (10, 400), (9, 400), (60, 201)):
     st, b = create(sb, exp)
     is_(st, want, "sandbox, expires_in %d -> %d" % (exp, want), b)
-for exp, want in ((15, 400), (59, 400), (60, 201)):
+for exp, want in ((11, 400), (59, 400), (60, 201)):
     st, b = create(pr, exp)
     is_(st, want, "production, expires_in %d -> %d (never below 60 s)" % (exp, want), b)
-st, b = create(sb, 14)
+st, b = create(sb, 10)
 ok(b.get("error", {}).get("code") == "invalid_request" and "expires_in" in b["error"]["message"],
    "the 400 names the field", b)
-st, p = create(sb, 15)
+t0 = time.time()
+st, p = create(sb, 11)
 ok(wait_for(lambda: srv.call("GET", "/v1/payments/" + p["id"], key=sb.key)[1]["state"] == "expired" or None,
-            timeout=25), "a 15 s sandbox payment expires after 15 s")
+            timeout=25) and time.time() - t0 >= 10.5, "an 11 s sandbox payment expires after 11 s (%.1f s)"
+   % (time.time() - t0))
 srv.stop()
 
 os.environ["RAILD_SANDBOX_MIN_EXPIRY_S"] = "5"
