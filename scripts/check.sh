@@ -56,6 +56,7 @@ fi
 own_db=" tests/chain/10_watch.py tests/chain/20_restart.py tests/chain/30_faults.py tests/chain/40_tron.py
   tests/chain/50_console.py tests/chain/60_payouts.py tests/storm/10_storm.py tests/sim/30_demo.py
   tests/webhooks/85_db_restart.py tests/webhooks/55_unsealed_production.py "
+own_db=" $(echo $own_db) "          # one space between names, and around them
 shared=(); apart=()
 for t in "${tests[@]}"; do
   if [ -z "${CHECK_SERIAL:-}" ] && [[ $own_db == *" $t "* ]]; then apart+=("$t"); else shared+=("$t"); fi

@@ -14,6 +14,7 @@
  * the same key blocks on the unique index, then finds the winner's row and replays it, and
  * its own payment is rolled back. Keys are kept (no expiry yet). */
 #include "raild/http.h"
+#include "raild/query.h"
 #include "raild/lifecycle.h"
 #include "raild/payments.h"
 #include "core/amount.h"
@@ -294,6 +295,10 @@ static void payments_get(struct req *q, struct resp *r)
 
 static void payments_list(struct req *q, struct resp *r)
 {
+    /* a misspelt filter must not silently widen the list */
+    static const char *const allowed[] = { "state", "rail", "reference", "created_after", "created_before", "limit",
+                                           "cursor", NULL };
+    if (query_check(q, r, allowed)) return;
     const char *state = req_query(q, "state"), *rail = req_query(q, "rail"), *ref = req_query(q, "reference");
     const char *after = req_query(q, "created_after"), *before = req_query(q, "created_before");
     const char *lim = req_query(q, "limit"), *cursor = req_query(q, "cursor");

@@ -5,6 +5,7 @@
 #include "raild/audit.h"
 #include "raild/exceptions.h"
 #include "raild/http.h"
+#include "raild/query.h"
 #include "core/db.h"
 #include "core/util.h"
 #include <stdio.h>
@@ -130,6 +131,9 @@ static int list_filter(struct req *q, struct resp *r, const char **state, char *
 
 static void breaks_list(struct req *q, struct resp *r)
 {
+    static const char *const allowed[] = { "state", "class", "merchant_id", "environment", "severity", "reference",
+                                           "acknowledged", "limit", "cursor", NULL };
+    if (query_check(q, r, allowed)) return;
     const char *state, *cls, *merchant, *env;
     char classes[600];
     if (list_filter(q, r, &state, classes, sizeof classes, &cls, &merchant, &env)) return;
@@ -563,6 +567,8 @@ static void recon_export(struct req *q, struct resp *r)
 {
     const char *state, *cls, *merchant, *env;
     char classes[600];
+    static const char *const allowed[] = { "state", "class", "merchant_id", "environment", NULL };
+    if (query_check(q, r, allowed)) return;
     if (list_filter(q, r, &state, classes, sizeof classes, &cls, &merchant, &env)) return;
     if (strcmp(state, "open")) { resp_error(r, 400, "invalid_request", "the export has open breaks only"); return; }
     PGresult *res = db_q(q->db,

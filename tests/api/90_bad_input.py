@@ -155,6 +155,9 @@ state["before"] = row_counts()
 for q in ["limit=0", "limit=201", "limit=abc", "limit=-1", "limit=1.5", "state=bogus", "state=EXPIRED",
           "created_after=yesterday", "created_before=2026-02-30T00:00:00Z", "cursor=garbage", "cursor=pay_nope"]:
     expect("list payments ?" + q, "GET", P + "?" + q, 400, "invalid_request", key=m.key)
+for q in ["stat=confirmed", "merchant=1", "reference=a&Reference=b"]:   # a typo must not widen the list
+    expect("list payments ?" + q, "GET", P + "?" + q, 400, "unknown_parameter", key=m.key)
+expect("list payments ?limit=5&limit=6", "GET", P + "?limit=5&limit=6", 400, "invalid_request", key=m.key)
 for pid in ["pay_doesnotexist", urllib.parse.quote("'; DROP TABLE payments; --", safe=""), "1", "x" * 150]:
     expect("get payment %s" % pid[:30], "GET", P + "/" + pid, 404, "not_found", key=m.key)
     expect("cancel payment %s" % pid[:30], "POST", P + "/" + pid + "/cancel", 404, "not_found", key=m.key)

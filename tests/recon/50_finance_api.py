@@ -142,6 +142,10 @@ is_((st, b["error"]["code"]), (422, "invalid_mode"), "run with an unknown mode -
 for q in ("state=closed", "class=nope", "merchant_id=abc", "severity=9", "limit=0", "cursor=x", "acknowledged=maybe"):
     st, b, _ = srv.call("GET", "/v1/recon/breaks?" + q, key=viewer)
     is_((st, b["error"]["code"]), (400, "invalid_request"), "list ?%s -> 400" % q)
+for path in ("/v1/recon/breaks?clas=missing_in_provider", "/v1/recon/breaks?merchant=1",
+             "/v1/recon/export.csv?environmnet=sandbox"):   # a misspelt filter must not widen the answer
+    st, b, _ = srv.call("GET", path, key=fin)
+    is_((st, b["error"]["code"] if isinstance(b, dict) else b), (400, "unknown_parameter"), "%s -> 400" % path)
 is_(row_counts(["recon_breaks", "recon_matches", "audit_log", "exceptions", "recon_runs"]), before,
     "refused calls wrote nothing")
 is_(sql("SELECT public_id, state, acknowledged_at, exception_id, matched_at FROM recon_breaks ORDER BY 1"), snap,

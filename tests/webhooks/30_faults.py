@@ -17,14 +17,6 @@ api = Raild("--no-dispatch", name="api")
 sup, viewer = key("support"), key("viewer")
 
 
-def dispatcher(tag):
-    path = os.path.join(LOGDIR, "%s-dispatch-%s.log" % (os.path.basename(sys.argv[0]), tag))
-    f = open(path, "w")
-    p = subprocess.Popen([RAILD, "dispatch"], stdout=f, stderr=subprocess.STDOUT)
-    p.log_path, p.log_file = path, f
-    return p
-
-
 def stop(p, sig=signal.SIGTERM):
     if p.poll() is None:
         p.send_signal(sig)

@@ -50,14 +50,6 @@ st, e, _ = srv.call("GET", "/v1/webhook-endpoints/" + ep["id"], key=m.key)
 is_(e.get("rate_limit_per_s"), 5, "the endpoint's JSON shows it", e)
 
 
-def dispatcher(tag):
-    path = os.path.join(LOGDIR, "%s-dispatch-%s.log" % (os.path.basename(sys.argv[0]), tag))
-    f = open(path, "w")
-    p = subprocess.Popen([RAILD, "dispatch"], stdout=f, stderr=subprocess.STDOUT)
-    p.log_path, p.log_file = path, f
-    return p
-
-
 ev = insert_events(m.id, 40, tag=uniq("rl"))
 t0 = time.time()
 ds = [dispatcher("a"), dispatcher("b")]
@@ -84,10 +76,6 @@ t1 = time.time()
 ok(wait_for(lambda: set(more) <= recv.unique_ids(), timeout=20, interval=0.05), "without it 30 more arrive")
 ok(time.time() - t1 < 4, "…at once (%.1f s)" % (time.time() - t1))
 for p in ds:
-    p.send_signal(signal.SIGTERM)
-    p.wait(timeout=20)
-    p.log_file.close()
-    text = open(p.log_path, errors="replace").read()
-    ok(not SANITIZER_RE.search(text), "dispatcher log has no sanitizer reports", text[-2000:])
+    stop_dispatcher(p)
 recv.stop()
 srv.stop()

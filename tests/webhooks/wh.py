@@ -110,3 +110,24 @@ def delivery_counts(endpoint_public_id):
     rows = sql("SELECT d.status, count(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
                " WHERE e.public_id = :'p' GROUP BY 1", p=endpoint_public_id)
     return {r[0]: int(r[1]) for r in rows}
+
+
+def dispatcher(tag, env=None):
+    """a `raild dispatch` of this test's own, logging to LOGDIR (stop it with stop_dispatcher)"""
+    from rt import RAILD
+    path = os.path.join(LOGDIR, "%s-dispatch-%s.log" % (os.path.basename(sys.argv[0]), tag))
+    f = open(path, "w")
+    p = subprocess.Popen([RAILD, "dispatch"], stdout=f, stderr=subprocess.STDOUT, env=env)
+    p.log_path, p.log_file = path, f
+    return p
+
+
+def stop_dispatcher(p, sig=signal.SIGTERM):
+    """stops it (by its PID) and returns its log; a sanitizer report in it fails the test"""
+    if p.poll() is None:
+        p.send_signal(sig)
+        p.wait(timeout=20)
+    p.log_file.close()
+    text = open(p.log_path, errors="replace").read()
+    ok(not SANITIZER_RE.search(text), "%s has no sanitizer reports" % os.path.basename(p.log_path), text[-2000:])
+    return text
