@@ -221,6 +221,8 @@ struct app {
 struct view *app_view(struct app *a);
 void app_push(struct app *a, const struct view_ops *ops, const char *target, const char *target2);
 void app_pop(struct app *a);
+/* frees what a view holds (its rows, tags, document) and calls its leave() */
+void view_release(struct view *v);
 void app_switch_tab(struct app *a, int tab);
 void app_reload(struct app *a);        /* query the current view now */
 void nets_load(struct app *a);         /* view_networks.c */

@@ -4,7 +4,12 @@
 # same receiver, wrk's raw rate of correctly signed POSTs (the receiver verifies both the same
 # way). Each round writes WH_EVENTS outbox rows for one endpoint (as the core would) and times
 # fan-out + claim + sign + POST + recording until the receiver has accepted all of them and the
-# database shows them succeeded. Median of WH_ROUNDS. Targets: >= 2000/s, and >= 50% of wrk (two rows).
+# database shows them succeeded. Median of WH_ROUNDS. Targets (issue 13): >= 2000/s; >= 1.5x
+# the peer — graphile-worker (npm) doing the same job against the same receiver and database
+# (scripts/bench-peer-graphile.js: sign with standardwebhooks, POST with fetch, one attempt row
+# each, concurrency = WH_CONNS) — and >= 0.35x railsim blast. Printed too: the CPU each
+# delivery costs in PostgreSQL, in the sender and in the receiver, for both senders (from
+# /proc; backends that exit during a round are not counted). wrk's rate stays as a reference.
 # For reference, measured in the same rounds: `railsim blast`, the HTTP half of a dispatcher
 # alone (libcurl multi, same connections, a fresh id and HMAC per request, no database), so the
 # table shows how much of wrk's rate any libcurl sender reaches here before recording costs anything.
@@ -47,7 +52,14 @@ EP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$D
 EPID=$(psql -X -At -v p="$EP" <<<"SELECT id FROM webhook_endpoints WHERE public_id = :'p'")
 
 "$RAILSIM" receiver --listen 127.0.0.1:$RPORT --secret-file "$D/secret" 2>"$D/receiver.log" &
-PIDS+=($!)
+RECV=$!; PIDS+=($RECV)
+# CPU in clock ticks (1/100 s) from /proc: one process, and every PostgreSQL process
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { local s=0 p; for p in $(pgrep -x postgres); do s=$((s + $(ticks "$p"))); done; echo "$s"; }
+NPM=build/npm/node_modules
+[ -d "$NPM/graphile-worker" ] && [ -d "$NPM/standardwebhooks" ] ||
+  npm install --no-audit --no-fund --prefix build/npm graphile-worker@0.16 standardwebhooks >"$D/npm.log" 2>&1 ||
+  { echo "npm install graphile-worker failed; see $D/npm.log" >&2; exit 1; }
 for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$RPORT/_stats" 2>/dev/null && break; sleep 0.1; done
 # polled every 50 ms while the dispatcher is timed, so it must cost next to nothing: bash's
 # /dev/tcp in this shell (no fork, no exec) sets ACC. A curl process per poll took ~0.2 of
@@ -96,7 +108,7 @@ echo "  signature and timestamp on every request exactly as for the dispatcher's
 echo "  (fixed webhook-id). The dispatcher: one unique event per delivery, signed per delivery, same headers,"
 echo "  same receiver, --per-endpoint $CONNS keep-alive connections; timed until the receiver has accepted all,"
 echo "  then every delivery must be recorded succeeded in PostgreSQL (attempt rows written with it)."
-rates=() wrks=() blasts=()
+rates=() wrks=() blasts=() peers=() cpu_raild=() cpu_peer=()
 for round in $(seq "$ROUNDS"); do
   accepted; base=$ACC
   psql -X -q -v m="$MID" -v n="$N" -v t="$RUN-$round" <<'SQL'
@@ -107,11 +119,14 @@ SELECT 'evt_' || :'t' || '_' || g, :'m', 'sandbox', 'payment.confirmed', 1,
          'sequence', 1, 'data', json_build_object('id', 'pay_' || :'t' || g, 'state', 'confirmed'))::text
 FROM generate_series(1, :n) g;
 SQL
+  c_d=$(ticks "$DISP") c_r=$(ticks "$RECV") c_p=$(pg_ticks)
   t0=$(date +%s.%N)
   for _ in $(seq 6000); do
     accepted; [ $(( ACC - base )) -ge "$N" ] && break; sleep 0.05
   done
   t1=$(date +%s.%N)
+  # µs of CPU per delivery: PostgreSQL / raild / receiver
+  cpu_raild+=("$(( ($(pg_ticks) - c_p) * 10000000 / N / 1000 ))/$(( ($(ticks "$DISP") - c_d) * 10000000 / N / 1000 ))/$(( ($(ticks "$RECV") - c_r) * 10000000 / N / 1000 ))")
   ok=$(psql -X -At -v e="$EPID" -v t="evt_$RUN-${round}_%" <<<\
        "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = :'e' AND event_id LIKE :'t' AND status = 'succeeded'")
   rate=$(python3 -c "import sys; print('%.0f' % (int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2]))))" "$N" "$t0" "$t1")
@@ -126,18 +141,39 @@ SQL
         --seconds "$WSECS" | tee -a "$D/blast.txt" | sed -n 's/.* = \([0-9]*\) requests\/s.*/\1/p')
   echo "round $round: railsim blast (libcurl, no database) $b requests/s" >&2
   blasts+=("$b")
+  # the peer: graphile-worker, same receiver, same database, same concurrency
+  c_r=$(ticks "$RECV") c_p=$(pg_ticks)
+  pj=$(node scripts/bench-peer-graphile.js "$N" "http://127.0.0.1:$RPORT/hook" "$D/secret" "$CONNS" "$RUN$round" \
+       2>>"$D/peer.log") || { echo "round $round: the graphile-worker peer failed: $pj; see $D/peer.log" >&2; exit 1; }
+  p=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["per_s"])' "$pj")
+  pn=$(python3 -c 'import json,sys; print(int(json.loads(sys.argv[1])["cpu_s"] * 1e6 / int(sys.argv[2])))' "$pj" "$N")
+  cpu_peer+=("$(( ($(pg_ticks) - c_p) * 10000000 / N / 1000 ))/$pn/$(( ($(ticks "$RECV") - c_r) * 10000000 / N / 1000 ))")
+  echo "round $round: graphile-worker peer $p deliveries/s ($pj)" >&2
+  peers+=("$p")
 done
 grep -h "dispatcher_stop\|error" "$D/dispatch.log" | tail -3 >&2 || true
-python3 - "${rates[*]}" "${wrks[*]}" "${blasts[*]}" <<'PY'
+python3 - "${rates[*]}" "${wrks[*]}" "${blasts[*]}" "${peers[*]}" "${cpu_raild[*]}" "${cpu_peer[*]}" <<'PY'
 import statistics, sys
 r = statistics.median(map(float, sys.argv[1].split()))
 w = statistics.median(map(float, sys.argv[2].split()))
 b = statistics.median(map(float, sys.argv[3].split()))
-ratio = r / w if w else 0
+p = statistics.median(map(float, sys.argv[4].split()))
+def split(arg):   # medians of "pg/sender/receiver" µs per delivery
+    parts = [list(map(int, x.split("/"))) for x in arg.split()]
+    return [statistics.median(c) for c in zip(*parts)]
+cr, cp = split(sys.argv[5]), split(sys.argv[6])
 print("ROW|signed webhook deliveries/s, one raild -> railsim receiver (median of %d)|%.0f|deliveries/s|-|-|-|>= 2000/s|%s"
       % (len(sys.argv[1].split()), r, "PASS" if r >= 2000 else "FAIL"))
-print("ROW|signed deliveries vs wrk's signed POSTs to the same receiver|%.0f|deliveries/s|wrk requests/s|%.0f|%.2f|>= 0.50|%s"
-      % (r, w, ratio, "PASS" if ratio >= 0.5 else "FAIL"))
+print("ROW|signed, recorded deliveries vs the graphile-worker peer (same job, receiver, database)|%.0f|deliveries/s|"
+      "graphile-worker/s|%.0f|%.2f|>= 1.5|%s" % (r, p, r / p if p else 0, "PASS" if p and r / p >= 1.5 else "FAIL"))
+print("ROW|signed, recorded deliveries vs railsim blast (the database-free sender)|%.0f|deliveries/s|railsim blast|%.0f|"
+      "%.2f|>= 0.35|%s" % (r, b, r / b if b else 0, "PASS" if b and r / b >= 0.35 else "FAIL"))
+print("ROW|(cpu) raild: µs per delivery in PostgreSQL / raild / receiver|%d|µs PG|-|-|%d / %d / %d|-|info"
+      % (cr[0], cr[0], cr[1], cr[2]))
+print("ROW|(cpu) graphile-worker: µs per delivery in PostgreSQL / node / receiver|%d|µs PG|-|-|%d / %d / %d|-|info"
+      % (cp[0], cp[0], cp[1], cp[2]))
+print("ROW|(reference) signed deliveries vs wrk's signed POSTs to the same receiver (target withdrawn)|%.0f|"
+      "deliveries/s|wrk requests/s|%.0f|%.2f|-|info" % (r, w, r / w if w else 0))
 print("ROW|(reference) libcurl signed POSTs, no database (railsim blast) vs wrk|%.0f|requests/s|wrk requests/s|%.0f|%.2f|-|info"
       % (b, w, b / w if w else 0))
 print("ROW|(reference) signed deliveries vs that database-free libcurl sender|%.0f|deliveries/s|railsim blast|%.0f|%.2f|-|info"
