@@ -590,7 +590,10 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp, chain):
     pairs = ("FROM webhook_outbox o JOIN webhook_endpoints e ON e.merchant_id = o.merchant_id AND"
              " e.environment = o.environment AND e.status <> 'deleted' LEFT JOIN webhook_deliveries d"
              " ON d.outbox_id = o.id AND d.endpoint_id = e.id WHERE o.merchant_id IN (%s)" % mids)
-    sub = "(cardinality(e.event_types) = 0 OR o.type = ANY (e.event_types))"
+    # subscribed: the endpoint takes the type, and the event is not a notice about that very
+    # endpoint (delivery.exhausted and endpoint.disabled go to the merchant's *other* ones)
+    sub = ("((cardinality(e.event_types) = 0 OR o.type = ANY (e.event_types))"
+           " AND e.id IS DISTINCT FROM o.exclude_endpoint)")
     ident = psql("SELECT count(*), count(*) FILTER (WHERE d.status = 'succeeded'),"
                  " count(*) FILTER (WHERE d.status IN ('pending','in_flight')),"
                  " count(*) FILTER (WHERE d.status = 'failed'), count(*) FILTER (WHERE NOT %s AND d.id IS NULL),"

@@ -508,6 +508,20 @@ static char *lock_endpoint(struct req *q, struct resp *r, char *id_out)
     return st;
 }
 
+/* The end of a support action on an endpoint: the change's result, its audit row, commit,
+ * and the endpoint's health as the answer. Frees res, before and after. */
+static void ops_finish(struct req *q, struct resp *r, PGresult *res, const char *action, const char *reason,
+                       json_t *before, json_t *after)
+{
+    int failed = db_failed(res);
+    PQclear(res);
+    failed = failed || audit_write(q->db, &q->who, action, "webhook_endpoint", q->params[0], reason, before, after);
+    json_decref(before);
+    json_decref(after);
+    if (failed) resp_db_error(r, q->db, NULL, action);
+    else if (!tx_commit(q, r)) ops_ep_health(q, r);
+}
+
 static void ops_set_enabled(struct req *q, struct resp *r, int enable)
 {
     static const char *const allowed[] = { "reason", NULL };
@@ -534,19 +548,8 @@ static void ops_set_enabled(struct req *q, struct resp *r, int enable)
             " UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled', finished_at = now(),"
             "   updated_at = now() FROM e WHERE d.endpoint_id = e.id AND d.status = 'pending'", id, why, q->who.name);
     }
-    int failed = db_failed(res);
-    PQclear(res);
     json_t *before = json_pack("{ss}", "status", st), *after = json_pack("{ss}", "status", enable ? "enabled" : "disabled");
-    failed = failed || audit_write(q->db, &q->who, enable ? "webhook_endpoint.enable" : "webhook_endpoint.disable",
-                                   "webhook_endpoint", q->params[0], reason, before, after);
-    json_decref(before);
-    json_decref(after);
-    if (failed) {
-        resp_db_error(r, q->db, NULL, "endpoint enable/disable");
-        goto out;
-    }
-    if (tx_commit(q, r)) goto out;
-    ops_ep_health(q, r);
+    ops_finish(q, r, res, enable ? "webhook_endpoint.enable" : "webhook_endpoint.disable", reason, before, after);
 out:
     free(st);
     json_decref(b);
@@ -575,18 +578,8 @@ static void ops_rate_limit(struct req *q, struct resp *r)
         "           RETURNING id)"
         " INSERT INTO webhook_endpoint_rate (endpoint_id) SELECT id FROM e ON CONFLICT (endpoint_id) DO NOTHING",
         id, per[0] ? per : NULL);
-    int failed = db_failed(res);
-    PQclear(res);
     json_t *after = per[0] ? json_pack("{sI}", "rate_limit_per_s", (json_int_t)n) : json_pack("{sn}", "rate_limit_per_s");
-    failed = failed || audit_write(q->db, &q->who, "webhook_endpoint.rate_limit", "webhook_endpoint", q->params[0],
-                                   reason, NULL, after);
-    json_decref(after);
-    if (failed) {
-        resp_db_error(r, q->db, NULL, "endpoint rate limit");
-        goto out;
-    }
-    if (tx_commit(q, r)) goto out;
-    ops_ep_health(q, r);
+    ops_finish(q, r, res, "webhook_endpoint.rate_limit", reason, NULL, after);
 out:
     free(st);
     json_decref(b);
