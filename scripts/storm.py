@@ -682,7 +682,9 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp, chain):
     return out
 
 
-SNAP = ("SELECT public_id, class, state, merchant_id, environment, reference, transfer_id, planes, c_status,"
+# what a run finds: open or resolved and every field. new → persisting is aging by run count
+# (a break first seen in run N is persisting from run N+1 on, in either mode), not a finding
+SNAP = ("SELECT public_id, class, state = 'resolved', merchant_id, environment, reference, transfer_id, planes, c_status,"
         " c_amount, p_state, p_payment, p_amount, f_transactions, f_amount, f_refunded FROM recon_breaks ORDER BY 1")
 
 
