@@ -21,6 +21,7 @@ summary=()
 for n in $names; do
   work=build/fuzz/corpus/$n crashes=build/fuzz/crashes/$n
   mkdir -p "$work" "$crashes"
+  before=$(ls "$crashes" | wc -l)      # what earlier runs left there is not this run's finding
   echo "== $n (${SECS}s)"
   log=build/fuzz/$n.log
   # -close_fd_mask=2: the parsers explain rejected input on stderr, millions of times
@@ -29,7 +30,7 @@ for n in $names; do
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
-  found=$(ls "$crashes" | wc -l)
+  found=$(( $(ls "$crashes" | wc -l) - before ))
   line=$(printf '%-12s %12s execs  %-10s %s' "$n" "${execs:-?}" "${cov:-}" "$([ $rc = 0 ] && [ "$found" = 0 ] && echo "no findings" || echo "FINDING: $crashes (rc $rc)")")
   echo "   $line"
   summary+=("$line")

@@ -1,5 +1,6 @@
 #include "raild/http.h"
 #include "raild/auth.h"
+#include "raild/csv.h"
 #include "raild/metrics.h"
 #include "core/db.h"
 #include "core/log.h"
@@ -82,6 +83,12 @@ void resp_error(struct resp *r, int status, const char *code, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* messages quote what the client sent (a field name, a parser's complaint about its
+     * bytes) and are cut at 512 bytes, possibly inside a character: anything that is not
+     * UTF-8 becomes '?', or jansson refuses the string and the client got a 500, not its 4xx
+     * (found by tests/fuzz/fuzz_json_body) */
+    size_t bad;
+    while (!csv_utf8_valid(msg, strlen(msg), &bad)) msg[bad] = '?';
     resp_json(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg));
 }
 

@@ -88,6 +88,10 @@ for label, raw in [("empty body", b""), ("truncated JSON", b'{"reference":'), ("
                    ("array", b"[]"), ("string", b'"x"'), ("number", b"42"), ("null", b"null"), ("true", b"true"),
                    ("duplicate keys", b'{"reference":"a","reference":"b","amount":"1","rail":"tron:usdt"}'),
                    ("invalid UTF-8", b'{"reference":"\xff\xfe","amount":"1","rail":"tron:usdt"}'),
+                   # the parser's complaint quoted these bytes and the error could not be encoded: a 500
+                   # (found by tests/fuzz/fuzz_json_body)
+                   ("invalid UTF-8 the parser's message quotes",
+                    b'{"!ot%":"\\f\\\xdd\x91\x99\xd1\x99\x99\xa3\x94ff\\nfff"}'),
                    ("trailing garbage", b'{"reference":"a","amount":"1","rail":"tron:usdt"} x')]:
     expect("create: " + label, "POST", P, 400, "invalid_json", key=m.key, raw=raw, headers=idem())
 expect("create: body over 64 KiB", "POST", P, 413, "body_too_large", key=m.key, raw=BIG, headers=idem())
