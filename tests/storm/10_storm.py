@@ -13,6 +13,8 @@ out_dir = os.path.join(LOGDIR, "storm-%s" % seed)
 r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "storm.py"), out_dir], env=env,
                    capture_output=True, text=True, timeout=600)
 text = r.stdout + r.stderr
+with open(os.path.join(out_dir, "storm.out"), "w") as f:     # kept with the logs, for a post-mortem
+    f.write(text)
 lines = [l for l in text.splitlines() if re.match(r"^(ok|FAIL) ", l)]
 ok(len(lines) >= 15, "the checker printed its invariants (%d)" % len(lines), text[-3000:])
 for l in lines:
