@@ -1,5 +1,5 @@
-"""demolib — what the demo's colleague scripts share: one call to raild's API with a key."""
-import json, urllib.error, urllib.request
+"""demolib — what the demo's colleague scripts and the storm share: one call to raild's API with a key, a free port."""
+import json, socket, urllib.error, urllib.request
 
 
 def call(api, key, method, path, body=None):
@@ -17,3 +17,12 @@ def call(api, key, method, path, body=None):
             return e.code, {}
     except (OSError, ValueError):
         return 0, {}
+
+
+def free_port():
+    """a free TCP port on loopback"""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p

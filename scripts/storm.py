@@ -41,13 +41,6 @@ def say(msg):
     print("[%6.1f] %s" % (time.time() - T0, msg), flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 
 def as_pg(args):
     if os.getuid() == 0:
@@ -79,7 +72,7 @@ def secret_file(name, value):
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from demolib import call   # (status, JSON); status 0 when no answer came (a copy died under it)
+from demolib import call, free_port   # call: (status, JSON); status 0 when no answer came
 
 
 # ---------------------------------------------------------------- the cluster
