@@ -5,6 +5,7 @@
 #include "raild/auth.h"
 #include "raild/cli.h"
 #include "raild/governance.h"
+#include "raild/history.h"
 #include "raild/query.h"
 #include "raild/webhook_sign.h"
 #include "core/address.h"
@@ -948,6 +949,88 @@ static int admin_list_changes(struct opts *o)
     return 0;
 }
 
+/* ---- history (0075): partitions ahead, retention, one pass now -------- */
+static int admin_maintain_history(struct opts *o)
+{
+    const char *now = opt(o, "now");
+    if (now && !util_rfc3339_valid(now))
+        return cli_usage_error(o->cmd, "--now must be an RFC 3339 time such as 2027-03-01T00:00:00Z, got '%s'", now);
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    db_cmd(db, "BEGIN");
+    int dropped = history_pass(db, now, stdout);
+    if (dropped < 0) return fail_db(db, o->cmd);
+    json_t *after = json_pack("{s:s?,s:i}", "now", now, "partitions_dropped", dropped);
+    int bad = dropped && audit_write_cli(db, "history.maintain", "history", "all", NULL, NULL, after);
+    json_decref(after);
+    if (bad) return fail_db(db, "audit");
+    return finish(db, o->cmd);
+}
+
+static int admin_set_retention(struct opts *o)
+{
+    const char *tbl, *keep, *reason;
+    if (need(o, "table", &tbl) || need(o, "keep", &keep) || need(o, "reason", &reason)) return 2;
+    int days = history_parse_keep(keep);
+    if (days < 0) return cli_usage_error(o->cmd, "--keep must be a number of days such as 90d (1d to 36500d), or never;"
+                                         " got '%s'", keep);
+    if (strlen(reason) > 500) return cli_usage_error(o->cmd, "--reason must be at most 500 characters");
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    db_cmd(db, "BEGIN");
+    PGresult *r = db_q(db, "SELECT droppable, coalesce(extract(day FROM retention)::text, 'never') FROM history_tables"
+                           " WHERE tbl = $1 FOR UPDATE", tbl);
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    if (!PQntuples(r)) {
+        PQclear(r);
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        return cli_usage_error(o->cmd, "--table must be one of the history tables (see raild admin list-history),"
+                               " got '%s'", tbl);
+    }
+    int droppable = !strcmp(PQgetvalue(r, 0, 0), "t");
+    json_t *before = json_pack("{s:s}", "keep", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (!droppable && days) {
+        json_decref(before);
+        db_cmd(db, "ROLLBACK");
+        PQfinish(db);
+        return cli_usage_error(o->cmd, "%s is never dropped: it is the record of who did what", tbl);
+    }
+    char d[16];
+    snprintf(d, sizeof d, "%d", days);
+    r = db_q(db, "UPDATE history_tables SET retention = CASE WHEN $2::int = 0 THEN NULL"
+                 " ELSE make_interval(days => $2::int) END WHERE tbl = $1", tbl, d);
+    int bad = db_failed(r);
+    PQclear(r);
+    json_t *after = json_pack("{s:s}", "keep", days ? keep : "never");
+    bad = bad || audit_write_cli(db, "history.set_retention", "history_table", tbl, reason, before, after);
+    json_decref(before);
+    json_decref(after);
+    if (bad) return fail_db(db, o->cmd);
+    if (finish(db, o->cmd)) return 1;
+    printf("%s: kept %s%s\n", tbl, days ? keep : "for ever", days ? " (whole partitions past it are dropped)" : "");
+    return 0;
+}
+
+static int admin_list_history(struct opts *o)
+{
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    PGresult *r = db_q0(db, "SELECT tbl, period, coalesce(extract(day FROM retention) || 'd', 'never'), partitions,"
+                            " ahead, coalesce(to_char(oldest AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '-'), default_rows"
+                            " FROM history_status()");
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    printf("%-24s %-6s %-6s %10s %6s %-10s %12s\n", "TABLE", "PERIOD", "KEEP", "PARTITIONS", "AHEAD", "OLDEST",
+           "DEFAULT ROWS");
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%-24s %-6s %-6s %10s %6s %-10s %12s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+               PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+    PQclear(r);
+    PQfinish(db);
+    return 0;
+}
+
 struct admin_cmd {
     const char *name;
     const char *allowed;   /* option names; "db" always allowed */
@@ -989,6 +1072,10 @@ static const struct admin_cmd admin_cmds[] = {
       " [--replace-after-blocks N]" },
     { "reset-head", "db network head reason", admin_reset_head, 0, "--network NAME --head N --reason TEXT" },
     { "revoke-key", "db id reason", admin_revoke_key, 0, "--id ID [--reason TEXT]" },
+    { "maintain-history", "db now", admin_maintain_history, 0,
+      "[--now RFC3339] (one pass now: partitions ahead, drops past retention; --now moves the clock)" },
+    { "set-retention", "db table keep reason", admin_set_retention, 0, "--table NAME --keep Nd|never --reason TEXT" },
+    { "list-history", "db", admin_list_history, 0, "" },
     { 0 }
 };
 

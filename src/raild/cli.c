@@ -40,22 +40,28 @@ PGconn *cli_db(const char *conninfo)
 
 int cmd_migrate(int argc, char **argv)
 {
-    const char *db = NULL;
-    static const struct option opts[] = { { "db", required_argument, 0, 'd' }, { "help", no_argument, 0, 'h' }, { 0 } };
+    const char *db = NULL, *upto = NULL;
+    static const char usage[] = "usage: raild migrate [--db CONNINFO] [--to NAME]";
+    static const struct option opts[] = { { "db", required_argument, 0, 'd' }, { "to", required_argument, 0, 't' },
+                                          { "help", no_argument, 0, 'h' }, { 0 } };
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'd') db = optarg;
-        else if (c == 'h') { printf("usage: raild migrate [--db CONNINFO]\n"); return 0; }
-        else return cli_usage_error("migrate", "usage: raild migrate [--db CONNINFO]");
+        else if (c == 't') upto = optarg;
+        else if (c == 'h') { printf("%s\n  --to NAME  stop after migration NAME (e.g. 0074_webhook_last_mile)\n", usage); return 0; }
+        else return cli_usage_error("migrate", usage);
     }
     if (optind < argc) return cli_usage_error("migrate", "unexpected argument '%s'", argv[optind]);
+    if (upto && !migrate_known(upto))
+        return cli_usage_error("migrate", "--to: no migration is named '%s' (see db/migrations)", upto);
     PGconn *conn = cli_db(db);
     if (!conn) return 1;
-    int n = migrate_run(conn, 1);
+    int n = migrate_run(conn, 1, upto);
     PQfinish(conn);
     if (n < 0) return 1;
-    printf("migrations: %d applied, database up to date\n", n);
+    if (upto) printf("migrations: %d applied, database at %s\n", n, upto);
+    else printf("migrations: %d applied, database up to date\n", n);
     return 0;
 }
 

@@ -21,7 +21,15 @@ static struct req_series reqs[MAX_SERIES];
 static struct lat_series lats[MAX_SERIES];
 static struct tr_series trs[16];
 static int nreqs, nlats, ntrs;
-static unsigned long long wh_exhausted, wh_disabled;
+static unsigned long long wh_exhausted, wh_disabled, hist_created, hist_dropped;
+
+void metrics_history(int created, int dropped)
+{
+    pthread_mutex_lock(&mu);
+    hist_created += (unsigned long long)created;
+    hist_dropped += (unsigned long long)dropped;
+    pthread_mutex_unlock(&mu);
+}
 
 void metrics_webhook_outcomes(int exhausted, int disabled)
 {
@@ -144,6 +152,11 @@ char *metrics_render(PGconn *db)
                "# HELP raild_webhook_endpoints_disabled_total Endpoints the dispatcher disabled (410, or failing"
                " past RAILD_WEBHOOK_DISABLE_AFTER).\n# TYPE raild_webhook_endpoints_disabled_total counter\n"
                "raild_webhook_endpoints_disabled_total %llu\n", wh_exhausted, wh_disabled);
+    fprintf(f, "# HELP raild_history_partitions_created_total History partitions this process created.\n"
+               "# TYPE raild_history_partitions_created_total counter\nraild_history_partitions_created_total %llu\n"
+               "# HELP raild_history_partitions_dropped_total History partitions this process dropped past retention.\n"
+               "# TYPE raild_history_partitions_dropped_total counter\nraild_history_partitions_dropped_total %llu\n",
+            hist_created, hist_dropped);
     pthread_mutex_unlock(&mu);
     if (db) {
         /* every type of the catalogue, zeros included */
@@ -161,6 +174,18 @@ char *metrics_render(PGconn *db)
                        "# TYPE raild_exceptions_open gauge\n");
             for (int i = 0; i < PQntuples(r); i++)
                 fprintf(f, "raild_exceptions_open{type=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+        }
+        PQclear(r);
+        r = db_q0(db, "SELECT tbl, ahead, default_rows FROM history_status()");
+        if (!db_failed(r)) {
+            fprintf(f, "# HELP raild_history_partitions_ahead History partitions made ahead of now (0: rows will"
+                       " fall into the default partition).\n# TYPE raild_history_partitions_ahead gauge\n");
+            for (int i = 0; i < PQntuples(r); i++)
+                fprintf(f, "raild_history_partitions_ahead{table=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+            fprintf(f, "# HELP raild_history_default_rows Rows in a history table's default partition (kept live rows,"
+                       " or rows whose partition was missing).\n# TYPE raild_history_default_rows gauge\n");
+            for (int i = 0; i < PQntuples(r); i++)
+                fprintf(f, "raild_history_default_rows{table=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 2));
         }
         PQclear(r);
         chain_metrics(db, f);

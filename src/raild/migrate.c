@@ -4,7 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
-int migrate_run(PGconn *db, int verbose)
+int migrate_known(const char *name)
+{
+    for (const struct migration *m = migrations; m->name; m++)
+        if (!strcmp(m->name, name)) return 1;
+    return 0;
+}
+
+int migrate_run(PGconn *db, int verbose, const char *upto)
 {
     /* serialise concurrent `raild migrate` runs */
     if (db_cmd(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -18,7 +25,11 @@ int migrate_run(PGconn *db, int verbose)
         PGresult *r = db_q(db, "SELECT 1 FROM schema_migrations WHERE name = $1", m->name);
         int done = !db_failed(r) && PQntuples(r) == 1;
         PQclear(r);
-        if (done) { db_cmd(db, "ROLLBACK"); continue; }
+        if (done) {
+            db_cmd(db, "ROLLBACK");
+            if (upto && !strcmp(m->name, upto)) break;
+            continue;
+        }
         r = PQexec(db, m->sql);
         if (db_failed(r)) {
             fprintf(stderr, "raild migrate: %s failed: %s", m->name, PQerrorMessage(db));
@@ -34,6 +45,7 @@ int migrate_run(PGconn *db, int verbose)
         applied++;
         log_info("migrate.applied", "name=%s", m->name);
         if (verbose) printf("applied %s\n", m->name);
+        if (upto && !strcmp(m->name, upto)) break;
     }
     return applied;
 fail:

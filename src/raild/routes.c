@@ -3,6 +3,7 @@
 #include "raild/http.h"
 #include "raild/worker.h"
 #include "raild/webhook_dispatch.h"
+#include "raild/history.h"
 
 extern const struct route system_routes[];
 extern const struct route webhook_routes[];
@@ -44,5 +45,6 @@ const struct worker worker_table[] = {
     { "recon", recon_worker },
     { "watch", watch_worker },
     { "payout", payout_worker },
+    { "history", history_worker },
     { 0 }
 };

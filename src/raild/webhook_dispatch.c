@@ -510,6 +510,10 @@ static void db_poll(struct disp *d, struct dbc *c, int block)
     }
 }
 
+/* Each outbox row is fanned out once: it is locked here (SKIP LOCKED) and marked in the same
+ * statement, so a second dispatcher re-checks fanned_out_at and skips it. That is the whole
+ * guarantee since deliveries are partitioned (0075): (endpoint_id, outbox_id) can no longer
+ * be a unique key without the partition key. */
 static void fanout_send(struct disp *d)
 {
     char lim[16];
@@ -527,8 +531,7 @@ static void fanout_send(struct disp *d)
         "              AND e.environment = o.environment AND e.status <> 'deleted'"
         "              AND (cardinality(e.event_types) = 0 OR o.type = ANY (e.event_types))"
         "              AND e.id IS DISTINCT FROM o.exclude_endpoint"
-        "         ORDER BY o.id, e.id"
-        "         ON CONFLICT (endpoint_id, outbox_id) DO NOTHING RETURNING 1),"
+        "         ORDER BY o.id, e.id RETURNING 1),"
         " up AS (UPDATE webhook_outbox w SET fanned_out_at = now() FROM o WHERE w.id = o.id RETURNING 1)"
         " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ins)", lim))
         fanout_done(d, NULL);
