@@ -3,9 +3,9 @@
 --   change_log (at, daily), payment_events (at, monthly), audit_log (at, monthly),
 --   webhook_deliveries (created_at, weekly), webhook_attempts (started_at, weekly),
 --   webhook_endpoint_hourly (hour, monthly).
--- history_maintain() creates partitions ahead and drops whole partitions whose retention has
--- ended (never a row-by-row DELETE). raild's "history" worker calls it; so does
--- `raild admin maintain-history`. history_tables holds each table's period, how far ahead to
+-- raild's "history" worker (and `raild admin maintain-history`) creates partitions ahead and
+-- drops whole partitions whose retention has ended (never a row-by-row DELETE) through the
+-- history_* functions below. history_tables holds each table's period, how far ahead to
 -- create and its retention; the audit log (and the ledger, which is not here at all) can
 -- never be given one.
 --
@@ -24,7 +24,7 @@
 --     in time (the maintenance worker stopped for longer than the premade periods), so an
 --     insert never fails for want of a partition; and it keeps the rows of a dropped
 --     partition that are still live (a delivery still pending or in flight, and its
---     attempts). history_maintain moves rows out of it when it creates the partition they
+--     attempts). history_create_ahead moves rows out of it when it creates the partition they
 --     belong to.
 --   * row-level triggers on a partitioned table run with the partition's name as
 --     TG_TABLE_NAME, so payment_events and audit_log feed the change log per statement now
@@ -52,7 +52,7 @@ INSERT INTO history_tables VALUES
 CREATE FUNCTION history_keep_predicate(p_tbl text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE p_tbl
         WHEN 'webhook_deliveries' THEN 'status IN (''pending'', ''in_flight'')'
-        WHEN 'webhook_attempts' THEN 'finished_at IS NULL OR delivery_id IN (SELECT id FROM webhook_deliveries'
+        WHEN 'webhook_attempts' THEN 'delivery_id IN (SELECT id FROM webhook_deliveries'
                                      ' WHERE status IN (''pending'', ''in_flight''))'
         ELSE 'false' END
 $$;
@@ -108,62 +108,89 @@ RETURNS TABLE (part text, lo timestamptz, hi timestamptz) LANGUAGE sql STABLE SE
     ORDER BY 2
 $$;
 
--- One maintenance pass at time p_now (tests pass a moved clock): for every history table,
--- create the partitions from p_now's period through `premake` periods ahead, then drop each
--- partition wholly older than its retention, keeping its live rows in the default
--- partition. One copy at a time (an advisory lock only railtop_app may take, 0072); a
--- partition whose lock is not granted within 500 ms is left for the next pass rather than
--- stalling the dispatcher behind a waiting DROP. Returns what it did.
-CREATE FUNCTION history_maintain(p_now timestamptz DEFAULT now())
-RETURNS TABLE (tbl text, action text, part text, nrows bigint)
+-- Maintenance is run by raild (history.c) one step per transaction, so no step holds a
+-- table's lock longer than its own work: per table, history_create_ahead; per partition past
+-- retention, history_drop_partition; per table, history_prune_default. One copy at a time
+-- (raild takes an advisory lock only railtop_app may take, 0072). p_now is the clock (tests
+-- move it). The functions run as their owner (DDL needs ownership); raild's role may call
+-- them, the console's may not, and each checks its arguments itself.
+
+-- The partitions of p_tbl from p_now's period through `premake` periods ahead — from the
+-- newest partition's end when that is behind (the worker was stopped: the rows that went to
+-- the default partition meanwhile move to their own). A lock not granted within 500 ms
+-- (CREATE ... PARTITION OF locks the parent) leaves the rest for the next pass.
+CREATE FUNCTION history_create_ahead(p_tbl text, p_now timestamptz)
+RETURNS TABLE (action text, part text, nrows bigint)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET timezone = 'UTC' AS $$
-DECLARE h history_tables; p record; e record; kept bigint;
+DECLARE h history_tables; e record;
 BEGIN
-    IF NOT pg_try_advisory_xact_lock(hashtext('raild.history')) THEN
-        tbl := NULL; action := 'busy'; part := NULL; nrows := NULL; RETURN NEXT;
-        RETURN;
+    SELECT * INTO h FROM history_tables WHERE tbl = p_tbl;
+    IF NOT FOUND THEN RAISE EXCEPTION 'not a history table: %', p_tbl USING ERRCODE = '22023'; END IF;
+    PERFORM set_config('lock_timeout', '500ms', true);
+    BEGIN
+        FOR e IN SELECT * FROM history_ensure(h.tbl, least(p_now, (SELECT max(x.hi) FROM history_partitions(h.tbl) x)),
+                                              date_trunc(h.period, p_now)
+                                              + (h.premake + 1) * ('1 ' || h.period)::interval) LOOP
+            action := 'created'; part := e.part; nrows := e.moved; RETURN NEXT;
+        END LOOP;
+    EXCEPTION WHEN lock_not_available THEN
+        action := 'create_deferred'; part := NULL; nrows := NULL; RETURN NEXT;
+    END;
+END $$;
+
+-- Partitions wholly older than their table's retention at p_now, oldest first.
+CREATE FUNCTION history_expired(p_now timestamptz)
+RETURNS TABLE (tbl text, part text) LANGUAGE sql STABLE SET timezone = 'UTC' AS $$
+    SELECT h.tbl, x.part FROM history_tables h CROSS JOIN LATERAL history_partitions(h.tbl) x
+    WHERE h.droppable AND h.retention IS NOT NULL AND x.hi <= p_now - h.retention
+    ORDER BY h.tbl, x.lo
+$$;
+
+-- Drops one partition past retention, keeping its live rows in the default partition. The
+-- parent's exclusive lock is taken first (within 500 ms, or the drop waits for the next
+-- pass), so nothing changes between choosing the rows to keep and the drop; what runs under
+-- the lock is an index lookup of the live rows, the DROP and their re-insert.
+CREATE FUNCTION history_drop_partition(p_tbl text, p_part text, p_now timestamptz)
+RETURNS TABLE (action text, part text, nrows bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET timezone = 'UTC' AS $$
+DECLARE kept bigint; total bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM history_expired(p_now) x WHERE x.tbl = p_tbl AND x.part = p_part) THEN
+        RAISE EXCEPTION '% is not a partition of % past its retention', p_part, p_tbl USING ERRCODE = '22023';
     END IF;
     PERFORM set_config('lock_timeout', '500ms', true);
-    FOR h IN SELECT * FROM history_tables ORDER BY history_tables.tbl LOOP
-        BEGIN
-            -- from the newest partition's end when that is behind (the worker was stopped): the
-            -- rows that went to the default partition meanwhile move to their own
-            FOR e IN SELECT * FROM history_ensure(h.tbl, least(p_now, (SELECT max(x.hi) FROM history_partitions(h.tbl) x)),
-                                                  date_trunc(h.period, p_now)
-                                                  + (h.premake + 1) * ('1 ' || h.period)::interval) LOOP
-                tbl := h.tbl; action := 'created'; part := e.part; nrows := e.moved; RETURN NEXT;
-            END LOOP;
-        EXCEPTION WHEN lock_not_available THEN
-            tbl := h.tbl; action := 'create_deferred'; part := NULL; nrows := NULL; RETURN NEXT;
-        END;
-        CONTINUE WHEN h.retention IS NULL OR NOT h.droppable;
-        FOR p IN SELECT * FROM history_partitions(h.tbl) x WHERE x.hi <= p_now - h.retention LOOP
-            BEGIN
-                IF to_regclass('pg_temp.history_keep') IS NOT NULL THEN DROP TABLE pg_temp.history_keep; END IF;
-                EXECUTE format('CREATE TEMP TABLE history_keep AS SELECT * FROM %I WHERE %s',
-                               p.part, history_keep_predicate(h.tbl));
-                GET DIAGNOSTICS kept = ROW_COUNT;
-                EXECUTE format('SELECT count(*) FROM %I', p.part) INTO nrows;
-                EXECUTE format('DROP TABLE %I', p.part);
-                IF kept > 0 THEN
-                    EXECUTE format('INSERT INTO %I SELECT * FROM pg_temp.history_keep', h.tbl || '_default');
-                    tbl := h.tbl; action := 'kept'; part := h.tbl || '_default'; nrows := kept; RETURN NEXT;
-                END IF;
-                DROP TABLE pg_temp.history_keep;
-                tbl := h.tbl; action := 'dropped'; part := p.part; nrows := nrows - kept; RETURN NEXT;
-            EXCEPTION WHEN lock_not_available THEN
-                tbl := h.tbl; action := 'drop_deferred'; part := p.part; nrows := NULL; RETURN NEXT;
-            END;
-        END LOOP;
-        -- rows kept from dropped partitions, once they are no longer live and past retention
-        -- (the default partition holds only these few, so a DELETE there is cheap)
-        EXECUTE format('DELETE FROM %I WHERE %I < $1 AND NOT (%s)', h.tbl || '_default', h.time_column,
-                       history_keep_predicate(h.tbl)) USING p_now - h.retention;
-        GET DIAGNOSTICS kept = ROW_COUNT;
-        IF kept > 0 THEN
-            tbl := h.tbl; action := 'pruned'; part := h.tbl || '_default'; nrows := kept; RETURN NEXT;
-        END IF;
-    END LOOP;
+    BEGIN
+        EXECUTE format('LOCK TABLE %I IN ACCESS EXCLUSIVE MODE', p_tbl);
+    EXCEPTION WHEN lock_not_available THEN
+        action := 'drop_deferred'; part := p_part; nrows := NULL; RETURN NEXT;
+        RETURN;
+    END;
+    IF to_regclass('pg_temp.history_keep') IS NOT NULL THEN DROP TABLE pg_temp.history_keep; END IF;
+    EXECUTE format('CREATE TEMP TABLE history_keep AS SELECT * FROM %I WHERE %s', p_part, history_keep_predicate(p_tbl));
+    GET DIAGNOSTICS kept = ROW_COUNT;
+    SELECT c.reltuples::bigint INTO total FROM pg_class c WHERE c.oid = p_part::regclass;
+    EXECUTE format('DROP TABLE %I', p_part);
+    IF kept > 0 THEN
+        EXECUTE format('INSERT INTO %I SELECT * FROM pg_temp.history_keep', p_tbl || '_default');
+        action := 'kept'; part := p_tbl || '_default'; nrows := kept; RETURN NEXT;
+    END IF;
+    DROP TABLE pg_temp.history_keep;
+    action := 'dropped'; part := p_part; nrows := greatest(total, 0); RETURN NEXT;
+END $$;
+
+-- Rows kept from dropped partitions, once no longer live and past retention. The default
+-- partition holds only these few (and strays from a stopped worker), so a DELETE is cheap.
+CREATE FUNCTION history_prune_default(p_tbl text, p_now timestamptz) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp SET timezone = 'UTC' AS $$
+DECLARE h history_tables; n bigint;
+BEGIN
+    SELECT * INTO h FROM history_tables WHERE tbl = p_tbl;
+    IF NOT FOUND THEN RAISE EXCEPTION 'not a history table: %', p_tbl USING ERRCODE = '22023'; END IF;
+    IF h.retention IS NULL OR NOT h.droppable THEN RETURN 0; END IF;
+    EXECUTE format('DELETE FROM %I WHERE %I < $1 AND NOT (%s)', h.tbl || '_default', h.time_column,
+                   history_keep_predicate(h.tbl)) USING p_now - h.retention;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
 END $$;
 
 -- Per table: partitions, how many lie wholly ahead of p_now, the oldest one's start, and the
@@ -288,7 +315,9 @@ LEFT JOIN LATERAL (
 ) a ON true;
 
 -- the same grants as before; maintenance is raild's alone
-REVOKE ALL ON FUNCTION history_maintain(timestamptz), history_status(timestamptz), history_ensure(text, timestamptz, timestamptz),
+REVOKE ALL ON FUNCTION history_create_ahead(text, timestamptz), history_drop_partition(text, text, timestamptz),
+       history_prune_default(text, timestamptz), history_status(timestamptz),
+       history_ensure(text, timestamptz, timestamptz),
        history_create_partition(text, text, text, timestamptz, timestamptz) FROM PUBLIC;
 DO $$
 BEGIN
@@ -297,7 +326,9 @@ BEGIN
     EXECUTE 'GRANT SELECT, INSERT, UPDATE, DELETE ON webhook_deliveries, webhook_attempts TO railtop_app';
     EXECUTE 'GRANT SELECT, INSERT, UPDATE ON webhook_endpoint_hourly TO railtop_app';
     EXECUTE 'GRANT SELECT ON webhook_endpoint_health, history_tables TO railtop_app';
-    EXECUTE 'GRANT EXECUTE ON FUNCTION history_maintain(timestamptz), history_status(timestamptz) TO railtop_app';
+    EXECUTE 'GRANT EXECUTE ON FUNCTION history_create_ahead(text, timestamptz),
+             history_drop_partition(text, text, timestamptz), history_prune_default(text, timestamptz),
+             history_status(timestamptz) TO railtop_app';
   END IF;
   IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'railtop_console') THEN
     EXECUTE 'GRANT SELECT ON change_log, payment_events, audit_log, webhook_deliveries, webhook_attempts,

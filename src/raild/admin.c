@@ -957,11 +957,13 @@ static int admin_maintain_history(struct opts *o)
         return cli_usage_error(o->cmd, "--now must be an RFC 3339 time such as 2027-03-01T00:00:00Z, got '%s'", now);
     PGconn *db = cli_db(opt(o, "db"));
     if (!db) return 1;
-    db_cmd(db, "BEGIN");
     int dropped = history_pass(db, now, stdout);
     if (dropped < 0) return fail_db(db, o->cmd);
+    if (!dropped) { PQfinish(db); return 0; }
+    /* each drop committed on its own (history.c); the pass is audited after them */
+    db_cmd(db, "BEGIN");
     json_t *after = json_pack("{s:s?,s:i}", "now", now, "partitions_dropped", dropped);
-    int bad = dropped && audit_write_cli(db, "history.maintain", "history", "all", NULL, NULL, after);
+    int bad = audit_write_cli(db, "history.maintain", "history", "all", NULL, NULL, after);
     json_decref(after);
     if (bad) return fail_db(db, "audit");
     return finish(db, o->cmd);

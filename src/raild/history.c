@@ -27,30 +27,68 @@ int history_parse_keep(const char *s)
     return (int)d;
 }
 
+/* Logs (and prints) one result row of a history_* function: action, partition, rows. */
+static void report(FILE *out, const char *tbl, PGresult *r, int i, int *created, int *dropped, long long ms)
+{
+    const char *act = PQgetvalue(r, i, 0), *part = PQgetvalue(r, i, 1), *rows = PQgetvalue(r, i, 2);
+    *created += !strcmp(act, "created");
+    *dropped += !strcmp(act, "dropped");
+    int deferred = strstr(act, "deferred") != NULL;
+    log_event(deferred ? LOG_WARN : LOG_INFO, deferred ? "history.deferred" : "history.partition",
+              "table=%s action=%s partition=%s rows=%s ms=%lld", tbl, act, *part ? part : "-", *rows ? rows : "-", ms);
+    if (out) fprintf(out, "%-24s %-16s %-36s %s\n", tbl, act, *part ? part : "-", *rows ? rows : "-");
+}
+
+/* Runs one history_* call returning (action, part, nrows) in a transaction of its own. */
+static int step(PGconn *db, FILE *out, const char *tbl, const char *sql, const char *a, const char *b,
+                const char *now, int *created, int *dropped)
+{
+    long long t0 = util_now_ms();
+    PGresult *r = b ? db_q(db, sql, a, b, now) : db_q(db, sql, a, now);
+    if (db_failed(r)) { PQclear(r); return -1; }
+    for (int i = 0; i < PQntuples(r); i++) report(out, tbl, r, i, created, dropped, util_now_ms() - t0);
+    PQclear(r);
+    return 0;
+}
+
 int history_pass(PGconn *db, const char *now, FILE *out)
 {
-    PGresult *r = now ? db_q(db, "SELECT tbl, action, part, nrows FROM history_maintain($1::timestamptz)", now)
-                      : db_q0(db, "SELECT tbl, action, part, nrows FROM history_maintain()");
-    if (db_failed(r)) { PQclear(r); return -1; }
-    int dropped = 0, created = 0;
-    for (int i = 0; i < PQntuples(r); i++) {
-        const char *tbl = PQgetvalue(r, i, 0), *act = PQgetvalue(r, i, 1), *part = PQgetvalue(r, i, 2),
-                   *rows = PQgetvalue(r, i, 3);
-        if (!strcmp(act, "busy")) {
-            log_info("history.busy", "msg=\"another raild copy is maintaining history\"");
-            if (out) fprintf(out, "another raild copy is maintaining history; nothing done\n");
-            continue;
-        }
-        dropped += !strcmp(act, "dropped");
-        created += !strcmp(act, "created");
-        int deferred = strstr(act, "deferred") != NULL;
-        log_event(deferred ? LOG_WARN : LOG_INFO, deferred ? "history.deferred" : "history.partition",
-                  "table=%s action=%s partition=%s rows=%s", tbl, act, *part ? part : "-", *rows ? rows : "-");
-        if (out) fprintf(out, "%-24s %-16s %-36s %s\n", tbl, act, *part ? part : "-", *rows ? rows : "-");
+    char *got = db_val(db, "SELECT pg_try_advisory_lock(hashtext('raild.history'))");
+    if (!got) return -1;
+    if (strcmp(got, "t")) {
+        free(got);
+        log_info("history.busy", "msg=\"another raild copy is maintaining history\"");
+        if (out) fprintf(out, "another raild copy is maintaining history; nothing done\n");
+        return 0;
     }
-    PQclear(r);
+    free(got);
+    char *clock = now ? strdup(now) : db_val(db, "SELECT now()::text");
+    PGresult *t = clock ? db_q0(db, "SELECT tbl FROM history_tables ORDER BY tbl") : NULL;
+    int created = 0, dropped = 0, rc = db_failed(t) ? -1 : 0;
+    for (int i = 0; !rc && i < PQntuples(t); i++)
+        rc = step(db, out, PQgetvalue(t, i, 0), "SELECT * FROM history_create_ahead($1, $2::timestamptz)",
+                  PQgetvalue(t, i, 0), NULL, clock, &created, &dropped);
+    PGresult *x = rc ? NULL : db_q(db, "SELECT tbl, part FROM history_expired($1::timestamptz)", clock);
+    if (!rc && db_failed(x)) rc = -1;
+    for (int i = 0; !rc && i < PQntuples(x); i++)
+        rc = step(db, out, PQgetvalue(x, i, 0), "SELECT * FROM history_drop_partition($1, $2, $3::timestamptz)",
+                  PQgetvalue(x, i, 0), PQgetvalue(x, i, 1), clock, &created, &dropped);
+    for (int i = 0; !rc && i < PQntuples(t); i++) {
+        char *n = db_val(db, "SELECT history_prune_default($1, $2::timestamptz)", PQgetvalue(t, i, 0), clock);
+        if (!n) { rc = -1; break; }
+        if (strcmp(n, "0")) {
+            log_info("history.pruned", "table=%s rows=%s", PQgetvalue(t, i, 0), n);
+            if (out) fprintf(out, "%-24s %-16s %-36s %s\n", PQgetvalue(t, i, 0), "pruned", "(default partition)", n);
+        }
+        free(n);
+    }
+    PQclear(x);
+    PQclear(t);
+    free(clock);
+    /* an error leaves the connection usable for the unlock (each step was its own transaction) */
+    PQclear(db_q0(db, "SELECT pg_advisory_unlock(hashtext('raild.history'))"));
     metrics_history(created, dropped);
-    return dropped;
+    return rc ? -1 : dropped;
 }
 
 void *history_worker(void *arg)

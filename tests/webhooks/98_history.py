@@ -59,12 +59,22 @@ ok(int(sql1("SELECT count(*) FROM change_log")) > 0 and int(sql1("SELECT count(*
    "setup: change-log and hourly rows exist")
 
 # ---- only raild maintains: the console role may not
-r = subprocess.run(["psql", "-X", "-qAt", "-c", "SELECT * FROM history_maintain()"], capture_output=True, text=True,
-                   env=dict(os.environ, PGUSER="railtop_console"))
+def as_role(role, q):
+    return subprocess.run(["psql", "-X", "-qAt", "-c", q], capture_output=True, text=True,
+                          env=dict(os.environ, PGUSER=role))
+
+
+r = as_role("railtop_console", "SELECT * FROM history_create_ahead('change_log', now())")
 ok(r.returncode != 0 and "permission denied" in r.stderr, "the console role cannot run maintenance", r.stderr)
-r = subprocess.run(["psql", "-X", "-qAt", "-c", "SELECT count(*) FROM history_maintain()"], capture_output=True,
-                   text=True, env=dict(os.environ, PGUSER="railtop_app"))
+r = as_role("railtop_console", "SELECT * FROM history_drop_partition('change_log', 'change_log_default', now())")
+ok(r.returncode != 0 and "permission denied" in r.stderr, "…nor drop a partition", r.stderr)
+r = as_role("railtop_app", "SELECT count(*) FROM history_create_ahead('change_log', now())")
 ok(r.returncode == 0, "raild's role can", r.stderr)
+cur = sql1("SELECT part FROM history_partitions('change_log') WHERE lo <= now() AND hi > now()")
+r = as_role("railtop_app", "SELECT * FROM history_drop_partition('change_log', '%s', now())" % cur)
+ok(r.returncode != 0 and "is not a partition of change_log past its retention" in r.stderr,
+   "a partition within retention cannot be dropped, even by raild's role", r.stderr)
+is_(sql1("SELECT to_regclass(:'p') IS NOT NULL", p=cur), "t", "…it is still there")
 
 # ---- one copy at a time: while another holds the lock, a pass does nothing
 holder = subprocess.Popen(["psql", "-X", "-qAt", "-c", "SELECT pg_advisory_lock(hashtext('raild.history'))",
