@@ -1023,11 +1023,10 @@ static int admin_list_history(struct opts *o)
                             " ahead, coalesce(to_char(oldest AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '-'), default_rows"
                             " FROM history_status()");
     if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
-    printf("%-24s %-6s %-6s %10s %6s %-10s %12s\n", "TABLE", "PERIOD", "KEEP", "PARTITIONS", "AHEAD", "OLDEST",
-           "DEFAULT ROWS");
-    for (int i = 0; i < PQntuples(r); i++)
-        printf("%-24s %-6s %-6s %10s %6s %-10s %12s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-               PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
+    static const char *const head[] = { "TABLE", "PERIOD", "KEEP", "PARTITIONS", "AHEAD", "OLDEST", "DEFAULT ROWS",
+                                        NULL };
+    static const int width[] = { -24, 6, 6, 10, 6, 10, 0 };
+    print_table(r, head, width);
     PQclear(r);
     PQfinish(db);
     return 0;
