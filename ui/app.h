@@ -335,6 +335,12 @@ char *tags_array(const struct view *v);
 
 /* doc (doc.c) */
 void doc_clear(struct doc *d);
+/* A detail view's load starts here: the document cleared (its scroll position kept in *top
+ * unless top is NULL) and the row of `sql` ($1 = the view's target) returned — or NULL when
+ * the query failed (the status line says why) or found nothing (the document says
+ * " no WHAT<target>"), and load() returns -1. doc_one_end restores the position; returns 0. */
+PGresult *doc_one_begin(struct app *a, struct view *v, const char *what, const char *sql, int *top);
+int doc_one_end(struct view *v, int top);
 void doc_add(struct doc *d, enum style st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void doc_nl(struct doc *d);
 void doc_kv(struct doc *d, const char *label, enum style st, const char *value);

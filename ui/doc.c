@@ -14,6 +14,24 @@ void doc_clear(struct doc *d)
     d->nlines = 0;
 }
 
+PGresult *doc_one_begin(struct app *a, struct view *v, const char *what, const char *sql, int *top)
+{
+    if (top) *top = v->d.top;
+    doc_clear(&v->d);
+    PGresult *r = cq(a, sql, v->target);
+    if (!r || PQntuples(r)) return r;
+    doc_nl(&v->d);
+    doc_add(&v->d, S_STATUS_ERR, " no %s%s", what, v->target);
+    PQclear(r);
+    return NULL;
+}
+
+int doc_one_end(struct view *v, int top)
+{
+    v->d.top = top;
+    return 0;
+}
+
 static struct doc_line *cur_line(struct doc *d)
 {
     if (!d->nlines) doc_nl(d);

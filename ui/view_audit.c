@@ -81,13 +81,12 @@ const struct view_ops audit_ops = {
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
-    doc_clear(d);
-    PGresult *r = cq(a, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS TZ'), actor, role, action, object_type, object_id,"
+    PGresult *r = doc_one_begin(a, v, "audit entry ",
+                        "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS TZ'), actor, role, action, object_type, object_id,"
                         " coalesce(reason, ''), coalesce(jsonb_pretty(before), ''), coalesce(jsonb_pretty(after), ''),"
                         " coalesce(actor_key_id::text, '')"
-                        " FROM audit_log WHERE id = $1::bigint", v->target);
+                        " FROM audit_log WHERE id = $1::bigint", NULL);
     if (!r) return -1;
-    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no audit entry %s", v->target); PQclear(r); return -1; }
 #define F(i) PQgetvalue(r, 0, i)
     doc_nl(d);
     doc_add(d, S_TITLE, " Audit entry %s  %s", v->target, F(3));

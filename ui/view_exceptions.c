@@ -429,17 +429,16 @@ const struct view_ops exceptions_ops = {
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
-    int top = d->top;
-    doc_clear(d);
-    PGresult *r = cq(a, EXC_SELECT ", e.rail, coalesce(e.network, ''), coalesce(e.resolution, ''), coalesce(e.note, ''),"
+    int top;
+    PGresult *r = doc_one_begin(a, v, "exception ",
+                        EXC_SELECT ", e.rail, coalesce(e.network, ''), coalesce(e.resolution, ''), coalesce(e.note, ''),"
                         " coalesce(e.resolved_by, ''), to_char(e.sla_due, 'YYYY-MM-DD HH24:MI:SS'),"
                         " to_char(e.opened_at, 'YYYY-MM-DD HH24:MI:SS'), e.details::text,"
                         " coalesce(t.tx_hash || ':' || t.log_index, ''), coalesce(t.block_number::text, '')"
                         " FROM exceptions e LEFT JOIN merchants m ON m.id = e.merchant_id"
                         " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN payments p ON p.id = e.payment_id"
-                        " LEFT JOIN chain_transfers t ON t.id = e.transfer_id WHERE e.public_id = $1", v->target);
+                        " LEFT JOIN chain_transfers t ON t.id = e.transfer_id WHERE e.public_id = $1", &top);
     if (!r) return -1;
-    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no exception %s", v->target); PQclear(r); return -1; }
     struct exc *e = &g_one;
     memset(e, 0, sizeof *e);
 #define F(i) PQgetvalue(r, 0, i)
@@ -494,8 +493,7 @@ static int one_load(struct app *a, struct view *v)
     }
     if (r && !PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no operator actions yet"); }
     if (r) PQclear(r);
-    d->top = top;
-    return 0;
+    return doc_one_end(v, top);
 }
 
 static const char *one_unavailable(struct app *a, struct view *v, enum req r)

@@ -261,10 +261,10 @@ static void section(struct doc *d, const char *title)
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
-    int top = d->top;
-    doc_clear(d);
+    int top;
     memset(&g_one, 0, sizeof g_one);
-    PGresult *r = cq(a, "SELECT p.public_id, p.state, p.kind, p.rail, p.amount::text, r.decimals, p.to_address,"
+    PGresult *r = doc_one_begin(a, v, "payout ",
+                        "SELECT p.public_id, p.state, p.kind, p.rail, p.amount::text, r.decimals, p.to_address,"
                         " p.requested_by_name, (SELECT count(*) FROM payout_approvals x WHERE x.payout_id = p.id"
                         "  AND x.decision = 'approve'), p.approvals_needed, p.environment, p.version,"
                         " coalesce(m.name, ''), p.reason, coalesce(pay.public_id, ''), coalesce(e.public_id, ''),"
@@ -276,9 +276,8 @@ static int one_load(struct app *a, struct view *v)
                         "   FROM chain_heads h WHERE h.network = p.network AND p.block_number IS NOT NULL), '')"
                         " FROM payouts p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
                         " LEFT JOIN merchants m ON m.id = p.merchant_id LEFT JOIN payments pay ON pay.id = p.payment_id"
-                        " LEFT JOIN exceptions e ON e.id = p.exception_id WHERE p.public_id = $1", v->target);
+                        " LEFT JOIN exceptions e ON e.id = p.exception_id WHERE p.public_id = $1", &top);
     if (!r) return -1;
-    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no payout %s", v->target); PQclear(r); return -1; }
 #define F(i) PQgetvalue(r, 0, i)
     char amount[64], dest[80], id[32];
     fmt_amount(F(4), atoi(F(5)), amount, sizeof amount);
@@ -366,8 +365,7 @@ static int one_load(struct app *a, struct view *v)
         }
         PQclear(r);
     }
-    d->top = top;
-    return 0;
+    return doc_one_end(v, top);
 }
 
 static const char *one_unavailable(struct app *a, struct view *v, enum req r)

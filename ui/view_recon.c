@@ -334,9 +334,9 @@ static void side(struct doc *d, const char *label, const char *c, int hc, const 
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
-    int top = d->top;
-    doc_clear(d);
-    PGresult *r = cq(a, "SELECT b.public_id, b.class, b.severity, b.state, coalesce(m.name, ''), coalesce(b.environment, ''),"
+    int top;
+    PGresult *r = doc_one_begin(a, v, "break ",
+                        "SELECT b.public_id, b.class, b.severity, b.state, coalesce(m.name, ''), coalesce(b.environment, ''),"
                         " b.reference, coalesce(b.planes, ''), coalesce(b.c_status, ''), coalesce(b.c_amount::text, ''),"
                         " coalesce(to_char(b.c_updated_at, 'YYYY-MM-DD HH24:MI:SS'), ''), coalesce(b.p_state, ''),"
                         " coalesce(b.p_payment, ''), coalesce(b.p_payments::text, ''), coalesce(b.p_amount::text, ''),"
@@ -348,9 +348,8 @@ static int one_load(struct app *a, struct view *v)
                         " coalesce(array_to_string(recon_break_fields(b.class, b.planes), ','), ''),"
                         " coalesce(b.merchant_id::text, '')"
                         " FROM recon_breaks b LEFT JOIN merchants m ON m.id = b.merchant_id"
-                        " LEFT JOIN exceptions e ON e.id = b.exception_id WHERE b.public_id = $1", v->target);
+                        " LEFT JOIN exceptions e ON e.id = b.exception_id WHERE b.public_id = $1", &top);
     if (!r) return -1;
-    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no break %s", v->target); PQclear(r); return -1; }
 #define F(i) PQgetvalue(r, 0, i)
     snprintf(g_one[0], 128, "%s", F(0));
     snprintf(g_one[1], 128, "%s", F(1));
@@ -394,8 +393,7 @@ static int one_load(struct app *a, struct view *v)
     doc_kv(d, "resolution", S_NORMAL, F(25));
 #undef F
     PQclear(r);
-    d->top = top;
-    return 0;
+    return doc_one_end(v, top);
 }
 
 static const char *one_unavailable(struct app *a, struct view *v, enum req r)

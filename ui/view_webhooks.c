@@ -431,16 +431,15 @@ static char g_dl[4][400];   /* id, type, url, status of the delivery on screen *
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
-    int top = d->top;
-    doc_clear(d);
-    PGresult *r = cq(a, "SELECT d.id, d.event_type, d.event_id, d.status, d.attempts, e.url, e.public_id,"
+    int top;
+    PGresult *r = doc_one_begin(a, v, "delivery #",
+                        "SELECT d.id, d.event_type, d.event_id, d.status, d.attempts, e.url, e.public_id,"
                         " to_char(d.created_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(d.next_attempt_at, 'YYYY-MM-DD HH24:MI:SS'),"
                         " coalesce(d.last_error, ''), coalesce(d.last_http_status::text, ''), o.payload, d.trigger,"
                         " coalesce(d.operator, '')"
                         " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
-                        " JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.id = $1::bigint", v->target);
+                        " JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.id = $1::bigint", &top);
     if (!r) return -1;
-    if (!PQntuples(r)) { doc_nl(d); doc_add(d, S_STATUS_ERR, " no delivery #%s", v->target); PQclear(r); return -1; }
 #define F(i) PQgetvalue(r, 0, i)
     snprintf(g_dl[0], 400, "%s", F(0));
     snprintf(g_dl[1], 400, "%s", F(1));
@@ -489,8 +488,7 @@ static int one_load(struct app *a, struct view *v)
     }
     if (r && !PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no attempts yet"); }
     if (r) PQclear(r);
-    d->top = top;
-    return 0;
+    return doc_one_end(v, top);
 }
 
 static int one_request(struct app *a, struct view *v, enum req r)
