@@ -29,6 +29,7 @@
 
 struct job {
     long long delivery, attempt, endpoint;
+    long long created_us;       /* the delivery's created_at (µs since the epoch): its partition key */
     int n, manual;
     int state;                  /* 0 queued, 1 running, 2 done, 3 being recorded */
     char *payload, *url;
@@ -588,6 +589,7 @@ static struct job *job_from_row(struct disp *d, PGresult *r, int i)
     snprintf(j->event_id, sizeof j->event_id, "%s", PQgetvalue(r, i, 7));
     j->payload = strdup(PQgetvalue(r, i, 8));
     j->manual = !strcmp(PQgetvalue(r, i, 9), "manual");
+    j->created_us = atoll(PQgetvalue(r, i, 11));
     j->ts = (long long)time(NULL);
     char secret[WH_SECRET_MAX], old[WH_SECRET_MAX];
     int has_old = !PQgetisnull(r, i, 6) && !wh_secret_open(PQgetvalue(r, i, 6), old);
@@ -637,28 +639,31 @@ static void claim_send(struct disp *d, int want)
         "                        AND w.status IN ('pending', 'in_flight') AND w.next_attempt_at <= now())"
         "        ORDER BY t.endpoint_id FOR UPDATE OF t),"
         " cand AS ("
-        "  SELECT c.id, en.id AS ep FROM webhook_endpoints en LEFT JOIN rm ON rm.id = en.id"
+        "  SELECT c.id, c.created_at, en.id AS ep FROM webhook_endpoints en LEFT JOIN rm ON rm.id = en.id"
         "  LEFT JOIN rl ON rl.endpoint_id = en.id"
-        "  CROSS JOIN LATERAL (SELECT w.id, w.next_attempt_at FROM webhook_deliveries w"
+        "  CROSS JOIN LATERAL (SELECT w.id, w.next_attempt_at, w.created_at FROM webhook_deliveries w"
         "     WHERE w.endpoint_id = en.id AND w.status IN ('pending', 'in_flight') AND w.next_attempt_at <= now()"
         "     ORDER BY w.next_attempt_at"
         "     LIMIT least(coalesce(rm.room, $4::int), CASE WHEN en.rate_limit_per_s IS NULL THEN $4::int"
         "                                                 ELSE greatest(coalesce(rl.left_now, 0), 0) END)) c"
         "  WHERE en.status = 'enabled' AND coalesce(rm.room, 1) > 0"
         "  ORDER BY c.next_attempt_at LIMIT $1::int),"
-        " lk AS (SELECT d.id, d.status AS was FROM webhook_deliveries d"
-        "        JOIN cand c ON c.id = d.id"
+        /* by (id, created_at) here and below: the partition key prunes the partitioned table (0075) */
+        " lk AS (SELECT d.id, d.created_at, d.status AS was FROM webhook_deliveries d"
+        "        JOIN cand c ON c.id = d.id AND d.created_at = c.created_at"
         "        JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'"
         "        WHERE d.status NOT IN ('succeeded', 'failed', 'canceled') AND d.next_attempt_at <= now()"
         "        FOR UPDATE OF d SKIP LOCKED),"
         " ab AS (UPDATE webhook_attempts a SET finished_at = now(), success = false,"
         "          error = 'abandoned: the dispatcher holding the lease stopped; redelivering'"
-        "        FROM lk WHERE lk.was = 'in_flight' AND a.delivery_id = lk.id AND a.finished_at IS NULL RETURNING 1),"
+        "        FROM lk WHERE lk.was = 'in_flight' AND a.delivery_id = lk.id AND a.finished_at IS NULL"
+        "          AND a.started_at >= lk.created_at - interval '1 day' RETURNING 1),"
         " up AS (UPDATE webhook_deliveries d SET status = 'in_flight', attempts = d.attempts + 1,"
         "          next_attempt_at = now() + make_interval(secs => $5::int),"
         "          in_flight_until = now() + make_interval(secs => $5::int), leased_by = $6, updated_at = now()"
-        "        FROM lk WHERE d.id = lk.id"
-        "        RETURNING d.id, d.endpoint_id, d.outbox_id, d.event_id, d.attempts, d.trigger, d.operator),"
+        "        FROM lk WHERE d.id = lk.id AND d.created_at = lk.created_at"
+        "        RETURNING d.id, d.endpoint_id, d.outbox_id, d.event_id, d.attempts, d.trigger, d.operator,"
+        "          (extract(epoch FROM d.created_at) * 1000000)::bigint AS created_us),"
         " ins AS (INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher)"
         "         SELECT id, endpoint_id, attempts, trigger, operator, $6 FROM up RETURNING id, delivery_id),"
         " rc AS (UPDATE webhook_endpoint_rate t SET"
@@ -668,7 +673,7 @@ static void claim_send(struct disp *d, int want)
         "        WHERE t.endpoint_id = u.endpoint_id AND t.endpoint_id IN (SELECT endpoint_id FROM rl) RETURNING 1)"
         " SELECT up.id, ins.id, up.attempts, up.endpoint_id, e.url, e.secret,"
         "        CASE WHEN e.old_secret_expires_at > now() THEN e.old_secret END, up.event_id, o.payload,"
-        "        up.trigger, (SELECT count(*) FROM ab)"
+        "        up.trigger, (SELECT count(*) FROM ab), up.created_us"
         " FROM up JOIN ins ON ins.delivery_id = up.id JOIN webhook_endpoints e ON e.id = up.endpoint_id"
         " JOIN webhook_outbox o ON o.id = up.outbox_id ORDER BY up.id",
         lim, ids, room, per, lease, d->o->name);
@@ -759,12 +764,12 @@ static void record_send(struct disp *d)
         if (j->ok) d->delivered++;
         else if (!strcmp(oc, "failed")) d->failed++;
         else d->retried++, due_add(d, util_now_ms() + (int64_t)(nx * 1000) + 10);
-        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI sI sb}",
+        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI sI sb sI}",
             "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
             "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
             "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts,
-            "ep", (json_int_t)j->endpoint, "x", exhausted));
+            "ep", (json_int_t)j->endpoint, "x", exhausted, "c", (json_int_t)j->created_us));
         j->state = 3;
     }
     d->ndone = 0;
@@ -779,14 +784,15 @@ static void record_send(struct disp *d)
     int bad = dsend_(d, ST_RECORD,
         "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
         "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint,"
-        "             ep bigint, x boolean)),"
+        "             ep bigint, x boolean, c bigint)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
         /* endpoint rows are locked in id order so two dispatchers never deadlock on them */
         " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR NO KEY UPDATE),"
         " a AS (UPDATE webhook_attempts w SET started_at = to_timestamp(r.st / 1000.0), finished_at = now(),"
         "         duration_ms = r.ms, http_status = r.s, response_body = r.b, error = r.e, success = r.ok,"
         "         signature = nullif(r.sig, ''), webhook_timestamp = r.ts"
-        "       FROM r WHERE w.id = r.a AND w.finished_at IS NULL RETURNING w.id),"
+        "       FROM r WHERE w.id = r.a AND w.finished_at IS NULL AND w.started_at > now() - interval '1 day'"
+        "       RETURNING w.id),"
         " ra AS (SELECT r.* FROM r JOIN a ON a.id = r.a),"
         /* endpoints disabled by this batch: 410 Gone, or every attempt failing for longer than
          * RAILD_WEBHOOK_DISABLE_AFTER (failing_since as it was before this batch) */
@@ -806,7 +812,8 @@ static void record_send(struct disp *d)
         "         finished_at = CASE WHEN r.o = 'pending' AND en.status = 'enabled' AND en.id NOT IN (SELECT id FROM dis)"
         "                            THEN NULL ELSE now() END"
         "       FROM r, webhook_endpoints en"
-        "       WHERE d.id = r.d AND d.status NOT IN ('pending', 'succeeded', 'failed', 'canceled') AND d.attempts = r.n"
+        "       WHERE d.id = r.d AND d.created_at = timestamptz 'epoch' + r.c * interval '1 microsecond'"
+        "         AND d.status NOT IN ('pending', 'succeeded', 'failed', 'canceled') AND d.attempts = r.n"
         "         AND en.id = d.endpoint_id"
         "       RETURNING d.id, d.status, d.event_id, d.event_type, d.endpoint_id, d.merchant_id, d.environment,"
         "         d.attempts, d.last_http_status, d.last_error),"
