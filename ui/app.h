@@ -102,6 +102,13 @@ struct sort_opt {
     int arrow_flip;                   /* the column reads the other way (5 - severity: most severe first) */
 };
 
+/* What a view's request handler asks of the main loop (htop's Htop_Reaction): RX_UNHANDLED,
+ * the request is not the view's and the generic handler takes it; RX_HANDLED, it was (repaint);
+ * RX_RELOAD as well, the view is queried again (an action went to raild: its data changed).
+ * Actions return RX_HANDLED alone when the operator cancels: nothing changed. */
+enum { RX_UNHANDLED = 0, RX_HANDLED = 1 << 0, RX_RELOAD = 1 << 1 };
+typedef unsigned reaction;
+
 struct view_ops {
     const char *name;                 /* command-mode name: "payments" */
     const char *title;                /* tab / title text */
@@ -118,7 +125,7 @@ struct view_ops {
     int chrome;
     int (*load)(struct app *, struct view *);              /* docs: 0 ok, -1 db error */
     void (*draw)(struct app *, struct view *, int y, int h);
-    int (*request)(struct app *, struct view *, enum req); /* 1 if handled */
+    reaction (*request)(struct app *, struct view *, enum req);   /* what the main loop does next */
     /* command-mode args (key=value); 0 ok, -1 with err */
     int (*command)(struct app *, struct view *, int argc, char **argv, char *err, size_t errlen);
     /* why a request is unavailable right now (no selection…), or NULL */
@@ -324,11 +331,11 @@ int tags_has(const struct view *v, const char *id);
 void tags_clear(struct view *v);
 void tags_remove(struct view *v, const char *id);
 /* Space, V, *, u on a taggable list. 1 handled. */
-int tags_request(struct app *a, struct view *v, enum req r);
+reaction tags_request(struct app *a, struct view *v, enum req r);
 /* Sends the tagged rows to a bulk endpoint (path) in chunks of 50 — base (borrowed) plus
  * "items": [{id[, version]}] — with a progress line (Esc stops between chunks), then shows
  * what succeeded and what failed and why; rows that succeeded are untagged. */
-void tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version, const char *id_prefix,
+reaction tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version, const char *id_prefix,
                    const char *verb);
 /* "{id1,id2,…}" for `= ANY($1::text[])` (ids are [a-z0-9_]); malloc'd */
 char *tags_array(const struct view *v);

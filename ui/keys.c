@@ -132,7 +132,9 @@ void keys_dispatch(struct app *a, int ch, int is_key)
         app_status(a, 1, "%s: %s", d->shrt, why);
         return;
     }
-    if (v->ops->request && v->ops->request(a, v, d->id)) { a->pending_paint = 1; return; }
+    reaction rx = v->ops->request ? v->ops->request(a, v, d->id) : RX_UNHANDLED;
+    if (rx & RX_RELOAD) app_reload(a);
+    if (rx) { a->pending_paint = 1; return; }
     generic(a, v, d->id);
 }
 

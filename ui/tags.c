@@ -87,7 +87,7 @@ static void tag_all(struct app *a, struct view *v)
                added, v->tags.n, TAGS_MAX);
 }
 
-int tags_request(struct app *a, struct view *v, enum req r)
+reaction tags_request(struct app *a, struct view *v, enum req r)
 {
     struct grid *g = &v->g;
     if (r == REQ_UNTAG) {
@@ -133,13 +133,13 @@ static int esc_pressed(void)
 #define BULK_CHUNK 50
 #define FAILS_SHOWN 12
 
-void tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version, const char *id_prefix,
-                   const char *verb)
+reaction tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version,
+                       const char *id_prefix, const char *verb)
 {
     size_t pl = id_prefix ? strlen(id_prefix) : 0;
     int total = v->tags.n, done = 0, good = 0, stopped = 0, nfail = 0, nok = 0;
     char fails[FAILS_SHOWN][200], (*ok_ids)[64] = calloc((size_t)total + 1, sizeof *ok_ids);
-    if (!ok_ids) return;
+    if (!ok_ids) return RX_HANDLED;
     for (int off = 0; off < total && !stopped; off += BULK_CHUNK) {
         json_t *items = json_array();
         for (int i = off; i < total && i < off + BULK_CHUNK; i++) {
@@ -201,5 +201,6 @@ void tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base
     }
     app_status(a, done - good ? 1 : 0, "%s: %s", verb, head);
     dlg_confirm(a, "Bulk result", lines, nl, "OK");
-    app_reload(a);
+    return RX_RELOAD;
 }
+

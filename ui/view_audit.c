@@ -49,7 +49,7 @@ static void draw(struct app *a, struct view *v, int y, int h)
     grid_draw(a, v, y + 1, h - 1, AUDIT_COLS, 6, cell);
 }
 
-static int request(struct app *a, struct view *v, enum req r)
+static reaction request(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ENTER) return 0;
     const char *id = grid_sel(v, A_ID);

@@ -134,7 +134,7 @@ static void from_grid(struct view *v, struct exc *e)
     else snprintf(e->amount, sizeof e->amount, "-");
 }
 
-static void call(struct app *a, const char *what, struct exc *e, const char *verb, json_t *body)
+static reaction call(struct app *a, const char *what, struct exc *e, const char *verb, json_t *body)
 {
     char path[200], msg[600];
     json_t *out = NULL;
@@ -148,7 +148,7 @@ static void call(struct app *a, const char *what, struct exc *e, const char *ver
         app_status(a, 1, "%s %s failed: %s", verb, e->pub, msg);
     }
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
 /* A refund on an EVM rail becomes a payout (DESIGN §11): ask where to. The transfer's sender
@@ -180,8 +180,9 @@ static int refund_destination(struct app *a, const struct exc *e, char *to, size
     return 1;
 }
 
-static void act(struct app *a, struct exc *e, enum req r)
+static reaction act(struct app *a, struct exc *e, enum req r)
 {
+    reaction rx = RX_HANDLED;
     char l0[300], l1[300], l2[400], l3[300], l4[300];
     const char *lines[5] = { l0, l1, l2, l3, l4 };
     int nl = 4;
@@ -191,7 +192,7 @@ static void act(struct app *a, struct exc *e, enum req r)
     const char *who = a->who.known ? a->who.name : "you";
     if (r == REQ_CLAIM) {
         snprintf(l2, sizeof l2, "Change     state %s → claimed, assignee → %s", e->state, who);
-        if (dlg_confirm(a, "Claim exception?", lines, 3, "Claim")) call(a, "claimed", e, "claim", body);
+        if (dlg_confirm(a, "Claim exception?", lines, 3, "Claim")) rx = call(a, "claimed", e, "claim", body);
         else app_status(a, 0, "claim canceled — nothing changed");
     } else if (r == REQ_RESOLVE) {
         const char *const *res = exc_resolutions(e->type);
@@ -233,7 +234,7 @@ static void act(struct app *a, struct exc *e, enum req r)
             lines[3] = lines[4];
             lines[4] = t;
         }
-        if (dlg_confirm(a, "Resolve exception?", lines, nl, "Resolve")) call(a, "resolved", e, "resolve", body);
+        if (dlg_confirm(a, "Resolve exception?", lines, nl, "Resolve")) rx = call(a, "resolved", e, "resolve", body);
         else app_status(a, 0, "resolve canceled — nothing changed");
     } else if (r == REQ_REOPEN || r == REQ_DISMISS) {
         int reopen = r == REQ_REOPEN;
@@ -247,11 +248,12 @@ static void act(struct app *a, struct exc *e, enum req r)
         snprintf(l3, sizeof l3, "Note       %s", note);
         json_object_set_new(body, "note", json_string(note));
         if (dlg_confirm(a, reopen ? "Reopen exception?" : "Dismiss exception?", lines, 4, reopen ? "Reopen" : "Dismiss"))
-            call(a, reopen ? "reopened" : "dismissed", e, reopen ? "reopen" : "dismiss", body);
+            rx = call(a, reopen ? "reopened" : "dismissed", e, reopen ? "reopen" : "dismiss", body);
         else app_status(a, 0, "%s canceled — nothing changed", reopen ? "reopen" : "dismiss");
     }
 out:
     json_decref(body);
+    return rx;
 }
 
 /* ------------------------------------------------------------------ bulk (tagged rows) */
@@ -305,10 +307,10 @@ static int common_resolutions(const char *types, const char **out, int max)
     return n;
 }
 
-static void bulk_act(struct app *a, struct view *v, enum req r)
+static reaction bulk_act(struct app *a, struct view *v, enum req r)
 {
     struct tagged t;
-    if (tagged_summary(a, v, &t)) return;
+    if (tagged_summary(a, v, &t)) return RX_HANDLED;
     char what[500], l0[600], l1[300], note[400] = "";
     const char *lines[3] = { l0, l1, what };
     if (strchr(t.types, ',')) snprintf(what, sizeof what, "%d exceptions (%s)", t.n, t.types);
@@ -317,20 +319,20 @@ static void bulk_act(struct app *a, struct view *v, enum req r)
     if (r == REQ_RESOLVE) {
         const char *res[16];
         int n = common_resolutions(t.types, res, 16);
-        if (!n) { app_status(a, 1, "resolve: the tagged types (%s) share no resolution", t.types); return; }
+        if (!n) { app_status(a, 1, "resolve: the tagged types (%s) share no resolution", t.types); return RX_HANDLED; }
         int pick = dlg_menu(a, "Resolve all tagged as", res, n);
-        if (pick < 0) { app_status(a, 0, "resolve canceled — nothing changed"); return; }
+        if (pick < 0) { app_status(a, 0, "resolve canceled — nothing changed"); return RX_HANDLED; }
         resolution = res[pick];
         if (!strcmp(resolution, "attach_to_payment") || !strcmp(resolution, "refund") ||
             !strcmp(resolution, "refund_excess")) {
             app_status(a, 1, "%s needs a target or destination per exception: resolve them one by one", resolution);
-            return;
+            return RX_HANDLED;
         }
     }
     if (r != REQ_CLAIM && !dlg_prompt(a, "Note for all", "why (required, goes to the audit log of each):", note,
                                       sizeof note, 1)) {
         app_status(a, 0, "%s canceled — nothing changed", verb);
-        return;
+        return RX_HANDLED;
     }
     snprintf(l0, sizeof l0, "%s %s%s%s — %s %s", r == REQ_CLAIM ? "Claim" : r == REQ_RESOLVE ? "Resolve" : "Dismiss",
              what, resolution ? " as " : "", resolution ? resolution : "", t.total, t.asset);
@@ -340,13 +342,14 @@ static void bulk_act(struct app *a, struct view *v, enum req r)
     snprintf(title, sizeof title, "%s %d tagged?", r == REQ_CLAIM ? "Claim" : r == REQ_RESOLVE ? "Resolve" : "Dismiss", t.n);
     if (!dlg_confirm(a, title, lines, 3, r == REQ_CLAIM ? "Claim all" : r == REQ_RESOLVE ? "Resolve all" : "Dismiss all")) {
         app_status(a, 0, "%s canceled — nothing changed", verb);
-        return;
+        return RX_HANDLED;
     }
     json_t *base = json_pack("{s:s}", "action", verb);
     if (resolution) json_object_set_new(base, "resolution", json_string(resolution));
     if (note[0]) json_object_set_new(base, "note", json_string(note));
-    tags_bulk_run(a, v, "/v1/exceptions/bulk", base, 1, NULL, verb);
+    reaction rx = tags_bulk_run(a, v, "/v1/exceptions/bulk", base, 1, NULL, verb);
     json_decref(base);
+    return rx;
 }
 
 static const char *why_not(struct exc *e, enum req r)
@@ -370,16 +373,15 @@ static const char *unavailable(struct app *a, struct view *v, enum req r)
     return why_not(&e, r);
 }
 
-static int request(struct app *a, struct view *v, enum req r)
+static reaction request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &exception_ops, grid_sel(v, C_PUB), NULL); return 1; }
     if (r == REQ_TAG || r == REQ_TAGRANGE || r == REQ_TAGALL || r == REQ_UNTAG) return tags_request(a, v, r);
     if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return 0;
-    if (v->tags.n) { bulk_act(a, v, r); return 1; }
+    if (v->tags.n) return RX_HANDLED | bulk_act(a, v, r);
     struct exc e;
     from_grid(v, &e);
-    act(a, &e, r);
-    return 1;
+    return RX_HANDLED | act(a, &e, r);
 }
 
 static const char *const ARG_KEYS[] = { "state", "type", "merchant", "assignee", "severity", "payment", NULL };
@@ -504,13 +506,12 @@ static const char *one_unavailable(struct app *a, struct view *v, enum req r)
     return why_not(&g_one, r);
 }
 
-static int one_request(struct app *a, struct view *v, enum req r)
+static reaction one_request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &detail_ops, g_one.paypub, NULL); return 1; }
     if (r != REQ_CLAIM && r != REQ_RESOLVE && r != REQ_REOPEN && r != REQ_DISMISS) return 0;
     struct exc e = g_one;
-    act(a, &e, r);
-    return 1;
+    return RX_HANDLED | act(a, &e, r);
 }
 
 static const char *const ONE_TABLES[] = { "exceptions", "audit_log", NULL };

@@ -242,7 +242,7 @@ static void draw(struct app *a, struct view *v, int y, int h)
     else grid_draw(a, v, y + 1, h - 1, COLS_NARROW, 7, cell);
 }
 
-static int request(struct app *a, struct view *v, enum req r)
+static reaction request(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ENTER) return 0;
     const char *id = grid_sel(v, C_PUB);

@@ -125,7 +125,7 @@ static const char *why_not(struct app *a, const struct po *p, enum req r)
     return NULL;
 }
 
-static void decide(struct app *a, const struct po *p, enum req r)
+static reaction decide(struct app *a, const struct po *p, enum req r)
 {
     int approve = r == REQ_APPROVE;
     char note[400] = "", l[6][300], dest[80];
@@ -142,12 +142,12 @@ static void decide(struct app *a, const struct po *p, enum req r)
     if (!dlg_prompt(a, approve ? "Approval note" : "Rejection note", "why (required, goes to the audit log):", note,
                     sizeof note, 1)) {
         app_status(a, 0, "canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     snprintf(l[5], sizeof l[5], "Note       %s", note);
     if (!dlg_confirm(a, approve ? "Approve payout?" : "Reject payout?", lines, 6, approve ? "Approve" : "Reject")) {
         app_status(a, 0, "canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     json_t *body = json_pack("{s:s,s:I}", "note", note, "version", (json_int_t)atoll(p->version)), *out = NULL;
     char path[200], msg[600];
@@ -159,7 +159,7 @@ static void decide(struct app *a, const struct po *p, enum req r)
     else app_status(a, 1, "%s %s failed: %s", approve ? "approve" : "reject", p->pub, msg);
     json_decref(body);
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
 /* "1.25 USDT": the amount with the rail's asset (the part after the colon) */
@@ -200,14 +200,13 @@ static const char *unavailable(struct app *a, struct view *v, enum req r)
     return why_not(a, &p, r);
 }
 
-static int request(struct app *a, struct view *v, enum req r)
+static reaction request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &payout_ops, grid_sel(v, P_PUB), NULL); return 1; }
     if (r != REQ_APPROVE && r != REQ_REJECT) return 0;
     struct po p;
     from_grid(v, &p);
-    decide(a, &p, r);
-    return 1;
+    return RX_HANDLED | decide(a, &p, r);
 }
 
 static const char *const ARG_KEYS[] = { "state", "kind", "rail", NULL };
@@ -374,12 +373,11 @@ static const char *one_unavailable(struct app *a, struct view *v, enum req r)
     return why_not(a, &g_one, r);
 }
 
-static int one_request(struct app *a, struct view *v, enum req r)
+static reaction one_request(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_APPROVE && r != REQ_REJECT) return 0;
     struct po p = g_one;
-    decide(a, &p, r);
-    return 1;
+    return RX_HANDLED | decide(a, &p, r);
 }
 
 static const char *const ONE_TABLES[] = { "payouts", NULL };

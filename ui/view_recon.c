@@ -161,7 +161,7 @@ static void draw(struct app *a, struct view *v, int y, int h)
 
 /* ------------------------------------------------------------------ actions */
 
-static void post(struct app *a, const char *pub, const char *verb, const char *done, json_t *body)
+static reaction post(struct app *a, const char *pub, const char *verb, const char *done, json_t *body)
 {
     char path[200], msg[600];
     json_t *out = NULL;
@@ -170,10 +170,10 @@ static void post(struct app *a, const char *pub, const char *verb, const char *d
     if (st >= 200 && st < 300) app_status(a, 0, "%s %s", done, pub);
     else app_status(a, 1, "%s %s failed: %s", verb, pub, msg);
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
-static void act(struct app *a, const char *pub_, const char *cls, const char *state, const char *ref, const char *mid,
+static reaction act(struct app *a, const char *pub_, const char *cls, const char *state, const char *ref, const char *mid,
                 enum req r)
 {
     char pub[128], note[400] = "", pay[96] = "", l0[300], l1[300], l2[500];
@@ -183,11 +183,11 @@ static void act(struct app *a, const char *pub_, const char *cls, const char *st
     const char *title = r == REQ_ACK ? "Acknowledge break?" : r == REQ_MATCH ? "Match break?" : "Escalate break?";
     if (r == REQ_MATCH && !search_payment(a, "Match to a payment", mid, pay, sizeof pay)) {
         if (!a->status_err) app_status(a, 0, "match canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     if (!dlg_prompt(a, "Note", "why (required, goes to the audit log):", note, sizeof note, 1)) {
         app_status(a, 0, "canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     if (r == REQ_ACK) snprintf(l1, sizeof l1, "Change     acknowledged by you; the break stays until its condition clears");
     else if (r == REQ_MATCH) snprintf(l1, sizeof l1, "Change     read payment %s under reference %s", pay, ref);
@@ -195,13 +195,14 @@ static void act(struct app *a, const char *pub_, const char *cls, const char *st
     snprintf(l2, sizeof l2, "Note       %s", note);
     if (!dlg_confirm(a, title, lines, 3, r == REQ_ACK ? "Acknowledge" : r == REQ_MATCH ? "Match" : "Escalate")) {
         app_status(a, 0, "canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     json_t *body = json_pack("{s:s}", "note", note);
     if (r == REQ_MATCH) json_object_set_new(body, "payment_id", json_string(pay));
-    post(a, pub, r == REQ_ACK ? "acknowledge" : r == REQ_MATCH ? "match" : "escalate",
-         r == REQ_ACK ? "acknowledged" : r == REQ_MATCH ? "matched" : "escalated", body);
+    reaction rx = post(a, pub, r == REQ_ACK ? "acknowledge" : r == REQ_MATCH ? "match" : "escalate",
+                       r == REQ_ACK ? "acknowledged" : r == REQ_MATCH ? "matched" : "escalated", body);
     json_decref(body);
+    return rx;
 }
 
 static void export_csv(struct app *a)
@@ -254,29 +255,30 @@ static const char *unavailable(struct app *a, struct view *v, enum req r)
 }
 
 /* acknowledge every tagged break (POST /v1/recon/breaks/bulk-acknowledge) */
-static void ack_tagged(struct app *a, struct view *v)
+static reaction ack_tagged(struct app *a, struct view *v)
 {
     char l0[200], note[400] = "";
     const char *lines[1] = { l0 };
     if (!dlg_prompt(a, "Note for all", "why (required, goes to the audit log of each):", note, sizeof note, 1)) {
         app_status(a, 0, "canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     snprintf(l0, sizeof l0, "Acknowledge %d tagged breaks; each stays until its condition clears", v->tags.n);
     if (!dlg_confirm(a, "Acknowledge tagged breaks?", lines, 1, "Acknowledge all")) {
         app_status(a, 0, "canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     json_t *base = json_pack("{s:s}", "note", note);
-    tags_bulk_run(a, v, "/v1/recon/breaks/bulk-acknowledge", base, 0, NULL, "acknowledge");
+    reaction rx = tags_bulk_run(a, v, "/v1/recon/breaks/bulk-acknowledge", base, 0, NULL, "acknowledge");
     json_decref(base);
+    return rx;
 }
 
-static int request(struct app *a, struct view *v, enum req r)
+static reaction request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &break_ops, grid_sel(v, B_PUB), NULL); return 1; }
     if (r == REQ_TAG || r == REQ_TAGRANGE || r == REQ_TAGALL || r == REQ_UNTAG) return tags_request(a, v, r);
-    if (r == REQ_ACK && v->tags.n) { ack_tagged(a, v); return 1; }
+    if (r == REQ_ACK && v->tags.n) return RX_HANDLED | ack_tagged(a, v);
     if (r == REQ_EXPORT) { export_csv(a); return 1; }
     if (r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return 0;
     char pub[128], cls[64], st[32], ref[128], mid[32];
@@ -285,8 +287,7 @@ static int request(struct app *a, struct view *v, enum req r)
     snprintf(st, sizeof st, "%s", grid_sel(v, B_STATE));
     snprintf(ref, sizeof ref, "%s", grid_sel(v, B_REF));
     snprintf(mid, sizeof mid, "%s", grid_sel(v, B_MID));
-    act(a, pub, cls, st, ref, mid, r);
-    return 1;
+    return RX_HANDLED | act(a, pub, cls, st, ref, mid, r);
 }
 
 static const char *const ARG_KEYS[] = { "state", "class", "merchant", "reference", NULL };
@@ -403,7 +404,7 @@ static const char *one_unavailable(struct app *a, struct view *v, enum req r)
     return why_not(g_one[2], g_one[4], r);
 }
 
-static int one_request(struct app *a, struct view *v, enum req r)
+static reaction one_request(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_ACK && r != REQ_MATCH && r != REQ_ESCALATE) return 0;
     char pub[128], cls[128], st[128], ref[128], mid[128];
@@ -412,8 +413,7 @@ static int one_request(struct app *a, struct view *v, enum req r)
     memcpy(st, g_one[2], 128);
     memcpy(ref, g_one[3], 128);
     memcpy(mid, g_one[5], 128);
-    act(a, pub, cls, st, ref, mid, r);
-    return 1;
+    return RX_HANDLED | act(a, pub, cls, st, ref, mid, r);
 }
 
 static const char *const ONE_TABLES[] = { "recon_breaks", NULL };

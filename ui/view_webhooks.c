@@ -85,27 +85,27 @@ static void ep_draw(struct app *a, struct view *v, int y, int h)
 }
 
 /* re-queue failed deliveries of endpoint `pub` (numeric id `eid`) in a window */
-static void recover(struct app *a, const char *pub, const char *eid, const char *url)
+static reaction recover(struct app *a, const char *pub, const char *eid, const char *url)
 {
     char since[64] = "", until[64] = "";
     PGresult *r = cq(a, "SELECT to_char(coalesce(min(created_at), now() - interval '24 hours'), 'YYYY-MM-DD HH24:MI:SS'),"
                         " to_char(now(), 'YYYY-MM-DD HH24:MI:SS') FROM webhook_deliveries"
                         " WHERE endpoint_id = $1::bigint AND status = 'failed'"
                         " AND created_at > now() - interval '7 days'", eid);
-    if (!r) return;
+    if (!r) return RX_HANDLED;
     snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 0));
     snprintf(until, sizeof until, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
     if (!dlg_prompt(a, "Recover: window start", "since (YYYY-MM-DD HH:MM:SS, the database session time zone):", since, sizeof since, 1) ||
         !dlg_prompt(a, "Recover: window end", "until (YYYY-MM-DD HH:MM:SS):", until, sizeof until, 1)) {
         app_status(a, 0, "recover canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     /* normalise to RFC 3339 in the database (it parses what an operator types), then ask
      * raild's preview how many deliveries the window holds: the same count the job uses */
     r = cq(a, "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
               " to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", since, until);
-    if (!r) return;
+    if (!r) return RX_HANDLED;
     char n[32] = "?", s3339[64], u3339[64], path[300], msg[600];
     snprintf(s3339, sizeof s3339, "%s", PQgetvalue(r, 0, 0));
     snprintf(u3339, sizeof u3339, "%s", PQgetvalue(r, 0, 1));
@@ -116,7 +116,7 @@ static void recover(struct app *a, const char *pub, const char *eid, const char 
     if (st != 200) {
         app_status(a, 1, "recover preview for %s failed: %s", pub, msg);
         if (pv) json_decref(pv);
-        return;
+        return RX_HANDLED;
     }
     snprintf(n, sizeof n, "%lld", (long long)json_integer_value(json_object_get(pv, "count")));
     json_decref(pv);
@@ -127,7 +127,7 @@ static void recover(struct app *a, const char *pub, const char *eid, const char 
     snprintf(l2, sizeof l2, "Change     re-queue %s failed deliveries (a background job)", n);
     if (!dlg_confirm(a, "Recover failed deliveries?", lines, 3, "Recover")) {
         app_status(a, 0, "recover canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/recover", pub);
     json_t *body = json_pack("{s:s,s:s}", "since", s3339, "until", u3339), *out = NULL;
@@ -136,10 +136,10 @@ static void recover(struct app *a, const char *pub, const char *eid, const char 
     if (st >= 200 && st < 300) app_status(a, 0, "recover queued for %s: %s deliveries in the window", pub, n);
     else app_status(a, 1, "recover %s failed: %s", pub, msg);
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
-static void endpoint_toggle(struct app *a, struct view *v, int enable)
+static reaction endpoint_toggle(struct app *a, struct view *v, int enable)
 {
     const char *pub = grid_sel(v, E_PUB), *url = grid_sel(v, E_URL), *st = grid_sel(v, E_STATUS);
     char l0[300], l1[200], p[96], u[400];
@@ -149,7 +149,7 @@ static void endpoint_toggle(struct app *a, struct view *v, int enable)
     const char *lines[3] = { l0, l1, l2 };
     if (!enable && !dlg_prompt(a, "Disable endpoint", "reason (optional, goes to the audit log):", reason, sizeof reason, 0)) {
         app_status(a, 0, "disable canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     snprintf(l2, sizeof l2, "Reason     %s", reason[0] ? reason : "-");
     snprintf(l0, sizeof l0, "Endpoint   %.60s  %.200s", p, u);
@@ -158,7 +158,7 @@ static void endpoint_toggle(struct app *a, struct view *v, int enable)
     if (!dlg_confirm(a, enable ? "Enable endpoint?" : "Disable endpoint?", lines, enable ? 2 : 3,
                      enable ? "Enable" : "Disable")) {
         app_status(a, 0, "%s canceled — nothing changed", enable ? "enable" : "disable");
-        return;
+        return RX_HANDLED;
     }
     char path[200], msg[600];
     snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/%s", p, enable ? "enable" : "disable");
@@ -168,11 +168,11 @@ static void endpoint_toggle(struct app *a, struct view *v, int enable)
     if (rc >= 200 && rc < 300) app_status(a, 0, "%s %s", enable ? "enabled" : "disabled", p);
     else app_status(a, 1, "%s %s failed: %s", enable ? "enable" : "disable", p, msg);
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
 /* L: how fast every dispatcher together may send to the endpoint; empty lifts the limit */
-static void endpoint_rate_limit(struct app *a, struct view *v)
+static reaction endpoint_rate_limit(struct app *a, struct view *v)
 {
     const char *pub = grid_sel(v, E_PUB), *url = grid_sel(v, E_URL), *cur = grid_sel(v, E_RATELIMIT);
     char p[96], u[400], val[16] = "", reason[300] = "", l0[300], l1[200], l2[340];
@@ -182,17 +182,17 @@ static void endpoint_rate_limit(struct app *a, struct view *v)
     snprintf(label, sizeof label, "deliveries a second, 1-10000 (now %s; empty: no limit):", *cur ? cur : "none");
     if (!dlg_prompt(a, "Rate limit", label, val, sizeof val, 0)) {
         app_status(a, 0, "rate limit canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     long long n = 0;
     char *end = NULL;
     if (val[0] && ((n = strtoll(val, &end, 10)) < 1 || n > 10000 || *end)) {
         app_status(a, 1, "'%s' is not a rate: a whole number from 1 to 10000, or empty for none", val);
-        return;
+        return RX_HANDLED;
     }
     if (!dlg_prompt(a, "Rate limit", "reason (optional, goes to the audit log):", reason, sizeof reason, 0)) {
         app_status(a, 0, "rate limit canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     snprintf(l0, sizeof l0, "Endpoint   %.60s  %.200s", p, u);
     snprintf(l1, sizeof l1, "Change     rate limit %s → %s", *cur ? cur : "none", val[0] ? val : "none");
@@ -200,7 +200,7 @@ static void endpoint_rate_limit(struct app *a, struct view *v)
     const char *lines[3] = { l0, l1, l2 };
     if (!dlg_confirm(a, "Set the rate limit?", lines, 3, "Set")) {
         app_status(a, 0, "rate limit canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     char path[200], msg[600];
     snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/rate-limit", p);
@@ -211,10 +211,10 @@ static void endpoint_rate_limit(struct app *a, struct view *v)
     if (rc >= 200 && rc < 300) app_status(a, 0, "rate limit of %s: %s", p, val[0] ? val : "none");
     else app_status(a, 1, "rate limit %s failed: %s", p, msg);
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
-static int ep_request(struct app *a, struct view *v, enum req r)
+static reaction ep_request(struct app *a, struct view *v, enum req r)
 {
     switch (r) {
     case REQ_ENTER: {
@@ -225,16 +225,15 @@ static int ep_request(struct app *a, struct view *v, enum req r)
         return 1;
     }
     case REQ_ALLDELIV: app_push(a, &deliveries_ops, "all", ""); return 1;
-    case REQ_DISABLE: endpoint_toggle(a, v, 0); return 1;
-    case REQ_ENABLE: endpoint_toggle(a, v, 1); return 1;
-    case REQ_RATELIMIT: endpoint_rate_limit(a, v); return 1;
+    case REQ_DISABLE: return RX_HANDLED | endpoint_toggle(a, v, 0);
+    case REQ_ENABLE: return RX_HANDLED | endpoint_toggle(a, v, 1);
+    case REQ_RATELIMIT: return RX_HANDLED | endpoint_rate_limit(a, v);
     case REQ_RECOVER: {
         char pub[64], id[32], url[400];
         snprintf(pub, sizeof pub, "%s", grid_sel(v, E_PUB));
         snprintf(id, sizeof id, "%s", grid_sel(v, E_ID));
         snprintf(url, sizeof url, "%s", grid_sel(v, E_URL));
-        recover(a, pub, id, url);
-        return 1;
+        return RX_HANDLED | recover(a, pub, id, url);
     }
     default: return 0;
     }
@@ -329,7 +328,7 @@ static void dl_draw(struct app *a, struct view *v, int y, int h)
     grid_draw(a, v, y + 1, h - 1, DL_COLS, 7, dl_cell);
 }
 
-static void retry(struct app *a, const char *id, const char *type, const char *url, const char *status)
+static reaction retry(struct app *a, const char *id, const char *type, const char *url, const char *status)
 {
     char l0[300], l1[300], l2[200], i[32];
     snprintf(i, sizeof i, "%s", id);
@@ -339,7 +338,7 @@ static void retry(struct app *a, const char *id, const char *type, const char *u
     snprintf(l2, sizeof l2, "Change     %s → pending: one manual attempt now", status);
     if (!dlg_confirm(a, "Retry delivery?", lines, 3, "Retry")) {
         app_status(a, 0, "retry canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     char path[200], msg[600];
     snprintf(path, sizeof path, "/v1/webhook-deliveries/whd_%s/retry", i);
@@ -348,49 +347,48 @@ static void retry(struct app *a, const char *id, const char *type, const char *u
     if (st >= 200 && st < 300) app_status(a, 0, "retry of delivery #%s queued", i);
     else app_status(a, 1, "retry #%s failed: %s", i, msg);
     if (out) json_decref(out);
-    app_reload(a);
+    return RX_RELOAD;
 }
 
 /* retry every tagged delivery (POST /v1/webhook-deliveries/bulk-retry) */
-static void retry_tagged(struct app *a, struct view *v)
+static reaction retry_tagged(struct app *a, struct view *v)
 {
     char l0[200], reason[300] = "";
     const char *lines[1] = { l0 };
     if (!dlg_prompt(a, "Reason", "why (goes to the audit log of each):", reason, sizeof reason, 0)) {
         app_status(a, 0, "retry canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     snprintf(l0, sizeof l0, "Retry %d tagged deliveries now (one manual attempt each)", v->tags.n);
     if (!dlg_confirm(a, "Retry tagged deliveries?", lines, 1, "Retry all")) {
         app_status(a, 0, "retry canceled — nothing changed");
-        return;
+        return RX_HANDLED;
     }
     json_t *base = reason[0] ? json_pack("{s:s}", "reason", reason) : json_object();
-    tags_bulk_run(a, v, "/v1/webhook-deliveries/bulk-retry", base, 0, "whd_", "retry");
+    reaction rx = tags_bulk_run(a, v, "/v1/webhook-deliveries/bulk-retry", base, 0, "whd_", "retry");
     json_decref(base);
+    return rx;
 }
 
-static int dl_request(struct app *a, struct view *v, enum req r)
+static reaction dl_request(struct app *a, struct view *v, enum req r)
 {
     if (r == REQ_ENTER) { app_push(a, &delivery_ops, grid_sel(v, D_ID), NULL); return 1; }
     if (r == REQ_TAG || r == REQ_TAGRANGE || r == REQ_TAGALL || r == REQ_UNTAG) return tags_request(a, v, r);
-    if (r == REQ_RETRY && v->tags.n) { retry_tagged(a, v); return 1; }
+    if (r == REQ_RETRY && v->tags.n) return RX_HANDLED | retry_tagged(a, v);
     if (r == REQ_RETRY) {
         char id[32], type[64], url[400], st[32];
         snprintf(id, sizeof id, "%s", grid_sel(v, D_ID));
         snprintf(type, sizeof type, "%s", grid_sel(v, D_TYPE));
         snprintf(url, sizeof url, "%s", grid_sel(v, D_URL));
         snprintf(st, sizeof st, "%s", grid_sel(v, D_STATUS));
-        retry(a, id, type, url, st);
-        return 1;
+        return RX_HANDLED | retry(a, id, type, url, st);
     }
     if (r == REQ_RECOVER) {
         char pub[64], id[32], url[400];
         snprintf(pub, sizeof pub, "%s", grid_sel(v, D_EPPUB));
         snprintf(id, sizeof id, "%s", grid_sel(v, D_EPID));
         snprintf(url, sizeof url, "%s", grid_sel(v, D_URL));
-        recover(a, pub, id, url);
-        return 1;
+        return RX_HANDLED | recover(a, pub, id, url);
     }
     return 0;
 }
@@ -491,7 +489,7 @@ static int one_load(struct app *a, struct view *v)
     return doc_one_end(v, top);
 }
 
-static int one_request(struct app *a, struct view *v, enum req r)
+static reaction one_request(struct app *a, struct view *v, enum req r)
 {
     if (r != REQ_RETRY) return 0;
     char id[32], type[64], url[400], st[32];
@@ -499,8 +497,7 @@ static int one_request(struct app *a, struct view *v, enum req r)
     snprintf(type, sizeof type, "%.60s", g_dl[1]);
     snprintf(url, sizeof url, "%s", g_dl[2]);
     snprintf(st, sizeof st, "%.30s", g_dl[3]);
-    retry(a, id, type, url, st);
-    return 1;
+    return RX_HANDLED | retry(a, id, type, url, st);
 }
 
 static const char *one_unavailable(struct app *a, struct view *v, enum req r)
