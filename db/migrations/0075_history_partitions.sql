@@ -213,13 +213,17 @@ END $$;
 
 -- Moves one table to the partitioned layout: the old table is renamed away (its indexes
 -- too, so their names are free), the new one is created LIKE it (columns, defaults, CHECKs),
--- partitioned on p_col, with a default partition and partitions covering the old rows
--- through the premade periods; the rows are copied and the id sequence handed over.
--- Indexes, keys, triggers and grants are the caller's.
+-- partitioned on its time column, with a default partition and partitions covering the old
+-- rows through the premade periods; the rows are copied and the id sequence handed over.
+-- Statement triggers are made again from their own definitions (row triggers would see the
+-- partition's name, so the caller makes those per statement). Keys, indexes and grants are
+-- the caller's.
 CREATE FUNCTION history_convert(p_tbl text, p_has_id boolean) RETURNS void LANGUAGE plpgsql SET timezone = 'UTC' AS $$
-DECLARE h history_tables; ix record; oldest timestamptz;
+DECLARE h history_tables; ix record; oldest timestamptz; trig text[];
 BEGIN
     SELECT * INTO STRICT h FROM history_tables WHERE tbl = p_tbl;
+    SELECT coalesce(array_agg(pg_get_triggerdef(t.oid) ORDER BY t.tgname), '{}') INTO trig FROM pg_trigger t
+    WHERE t.tgrelid = p_tbl::regclass AND NOT t.tgisinternal AND (t.tgtype & 1) = 0;   -- bit 0: FOR EACH ROW
     EXECUTE format('ALTER TABLE %I RENAME TO %I', p_tbl, p_tbl || '_old');
     FOR ix IN SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
               WHERE i.indrelid = (p_tbl || '_old')::regclass LOOP
@@ -240,8 +244,14 @@ BEGIN
     PERFORM history_ensure(p_tbl, least(coalesce(oldest, now()), now()),
                            date_trunc(h.period, now()) + (h.premake + 1) * ('1 ' || h.period)::interval);
     EXECUTE format('INSERT INTO %I SELECT * FROM %I', p_tbl, p_tbl || '_old');
+    FOR i IN 1 .. coalesce(array_length(trig, 1), 0) LOOP
+        EXECUTE trig[i];
+    END LOOP;
 END $$;
 
+-- the one view over a history table is made again from its own definition after the swap
+CREATE TEMP TABLE history_views ON COMMIT DROP AS
+SELECT 'webhook_endpoint_health'::text AS name, pg_get_viewdef('webhook_endpoint_health'::regclass) AS def;
 DROP VIEW webhook_endpoint_health;
 
 SELECT history_convert('webhook_attempts', true);
@@ -253,6 +263,13 @@ SELECT history_convert('change_log', true);
 DROP TABLE webhook_attempts_old, webhook_deliveries_old, webhook_endpoint_hourly_old, payment_events_old,
            audit_log_old, change_log_old;
 DROP FUNCTION history_convert(text, boolean);
+DO $$
+DECLARE v record;
+BEGIN
+    FOR v IN SELECT * FROM history_views LOOP
+        EXECUTE format('CREATE VIEW %I AS %s', v.name, v.def);
+    END LOOP;
+END $$;
 
 -- keys and indexes (each is created on every partition, the default one included). Two of the
 -- old indexes are not made again, as every write of the dispatcher paid for them and no query
@@ -287,35 +304,12 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, attempt
 ALTER TABLE webhook_endpoint_hourly ADD PRIMARY KEY (endpoint_id, hour),
     ADD FOREIGN KEY (endpoint_id) REFERENCES webhook_endpoints(id);
 
--- the change feed and the dispatcher's wake-up, per statement
+-- payment_events and audit_log had row triggers into the change log: per statement now
+-- (the webhook tables' statement triggers were made again by history_convert)
 CREATE TRIGGER payment_events_changes AFTER INSERT ON payment_events
   REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION change_log_notify_batch();
 CREATE TRIGGER audit_log_changes AFTER INSERT ON audit_log
   REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION change_log_notify_batch();
-CREATE TRIGGER webhook_deliveries_changes_ins AFTER INSERT ON webhook_deliveries
-  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION change_log_notify_batch();
-CREATE TRIGGER webhook_deliveries_changes_upd AFTER UPDATE ON webhook_deliveries
-  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION change_log_notify_batch();
-CREATE TRIGGER webhook_attempts_changes_ins AFTER INSERT ON webhook_attempts
-  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION change_log_notify_batch();
-CREATE TRIGGER webhook_attempts_changes_upd AFTER UPDATE ON webhook_attempts
-  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION change_log_notify_batch();
-CREATE TRIGGER webhook_deliveries_wake AFTER UPDATE ON webhook_deliveries
-  REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION webhook_wake();
-
-CREATE VIEW webhook_endpoint_health AS
-SELECT e.id AS endpoint_id,
-       coalesce(a.attempts, 0) AS attempts_24h,
-       coalesce(a.successes, 0) AS successes_24h,
-       CASE WHEN coalesce(a.attempts, 0) = 0 THEN NULL
-            ELSE round(a.successes::numeric / a.attempts, 4) END AS success_rate_24h,
-       e.consecutive_failures, e.failing_since, e.last_error, e.last_attempt_at, e.last_success_at
-FROM webhook_endpoints e
-LEFT JOIN LATERAL (
-    SELECT sum(h.attempts)::bigint AS attempts, sum(h.successes)::bigint AS successes
-    FROM webhook_endpoint_hourly h
-    WHERE h.endpoint_id = e.id AND h.hour >= date_trunc('hour', now()) - interval '23 hours'
-) a ON true;
 
 -- the same grants as before; maintenance is raild's alone
 REVOKE ALL ON FUNCTION history_create_ahead(text, timestamptz), history_drop_partition(text, text, timestamptz),
