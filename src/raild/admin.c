@@ -333,6 +333,19 @@ static void print_table(PGresult *r, const char *const *head, const int *width)
         }
 }
 
+/* The list-* commands: one query, printed as a table. */
+static int list_query(struct opts *o, const char *sql, const char *const *head, const int *width)
+{
+    PGconn *db = cli_db(opt(o, "db"));
+    if (!db) return 1;
+    PGresult *r = db_q0(db, sql);
+    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
+    print_table(r, head, width);
+    PQclear(r);
+    PQfinish(db);
+    return 0;
+}
+
 /* ---- create-key / list-keys / revoke-key ---------------------------- */
 static int admin_create_key(struct opts *o)
 {
@@ -399,21 +412,14 @@ static int admin_create_key(struct opts *o)
 
 static int admin_list_keys(struct opts *o)
 {
-    PGconn *db = cli_db(opt(o, "db"));
-    if (!db) return 1;
-    PGresult *r = db_q0(db, "SELECT id, name, role, coalesce(merchant_id::text, '-'), environment,"
-                            " coalesce(network, '-'), prefix || '…',"
-                            " to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
-                            " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
-                            " FROM api_keys ORDER BY id");
-    if (db_failed(r)) { PQclear(r); return fail_db(db, "list-keys"); }
     static const char *const head[] = { "ID", "NAME", "ROLE", "MERCHANT", "ENV", "NETWORK", "PREFIX", "CREATED",
                                         "REVOKED", NULL };
     static const int width[] = { 6, -24, 9, 9, 11, -13, 14, 17, 0 };
-    print_table(r, head, width);
-    PQclear(r);
-    PQfinish(db);
-    return 0;
+    return list_query(o, "SELECT id, name, role, coalesce(merchant_id::text, '-'), environment,"
+                      " coalesce(network, '-'), prefix || '…',"
+                      " to_char(created_at, 'YYYY-MM-DD HH24:MI'),"
+                      " coalesce(to_char(revoked_at, 'YYYY-MM-DD HH24:MI'), '-')"
+                      " FROM api_keys ORDER BY id", head, width);
 }
 
 static int admin_revoke_key(struct opts *o)
@@ -490,21 +496,14 @@ static int admin_add_network(struct opts *o)
 
 static int admin_list_networks(struct opts *o)
 {
-    PGconn *db = cli_db(opt(o, "db"));
-    if (!db) return 1;
-    PGresult *r = db_q0(db, "SELECT n.name, n.environment, n.address_kind, n.chain_id, coalesce(h.head::text, '-'),"
-                            " coalesce(h.finalized::text, '-'), coalesce(rpc.hosts, '-'),"
-                            " coalesce((SELECT string_agg(id, ',' ORDER BY id) FROM rails WHERE network = n.name), '-')"
-                            " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
-                            " LEFT JOIN network_rpc rpc ON rpc.network = n.name ORDER BY n.environment, n.name");
-    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
     static const char *const head[] = { "NETWORK", "ENV", "KIND", "CHAIN ID", "HEAD", "FINALIZED", "RPC HOSTS", "RAILS",
                                         NULL };
     static const int width[] = { 16, 11, 5, 12, 10, 10, 24, 0 };
-    print_table(r, head, width);
-    PQclear(r);
-    PQfinish(db);
-    return 0;
+    return list_query(o, "SELECT n.name, n.environment, n.address_kind, n.chain_id, coalesce(h.head::text, '-'),"
+                      " coalesce(h.finalized::text, '-'), coalesce(rpc.hosts, '-'),"
+                      " coalesce((SELECT string_agg(id, ',' ORDER BY id) FROM rails WHERE network = n.name), '-')"
+                      " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
+                      " LEFT JOIN network_rpc rpc ON rpc.network = n.name ORDER BY n.environment, n.name", head, width);
 }
 
 /* set-rail: creates or changes the rail of one environment. Decision: a production change
@@ -1017,19 +1016,12 @@ static int admin_set_retention(struct opts *o)
 
 static int admin_list_history(struct opts *o)
 {
-    PGconn *db = cli_db(opt(o, "db"));
-    if (!db) return 1;
-    PGresult *r = db_q0(db, "SELECT tbl, period, coalesce(extract(day FROM retention) || 'd', 'never'), partitions,"
-                            " ahead, coalesce(to_char(oldest AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '-'), default_rows"
-                            " FROM history_status()");
-    if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
     static const char *const head[] = { "TABLE", "PERIOD", "KEEP", "PARTITIONS", "AHEAD", "OLDEST", "DEFAULT ROWS",
                                         NULL };
     static const int width[] = { -24, 6, 6, 10, 6, 10, 0 };
-    print_table(r, head, width);
-    PQclear(r);
-    PQfinish(db);
-    return 0;
+    return list_query(o, "SELECT tbl, period, coalesce(extract(day FROM retention) || 'd', 'never'), partitions,"
+                      " ahead, coalesce(to_char(oldest AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '-'), default_rows"
+                      " FROM history_status()", head, width);
 }
 
 struct admin_cmd {
