@@ -1,24 +1,11 @@
 #!/usr/bin/env python3
 """The bulk-resolve benchmark (see scripts/bench.d/bulk.sh). Prints ROW| lines."""
 import json, os, re, subprocess, sys, time
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-os.environ.setdefault("RT_LOGDIR", os.path.join(os.environ.get("BENCH_DIR", os.path.join(ROOT, "build", "bench")),
-                                                "logs"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "ui"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, log, row, rt  # noqa: E402
 import uikit as U  # noqa: E402
-import rt  # noqa: E402
-import atexit  # noqa: E402
-atexit.unregister(rt.T._end)   # not a TAP test: no plan line
 N = int(os.environ.get("BENCH_BULK_N", "1000"))
 TYPE = os.environ.get("BENCH_BULK_TYPE", "underpaid")   # the console's; write_off must be allowed
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def row(fig, val, unit, bname, bval, ratio, target, ok):
-    print("ROW|%s|%s|%s|%s|%s|%s|%s|%s" % (fig, val, unit, bname, bval, ratio, target, "PASS" if ok else "FAIL"), flush=True)
 
 
 srv = rt.Raild("--no-workers", name="bench-bulk")

@@ -12,13 +12,8 @@ receiver`, timed in rounds of HIST_EVENTS deliveries —
 Targets (issue 13 §2): the full-table rate within 10 % of the empty one; the drop <= 1 s
 without blocking deliveries."""
 import json, os, statistics, subprocess, sys, threading, time, urllib.request
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
-os.environ.setdefault("RT_LOGDIR", os.path.join(os.environ.get("BENCH_DIR", os.path.join(ROOT, "build", "bench")),
-                                                "logs"))
-import rt  # noqa: E402
-import atexit  # noqa: E402
-atexit.unregister(rt.T._end)   # not a TAP test: no plan line
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, log, row, rt  # noqa: E402
 
 EVENTS = int(os.environ.get("HIST_EVENTS", "10000"))
 ROUNDS = int(os.environ.get("HIST_ROUNDS", "3"))
@@ -26,15 +21,6 @@ ATTEMPTS = int(os.environ.get("HIST_ATTEMPTS", "20000000"))
 DROP_ROWS = int(os.environ.get("HIST_DROP_ROWS", "1000000"))
 CONNS = 32
 os.environ["RAILD_WEBHOOK_ALLOW_NETS"] = "127.0.0.0/8"
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def row(fig, val, unit, bname, bval, ratio, target, ok):
-    print("ROW|%s|%s|%s|%s|%s|%s|%s|%s" % (fig, val, unit, bname, bval, ratio, target,
-                                           ok if ok in ("info",) else ("PASS" if ok else "FAIL")), flush=True)
 
 
 def psql(q, **kw):

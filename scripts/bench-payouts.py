@@ -1,25 +1,12 @@
 #!/usr/bin/env python3
 """The payouts benchmark (see scripts/bench.d/payouts.sh). Prints ROW| lines."""
 import os, statistics, subprocess, sys, time
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-os.environ.setdefault("RT_LOGDIR", os.path.join(os.environ.get("BENCH_DIR", os.path.join(ROOT, "build", "bench")),
-                                                "logs"))
-sys.path.insert(0, os.path.join(ROOT, "tests", "chain"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, log, row, rt  # noqa: E402
 import chainlib as C  # noqa: E402
-import rt  # noqa: E402
-import atexit  # noqa: E402
-atexit.unregister(rt.T._end)   # not a TAP test: no plan line
 
 LAT = int(os.environ.get("BENCH_PAYOUTS_LATENCY", "30"))
 DRAIN = int(os.environ.get("BENCH_PAYOUTS_DRAIN", "100"))
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def row(fig, val, unit, bname, bval, ratio, target, ok):
-    print("ROW|%s|%s|%s|%s|%s|%s|%s|%s" % (fig, val, unit, bname, bval, ratio, target, "PASS" if ok else "FAIL"), flush=True)
 
 
 code = C.ensure_tools()

@@ -86,6 +86,12 @@ class Cluster:
         root_file = os.path.join(DIR, "pg", "pgroot")
         root = open(root_file).read().strip() if os.path.exists(root_file) else os.path.join(DIR, "pg")
         self.data, self.log = os.path.join(root, "data"), os.path.join(root, "server.log")
+        # A throwaway cluster acknowledges commits before their WAL is written
+        # (synchronous_commit = off, scripts/pgtmp.sh). An immediate restart then forgets
+        # transactions the dispatcher has already delivered, which no deployment allows;
+        # the storm's restarts need the durability production has.
+        subprocess.run(["psql", "-X", "-qAt", "-d", "postgres", "-c", "ALTER SYSTEM SET synchronous_commit = on",
+                        "-c", "SELECT pg_reload_conf()"], capture_output=True, check=True)
 
     def restart(self, mode):
         r = as_pg([PGBIN + "/pg_ctl", "-D", self.data, "-m", mode, "-w", "-t", "60", "-l", self.log, "restart"])

@@ -337,6 +337,15 @@ reaction tags_request(struct app *a, struct view *v, enum req r);
  * what succeeded and what failed and why; rows that succeeded are untagged. */
 reaction tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *base, int with_version, const char *id_prefix,
                    const char *verb);
+/* A bulk action without versions on the tagged rows, from the operator's note to the result:
+ * the note (the request's `field`; required or not), the confirmation of `what`, then
+ * tags_bulk_run. A cancel at either step changes nothing. */
+struct tags_bulk {
+    const char *prompt_title, *prompt, *field;
+    int required;
+    const char *confirm_title, *button, *verb, *path, *id_prefix;
+};
+reaction tags_bulk_confirm(struct app *a, struct view *v, const struct tags_bulk *b, const char *what);
 /* "{id1,id2,…}" for `= ANY($1::text[])` (ids are [a-z0-9_]); malloc'd */
 char *tags_array(const struct view *v);
 

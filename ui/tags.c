@@ -204,3 +204,17 @@ reaction tags_bulk_run(struct app *a, struct view *v, const char *path, json_t *
     return RX_RELOAD;
 }
 
+reaction tags_bulk_confirm(struct app *a, struct view *v, const struct tags_bulk *b, const char *what)
+{
+    char note[400] = "";
+    const char *lines[1] = { what };
+    if (!dlg_prompt(a, b->prompt_title, b->prompt, note, sizeof note, b->required) ||
+        !dlg_confirm(a, b->confirm_title, lines, 1, b->button)) {
+        app_status(a, 0, "%s canceled — nothing changed", b->verb);
+        return RX_HANDLED;
+    }
+    json_t *base = note[0] ? json_pack("{s:s}", b->field, note) : json_object();
+    reaction rx = tags_bulk_run(a, v, b->path, base, 0, b->id_prefix, b->verb);
+    json_decref(base);
+    return rx;
+}

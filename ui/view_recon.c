@@ -257,21 +257,12 @@ static const char *unavailable(struct app *a, struct view *v, enum req r)
 /* acknowledge every tagged break (POST /v1/recon/breaks/bulk-acknowledge) */
 static reaction ack_tagged(struct app *a, struct view *v)
 {
-    char l0[200], note[400] = "";
-    const char *lines[1] = { l0 };
-    if (!dlg_prompt(a, "Note for all", "why (required, goes to the audit log of each):", note, sizeof note, 1)) {
-        app_status(a, 0, "canceled — nothing changed");
-        return RX_HANDLED;
-    }
-    snprintf(l0, sizeof l0, "Acknowledge %d tagged breaks; each stays until its condition clears", v->tags.n);
-    if (!dlg_confirm(a, "Acknowledge tagged breaks?", lines, 1, "Acknowledge all")) {
-        app_status(a, 0, "canceled — nothing changed");
-        return RX_HANDLED;
-    }
-    json_t *base = json_pack("{s:s}", "note", note);
-    reaction rx = tags_bulk_run(a, v, "/v1/recon/breaks/bulk-acknowledge", base, 0, NULL, "acknowledge");
-    json_decref(base);
-    return rx;
+    static const struct tags_bulk b = { "Note for all", "why (required, goes to the audit log of each):", "note", 1,
+                                        "Acknowledge tagged breaks?", "Acknowledge all", "acknowledge",
+                                        "/v1/recon/breaks/bulk-acknowledge", NULL };
+    char what[200];
+    snprintf(what, sizeof what, "Acknowledge %d tagged breaks; each stays until its condition clears", v->tags.n);
+    return tags_bulk_confirm(a, v, &b, what);
 }
 
 static reaction request(struct app *a, struct view *v, enum req r)

@@ -353,21 +353,12 @@ static reaction retry(struct app *a, const char *id, const char *type, const cha
 /* retry every tagged delivery (POST /v1/webhook-deliveries/bulk-retry) */
 static reaction retry_tagged(struct app *a, struct view *v)
 {
-    char l0[200], reason[300] = "";
-    const char *lines[1] = { l0 };
-    if (!dlg_prompt(a, "Reason", "why (goes to the audit log of each):", reason, sizeof reason, 0)) {
-        app_status(a, 0, "retry canceled — nothing changed");
-        return RX_HANDLED;
-    }
-    snprintf(l0, sizeof l0, "Retry %d tagged deliveries now (one manual attempt each)", v->tags.n);
-    if (!dlg_confirm(a, "Retry tagged deliveries?", lines, 1, "Retry all")) {
-        app_status(a, 0, "retry canceled — nothing changed");
-        return RX_HANDLED;
-    }
-    json_t *base = reason[0] ? json_pack("{s:s}", "reason", reason) : json_object();
-    reaction rx = tags_bulk_run(a, v, "/v1/webhook-deliveries/bulk-retry", base, 0, "whd_", "retry");
-    json_decref(base);
-    return rx;
+    static const struct tags_bulk b = { "Reason", "why (goes to the audit log of each):", "reason", 0,
+                                        "Retry tagged deliveries?", "Retry all", "retry",
+                                        "/v1/webhook-deliveries/bulk-retry", "whd_" };
+    char what[200];
+    snprintf(what, sizeof what, "Retry %d tagged deliveries now (one manual attempt each)", v->tags.n);
+    return tags_bulk_confirm(a, v, &b, what);
 }
 
 static reaction dl_request(struct app *a, struct view *v, enum req r)
