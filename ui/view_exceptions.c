@@ -10,7 +10,10 @@
 #include <string.h>
 
 enum { C_PUB, C_SEV, C_SLA, C_TYPE, C_STATE, C_MERCHANT, C_AMOUNT, C_DEC, C_ASSIGNEE, C_OPENED,
-       C_VERSION, C_PAYPUB, C_PAYREF, C_MID };
+       C_VERSION, C_PAYPUB, C_PAYREF, C_MID,
+       /* the detail view's columns after EXC_SELECT's */
+       X_RAIL, X_NETWORK, X_RESOLUTION, X_NOTE, X_RESOLVED_BY, X_SLA_TEXT, X_OPENED_TEXT, X_DETAILS, X_TRANSFER,
+       X_BLOCK };
 
 #define EXC_SELECT \
     "SELECT e.public_id, e.severity, extract(epoch from e.sla_due)::bigint, e.type, e.state," \
@@ -455,7 +458,6 @@ static int one_load(struct app *a, struct view *v)
     e->sev = atoi(F(C_SEV));
     if (F(C_AMOUNT)[0]) fmt_amount(F(C_AMOUNT), atoi(F(C_DEC)), e->amount, sizeof e->amount);
     else snprintf(e->amount, sizeof e->amount, "-");
-    int b = C_MID + 1;
     doc_nl(d);
     doc_add(d, S_TITLE, " Exception %s  ", e->pub);
     doc_add(d, sev_style(e->sev), "%s", e->sev >= 1 && e->sev <= 4 ? SEVN[e->sev] : "?");
@@ -463,19 +465,19 @@ static int one_load(struct app *a, struct view *v)
     doc_add(d, !strcmp(e->state, "open") ? S_WARN : S_LABEL, "%s", e->state);
     doc_kv(d, "merchant", S_NORMAL, e->merchant);
     doc_kv(d, "amount", S_NORMAL, e->amount);
-    doc_kv(d, "rail", S_NORMAL, F(b));
+    doc_kv(d, "rail", S_NORMAL, F(X_RAIL));
     doc_kv(d, "payment", S_NORMAL, e->paypub[0] ? e->paypub : "-");
     doc_kv(d, "payment ref", S_NORMAL, F(C_PAYREF));
-    doc_kv(d, "transfer", S_DIM, F(b + 8));
-    doc_kv(d, "block", S_DIM, F(b + 9));
+    doc_kv(d, "transfer", S_DIM, F(X_TRANSFER));
+    doc_kv(d, "block", S_DIM, F(X_BLOCK));
     doc_kv(d, "assignee", S_NORMAL, e->assignee);
-    doc_kv(d, "opened", S_DIM, F(b + 6));
-    doc_kv(d, "sla due", atoll(F(C_SLA)) < time(NULL) ? S_OVERDUE : S_NORMAL, F(b + 5));
+    doc_kv(d, "opened", S_DIM, F(X_OPENED_TEXT));
+    doc_kv(d, "sla due", atoll(F(C_SLA)) < time(NULL) ? S_OVERDUE : S_NORMAL, F(X_SLA_TEXT));
     doc_kv(d, "version", S_DIM, e->version);
-    doc_kv(d, "resolution", S_NORMAL, F(b + 2));
-    doc_kv(d, "note", S_NORMAL, F(b + 3));
-    doc_kv(d, "resolved by", S_NORMAL, F(b + 4));
-    doc_kv(d, "details", S_DIM, F(b + 7));
+    doc_kv(d, "resolution", S_NORMAL, F(X_RESOLUTION));
+    doc_kv(d, "note", S_NORMAL, F(X_NOTE));
+    doc_kv(d, "resolved by", S_NORMAL, F(X_RESOLVED_BY));
+    doc_kv(d, "details", S_DIM, F(X_DETAILS));
     const char *const *res = exc_resolutions(e->type);
     char rs[300] = "";
     for (int i = 0; res && res[i]; i++) { strcat(rs, res[i]); if (res[i + 1]) strcat(rs, ", "); }

@@ -186,6 +186,17 @@ class WatcherKeys(str):
 
 
 # ---------------------------------------------------------------- raild
+def terminate(proc, timeout=15):
+    """stops a process this test started, by its PID: SIGTERM, then SIGKILL after `timeout` s"""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Raild:
     """A real `raild serve` on a free loopback port, stopped (and its log checked for
     sanitizer reports) when the test exits."""
@@ -246,13 +257,7 @@ class Raild:
         return self.proc.poll() is None
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         self.log.close()
         text = open(self.log_path, errors="replace").read()
         if SANITIZER_RE.search(text):

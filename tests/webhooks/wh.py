@@ -4,7 +4,7 @@ them (the dispatcher's input contract)."""
 import json, os, subprocess, sys, time, urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from rt import *  # noqa: F401,F403
-from rt import LOGDIR, RAILSIM, free_port, uniq, wait_for, sql, sql1, ok, SANITIZER_RE
+from rt import LOGDIR, RAILSIM, free_port, uniq, wait_for, sql, sql1, ok, terminate, SANITIZER_RE
 import atexit, signal
 
 
@@ -66,13 +66,7 @@ class Receiver:
         return {e["webhook_id"] for e in self.events()}
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         if self.proc:
             self.err.close()
             text = open(self.err_path, errors="replace").read()
