@@ -80,7 +80,8 @@ DISP=$!; PIDS+=($DISP)
 # attempted and rescheduled, as a running dispatcher would, before the clock starts — through
 # the 5 s first retry too, so no round also pays for thousands of refused connections
 for _ in $(seq 600); do
-  due=$(psql -X -At -c "SELECT count(*) FROM webhook_due WHERE next_attempt_at <= now() + interval '60 seconds'")
+  due=$(psql -X -At -c "SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending','in_flight')
+                        AND next_attempt_at <= now() + interval '60 seconds'")
   [ "$due" = 0 ] && break; sleep 0.5
 done
 echo "warm-up done (due deliveries left: $due)" >&2
