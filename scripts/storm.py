@@ -626,11 +626,6 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp, chain):
     count("a retrying delivery has its next attempt scheduled; a failed one its schedule run out or a 410",
           "SELECT count(*) FROM webhook_deliveries d WHERE d.merchant_id IN (%s) AND ((d.status = 'pending' AND"
           " d.next_attempt_at IS NULL) OR (d.status = 'failed' AND d.attempts = 0))" % mids)
-    count("the claim's queue (webhook_due) holds exactly the live deliveries, each as due as its delivery",
-          "SELECT count(*) FROM webhook_deliveries d FULL JOIN webhook_due q ON q.delivery_id = d.id"
-          " WHERE (d.id IS NULL) OR (d.status IN ('pending', 'in_flight') AND (q.delivery_id IS NULL"
-          " OR q.next_attempt_at <> d.next_attempt_at OR q.created_at <> d.created_at OR q.endpoint_id <> d.endpoint_id))"
-          " OR (d.status NOT IN ('pending', 'in_flight') AND q.delivery_id IS NOT NULL)")
 
     # the receivers' side
     bad_sig = unknown = body_diff = missing = 0

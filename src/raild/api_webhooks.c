@@ -410,8 +410,7 @@ static void ep_delete(struct req *q, struct resp *r)
         "WITH e AS (UPDATE webhook_endpoints SET status = 'deleted', deleted_at = now(), updated_at = now()"
         "           WHERE public_id = $1 RETURNING id)"
         " UPDATE webhook_deliveries d SET status = 'canceled', last_error = 'endpoint deleted', finished_at = now(),"
-        "   updated_at = now() FROM e, webhook_due w WHERE w.endpoint_id = e.id AND d.id = w.delivery_id"
-        "   AND d.created_at = w.created_at AND d.status = 'pending'", q->params[0]);
+        "   updated_at = now() FROM e WHERE d.endpoint_id = e.id AND d.status = 'pending'", q->params[0]);
     int failed = db_failed(res);
     const char *canceled = failed ? "0" : PQcmdTuples(res);
     json_t *after = json_pack("{ss ss}", "status", "deleted", "pending_canceled", canceled);
@@ -547,8 +546,7 @@ static void ops_set_enabled(struct req *q, struct resp *r, int enable)
             "WITH e AS (UPDATE webhook_endpoints SET status = 'disabled', disabled_reason = $2, disabled_at = now(),"
             "           disabled_by = $3, updated_at = now() WHERE id = $1 RETURNING id)"
             " UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled', finished_at = now(),"
-            "   updated_at = now() FROM e, webhook_due w WHERE w.endpoint_id = e.id AND d.id = w.delivery_id"
-            "   AND d.created_at = w.created_at AND d.status = 'pending'", id, why, q->who.name);
+            "   updated_at = now() FROM e WHERE d.endpoint_id = e.id AND d.status = 'pending'", id, why, q->who.name);
     }
     json_t *before = json_pack("{ss}", "status", st), *after = json_pack("{ss}", "status", enable ? "enabled" : "disabled");
     ops_finish(q, r, res, enable ? "webhook_endpoint.enable" : "webhook_endpoint.disable", reason, before, after);

@@ -409,10 +409,10 @@ static void harvest(struct disp *d)
  * execution skips parsing and planning. Parameters stay parameters.
  * Row re-checks on webhook_deliveries by id say "status NOT IN (the other statuses)" rather
  * than "status = 'in_flight'" / "IN ('pending','in_flight')": the equal form matches the
- * predicate of the partial index webhook_deliveries_due_endpoint (until 0076), and after a
- * quiet spell (statistics from a table with no due rows) the planner walked that whole index
- * for every batch instead of fetching the batch's rows by primary key — 30-900 ms a statement
- * behind a 20,000-delivery burst. The CHECK on status makes both forms mean the same. */
+ * predicate of the partial index webhook_deliveries_due_endpoint, and after a quiet spell
+ * (statistics from a table with no due rows) the planner walked that whole index for every
+ * batch instead of fetching the batch's rows by primary key — 30-900 ms a statement behind a
+ * 20,000-delivery burst. The CHECK on status makes both forms mean the same. */
 enum { ST_FANOUT, ST_CLAIM, ST_RECORD };
 static const char *const ST_NAMES[] = { "wh_fanout", "wh_claim", "wh_record" };
 
@@ -620,7 +620,7 @@ static void claim_send(struct disp *d, int want)
     snprintf(lease, sizeof lease, "%d", d->o->lease_s);
     char *ids, *room;
     claim_limits(d, &ids, &room);
-    /* per enabled endpoint with room: its oldest due deliveries (webhook_due, 0076),
+    /* per enabled endpoint with room: its oldest due deliveries (index webhook_deliveries_due_endpoint),
      * then the oldest of those overall; an endpoint without room is never scanned */
     d->claim_want = want;
     d->last_claim = util_now_ms();
@@ -635,14 +635,15 @@ static void claim_send(struct disp *d, int want)
         "                THEN t.used ELSE 0 END AS left_now"
         "        FROM webhook_endpoint_rate t JOIN webhook_endpoints en ON en.id = t.endpoint_id"
         "        WHERE en.rate_limit_per_s IS NOT NULL AND en.status = 'enabled'"
-        "          AND EXISTS (SELECT 1 FROM webhook_due q WHERE q.endpoint_id = en.id AND q.next_attempt_at <= now())"
+        "          AND EXISTS (SELECT 1 FROM webhook_deliveries w WHERE w.endpoint_id = en.id"
+        "                        AND w.status IN ('pending', 'in_flight') AND w.next_attempt_at <= now())"
         "        ORDER BY t.endpoint_id FOR UPDATE OF t),"
         " cand AS ("
         "  SELECT c.id, c.created_at, en.id AS ep FROM webhook_endpoints en LEFT JOIN rm ON rm.id = en.id"
         "  LEFT JOIN rl ON rl.endpoint_id = en.id"
-        "  CROSS JOIN LATERAL (SELECT q.delivery_id AS id, q.next_attempt_at, q.created_at FROM webhook_due q"
-        "     WHERE q.endpoint_id = en.id AND q.next_attempt_at <= now()"
-        "     ORDER BY q.next_attempt_at"
+        "  CROSS JOIN LATERAL (SELECT w.id, w.next_attempt_at, w.created_at FROM webhook_deliveries w"
+        "     WHERE w.endpoint_id = en.id AND w.status IN ('pending', 'in_flight') AND w.next_attempt_at <= now()"
+        "     ORDER BY w.next_attempt_at"
         "     LIMIT least(coalesce(rm.room, $4::int), CASE WHEN en.rate_limit_per_s IS NULL THEN $4::int"
         "                                                 ELSE greatest(coalesce(rl.left_now, 0), 0) END)) c"
         "  WHERE en.status = 'enabled' AND coalesce(rm.room, 1) > 0"
@@ -847,8 +848,7 @@ static void record_send(struct disp *d)
         "        RETURNING 1),"
         " g AS (UPDATE webhook_deliveries d SET status = 'failed', last_error = 'endpoint disabled: ' || dis.reason,"
         "         finished_at = now(), updated_at = now()"
-        "       FROM dis, webhook_due q WHERE q.endpoint_id = dis.id AND d.id = q.delivery_id"
-        "         AND d.created_at = q.created_at AND d.status = 'pending' RETURNING 1),"
+        "       FROM dis WHERE d.endpoint_id = dis.id AND d.status = 'pending' RETURNING 1),"
         /* the notices, to the merchant's other endpoints (fan-out skips exclude_endpoint) */
         " nt AS (SELECT 'evt_' || left(md5(random()::text || clock_timestamp()::text || k.kind || k.ref), 24) AS eid,"
         "               k.* FROM ("

@@ -51,14 +51,6 @@ ok(wait_for(lambda: delivery_counts(a["id"]).get("succeeded") == 3
                                                                              delivery_counts(b["id"])))
 stop_dispatcher(d)
 is_(delivery_counts(b["id"]), {"pending": 3}, "B's three are retrying")
-is_(sql("SELECT delivery_id FROM webhook_due ORDER BY 1"),
-    sql("SELECT id FROM webhook_deliveries WHERE status IN ('pending', 'in_flight') ORDER BY 1"),
-    "the claim's queue (webhook_due, 0076) holds exactly the live deliveries")
-# the dispatcher's backends have exited, so their statistics are in
-hot = sql("SELECT sum(n_tup_upd), sum(n_tup_hot_upd) FROM pg_stat_user_tables WHERE relname LIKE 'webhook_deliveries_p%'")[0]
-ok(int(hot[0]) >= 6 and int(hot[1]) >= 0.8 * int(hot[0]),
-   "the claim's and the record's updates of a delivery are HOT (%s of %s): no index names a column they change"
-   % (hot[1], hot[0]), hot)
 b_ids = sorted(r_[0] for r_ in sql("SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e"
                                    " ON e.id = d.endpoint_id WHERE e.public_id = :'p'", p=b["id"]))
 audit_n = sql1("SELECT count(*) FROM audit_log")
@@ -133,7 +125,6 @@ ok(wait_for(lambda: delivery_counts(b["id"]) == {"succeeded": 3}, timeout=30),
    "a delivery that survived its partition is delivered afterwards", delivery_counts(b["id"]))
 stop_dispatcher(d)
 ok(len(recv_b.unique_ids()) == 3, "the receiver has all three", recv_b.unique_ids())
-is_(sql1("SELECT count(*) FROM webhook_due"), "0", "nothing is due any more")
 r = maintain()
 ok(r.returncode == 0 and "created" in r.stdout, "a pass at the real time makes the missing partitions", r.stdout)
 st = status()
