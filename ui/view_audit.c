@@ -78,6 +78,10 @@ const struct view_ops audit_ops = {
     .load = grid_load, .draw = draw, .request = request, .command = command, .unavailable = unavailable,
 };
 
+/* the columns of one_load's query, in order */
+enum { A1_AT, A1_ACTOR, A1_ROLE, A1_ACTION, A1_OBJECT_TYPE, A1_OBJECT_ID, A1_REASON, A1_BEFORE,
+       A1_AFTER, A1_KEY_ID };
+
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
@@ -89,24 +93,24 @@ static int one_load(struct app *a, struct view *v)
     if (!r) return -1;
 #define F(i) PQgetvalue(r, 0, i)
     doc_nl(d);
-    doc_add(d, S_TITLE, " Audit entry %s  %s", v->target, F(3));
-    doc_kv(d, "when", S_NORMAL, F(0));
-    doc_kv(d, "actor", S_NORMAL, F(1));
-    doc_kv(d, "role", S_NORMAL, F(2));
-    doc_kv(d, "key id", S_DIM, F(9));
-    doc_kv(d, "object", S_NORMAL, F(4));
-    doc_kv(d, "object id", S_NORMAL, F(5));
-    doc_kv(d, "why", S_NORMAL, F(6));
+    doc_add(d, S_TITLE, " Audit entry %s  %s", v->target, F(A1_ACTION));
+    doc_kv(d, "when", S_NORMAL, F(A1_AT));
+    doc_kv(d, "actor", S_NORMAL, F(A1_ACTOR));
+    doc_kv(d, "role", S_NORMAL, F(A1_ROLE));
+    doc_kv(d, "key id", S_DIM, F(A1_KEY_ID));
+    doc_kv(d, "object", S_NORMAL, F(A1_OBJECT_TYPE));
+    doc_kv(d, "object id", S_NORMAL, F(A1_OBJECT_ID));
+    doc_kv(d, "why", S_NORMAL, F(A1_REASON));
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " Before");
     doc_nl(d);
-    doc_add(d, S_DIM, "%s", F(7)[0] ? F(7) : "  -");
+    doc_add(d, S_DIM, "%s", F(A1_BEFORE)[0] ? F(A1_BEFORE) : "  -");
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " After");
     doc_nl(d);
-    doc_add(d, S_NORMAL, "%s", F(8)[0] ? F(8) : "  -");
+    doc_add(d, S_NORMAL, "%s", F(A1_AFTER)[0] ? F(A1_AFTER) : "  -");
 #undef F
     PQclear(r);
     return 0;

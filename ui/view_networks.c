@@ -97,6 +97,10 @@ void nets_strip(struct app *a, char *out, size_t cap, int maxw, int *alarm)
     if (len && len + 1 < cap) strcat(out, " ");
 }
 
+/* the columns of load()'s query, in order */
+enum { N_NAME, N_KIND, N_CHAIN_ID, N_BLOCK_MS, N_RAILS, N_HEAD, N_FINAL, N_HEAD_AT, N_WATCHER,
+       N_RPC_HOST, N_CHECKPOINT, N_LAG, N_RANGE, N_REORGS, N_WHY, N_LAST_ERROR, N_LAST_ERROR_AT, N_RPC_ERRORS };
+
 static int load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
@@ -124,30 +128,30 @@ static int load(struct app *a, struct view *v)
 #define F(c) PQgetvalue(r, i, c)
         const struct net_info *n = NULL;
         for (int k = 0; k < a->nnets; k++)
-            if (!strcmp(a->nets[k].name, F(0))) n = &a->nets[k];
+            if (!strcmp(a->nets[k].name, F(N_NAME))) n = &a->nets[k];
         const char *flag = n ? net_flag(a, n) : NULL;
         doc_nl(d);
         doc_nl(d);
-        doc_add(d, S_TITLE, " %s", F(0));
-        doc_add(d, S_DIM, "  %s, chain id %s, a block every %s ms", F(1), F(2), F(3));
+        doc_add(d, S_TITLE, " %s", F(N_NAME));
+        doc_add(d, S_DIM, "  %s, chain id %s, a block every %s ms", F(N_KIND), F(N_CHAIN_ID), F(N_BLOCK_MS));
         if (flag) doc_add(d, S_STATUS_ERR, "  %s", flag);
-        doc_kv(d, "rails", S_NORMAL, F(4));
+        doc_kv(d, "rails", S_NORMAL, F(N_RAILS));
         char hf[160];
-        snprintf(hf, sizeof hf, "%s / %s   (head updated %s)", F(5), F(6), F(7));
+        snprintf(hf, sizeof hf, "%s / %s   (head updated %s)", F(N_HEAD), F(N_FINAL), F(N_HEAD_AT));
         doc_kv(d, "head / final", S_NORMAL, hf);
-        doc_kv(d, "watcher", !strcmp(F(8), "running") ? S_NORMAL : S_STATUS_ERR, F(8));
-        if (F(14)[0]) doc_kv(d, "why", S_STATUS_ERR, F(14));
-        if (strcmp(F(9), "-")) {   /* raild watches it: where it is and how */
-            doc_kv(d, "rpc host", S_DIM, F(9));
+        doc_kv(d, "watcher", !strcmp(F(N_WATCHER), "running") ? S_NORMAL : S_STATUS_ERR, F(N_WATCHER));
+        if (F(N_WHY)[0]) doc_kv(d, "why", S_STATUS_ERR, F(N_WHY));
+        if (strcmp(F(N_RPC_HOST), "-")) {   /* raild watches it: where it is and how */
+            doc_kv(d, "rpc host", S_DIM, F(N_RPC_HOST));
             char cp[200];
-            snprintf(cp, sizeof cp, "%s (lag %s blocks), range %s blocks, %s reorgs", F(10), F(11), F(12), F(13));
+            snprintf(cp, sizeof cp, "%s (lag %s blocks), range %s blocks, %s reorgs", F(N_CHECKPOINT), F(N_LAG), F(N_RANGE), F(N_REORGS));
             doc_kv(d, "checkpoint", S_NORMAL, cp);
         }
-        if (F(15)[0]) {
+        if (F(N_LAST_ERROR)[0]) {
             char le[400];
-            snprintf(le, sizeof le, "%s  %s", F(16), F(15));
+            snprintf(le, sizeof le, "%s  %s", F(N_LAST_ERROR_AT), F(N_LAST_ERROR));
             doc_kv(d, "last error", S_STATUS_ERR, le);
-            doc_kv(d, "errors", S_DIM, F(17));
+            doc_kv(d, "errors", S_DIM, F(N_RPC_ERRORS));
         }
 #undef F
     }

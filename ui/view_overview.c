@@ -51,6 +51,9 @@ static struct series *series_for(const char *metric, const char *subject, const 
 
 static int graph_cols(struct app *a) { return a->cols - 2 > OV_BINS_MAX / 2 ? OV_BINS_MAX / 2 : a->cols - 2; }
 
+/* the columns of load()'s query, in order */
+enum { O_METRIC, O_SUBJECT, O_BUCKET, O_BIN, O_SUM, O_MAX, O_LAST, O_LABEL, O_UPPER_S, O_AT };
+
 static int load(struct app *a, struct view *v)
 {
     (void)v;
@@ -93,20 +96,20 @@ static int load(struct app *a, struct view *v)
     if (!r) return -1;
     for (int i = 0; i < PQntuples(r); i++) {
 #define F(c) PQgetvalue(r, i, c)
-        if (!i) snprintf(ov.at, sizeof ov.at, "%s", F(9));
-        struct series *s = series_for(F(0), F(1), F(7));
-        int bin = atoi(F(3)), b = atoi(F(2));
+        if (!i) snprintf(ov.at, sizeof ov.at, "%s", F(O_AT));
+        struct series *s = series_for(F(O_METRIC), F(O_SUBJECT), F(O_LABEL));
+        int bin = atoi(F(O_BIN)), b = atoi(F(O_BUCKET));
         if (!s || bin < 0 || bin >= ov.nbins) continue;
         if (!strcmp(s->metric, "finality")) {
             if (b < 0 || b >= OV_BUCKETS) continue;
-            s->fin[b] += atoll(F(4));
-            s->fin_upper[b] = atof(F(8));
-            s->fin_n += atoll(F(4));
+            s->fin[b] += atoll(F(O_SUM));
+            s->fin_upper[b] = atof(F(O_UPPER_S));
+            s->fin_n += atoll(F(O_SUM));
             continue;
         }
-        s->sum[bin] = atoll(F(4));
-        s->mx[bin] = atoll(F(5));
-        s->last[bin] = atoll(F(6));
+        s->sum[bin] = atoll(F(O_SUM));
+        s->mx[bin] = atoll(F(O_MAX));
+        s->last[bin] = atoll(F(O_LAST));
         s->has[bin] = 1;
 #undef F
     }

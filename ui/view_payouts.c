@@ -257,6 +257,12 @@ static void section(struct doc *d, const char *title)
     doc_add(d, S_COLHEAD, " %s", title);
 }
 
+/* the columns of one_load's query, in order */
+enum { P1_PUB, P1_STATE, P1_KIND, P1_RAIL, P1_AMOUNT, P1_DECIMALS, P1_TO,
+       P1_REQUESTED_BY, P1_APPROVALS, P1_NEEDED, P1_ENV, P1_VERSION, P1_MERCHANT, P1_REASON,
+       P1_PAYMENT, P1_EXCEPTION, P1_NONCE, P1_TX, P1_BLOCK, P1_ERROR, P1_ATTEMPTS,
+       P1_FEE, P1_NETWORK, P1_CREATED, P1_SOURCE, P1_ID, P1_CONFIRMS };
+
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
@@ -279,43 +285,43 @@ static int one_load(struct app *a, struct view *v)
     if (!r) return -1;
 #define F(i) PQgetvalue(r, 0, i)
     char amount[64], dest[80], id[32];
-    fmt_amount(F(4), atoi(F(5)), amount, sizeof amount);
-    grouped_addr(F(6), dest, sizeof dest);
-    snprintf(g_one.pub, sizeof g_one.pub, "%s", F(0));
-    snprintf(g_one.state, sizeof g_one.state, "%s", F(1));
-    snprintf(g_one.kind, sizeof g_one.kind, "%s", F(2));
-    snprintf(g_one.rail, sizeof g_one.rail, "%s", F(3));
+    fmt_amount(F(P1_AMOUNT), atoi(F(P1_DECIMALS)), amount, sizeof amount);
+    grouped_addr(F(P1_TO), dest, sizeof dest);
+    snprintf(g_one.pub, sizeof g_one.pub, "%s", F(P1_PUB));
+    snprintf(g_one.state, sizeof g_one.state, "%s", F(P1_STATE));
+    snprintf(g_one.kind, sizeof g_one.kind, "%s", F(P1_KIND));
+    snprintf(g_one.rail, sizeof g_one.rail, "%s", F(P1_RAIL));
     snprintf(g_one.amount, sizeof g_one.amount, "%s", amount);
     with_asset(g_one.amount, sizeof g_one.amount, g_one.rail);
-    snprintf(g_one.to, sizeof g_one.to, "%s", F(6));
-    snprintf(g_one.req, sizeof g_one.req, "%s", F(7));
-    g_one.approvals = atoi(F(8));
-    g_one.needed = atoi(F(9));
-    snprintf(g_one.env, sizeof g_one.env, "%s", F(10));
-    snprintf(g_one.version, sizeof g_one.version, "%s", F(11));
-    snprintf(g_one.merchant, sizeof g_one.merchant, "%s", F(12));
-    snprintf(id, sizeof id, "%s", F(25));
+    snprintf(g_one.to, sizeof g_one.to, "%s", F(P1_TO));
+    snprintf(g_one.req, sizeof g_one.req, "%s", F(P1_REQUESTED_BY));
+    g_one.approvals = atoi(F(P1_APPROVALS));
+    g_one.needed = atoi(F(P1_NEEDED));
+    snprintf(g_one.env, sizeof g_one.env, "%s", F(P1_ENV));
+    snprintf(g_one.version, sizeof g_one.version, "%s", F(P1_VERSION));
+    snprintf(g_one.merchant, sizeof g_one.merchant, "%s", F(P1_MERCHANT));
+    snprintf(id, sizeof id, "%s", F(P1_ID));
     doc_nl(d);
-    doc_add(d, S_TITLE, " Payout %s  ", F(0));
-    doc_add(d, payout_style(F(1)), "%s", F(1));
-    doc_add(d, S_NORMAL, "  %s %s on %s", F(2), amount, F(3));
+    doc_add(d, S_TITLE, " Payout %s  ", F(P1_PUB));
+    doc_add(d, payout_style(F(P1_STATE)), "%s", F(P1_STATE));
+    doc_add(d, S_NORMAL, "  %s %s on %s", F(P1_KIND), amount, F(P1_RAIL));
     doc_kv(d, "destination", S_NORMAL, dest);
-    doc_kv(d, "merchant", S_NORMAL, F(12));
-    doc_kv(d, "reason", S_NORMAL, F(13));
-    doc_kv(d, "payment", S_NORMAL, F(14));
-    doc_kv(d, "exception", S_NORMAL, F(15));
-    doc_kv(d, "drawn from", S_DIM, F(24));
+    doc_kv(d, "merchant", S_NORMAL, F(P1_MERCHANT));
+    doc_kv(d, "reason", S_NORMAL, F(P1_REASON));
+    doc_kv(d, "payment", S_NORMAL, F(P1_PAYMENT));
+    doc_kv(d, "exception", S_NORMAL, F(P1_EXCEPTION));
+    doc_kv(d, "drawn from", S_DIM, F(P1_SOURCE));
     char appr[64];
-    snprintf(appr, sizeof appr, "%s of %s needed", F(8), F(9));
-    doc_kv(d, "requested by", S_NORMAL, F(7));
+    snprintf(appr, sizeof appr, "%s of %s needed", F(P1_APPROVALS), F(P1_NEEDED));
+    doc_kv(d, "requested by", S_NORMAL, F(P1_REQUESTED_BY));
     doc_kv(d, "approvals", g_one.approvals >= g_one.needed ? S_GOOD : S_WARN, appr);
-    doc_kv(d, "requested", S_DIM, F(23));
-    doc_kv(d, "nonce", S_NORMAL, F(16));
-    doc_kv(d, "transaction", S_NORMAL, F(17));
-    doc_kv(d, "block", S_NORMAL, F(18));
-    doc_kv(d, "confirmations", S_NORMAL, F(26));
-    doc_kv(d, "network fee", S_DIM, *F(21) ? F(21) : "");
-    doc_kv(d, "last error", S_BAD, F(19));
+    doc_kv(d, "requested", S_DIM, F(P1_CREATED));
+    doc_kv(d, "nonce", S_NORMAL, F(P1_NONCE));
+    doc_kv(d, "transaction", S_NORMAL, F(P1_TX));
+    doc_kv(d, "block", S_NORMAL, F(P1_BLOCK));
+    doc_kv(d, "confirmations", S_NORMAL, F(P1_CONFIRMS));
+    doc_kv(d, "network fee", S_DIM, *F(P1_FEE) ? F(P1_FEE) : "");
+    doc_kv(d, "last error", S_BAD, F(P1_ERROR));
 #undef F
     PQclear(r);
     section(d, "DECISIONS");

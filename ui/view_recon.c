@@ -323,6 +323,12 @@ static void side(struct doc *d, const char *label, const char *c, int hc, const 
     doc_add(d, hf ? S_BAD : S_NORMAL, "%s", *f ? f : "-");
 }
 
+/* the columns of one_load's query, in order */
+enum { B1_PUB, B1_CLASS, B1_SEV, B1_STATE, B1_MERCHANT, B1_ENV, B1_REF,
+       B1_PLANES, B1_C_STATUS, B1_C_AMOUNT, B1_C_UPDATED, B1_P_STATE, B1_P_PAYMENT, B1_P_PAYMENTS,
+       B1_P_AMOUNT, B1_P_FINALIZED, B1_F_TXNS, B1_F_AMOUNT, B1_F_REFUNDED, B1_FIRST_SEEN, B1_ACKED_BY,
+       B1_ACK_NOTE, B1_MATCHED_BY, B1_MATCH_NOTE, B1_EXCEPTION, B1_RESOLUTION, B1_FIELDS, B1_MID };
+
 static int one_load(struct app *a, struct view *v)
 {
     struct doc *d = &v->d;
@@ -343,46 +349,46 @@ static int one_load(struct app *a, struct view *v)
                         " LEFT JOIN exceptions e ON e.id = b.exception_id WHERE b.public_id = $1", &top);
     if (!r) return -1;
 #define F(i) PQgetvalue(r, 0, i)
-    snprintf(g_one[0], 128, "%s", F(0));
-    snprintf(g_one[1], 128, "%s", F(1));
-    snprintf(g_one[2], 128, "%s", F(3));
-    snprintf(g_one[3], 128, "%s", F(6));
-    snprintf(g_one[4], 128, "%s", F(24));
-    snprintf(g_one[5], 128, "%s", F(27));
-    int sev = atoi(F(2));
-    const char *fl = F(26);
+    snprintf(g_one[0], 128, "%s", F(B1_PUB));
+    snprintf(g_one[1], 128, "%s", F(B1_CLASS));
+    snprintf(g_one[2], 128, "%s", F(B1_STATE));
+    snprintf(g_one[3], 128, "%s", F(B1_REF));
+    snprintf(g_one[4], 128, "%s", F(B1_EXCEPTION));
+    snprintf(g_one[5], 128, "%s", F(B1_MID));
+    int sev = atoi(F(B1_SEV));
+    const char *fl = F(B1_FIELDS);
     doc_nl(d);
-    doc_add(d, S_TITLE, " Break %s  ", F(0));
+    doc_add(d, S_TITLE, " Break %s  ", F(B1_PUB));
     doc_add(d, sev_style(sev), "%s", sev >= 1 && sev <= 4 ? SEVN[sev] : "?");
-    doc_add(d, S_NORMAL, "  %s  %s", F(1), F(3));
-    doc_kv(d, "merchant", S_NORMAL, F(4));
-    doc_kv(d, "environment", S_NORMAL, F(5));
-    doc_kv(d, "reference", S_NORMAL, F(6));
-    doc_kv(d, "planes", S_NORMAL, F(7));
-    doc_kv(d, "first seen", S_DIM, F(19));
+    doc_add(d, S_NORMAL, "  %s  %s", F(B1_CLASS), F(B1_STATE));
+    doc_kv(d, "merchant", S_NORMAL, F(B1_MERCHANT));
+    doc_kv(d, "environment", S_NORMAL, F(B1_ENV));
+    doc_kv(d, "reference", S_NORMAL, F(B1_REF));
+    doc_kv(d, "planes", S_NORMAL, F(B1_PLANES));
+    doc_kv(d, "first seen", S_DIM, F(B1_FIRST_SEEN));
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_COLHEAD, "  %-14s%-26s%-34s%-20s", "", "COMMERCE", "PROVIDER", "FINANCE");
     char ca[64] = "", pa[64] = "", fa[64] = "", fr[64] = "", pp[128];
-    if (*F(9)) fmt_amount(F(9), RECON_DECIMALS, ca, sizeof ca);
-    if (*F(14)) fmt_amount(F(14), RECON_DECIMALS, pa, sizeof pa);
-    if (*F(17)) fmt_amount(F(17), RECON_DECIMALS, fa, sizeof fa);
-    if (*F(18)) fmt_amount(F(18), RECON_DECIMALS, fr, sizeof fr);
-    snprintf(pp, sizeof pp, "%s%s%s", F(13), *F(12) ? "  " : "", F(12));
-    side(d, "status", F(8), disagrees(fl, "c_status", NULL), F(11), disagrees(fl, "p_state", NULL), F(16),
+    if (*F(B1_C_AMOUNT)) fmt_amount(F(B1_C_AMOUNT), RECON_DECIMALS, ca, sizeof ca);
+    if (*F(B1_P_AMOUNT)) fmt_amount(F(B1_P_AMOUNT), RECON_DECIMALS, pa, sizeof pa);
+    if (*F(B1_F_AMOUNT)) fmt_amount(F(B1_F_AMOUNT), RECON_DECIMALS, fa, sizeof fa);
+    if (*F(B1_F_REFUNDED)) fmt_amount(F(B1_F_REFUNDED), RECON_DECIMALS, fr, sizeof fr);
+    snprintf(pp, sizeof pp, "%s%s%s", F(B1_P_PAYMENTS), *F(B1_P_PAYMENT) ? "  " : "", F(B1_P_PAYMENT));
+    side(d, "status", F(B1_C_STATUS), disagrees(fl, "c_status", NULL), F(B1_P_STATE), disagrees(fl, "p_state", NULL), F(B1_F_TXNS),
          disagrees(fl, "f_transactions", NULL));
     side(d, "amount", ca, disagrees(fl, "c_amount", NULL), pa, disagrees(fl, "p_amount", NULL), fa,
          disagrees(fl, "f_amount", NULL));
     side(d, "payments", "", 0, pp, disagrees(fl, "p_payments", NULL), "", 0);
-    side(d, "when", F(10), 0, F(15), 0, "", 0);
+    side(d, "when", F(B1_C_UPDATED), 0, F(B1_P_FINALIZED), 0, "", 0);
     side(d, "refunded", "", 0, "", 0, fr, 0);
     doc_nl(d);
-    doc_kv(d, "acknowledged", S_NORMAL, *F(20) ? F(20) : "");
-    doc_kv(d, "ack note", S_DIM, F(21));
-    doc_kv(d, "matched by", S_NORMAL, F(22));
-    doc_kv(d, "match note", S_DIM, F(23));
-    doc_kv(d, "exception", S_NORMAL, F(24));
-    doc_kv(d, "resolution", S_NORMAL, F(25));
+    doc_kv(d, "acknowledged", S_NORMAL, *F(B1_ACKED_BY) ? F(B1_ACKED_BY) : "");
+    doc_kv(d, "ack note", S_DIM, F(B1_ACK_NOTE));
+    doc_kv(d, "matched by", S_NORMAL, F(B1_MATCHED_BY));
+    doc_kv(d, "match note", S_DIM, F(B1_MATCH_NOTE));
+    doc_kv(d, "exception", S_NORMAL, F(B1_EXCEPTION));
+    doc_kv(d, "resolution", S_NORMAL, F(B1_RESOLUTION));
 #undef F
     PQclear(r);
     return doc_one_end(v, top);

@@ -415,6 +415,10 @@ const struct view_ops deliveries_ops = {
 };
 
 /* ------------------------------------------------------------------ one delivery */
+/* the columns of one_load's first query, in order */
+enum { W1_ID, W1_TYPE, W1_EVENT, W1_STATUS, W1_ATTEMPTS, W1_URL, W1_ENDPOINT, W1_CREATED,
+       W1_NEXT, W1_ERROR, W1_HTTP, W1_PAYLOAD, W1_TRIGGER, W1_OPERATOR };
+
 static char g_dl[4][400];   /* id, type, url, status of the delivery on screen */
 
 static int one_load(struct app *a, struct view *v)
@@ -430,28 +434,29 @@ static int one_load(struct app *a, struct view *v)
                         " JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.id = $1::bigint", &top);
     if (!r) return -1;
 #define F(i) PQgetvalue(r, 0, i)
-    snprintf(g_dl[0], 400, "%s", F(0));
-    snprintf(g_dl[1], 400, "%s", F(1));
-    snprintf(g_dl[2], 400, "%s", F(5));
-    snprintf(g_dl[3], 400, "%s", F(3));
+    snprintf(g_dl[0], 400, "%s", F(W1_ID));
+    snprintf(g_dl[1], 400, "%s", F(W1_TYPE));
+    snprintf(g_dl[2], 400, "%s", F(W1_URL));
+    snprintf(g_dl[3], 400, "%s", F(W1_STATUS));
     doc_nl(d);
-    doc_add(d, S_TITLE, " Delivery #%s  %s  ", F(0), F(1));
-    doc_add(d, !strcmp(F(3), "succeeded") ? S_GOOD : !strcmp(F(3), "failed") ? S_BAD : S_WARN, "%s", F(3));
-    doc_kv(d, "event id", S_NORMAL, F(2));
-    doc_kv(d, "endpoint", S_NORMAL, F(6));
-    doc_kv(d, "url", S_NORMAL, F(5));
-    doc_kv(d, "created", S_DIM, F(7));
-    doc_kv(d, "next attempt", S_DIM, F(8));
-    doc_kv(d, "attempts", S_NORMAL, F(4));
-    doc_kv(d, "last status", S_NORMAL, F(10));
-    doc_kv(d, "last error", S_BAD, F(9));
-    doc_kv(d, "trigger", S_DIM, F(12));
-    doc_kv(d, "operator", S_DIM, F(13));
+    doc_add(d, S_TITLE, " Delivery #%s  %s  ", F(W1_ID), F(W1_TYPE));
+    const char *st = F(W1_STATUS);
+    doc_add(d, !strcmp(st, "succeeded") ? S_GOOD : !strcmp(st, "failed") ? S_BAD : S_WARN, "%s", st);
+    doc_kv(d, "event id", S_NORMAL, F(W1_EVENT));
+    doc_kv(d, "endpoint", S_NORMAL, F(W1_ENDPOINT));
+    doc_kv(d, "url", S_NORMAL, F(W1_URL));
+    doc_kv(d, "created", S_DIM, F(W1_CREATED));
+    doc_kv(d, "next attempt", S_DIM, F(W1_NEXT));
+    doc_kv(d, "attempts", S_NORMAL, F(W1_ATTEMPTS));
+    doc_kv(d, "last status", S_NORMAL, F(W1_HTTP));
+    doc_kv(d, "last error", S_BAD, F(W1_ERROR));
+    doc_kv(d, "trigger", S_DIM, F(W1_TRIGGER));
+    doc_kv(d, "operator", S_DIM, F(W1_OPERATOR));
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " Body (the exact bytes signed and sent)");
     doc_nl(d);
-    doc_add(d, S_NORMAL, "  %s", F(11));
+    doc_add(d, S_NORMAL, "  %s", F(W1_PAYLOAD));
 #undef F
     PQclear(r);
     doc_nl(d);
