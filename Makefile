@@ -40,7 +40,11 @@ $(BUILD)/%.o: %.c
 
 # Migrations are embedded so `bin/raild migrate` works from any directory.
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
-build/gen/migrations.c: $(MIGRATIONS) scripts/embed_migrations.py
+# the list itself is a prerequisite too: a migration deleted (or renamed) changes no file
+# timestamp, and the binary would go on embedding it
+build/gen/migrations.list: FORCE
+	@mkdir -p $(@D); echo '$(MIGRATIONS)' | cmp -s - $@ || echo '$(MIGRATIONS)' >$@
+build/gen/migrations.c: $(MIGRATIONS) build/gen/migrations.list scripts/embed_migrations.py
 	@mkdir -p build/gen
 	@python3 scripts/embed_migrations.py $@
 
@@ -165,3 +169,6 @@ uninstall:
 # ui/README.md's key table, from the request table (tests/ui/90_readme_keys.py checks it)
 readme-keys: bin/railtop
 	@python3 -c 'import re,subprocess,sys; p="ui/README.md"; s=open(p).read(); t=subprocess.run(["bin/railtop","--keys-markdown"],capture_output=True,text=True,check=True).stdout; open(p,"w").write(re.sub(r"(?s)(<!-- keys:begin -->\n).*?(<!-- keys:end -->)", lambda m: m.group(1)+t+m.group(2), s))'
+
+.PHONY: FORCE
+FORCE:
