@@ -357,6 +357,9 @@ void doc_clear(struct doc *d);
  * " no WHAT<target>"), and load() returns -1. doc_one_end restores the position; returns 0. */
 PGresult *doc_one_begin(struct app *a, struct view *v, const char *what, const char *sql, int *top);
 int doc_one_end(struct view *v, int top);
+/* A detail view's plain fields: one "label  value" line each, the value from row 0 of r. */
+struct doc_field { const char *label; enum style st; int col; };
+void doc_fields(struct doc *d, PGresult *r, const struct doc_field *f, int n);
 void doc_add(struct doc *d, enum style st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void doc_nl(struct doc *d);
 void doc_kv(struct doc *d, const char *label, enum style st, const char *value);

@@ -26,6 +26,11 @@ PGresult *doc_one_begin(struct app *a, struct view *v, const char *what, const c
     return NULL;
 }
 
+void doc_fields(struct doc *d, PGresult *r, const struct doc_field *f, int n)
+{
+    for (int i = 0; i < n; i++) doc_kv(d, f[i].label, f[i].st, PQgetvalue(r, 0, f[i].col));
+}
+
 int doc_one_end(struct view *v, int top)
 {
     v->d.top = top;

@@ -94,13 +94,12 @@ static int one_load(struct app *a, struct view *v)
 #define F(i) PQgetvalue(r, 0, i)
     doc_nl(d);
     doc_add(d, S_TITLE, " Audit entry %s  %s", v->target, F(A1_ACTION));
-    doc_kv(d, "when", S_NORMAL, F(A1_AT));
-    doc_kv(d, "actor", S_NORMAL, F(A1_ACTOR));
-    doc_kv(d, "role", S_NORMAL, F(A1_ROLE));
-    doc_kv(d, "key id", S_DIM, F(A1_KEY_ID));
-    doc_kv(d, "object", S_NORMAL, F(A1_OBJECT_TYPE));
-    doc_kv(d, "object id", S_NORMAL, F(A1_OBJECT_ID));
-    doc_kv(d, "why", S_NORMAL, F(A1_REASON));
+    static const struct doc_field fields[] = {
+        { "when", S_NORMAL, A1_AT }, { "actor", S_NORMAL, A1_ACTOR }, { "role", S_NORMAL, A1_ROLE },
+        { "key id", S_DIM, A1_KEY_ID }, { "object", S_NORMAL, A1_OBJECT_TYPE },
+        { "object id", S_NORMAL, A1_OBJECT_ID }, { "why", S_NORMAL, A1_REASON },
+    };
+    doc_fields(d, r, fields, (int)(sizeof fields / sizeof fields[0]));
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " Before");

@@ -442,16 +442,13 @@ static int one_load(struct app *a, struct view *v)
     doc_add(d, S_TITLE, " Delivery #%s  %s  ", F(W1_ID), F(W1_TYPE));
     const char *st = F(W1_STATUS);
     doc_add(d, !strcmp(st, "succeeded") ? S_GOOD : !strcmp(st, "failed") ? S_BAD : S_WARN, "%s", st);
-    doc_kv(d, "event id", S_NORMAL, F(W1_EVENT));
-    doc_kv(d, "endpoint", S_NORMAL, F(W1_ENDPOINT));
-    doc_kv(d, "url", S_NORMAL, F(W1_URL));
-    doc_kv(d, "created", S_DIM, F(W1_CREATED));
-    doc_kv(d, "next attempt", S_DIM, F(W1_NEXT));
-    doc_kv(d, "attempts", S_NORMAL, F(W1_ATTEMPTS));
-    doc_kv(d, "last status", S_NORMAL, F(W1_HTTP));
-    doc_kv(d, "last error", S_BAD, F(W1_ERROR));
-    doc_kv(d, "trigger", S_DIM, F(W1_TRIGGER));
-    doc_kv(d, "operator", S_DIM, F(W1_OPERATOR));
+    static const struct doc_field fields[] = {
+        { "event id", S_NORMAL, W1_EVENT }, { "endpoint", S_NORMAL, W1_ENDPOINT }, { "url", S_NORMAL, W1_URL },
+        { "created", S_DIM, W1_CREATED }, { "next attempt", S_DIM, W1_NEXT }, { "attempts", S_NORMAL, W1_ATTEMPTS },
+        { "last status", S_NORMAL, W1_HTTP }, { "last error", S_BAD, W1_ERROR }, { "trigger", S_DIM, W1_TRIGGER },
+        { "operator", S_DIM, W1_OPERATOR },
+    };
+    doc_fields(d, r, fields, (int)(sizeof fields / sizeof fields[0]));
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " Body (the exact bytes signed and sent)");
