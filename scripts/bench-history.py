@@ -11,7 +11,7 @@ receiver`, timed in rounds of HIST_EVENTS deliveries —
      deliveries at the receiver during that round against the longest in the rounds before.
 Targets (issue 13 §2): the full-table rate within 10 % of the empty one; the drop <= 1 s
 without blocking deliveries."""
-import json, os, statistics, subprocess, sys, threading, time, urllib.request
+import atexit, json, os, statistics, subprocess, sys, threading, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import ROOT, log, row, rt  # noqa: E402
 
@@ -53,6 +53,8 @@ recv = subprocess.Popen([rt.RAILSIM, "receiver", "--listen", "127.0.0.1:%d" % rp
 disp_log = open(os.path.join(rt.LOGDIR, "bench-history-dispatch.log"), "w")
 disp = subprocess.Popen([rt.RAILD, "dispatch", "--per-endpoint", str(CONNS)], stdout=disp_log,
                         stderr=subprocess.STDOUT, env=dict(os.environ, PGUSER="railtop_app"))
+atexit.register(rt.terminate, disp)     # also when the benchmark fails half-way
+atexit.register(rt.terminate, recv)
 
 
 def accepted():
