@@ -11,9 +11,10 @@ receiver`, timed in rounds of HIST_EVENTS deliveries —
      deliveries at the receiver during that round against the longest in the rounds before.
 Targets (issue 13 §2): the full-table rate within 10 % of the empty one; the drop <= 1 s
 without blocking deliveries."""
-import atexit, json, os, statistics, subprocess, sys, threading, time, urllib.request
+import atexit, os, statistics, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import ROOT, log, row, rt  # noqa: E402
+from wh import Receiver  # noqa: E402
 
 EVENTS = int(os.environ.get("HIST_EVENTS", "10000"))
 ROUNDS = int(os.environ.get("HIST_ROUNDS", "3"))
@@ -24,10 +25,8 @@ os.environ["RAILD_WEBHOOK_ALLOW_NETS"] = "127.0.0.0/8"
 
 
 def psql(q, **kw):
-    args = ["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1"]
-    for k, v in kw.items():
-        args += ["-v", "%s=%s" % (k, v)]
-    return subprocess.run(args, input=q, capture_output=True, text=True, check=True).stdout.strip()
+    """the first value `q` returns ("" when it returns none), through the test kit's psql"""
+    return rt.sql1(q, **kw) or ""
 
 
 # ---------------------------------------------------------------- a gateway of its own
@@ -43,33 +42,18 @@ srv = rt.Raild("--no-dispatch", "--no-history", name="bench-history-api")
 st, ep, _ = srv.call("POST", "/v1/webhook-endpoints", key=mkey, body={"url": "http://127.0.0.1:%d/hook" % rport})
 assert st == 201, ep
 srv.stop()
-secret = os.path.join(rt.LOGDIR, "bench-history.secret")
-with open(os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-    f.write(ep["secret"] + "\n")
 epid = psql("SELECT id FROM webhook_endpoints WHERE public_id = :'p'", p=ep["id"])
-recv_log = open(os.path.join(rt.LOGDIR, "bench-history-receiver.log"), "w")
-recv = subprocess.Popen([rt.RAILSIM, "receiver", "--listen", "127.0.0.1:%d" % rport, "--secret-file", secret],
-                        stdout=recv_log, stderr=subprocess.STDOUT)
+recv = Receiver([ep["secret"]], port=rport)     # railsim receiver; its secret in a 600 file
 disp_log = open(os.path.join(rt.LOGDIR, "bench-history-dispatch.log"), "w")
 disp = subprocess.Popen([rt.RAILD, "dispatch", "--per-endpoint", str(CONNS)], stdout=disp_log,
                         stderr=subprocess.STDOUT, env=dict(os.environ, PGUSER="railtop_app"))
 atexit.register(rt.terminate, disp)     # also when the benchmark fails half-way
-atexit.register(rt.terminate, recv)
 
 
 def accepted():
-    with urllib.request.urlopen("http://127.0.0.1:%d/_stats" % rport, timeout=5) as r:
-        return json.loads(r.read())["accepted"]
+    return recv.stats()["accepted"]
 
 
-def up():
-    try:
-        return accepted() is not None
-    except OSError:
-        return False
-
-
-assert rt.wait_for(up, timeout=10), "the receiver did not start"
 tag = [0]
 
 
@@ -179,10 +163,8 @@ drop_ms = None
 gone = psql("SELECT to_regclass(:'p') IS NULL", p=old) == "t"
 log("drop of %s (%d rows) during a round: %s" % (old, in_part, drop.get("out", "").strip().replace("\n", "; ")))
 
-disp.terminate()
-disp.wait()
-recv.terminate()
-recv.wait()
+rt.terminate(disp)
+recv.stop()
 # the drop's own time is in the CLI's log line on stderr (history.partition ... ms=N)
 for line in drop.get("out", "").splitlines():
     if "action=dropped" in line and "partition=%s" % old in line:

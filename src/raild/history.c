@@ -27,12 +27,9 @@ int history_parse_keep(const char *s)
     return (int)d;
 }
 
-/* Logs (and prints) one result row of a history_* function: action, partition, rows. */
-static void report(FILE *out, const char *tbl, PGresult *r, int i, int *created, int *dropped, long long ms)
+/* Logs (and prints) one thing a pass did: action, partition, rows. */
+static void report(FILE *out, const char *tbl, const char *act, const char *part, const char *rows, long long ms)
 {
-    const char *act = PQgetvalue(r, i, 0), *part = PQgetvalue(r, i, 1), *rows = PQgetvalue(r, i, 2);
-    *created += !strcmp(act, "created");
-    *dropped += !strcmp(act, "dropped");
     int deferred = strstr(act, "deferred") != NULL;
     log_event(deferred ? LOG_WARN : LOG_INFO, deferred ? "history.deferred" : "history.partition",
               "table=%s action=%s partition=%s rows=%s ms=%lld", tbl, act, *part ? part : "-", *rows ? rows : "-", ms);
@@ -46,7 +43,12 @@ static int step(PGconn *db, FILE *out, const char *tbl, const char *sql, const c
     long long t0 = util_now_ms();
     PGresult *r = b ? db_q(db, sql, a, b, now) : db_q(db, sql, a, now);
     if (db_failed(r)) { PQclear(r); return -1; }
-    for (int i = 0; i < PQntuples(r); i++) report(out, tbl, r, i, created, dropped, util_now_ms() - t0);
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *act = PQgetvalue(r, i, 0);
+        *created += !strcmp(act, "created");
+        *dropped += !strcmp(act, "dropped");
+        report(out, tbl, act, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), util_now_ms() - t0);
+    }
     PQclear(r);
     return 0;
 }
@@ -76,10 +78,7 @@ int history_pass(PGconn *db, const char *now, FILE *out)
     for (int i = 0; !rc && i < PQntuples(t); i++) {
         char *n = db_val(db, "SELECT history_prune_default($1, $2::timestamptz)", PQgetvalue(t, i, 0), clock);
         if (!n) { rc = -1; break; }
-        if (strcmp(n, "0")) {
-            log_info("history.pruned", "table=%s rows=%s", PQgetvalue(t, i, 0), n);
-            if (out) fprintf(out, "%-24s %-16s %-36s %s\n", PQgetvalue(t, i, 0), "pruned", "(default partition)", n);
-        }
+        if (strcmp(n, "0")) report(out, PQgetvalue(t, i, 0), "pruned", "(default partition)", n, 0);
         free(n);
     }
     PQclear(x);

@@ -1,13 +1,14 @@
 /* history — partitioned, retained history tables (DESIGN §8.4, migration 0075).
- * The database does the work (history_maintain: partitions created ahead, whole partitions
- * dropped past retention, live rows kept); this module runs it: the "history" worker of
+ * The database does the work (history_create_ahead, history_drop_partition,
+ * history_prune_default: partitions created ahead, whole partitions dropped past retention,
+ * live rows kept); this module runs it, one step per transaction: the "history" worker of
  * `raild serve` (one copy at a time, an advisory lock only railtop_app can take) and the
  * `raild admin maintain-history | set-retention | list-history` commands. */
 #ifndef RAILD_HISTORY_H
 #define RAILD_HISTORY_H
 #include <libpq-fe.h>
 
-/* One pass of history_maintain at `now` (RFC 3339, or NULL for the database's now()).
+/* One maintenance pass at `now` (RFC 3339, or NULL for the database's now()).
  * Each action is logged; when `out` is set it is also printed there. Returns the number of
  * partitions dropped (>= 0), or -1 (message in the connection). */
 int history_pass(PGconn *db, const char *now, FILE *out);
