@@ -176,6 +176,16 @@ ok('raild_history_partitions_ahead{table="change_log"}' in metrics and "raild_hi
    and 'raild_history_default_rows{table="webhook_deliveries"} 0' in metrics, "/metrics shows history", metrics[-1500:])
 srv.stop()
 ok("event=history.partition" in open(srv.log_path).read(), "the worker logs what it made")
+for bad in ("soon", "0", "86401", "-5"):      # a bad interval is named in the log, the default used
+    os.environ["RAILD_HISTORY_INTERVAL_S"] = bad
+    srv = Raild("--no-dispatch")
+    del os.environ["RAILD_HISTORY_INTERVAL_S"]
+    ok(wait_for(lambda: "event=history.start interval_s=3600" in open(srv.log_path).read(), timeout=10),
+       "RAILD_HISTORY_INTERVAL_S=%s: the worker keeps the default" % bad)
+    srv.stop()
+    log = open(srv.log_path).read()
+    ok('event=history.bad_interval name=RAILD_HISTORY_INTERVAL_S value="%s"' % bad in log,
+       "RAILD_HISTORY_INTERVAL_S=%s is named in the log" % bad, log[-800:])
 
 # ---- set-retention: a table of bad input, nothing changed
 before = sql("SELECT * FROM history_tables ORDER BY tbl")
