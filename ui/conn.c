@@ -131,11 +131,12 @@ void conn_poll_changes(struct app *a)
 {
     char last[32];
     snprintf(last, sizeof last, "%lld", a->change_id);
+    enum { CH_ID, CH_TABLE };
     PGresult *r = cq(a, "SELECT id, tbl FROM change_log WHERE id > $1::bigint ORDER BY id LIMIT 1000", last);
     if (!r) return;
     for (int i = 0; i < PQntuples(r); i++) {
-        a->change_id = atoll(PQgetvalue(r, i, 0));
-        note_change(a, PQgetvalue(r, i, 1));
+        a->change_id = atoll(PQgetvalue(r, i, CH_ID));
+        note_change(a, PQgetvalue(r, i, CH_TABLE));
     }
     PQclear(r);
 }

@@ -11,6 +11,7 @@ int search_payment(struct app *a, const char *title, const char *mid, char *out,
 {
     char q[200] = "";
     if (!dlg_prompt(a, title, "payment id (pay_…) or merchant reference:", q, sizeof q, 1)) return 0;
+    enum { SR_ID, SR_REFERENCE, SR_STATE, SR_MERCHANT };
     PGresult *r = mid && mid[0]
         ? cq(a, "SELECT p.public_id, p.reference, p.state, m.name FROM payments p JOIN merchants m ON m.id = p.merchant_id"
                 " WHERE p.environment = $2 AND ((p.merchant_id = $3::bigint AND p.reference = $1) OR p.public_id = $1)"
@@ -25,8 +26,8 @@ int search_payment(struct app *a, const char *title, const char *mid, char *out,
         char items[9][200];
         const char *ptr[9];
         for (int i = 0; i < n_; i++) {
-            snprintf(items[i], sizeof items[i], "%s  %s  %s  %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                     PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
+            snprintf(items[i], sizeof items[i], "%s  %s  %s  %s", PQgetvalue(r, i, SR_ID), PQgetvalue(r, i, SR_REFERENCE),
+                     PQgetvalue(r, i, SR_STATE), PQgetvalue(r, i, SR_MERCHANT));
             ptr[i] = items[i];
         }
         pick = dlg_menu(a, "Which payment?", ptr, n_);

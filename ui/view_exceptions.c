@@ -160,6 +160,7 @@ static reaction call(struct app *a, const char *what, struct exc *e, const char 
  * rail (Tron, another token: the decision is recorded only), -1 canceled. */
 static int refund_destination(struct app *a, const struct exc *e, char *to, size_t ton, char *amt, size_t amtn)
 {
+    enum { RD_KIND, RD_PAYER, RD_TOKEN_OK };
     PGresult *r = cq(a, "SELECT coalesce(n.address_kind, ''), coalesce(t.from_address, (SELECT c.from_address"
                         "  FROM chain_transfers c WHERE c.payment_id = e.payment_id AND c.counted ORDER BY c.id DESC"
                         "  LIMIT 1), ''), t.id IS NULL OR EXISTS (SELECT 1 FROM rails x WHERE x.network = t.network"
@@ -170,11 +171,11 @@ static int refund_destination(struct app *a, const struct exc *e, char *to, size
                         "  (SELECT x.network FROM rails x WHERE x.id = p.rail AND x.environment = p.environment))"
                         " WHERE e.public_id = $1", e->pub);
     if (!r) return -1;
-    int evm = PQntuples(r) && !strcmp(PQgetvalue(r, 0, 0), "evm") && PQgetvalue(r, 0, 2)[0] == 't';
+    int evm = PQntuples(r) && !strcmp(PQgetvalue(r, 0, RD_KIND), "evm") && PQgetvalue(r, 0, RD_TOKEN_OK)[0] == 't';
     char label[300];
-    snprintf(label, sizeof label, "payer's address%s%s", PQntuples(r) && PQgetvalue(r, 0, 1)[0]
-             ? " (suggestion only: it came from " : "", PQntuples(r) ? PQgetvalue(r, 0, 1) : "");
-    if (PQntuples(r) && PQgetvalue(r, 0, 1)[0]) strncat(label, ")", sizeof label - strlen(label) - 1);
+    snprintf(label, sizeof label, "payer's address%s%s", PQntuples(r) && PQgetvalue(r, 0, RD_PAYER)[0]
+             ? " (suggestion only: it came from " : "", PQntuples(r) ? PQgetvalue(r, 0, RD_PAYER) : "");
+    if (PQntuples(r) && PQgetvalue(r, 0, RD_PAYER)[0]) strncat(label, ")", sizeof label - strlen(label) - 1);
     PQclear(r);
     if (!evm) return 0;
     if (!dlg_prompt(a, "Refund to", label, to, ton, 1)) return -1;
@@ -271,6 +272,7 @@ static int tagged_summary(struct app *a, struct view *v, struct tagged *t)
 {
     char *arr = tags_array(v);
     if (!arr) return -1;
+    enum { TS_COUNT, TS_TYPES, TS_TOTAL, TS_LIVE, TS_OPEN, TS_ASSET };
     PGresult *r = cq(a, "SELECT count(*), coalesce(string_agg(DISTINCT e.type, ','), ''),"
                         " coalesce(sum(e.amount / power(10::numeric, coalesce(r.decimals, 0))), 0)::numeric(40,2)::text,"
                         " count(*) FILTER (WHERE e.state IN ('open','claimed')), count(*) FILTER (WHERE e.state = 'open'),"
@@ -279,12 +281,12 @@ static int tagged_summary(struct app *a, struct view *v, struct tagged *t)
                         " WHERE e.public_id = ANY($1::text[])", arr);
     free(arr);
     if (!r) return -1;
-    t->n = atoi(PQgetvalue(r, 0, 0));
-    snprintf(t->types, sizeof t->types, "%s", PQgetvalue(r, 0, 1));
-    snprintf(t->total, sizeof t->total, "%s", PQgetvalue(r, 0, 2));
-    t->live = atoi(PQgetvalue(r, 0, 3));
-    t->open = atoi(PQgetvalue(r, 0, 4));
-    snprintf(t->asset, sizeof t->asset, "%s", PQgetvalue(r, 0, 5)[0] ? PQgetvalue(r, 0, 5) : "USDT");
+    t->n = atoi(PQgetvalue(r, 0, TS_COUNT));
+    snprintf(t->types, sizeof t->types, "%s", PQgetvalue(r, 0, TS_TYPES));
+    snprintf(t->total, sizeof t->total, "%s", PQgetvalue(r, 0, TS_TOTAL));
+    t->live = atoi(PQgetvalue(r, 0, TS_LIVE));
+    t->open = atoi(PQgetvalue(r, 0, TS_OPEN));
+    snprintf(t->asset, sizeof t->asset, "%s", PQgetvalue(r, 0, TS_ASSET)[0] ? PQgetvalue(r, 0, TS_ASSET) : "USDT");
     PQclear(r);
     return 0;
 }
@@ -487,13 +489,14 @@ static int one_load(struct app *a, struct view *v)
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " History (audit log)");
+    enum { AH_AT, AH_ACTOR, AH_ROLE, AH_ACTION, AH_REASON };
     r = cq(a, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), actor, role, action, coalesce(reason, '')"
               " FROM audit_log WHERE object_type = 'exception' AND object_id = $1 ORDER BY id DESC LIMIT 30", v->target);
     for (int i = 0; r && i < PQntuples(r); i++) {
         doc_nl(d);
-        doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, 0));
-        doc_add(d, S_NORMAL, "%-16s %-8s %-22s %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-                PQgetvalue(r, i, 4));
+        doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, AH_AT));
+        doc_add(d, S_NORMAL, "%-16s %-8s %-22s %s", PQgetvalue(r, i, AH_ACTOR), PQgetvalue(r, i, AH_ROLE), PQgetvalue(r, i, AH_ACTION),
+                PQgetvalue(r, i, AH_REASON));
     }
     if (r && !PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no operator actions yet"); }
     if (r) PQclear(r);

@@ -15,6 +15,7 @@ void nets_load(struct app *a)
     const char *env = a->cfg.env[0] ? a->cfg.env : a->who.env;
     a->nets_dirty = 0;
     a->nets_loaded_at = now_ms();
+    enum { NI_NAME, NI_RAILS, NI_STATE, NI_HEAD, NI_FINALIZED, NI_LAG, NI_AGE_MS, NI_BLOCK_MS, NI_RPC_ERROR };
     PGresult *r = cq(a, "SELECT n.name, coalesce((SELECT string_agg(split_part(id, ':', 1), ',' ORDER BY id) FROM rails"
                         "   WHERE network = n.name AND environment = n.environment), ''),"
                         " coalesce(w.state, ''), coalesce(h.head, -1), coalesce(h.finalized, -1),"
@@ -29,15 +30,15 @@ void nets_load(struct app *a)
     if (!r) return;
     for (int i = 0; i < PQntuples(r) && a->nnets < NETS_MAX; i++) {
         struct net_info *n = &a->nets[a->nnets++];
-        snprintf(n->name, sizeof n->name, "%s", PQgetvalue(r, i, 0));
-        snprintf(n->rail, sizeof n->rail, "%s", PQgetvalue(r, i, 1));
-        snprintf(n->state, sizeof n->state, "%s", PQgetvalue(r, i, 2));
-        n->head = atoll(PQgetvalue(r, i, 3));
-        n->fin = atoll(PQgetvalue(r, i, 4));
-        n->lag = atoll(PQgetvalue(r, i, 5));
-        n->age_ms = atoll(PQgetvalue(r, i, 6));
-        n->block_ms = atoi(PQgetvalue(r, i, 7));
-        n->rpc_error = PQgetvalue(r, i, 8)[0] == 't';
+        snprintf(n->name, sizeof n->name, "%s", PQgetvalue(r, i, NI_NAME));
+        snprintf(n->rail, sizeof n->rail, "%s", PQgetvalue(r, i, NI_RAILS));
+        snprintf(n->state, sizeof n->state, "%s", PQgetvalue(r, i, NI_STATE));
+        n->head = atoll(PQgetvalue(r, i, NI_HEAD));
+        n->fin = atoll(PQgetvalue(r, i, NI_FINALIZED));
+        n->lag = atoll(PQgetvalue(r, i, NI_LAG));
+        n->age_ms = atoll(PQgetvalue(r, i, NI_AGE_MS));
+        n->block_ms = atoi(PQgetvalue(r, i, NI_BLOCK_MS));
+        n->rpc_error = PQgetvalue(r, i, NI_RPC_ERROR)[0] == 't';
     }
     PQclear(r);
 }

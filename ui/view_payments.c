@@ -115,6 +115,7 @@ static void load_counts(struct app *a, struct view *v)
     const char *env = view_arg(v, "env") ? view_arg(v, "env") : a->cfg.env;
     char since[24];
     if (since_epoch(view_arg(v, "since") ? view_arg(v, "since") : "today", since, sizeof since)) since_epoch("today", since, sizeof since);
+    enum { SC_STATE, SC_COUNT };
     PGresult *r = cq(a, "SELECT s, CASE WHEN n <= 4 THEN (SELECT count(*) FROM payments p WHERE p.environment = $1 AND p.state = s)"
                         " ELSE (SELECT count(*) FROM payments p WHERE p.environment = $1 AND p.state = s"
                         "   AND p.state IN ('finalized', 'expired', 'canceled')"
@@ -123,7 +124,7 @@ static void load_counts(struct app *a, struct view *v)
                         "'expired','canceled']) WITH ORDINALITY AS t(s, n) ORDER BY n",
                      env, since);
     g_counts_ok = r != NULL;
-    for (int i = 0; r && i < PQntuples(r) && i < 7; i++) g_counts[i] = atoll(PQgetvalue(r, i, 1));
+    for (int i = 0; r && i < PQntuples(r) && i < 7; i++) g_counts[i] = atoll(PQgetvalue(r, i, SC_COUNT));
     if (r) PQclear(r);
 }
 

@@ -325,48 +325,52 @@ static int one_load(struct app *a, struct view *v)
 #undef F
     PQclear(r);
     section(d, "DECISIONS");
+    enum { DC_AT, DC_KEY, DC_DECISION, DC_NOTE };
     if ((r = cq(a, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), key_name, decision, note FROM payout_approvals"
                    " WHERE payout_id = $1::bigint ORDER BY id", id))) {
         for (int i = 0; i < PQntuples(r); i++) {
             doc_nl(d);
-            doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, 0));
-            doc_add(d, !strcmp(PQgetvalue(r, i, 2), "approve") ? S_GOOD : S_BAD, "%-8s", PQgetvalue(r, i, 2));
-            doc_add(d, S_NORMAL, " %s: %s", PQgetvalue(r, i, 1), PQgetvalue(r, i, 3));
+            doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, DC_AT));
+            doc_add(d, !strcmp(PQgetvalue(r, i, DC_DECISION), "approve") ? S_GOOD : S_BAD, "%-8s", PQgetvalue(r, i, DC_DECISION));
+            doc_add(d, S_NORMAL, " %s: %s", PQgetvalue(r, i, DC_KEY), PQgetvalue(r, i, DC_NOTE));
         }
         PQclear(r);
     }
     section(d, "TIMELINE");
+    enum { TL_AT, TL_FROM, TL_TO, TL_ACTOR, TL_NOTE };
     if ((r = cq(a, "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS'), coalesce(from_state, ''), to_state, actor,"
                    " coalesce(data->>'note', data->>'reason', data->>'tx_hash', '') FROM payout_events"
                    " WHERE payout_id = $1::bigint ORDER BY id", id))) {
         for (int i = 0; i < PQntuples(r); i++) {
             doc_nl(d);
-            doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, 0));
-            doc_add(d, payout_style(PQgetvalue(r, i, 2)), "%-10s", PQgetvalue(r, i, 2));
-            doc_add(d, S_NORMAL, " %s  %s", PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+            doc_add(d, S_DIM, "  %s  ", PQgetvalue(r, i, TL_AT));
+            doc_add(d, payout_style(PQgetvalue(r, i, TL_TO)), "%-10s", PQgetvalue(r, i, TL_TO));
+            doc_add(d, S_NORMAL, " %s  %s", PQgetvalue(r, i, TL_ACTOR), PQgetvalue(r, i, TL_NOTE));
         }
         PQclear(r);
     }
     section(d, "TRANSACTIONS");
+    enum { TX_HASH, TX_NONCE, TX_STATE, TX_MAX_FEE, TX_SENDS, TX_ERROR };
     if ((r = cq(a, "SELECT tx_hash, nonce, state, max_fee_per_gas::text, sends, coalesce(last_error, '')"
                    " FROM payout_transactions WHERE payout_id = $1::bigint ORDER BY id", id))) {
         for (int i = 0; i < PQntuples(r); i++) {
             doc_nl(d);
-            doc_add(d, S_NORMAL, "  %s  nonce %s  ", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
-            doc_add(d, !strcmp(PQgetvalue(r, i, 2), "mined") ? S_GOOD : S_DIM, "%-9s", PQgetvalue(r, i, 2));
-            doc_add(d, S_DIM, " max fee %s wei/gas, sent %s×  %s", PQgetvalue(r, i, 3), PQgetvalue(r, i, 4),
-                    PQgetvalue(r, i, 5));
+            doc_add(d, S_NORMAL, "  %s  nonce %s  ", PQgetvalue(r, i, TX_HASH), PQgetvalue(r, i, TX_NONCE));
+            doc_add(d, !strcmp(PQgetvalue(r, i, TX_STATE), "mined") ? S_GOOD : S_DIM, "%-9s", PQgetvalue(r, i, TX_STATE));
+            doc_add(d, S_DIM, " max fee %s wei/gas, sent %s×  %s", PQgetvalue(r, i, TX_MAX_FEE), PQgetvalue(r, i, TX_SENDS),
+                    PQgetvalue(r, i, TX_ERROR));
         }
         PQclear(r);
     }
     section(d, "LEDGER");
+    enum { LG_KIND, LG_ACCOUNT, LG_SIDE, LG_AMOUNT };
     if ((r = cq(a, "SELECT t.kind, a.code, p.side, p.amount::text FROM ledger_transactions t"
                    " JOIN ledger_postings p ON p.txn_id = t.id JOIN ledger_accounts a ON a.id = p.account_id"
                    " WHERE t.source_type = 'payout' AND t.source_id = $1::bigint ORDER BY p.id", id))) {
         for (int i = 0; i < PQntuples(r); i++) {
             doc_nl(d);
-            doc_add(d, S_NORMAL, "  %-15s %-6s %s  %s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-                    PQgetvalue(r, i, 1));
+            doc_add(d, S_NORMAL, "  %-15s %-6s %s  %s", PQgetvalue(r, i, LG_KIND), PQgetvalue(r, i, LG_SIDE), PQgetvalue(r, i, LG_AMOUNT),
+                    PQgetvalue(r, i, LG_ACCOUNT));
         }
         PQclear(r);
     }
@@ -403,6 +407,8 @@ static int changes_load(struct app *a, struct view *v)
     struct doc *d = &v->d;
     int top = d->top;
     doc_clear(d);
+    enum { GC_ID, GC_STATE, GC_COMMAND, GC_TARGET, GC_PROPOSED_BY, GC_DECIDED_BY, GC_EFFECTIVE, GC_BEFORE, GC_AFTER,
+           GC_REASON, GC_CREATED, GC_NOTE, GC_CHANGES };
     PGresult *r = cq(a, "SELECT public_id, state, command, target, proposed_by, coalesce(decided_by, ''),"
                         " coalesce(to_char(effective_at, 'YYYY-MM-DD HH24:MI:SS'), 'when approved'),"
                         " coalesce(before::text, '-'), after::text, coalesce(reason, ''),"
@@ -421,23 +427,23 @@ static int changes_load(struct app *a, struct view *v)
         doc_add(d, S_DIM, "  none: production rails, RPC and signer endpoints change only by proposal");
     }
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *st = PQgetvalue(r, i, 1);
+        const char *st = PQgetvalue(r, i, GC_STATE);
         int pending = !strcmp(st, "proposed") || !strcmp(st, "approved");
         doc_nl(d);
         doc_nl(d);
-        doc_add(d, S_NORMAL, " %s  ", PQgetvalue(r, i, 0));
+        doc_add(d, S_NORMAL, " %s  ", PQgetvalue(r, i, GC_ID));
         doc_add(d, pending ? S_WARN : !strcmp(st, "applied") ? S_GOOD : S_DIM, "%-9s", st);
-        doc_add(d, S_NORMAL, " %s %s", PQgetvalue(r, i, 2), PQgetvalue(r, i, 3));
-        doc_kv(d, "changes", S_NORMAL, PQgetvalue(r, i, 12));
-        doc_kv(d, "after", S_DIM, PQgetvalue(r, i, 8));
+        doc_add(d, S_NORMAL, " %s %s", PQgetvalue(r, i, GC_COMMAND), PQgetvalue(r, i, GC_TARGET));
+        doc_kv(d, "changes", S_NORMAL, PQgetvalue(r, i, GC_CHANGES));
+        doc_kv(d, "after", S_DIM, PQgetvalue(r, i, GC_AFTER));
         char who[600];
-        snprintf(who, sizeof who, "%s at %s%s%s", PQgetvalue(r, i, 4), PQgetvalue(r, i, 10),
-                 PQgetvalue(r, i, 9)[0] ? " — " : "", PQgetvalue(r, i, 9));
+        snprintf(who, sizeof who, "%s at %s%s%s", PQgetvalue(r, i, GC_PROPOSED_BY), PQgetvalue(r, i, GC_CREATED),
+                 PQgetvalue(r, i, GC_REASON)[0] ? " — " : "", PQgetvalue(r, i, GC_REASON));
         doc_kv(d, "proposed by", S_NORMAL, who);
-        snprintf(who, sizeof who, "%s%s%s", PQgetvalue(r, i, 5), PQgetvalue(r, i, 11)[0] ? " — " : "",
-                 PQgetvalue(r, i, 11));
+        snprintf(who, sizeof who, "%s%s%s", PQgetvalue(r, i, GC_DECIDED_BY), PQgetvalue(r, i, GC_NOTE)[0] ? " — " : "",
+                 PQgetvalue(r, i, GC_NOTE));
         doc_kv(d, "decided by", S_NORMAL, who);
-        doc_kv(d, "effective", S_NORMAL, PQgetvalue(r, i, 6));
+        doc_kv(d, "effective", S_NORMAL, PQgetvalue(r, i, GC_EFFECTIVE));
     }
     PQclear(r);
     d->top = top;

@@ -88,13 +88,14 @@ static void ep_draw(struct app *a, struct view *v, int y, int h)
 static reaction recover(struct app *a, const char *pub, const char *eid, const char *url)
 {
     char since[64] = "", until[64] = "";
+    enum { W_SINCE, W_UNTIL };
     PGresult *r = cq(a, "SELECT to_char(coalesce(min(created_at), now() - interval '24 hours'), 'YYYY-MM-DD HH24:MI:SS'),"
                         " to_char(now(), 'YYYY-MM-DD HH24:MI:SS') FROM webhook_deliveries"
                         " WHERE endpoint_id = $1::bigint AND status = 'failed'"
                         " AND created_at > now() - interval '7 days'", eid);
     if (!r) return RX_HANDLED;
-    snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, 0));
-    snprintf(until, sizeof until, "%s", PQgetvalue(r, 0, 1));
+    snprintf(since, sizeof since, "%s", PQgetvalue(r, 0, W_SINCE));
+    snprintf(until, sizeof until, "%s", PQgetvalue(r, 0, W_UNTIL));
     PQclear(r);
     if (!dlg_prompt(a, "Recover: window start", "since (YYYY-MM-DD HH:MM:SS, the database session time zone):", since, sizeof since, 1) ||
         !dlg_prompt(a, "Recover: window end", "until (YYYY-MM-DD HH:MM:SS):", until, sizeof until, 1)) {
@@ -103,12 +104,13 @@ static reaction recover(struct app *a, const char *pub, const char *eid, const c
     }
     /* normalise to RFC 3339 in the database (it parses what an operator types), then ask
      * raild's preview how many deliveries the window holds: the same count the job uses */
+    enum { W3_SINCE, W3_UNTIL };
     r = cq(a, "SELECT to_char($1::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
               " to_char($2::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')", since, until);
     if (!r) return RX_HANDLED;
     char n[32] = "?", s3339[64], u3339[64], path[300], msg[600];
-    snprintf(s3339, sizeof s3339, "%s", PQgetvalue(r, 0, 0));
-    snprintf(u3339, sizeof u3339, "%s", PQgetvalue(r, 0, 1));
+    snprintf(s3339, sizeof s3339, "%s", PQgetvalue(r, 0, W3_SINCE));
+    snprintf(u3339, sizeof u3339, "%s", PQgetvalue(r, 0, W3_UNTIL));
     PQclear(r);
     snprintf(path, sizeof path, "/v1/webhook-endpoints/%s/recover-preview?since=%s&until=%s", pub, s3339, u3339);
     json_t *pv = NULL;

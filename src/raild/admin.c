@@ -592,15 +592,16 @@ static int admin_configure_rail(struct opts *o)
     free(nenv);
     if (rc) { PQfinish(db); return rc; }
     db_cmd(db, "BEGIN");
+    enum { RL_NETWORK, RL_CONTRACT, RL_DECIMALS, RL_CONFIRMATIONS, RL_FINALITY_DEPTH, RL_FINALITY_TAG };
     PGresult *r = db_q(db, "SELECT network, coalesce(contract, ''), decimals, confirm_depth, finality_depth,"
                            " finality_tag FROM rails WHERE environment = $1 AND id = $2 FOR UPDATE", env, rail);
     if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
     json_t *before = NULL;
     if (PQntuples(r) == 1)
-        before = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "network", PQgetvalue(r, 0, 0), "contract",
-                           PQgetvalue(r, 0, 1), "decimals", atoi(PQgetvalue(r, 0, 2)), "confirmations",
-                           atoi(PQgetvalue(r, 0, 3)), "finality_depth", atoi(PQgetvalue(r, 0, 4)), "finality_tag",
-                           PQgetvalue(r, 0, 5)[0] == 't');
+        before = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "network", PQgetvalue(r, 0, RL_NETWORK), "contract",
+                           PQgetvalue(r, 0, RL_CONTRACT), "decimals", atoi(PQgetvalue(r, 0, RL_DECIMALS)), "confirmations",
+                           atoi(PQgetvalue(r, 0, RL_CONFIRMATIONS)), "finality_depth", atoi(PQgetvalue(r, 0, RL_FINALITY_DEPTH)), "finality_tag",
+                           PQgetvalue(r, 0, RL_FINALITY_TAG)[0] == 't');
     PQclear(r);
     if (!before && (d < 0 || c < 0 || !fin)) {
         db_cmd(db, "ROLLBACK");
@@ -870,10 +871,11 @@ static int admin_reset_head(struct opts *o)
     db_cmd(db, "BEGIN");
     PGresult *r = db_q(db, "SELECT pg_advisory_xact_lock(hashtext('raild.ingest.' || $1))", net);
     PQclear(r);
+    enum { H_HEAD, H_FINALIZED };
     r = db_q(db, "SELECT head, finalized FROM chain_heads WHERE network = $1 FOR UPDATE", net);
     if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
-    json_t *before = PQntuples(r) ? json_pack("{s:I,s:I}", "head", (json_int_t)atoll(PQgetvalue(r, 0, 0)),
-                                              "finalized", (json_int_t)atoll(PQgetvalue(r, 0, 1)))
+    json_t *before = PQntuples(r) ? json_pack("{s:I,s:I}", "head", (json_int_t)atoll(PQgetvalue(r, 0, H_HEAD)),
+                                              "finalized", (json_int_t)atoll(PQgetvalue(r, 0, H_FINALIZED)))
                                   : NULL;
     PQclear(r);
     r = db_q(db, "INSERT INTO chain_heads (network, head, finalized)"
@@ -923,8 +925,8 @@ static int admin_approve_change(struct opts *o)
     if (finish(db, o->cmd)) return 1;
     db = cli_db(opt(o, "db"));
     int applied = db && approve ? gov_apply_due(db) : 0;
-    char *st = db ? db_val(db, "SELECT state || coalesce(' from ' || to_char(effective_at AT TIME ZONE 'UTC',"
-                               " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '') FROM governed_changes WHERE public_id = $1", id) : NULL;
+    char *st = db ? db_val(db, "SELECT state || coalesce(' from ' || " SQL_TS("effective_at") ", '')"
+                               " FROM governed_changes WHERE public_id = $1", id) : NULL;
     if (db) PQfinish(db);
     printf("change %s %s: now %s\n", id, approve ? "approved" : "rejected", st ? st : "?");
     free(st);
@@ -935,14 +937,15 @@ static int admin_list_changes(struct opts *o)
 {
     PGconn *db = cli_db(opt(o, "db"));
     if (!db) return 1;
+    enum { CH_ID, CH_STATE, CH_COMMAND, CH_TARGET, CH_PROPOSED_BY, CH_DECIDED_BY, CH_EFFECTIVE, CH_BEFORE, CH_AFTER };
     PGresult *r = db_q0(db, "SELECT public_id, state, command, target, proposed_by, coalesce(decided_by, '-'),"
-                            " coalesce(to_char(effective_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), 'on approval'),"
+                            " coalesce(" SQL_TS("effective_at") ", 'on approval'),"
                             " coalesce(before::text, '-'), after::text FROM governed_changes ORDER BY id DESC LIMIT 200");
     if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
     for (int i = 0; i < PQntuples(r); i++)
-        printf("%s  %-8s %-10s %-28s by %s, decided by %s, effective %s\n    %s -> %s\n", PQgetvalue(r, i, 0),
-               PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
-               PQgetvalue(r, i, 6), PQgetvalue(r, i, 7), PQgetvalue(r, i, 8));
+        printf("%s  %-8s %-10s %-28s by %s, decided by %s, effective %s\n    %s -> %s\n", PQgetvalue(r, i, CH_ID),
+               PQgetvalue(r, i, CH_STATE), PQgetvalue(r, i, CH_COMMAND), PQgetvalue(r, i, CH_TARGET), PQgetvalue(r, i, CH_PROPOSED_BY), PQgetvalue(r, i, CH_DECIDED_BY),
+               PQgetvalue(r, i, CH_EFFECTIVE), PQgetvalue(r, i, CH_BEFORE), PQgetvalue(r, i, CH_AFTER));
     PQclear(r);
     PQfinish(db);
     return 0;
@@ -979,6 +982,7 @@ static int admin_set_retention(struct opts *o)
     PGconn *db = cli_db(opt(o, "db"));
     if (!db) return 1;
     db_cmd(db, "BEGIN");
+    enum { HT_DROPPABLE, HT_KEEP };
     PGresult *r = db_q(db, "SELECT droppable, coalesce(extract(day FROM retention)::text, 'never') FROM history_tables"
                            " WHERE tbl = $1 FOR UPDATE", tbl);
     if (db_failed(r)) { PQclear(r); return fail_db(db, o->cmd); }
@@ -989,8 +993,8 @@ static int admin_set_retention(struct opts *o)
         return cli_usage_error(o->cmd, "--table must be one of the history tables (see raild admin list-history),"
                                " got '%s'", tbl);
     }
-    int droppable = !strcmp(PQgetvalue(r, 0, 0), "t");
-    json_t *before = json_pack("{s:s}", "keep", PQgetvalue(r, 0, 1));
+    int droppable = !strcmp(PQgetvalue(r, 0, HT_DROPPABLE), "t");
+    json_t *before = json_pack("{s:s}", "keep", PQgetvalue(r, 0, HT_KEEP));
     PQclear(r);
     if (!droppable && days) {
         json_decref(before);

@@ -51,6 +51,7 @@ static void audit_list(struct req *q, struct resp *r)
     char lim[16], cs[24];
     snprintf(lim, sizeof lim, "%d", limit + 1);
     snprintf(cs, sizeof cs, "%lld", cur);
+    enum { AU_JSON, AU_ID };
     PGresult *res = db_q(q->db,
         "SELECT json_build_object('id', a.id, 'at', " SQL_TS("a.at") ", 'actor', a.actor,"
         " 'actor_key_id', a.actor_key_id, 'role', a.role, 'action', a.action, 'object_type', a.object_type,"
@@ -75,10 +76,10 @@ static void audit_list(struct req *q, struct resp *r)
     int n = PQntuples(res), shown = n > limit ? limit : n;
     json_t *data = json_array();
     for (int i = 0; i < shown; i++) {
-        json_t *o = json_loads(PQgetvalue(res, i, 0), 0, NULL);
+        json_t *o = json_loads(PQgetvalue(res, i, AU_JSON), 0, NULL);
         if (o) json_array_append_new(data, o);
     }
-    json_t *next = n > limit ? json_string(PQgetvalue(res, shown - 1, 1)) : json_null();
+    json_t *next = n > limit ? json_string(PQgetvalue(res, shown - 1, AU_ID)) : json_null();
     PQclear(res);
     resp_json(r, 200, json_pack("{s:o,s:o}", "data", data, "next_cursor", next));
 }

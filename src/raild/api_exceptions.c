@@ -131,6 +131,7 @@ static void exceptions_list(struct req *q, struct resp *r)
     }
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit + 1);
+    enum { P_ID, P_SEVERITY, P_SLA_US, P_CURSOR_ID };
     PGresult *res = db_q(q->db,
         "SELECT e.id, e.severity, (extract(epoch FROM e.sla_due) * 1000000)::bigint, e.id"
         " FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"
@@ -151,7 +152,7 @@ static void exceptions_list(struct req *q, struct resp *r)
     char *ids = malloc((size_t)shown * 21 + 3), *w = ids;
     if (!ids) { PQclear(res); resp_error(r, 500, "internal", "out of memory"); return; }
     *w++ = '{';
-    for (int i = 0; i < shown; i++) w += sprintf(w, "%s%s", i ? "," : "", PQgetvalue(res, i, 0));
+    for (int i = 0; i < shown; i++) w += sprintf(w, "%s%s", i ? "," : "", PQgetvalue(res, i, P_ID));
     strcpy(w, "}");
     json_t *data = exc_json_many(q->db, ids);
     free(ids);
@@ -166,8 +167,8 @@ static void exceptions_list(struct req *q, struct resp *r)
     json_t *next = json_null();
     if (n > limit) {
         char c[96];
-        snprintf(c, sizeof c, "%s.%s.%s", PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2),
-                 PQgetvalue(res, shown - 1, 3));
+        snprintf(c, sizeof c, "%s.%s.%s", PQgetvalue(res, shown - 1, P_SEVERITY), PQgetvalue(res, shown - 1, P_SLA_US),
+                 PQgetvalue(res, shown - 1, P_CURSOR_ID));
         next = json_string(c);
     }
     PQclear(res);
@@ -197,18 +198,19 @@ static void exceptions_get(struct req *q, struct resp *r)
     if (query_check(q, r, allowed)) return;
     PGresult *res = db_q(q->db, "SELECT e.id, e.payment_id, e.transfer_id FROM exceptions e"
                                 " WHERE e.public_id = $1", q->params[0]);
+    enum { G_ID, G_PAYMENT, G_TRANSFER };
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.get"); PQclear(res); return; }
     if (PQntuples(res) != 1) {
         PQclear(res);
         resp_error(r, 404, "not_found", "no exception with id '%.64s'", q->params[0]);
         return;
     }
-    json_t *o = exc_load(q->db, atoll(PQgetvalue(res, 0, 0))), *pj = NULL;
+    json_t *o = exc_load(q->db, atoll(PQgetvalue(res, 0, G_ID))), *pj = NULL;
     if (!o) { PQclear(res); resp_db_error(r, q->db, NULL, "exceptions.get_row"); return; }
-    if (!PQgetisnull(res, 0, 1)) pj = payment_json(q->db, atoll(PQgetvalue(res, 0, 1)));
+    if (!PQgetisnull(res, 0, G_PAYMENT)) pj = payment_json(q->db, atoll(PQgetvalue(res, 0, G_PAYMENT)));
     json_object_set_new(o, "related", json_pack("{s:o,s:o}",
         "payment", pj ? pj : json_null(),
-        "transfer", PQgetisnull(res, 0, 2) ? json_null() : related_transfer(q->db, PQgetvalue(res, 0, 2))));
+        "transfer", PQgetisnull(res, 0, G_TRANSFER) ? json_null() : related_transfer(q->db, PQgetvalue(res, 0, G_TRANSFER))));
     PQclear(res);
     resp_json(r, 200, o);
 }
@@ -304,6 +306,7 @@ bad:
  * payment row — and the two never deadlock. 0 ok, -1 resp filled. */
 static int lock_exception(struct req *q, struct resp *r, struct exc_row *e, int for_resolve)
 {
+    enum { L_PAYMENT, L_NETWORK };
     PGresult *res = db_q(q->db, "SELECT e.payment_id, coalesce(e.network, rl.network)"
                                 "  FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"
                                 "  LEFT JOIN rails rl ON rl.id = p.rail AND rl.environment = p.environment WHERE e.public_id = $1", q->params[0]);
@@ -313,19 +316,20 @@ static int lock_exception(struct req *q, struct resp *r, struct exc_row *e, int 
         resp_error(r, 404, "not_found", "no exception with id '%.64s'", q->params[0]);
         return -1;
     }
-    if (for_resolve && !PQgetisnull(res, 0, 1) && ingest_lock_network(q->db, PQgetvalue(res, 0, 1))) {
+    if (for_resolve && !PQgetisnull(res, 0, L_NETWORK) && ingest_lock_network(q->db, PQgetvalue(res, 0, L_NETWORK))) {
         PQclear(res);
         resp_db_error(r, q->db, NULL, "exceptions.lock_network");
         return -1;
     }
-    if (for_resolve && !PQgetisnull(res, 0, 0)) {
-        PGresult *l = db_q(q->db, "SELECT 1 FROM payments WHERE id = $1::bigint FOR UPDATE", PQgetvalue(res, 0, 0));
+    if (for_resolve && !PQgetisnull(res, 0, L_PAYMENT)) {
+        PGresult *l = db_q(q->db, "SELECT 1 FROM payments WHERE id = $1::bigint FOR UPDATE", PQgetvalue(res, 0, L_PAYMENT));
         int bad = db_failed(l);
         if (bad) resp_db_error(r, q->db, l, "exceptions.lock_payment");
         PQclear(l);
         if (bad) { PQclear(res); return -1; }
     }
     PQclear(res);
+    enum { X_ID, X_PAYMENT, X_TRANSFER, X_MERCHANT, X_VERSION, X_STATE, X_TYPE, X_ENV, X_PUBLIC_ID };
     res = db_q(q->db, "SELECT id, coalesce(payment_id, 0), coalesce(transfer_id, 0), coalesce(merchant_id, 0),"
                       " version, state, type,"
                       " coalesce(environment, (SELECT n.environment FROM networks n WHERE n.name = exceptions.network), ''),"
@@ -336,15 +340,15 @@ static int lock_exception(struct req *q, struct resp *r, struct exc_row *e, int 
         resp_error(r, 404, "not_found", "no exception with id '%.64s'", q->params[0]);
         return -1;
     }
-    e->id = atoll(PQgetvalue(res, 0, 0));
-    e->payment_id = atoll(PQgetvalue(res, 0, 1));
-    e->transfer_id = atoll(PQgetvalue(res, 0, 2));
-    e->merchant_id = atoll(PQgetvalue(res, 0, 3));
-    e->version = atoi(PQgetvalue(res, 0, 4));
-    snprintf(e->state, sizeof e->state, "%s", PQgetvalue(res, 0, 5));
-    snprintf(e->type, sizeof e->type, "%s", PQgetvalue(res, 0, 6));
-    snprintf(e->env, sizeof e->env, "%s", PQgetvalue(res, 0, 7));
-    snprintf(e->public_id, sizeof e->public_id, "%s", PQgetvalue(res, 0, 8));
+    e->id = atoll(PQgetvalue(res, 0, X_ID));
+    e->payment_id = atoll(PQgetvalue(res, 0, X_PAYMENT));
+    e->transfer_id = atoll(PQgetvalue(res, 0, X_TRANSFER));
+    e->merchant_id = atoll(PQgetvalue(res, 0, X_MERCHANT));
+    e->version = atoi(PQgetvalue(res, 0, X_VERSION));
+    snprintf(e->state, sizeof e->state, "%s", PQgetvalue(res, 0, X_STATE));
+    snprintf(e->type, sizeof e->type, "%s", PQgetvalue(res, 0, X_TYPE));
+    snprintf(e->env, sizeof e->env, "%s", PQgetvalue(res, 0, X_ENV));
+    snprintf(e->public_id, sizeof e->public_id, "%s", PQgetvalue(res, 0, X_PUBLIC_ID));
     PQclear(res);
     return 0;
 }

@@ -25,6 +25,8 @@ static void list_rails(struct req *q, struct resp *r)
 {
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", q->who.merchant_id);
+    enum { R_ID, R_NETWORK, R_KIND, R_CHAIN_ID, R_CONTRACT, R_DECIMALS, R_CONFIRMATIONS, R_FINALITY_DEPTH,
+           R_FINALITY_TAG, R_BLOCK_MS, R_ENABLED };
     PGresult *res = db_q(q->db,
         "SELECT r.id, r.network, n.address_kind, n.chain_id, r.contract, r.decimals, r.confirm_depth,"
         "       r.finality_depth, r.finality_tag, n.block_time_ms, coalesce(m.enabled, false)"
@@ -38,14 +40,15 @@ static void list_rails(struct req *q, struct resp *r)
     }
     json_t *arr = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:b,s:i}", "rail", PQgetvalue(res, i, 0),
-                              "environment", q->who.env, "network", PQgetvalue(res, i, 1), "address_kind",
-                              PQgetvalue(res, i, 2), "chain_id", int_or_null(res, i, 3), "contract",
-                              str_or_null(res, i, 4), "decimals", atoi(PQgetvalue(res, i, 5)), "confirmations",
-                              atoi(PQgetvalue(res, i, 6)), "finality_depth", atoi(PQgetvalue(res, i, 7)),
-                              "finality_tag", PQgetvalue(res, i, 8)[0] == 't', "block_time_ms",
-                              atoi(PQgetvalue(res, i, 9)));
-        if (q->who.merchant_id) json_object_set_new(o, "enabled", json_boolean(PQgetvalue(res, i, 10)[0] == 't'));
+#define V(c) PQgetvalue(res, i, c)
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:b,s:i}", "rail", V(R_ID),
+                              "environment", q->who.env, "network", V(R_NETWORK), "address_kind", V(R_KIND),
+                              "chain_id", int_or_null(res, i, R_CHAIN_ID), "contract", str_or_null(res, i, R_CONTRACT),
+                              "decimals", atoi(V(R_DECIMALS)), "confirmations", atoi(V(R_CONFIRMATIONS)),
+                              "finality_depth", atoi(V(R_FINALITY_DEPTH)), "finality_tag", V(R_FINALITY_TAG)[0] == 't',
+                              "block_time_ms", atoi(V(R_BLOCK_MS)));
+        if (q->who.merchant_id) json_object_set_new(o, "enabled", json_boolean(V(R_ENABLED)[0] == 't'));
+#undef V
         json_array_append_new(arr, o);
     }
     PQclear(res);
@@ -54,6 +57,8 @@ static void list_rails(struct req *q, struct resp *r)
 
 static void list_networks(struct req *q, struct resp *r)
 {
+    enum { N_NAME, N_KIND, N_CHAIN_ID, N_BLOCK_MS, N_HEAD, N_FINALIZED, N_HEAD_AT, N_W_STATE, N_W_REASON, N_W_HOST,
+           N_W_CHECKPOINT, N_W_RANGE, N_W_REORGS, N_W_ERROR, N_W_ERROR_AT, N_W_RPC_ERRORS, N_STALE };
     PGresult *res = db_q(q->db,
         "SELECT n.name, n.address_kind, n.chain_id, n.block_time_ms, h.head, h.finalized,"
         "       " SQL_TS("h.updated_at") ", coalesce(w.state, CASE WHEN rpc.network IS NULL THEN 'external'"
@@ -71,19 +76,24 @@ static void list_networks(struct req *q, struct resp *r)
     json_t *arr = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
         json_error_t err;
-        json_t *codes = PQgetisnull(res, i, 15) ? json_object() : json_loads(PQgetvalue(res, i, 15), 0, &err);
-        json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:o,s:o,s:o,s:o}", "network", PQgetvalue(res, i, 0), "address_kind",
-                              PQgetvalue(res, i, 1), "chain_id", int_or_null(res, i, 2), "block_time_ms",
-                              atoi(PQgetvalue(res, i, 3)), "head", int_or_null(res, i, 4), "finalized",
-                              int_or_null(res, i, 5), "head_updated_at", str_or_null(res, i, 6), "stale",
-                              json_boolean(PQgetvalue(res, i, 16)[0] == 't'));
+#define V(c) PQgetvalue(res, i, c)
+        json_t *codes = PQgetisnull(res, i, N_W_RPC_ERRORS) ? json_object() : json_loads(V(N_W_RPC_ERRORS), 0, &err);
+        json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:o,s:o,s:o,s:o}", "network", V(N_NAME), "address_kind", V(N_KIND),
+                              "chain_id", int_or_null(res, i, N_CHAIN_ID), "block_time_ms", atoi(V(N_BLOCK_MS)),
+                              "head", int_or_null(res, i, N_HEAD), "finalized", int_or_null(res, i, N_FINALIZED),
+                              "head_updated_at", str_or_null(res, i, N_HEAD_AT), "stale",
+                              json_boolean(V(N_STALE)[0] == 't'));
         json_object_set_new(o, "watcher",
-                            json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state", PQgetvalue(res, i, 7),
-                                      "reason", str_or_null(res, i, 8), "rpc_host", str_or_null(res, i, 9),
-                                      "checkpoint", int_or_null(res, i, 10), "range_size", int_or_null(res, i, 11),
-                                      "reorgs", int_or_null(res, i, 12), "last_error", str_or_null(res, i, 13),
-                                      "last_error_at", str_or_null(res, i, 14), "rpc_errors",
+                            json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state", V(N_W_STATE),
+                                      "reason", str_or_null(res, i, N_W_REASON),
+                                      "rpc_host", str_or_null(res, i, N_W_HOST),
+                                      "checkpoint", int_or_null(res, i, N_W_CHECKPOINT),
+                                      "range_size", int_or_null(res, i, N_W_RANGE),
+                                      "reorgs", int_or_null(res, i, N_W_REORGS),
+                                      "last_error", str_or_null(res, i, N_W_ERROR),
+                                      "last_error_at", str_or_null(res, i, N_W_ERROR_AT), "rpc_errors",
                                       codes ? codes : json_object()));
+#undef V
         json_array_append_new(arr, o);
     }
     PQclear(res);

@@ -18,6 +18,7 @@ static json_t *order_json(PGconn *db, const struct principal *who, const char *r
 {
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", who->merchant_id);
+    enum { O_REFERENCE, O_ENV, O_AMOUNT, O_AMOUNT_UNITS, O_STATUS, O_UPDATED, O_SOURCE, O_RECEIVED };
     PGresult *r = db_q(db,
         "SELECT reference, environment, recon_fmt(amount), amount::text, status, " SQL_TS_US("updated_at") ","
         "       source, " SQL_TS_US("received_at")
@@ -26,10 +27,10 @@ static json_t *order_json(PGconn *db, const struct principal *who, const char *r
     json_t *o = NULL;
     if (!db_failed(r) && PQntuples(r) == 1)
         o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                      "reference", PQgetvalue(r, 0, 0), "environment", PQgetvalue(r, 0, 1),
-                      "amount", PQgetvalue(r, 0, 2), "amount_units", PQgetvalue(r, 0, 3),
-                      "status", PQgetvalue(r, 0, 4), "updated_at", PQgetvalue(r, 0, 5),
-                      "source", PQgetvalue(r, 0, 6), "received_at", PQgetvalue(r, 0, 7));
+                      "reference", PQgetvalue(r, 0, O_REFERENCE), "environment", PQgetvalue(r, 0, O_ENV),
+                      "amount", PQgetvalue(r, 0, O_AMOUNT), "amount_units", PQgetvalue(r, 0, O_AMOUNT_UNITS),
+                      "status", PQgetvalue(r, 0, O_STATUS), "updated_at", PQgetvalue(r, 0, O_UPDATED),
+                      "source", PQgetvalue(r, 0, O_SOURCE), "received_at", PQgetvalue(r, 0, O_RECEIVED));
     PQclear(r);
     return o;
 }

@@ -78,6 +78,7 @@ static int idem_replay(struct req *q, struct resp *r, const char *key, const cha
 {
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", q->who.merchant_id);
+    enum { ID_SAME, ID_STATUS, ID_BODY };
     PGresult *res = db_q(q->db, "SELECT request_hash = $4::bytea, status, response FROM idempotency_keys"
                                 " WHERE merchant_id = $1 AND environment = $2 AND key = $3",
                          mid, q->who.env, key, hash);
@@ -90,12 +91,12 @@ static int idem_replay(struct req *q, struct resp *r, const char *key, const cha
         PQclear(res);
         return 0;
     }
-    if (strcmp(PQgetvalue(res, 0, 0), "t")) {
+    if (strcmp(PQgetvalue(res, 0, ID_SAME), "t")) {
         resp_error(r, 409, "idempotency_conflict",
                    "Idempotency-Key was already used with a different request body");
     } else {
-        r->status = atoi(PQgetvalue(res, 0, 1));
-        r->raw = strdup(PQgetvalue(res, 0, 2));
+        r->status = atoi(PQgetvalue(res, 0, ID_STATUS));
+        r->raw = strdup(PQgetvalue(res, 0, ID_BODY));
         r->content_type = "application/json";
         resp_header(r, "Idempotent-Replayed", "true");
     }
@@ -148,6 +149,7 @@ static int create_validate(struct req *q, struct resp *r, json_t *b, struct crea
     }
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", q->who.merchant_id);
+    enum { RL_DECIMALS, RL_NETWORK, RL_ENABLED, RL_CONFIGURED };
     PGresult *res = db_q(q->db, "SELECT r.decimals, r.network, coalesce(m.enabled, false), r.contract IS NOT NULL FROM rails r"
                                 " LEFT JOIN merchant_rails m ON m.rail = r.id AND m.merchant_id = $2"
                                 " AND m.environment = r.environment WHERE r.id = $1 AND r.environment = $3",
@@ -162,9 +164,9 @@ static int create_validate(struct req *q, struct resp *r, json_t *b, struct crea
         resp_error(r, 422, "unknown_rail", "unknown rail '%.64s'", in->rail);
         return -1;
     }
-    int decimals = atoi(PQgetvalue(res, 0, 0)), enabled = !strcmp(PQgetvalue(res, 0, 2), "t");
-    int configured = !strcmp(PQgetvalue(res, 0, 3), "t");
-    snprintf(in->network, sizeof in->network, "%s", PQgetvalue(res, 0, 1));
+    int decimals = atoi(PQgetvalue(res, 0, RL_DECIMALS)), enabled = !strcmp(PQgetvalue(res, 0, RL_ENABLED), "t");
+    int configured = !strcmp(PQgetvalue(res, 0, RL_CONFIGURED), "t");
+    snprintf(in->network, sizeof in->network, "%s", PQgetvalue(res, 0, RL_NETWORK));
     PQclear(res);
     if (!enabled) {
         resp_error(r, 422, "rail_not_enabled", "rail '%s' is not enabled for this merchant in %s", in->rail,
@@ -360,6 +362,7 @@ static void payments_cancel(struct req *q, struct resp *r)
     char mid[32];
     snprintf(mid, sizeof mid, "%lld", q->who.merchant_id);
     if (tx_begin(q, r)) return;
+    enum { CP_ID, CP_STATE };
     PGresult *res = db_q(q->db, "SELECT id, state FROM payments WHERE public_id = $1 AND merchant_id = $2"
                                 " AND environment = $3 FOR UPDATE",
                          q->params[0], mid, q->who.env);
@@ -373,9 +376,9 @@ static void payments_cancel(struct req *q, struct resp *r)
         not_found(r);
         return;
     }
-    long long id = atoll(PQgetvalue(res, 0, 0));
+    long long id = atoll(PQgetvalue(res, 0, CP_ID));
     char state[32];
-    snprintf(state, sizeof state, "%s", PQgetvalue(res, 0, 1));
+    snprintf(state, sizeof state, "%s", PQgetvalue(res, 0, CP_STATE));
     PQclear(res);
     if (strcmp(state, "awaiting_payment")) {
         resp_error(r, 409, "invalid_state", "only a payment awaiting payment can be canceled; this one is %s", state);

@@ -56,12 +56,13 @@ static int idem_replay(struct req *q, struct resp *r, const char *key, const cha
 {
     char mid[32];
     LL(mid, q->who.merchant_id);
+    enum { I_ID, I_SAME };
     PGresult *res = db_q(q->db, "SELECT id, request_hash = $4 FROM payouts WHERE merchant_id = $1::bigint"
                                 " AND environment = $2 AND idempotency_key = $3", mid, q->who.env, key, hash);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "payouts.idempotency"); PQclear(res); return -1; }
     if (PQntuples(res) == 0) { PQclear(res); return 0; }
-    long long id = atoll(PQgetvalue(res, 0, 0));
-    int same = PQgetvalue(res, 0, 1)[0] == 't';
+    long long id = atoll(PQgetvalue(res, 0, I_ID));
+    int same = PQgetvalue(res, 0, I_SAME)[0] == 't';
     PQclear(res);
     if (!same) {
         resp_error(r, 409, "idempotency_conflict", "Idempotency-Key was already used with a different request body");
@@ -124,6 +125,7 @@ static void refunds_create(struct req *q, struct resp *r)
     if ((key && idem_replay(q, r, key, hash)) || tx_begin(q, r)) goto out;
     char mid[32];
     LL(mid, q->who.merchant_id);
+    enum { P_ID, P_STATE, P_RAIL, P_RECEIVED };
     PGresult *res = db_q(q->db, "SELECT id, state, rail, received::text FROM payments WHERE public_id = $1"
                                 " AND merchant_id = $2::bigint AND environment = $3 FOR UPDATE", pay, mid, q->who.env);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "refunds.payment"); PQclear(res); goto out; }
@@ -132,7 +134,7 @@ static void refunds_create(struct req *q, struct resp *r)
         resp_error(r, 404, "not_found", "no such payment");
         goto out;
     }
-    const char *st = PQgetvalue(res, 0, 1);
+    const char *st = PQgetvalue(res, 0, P_STATE);
     if (strcmp(st, "finalized") && strcmp(st, "confirmed")) {
         resp_error(r, 422, "invalid_payment_state", "only a confirmed or finalized payment can be refunded (this one is %s)",
                    st);
@@ -140,11 +142,11 @@ static void refunds_create(struct req *q, struct resp *r)
         goto out;
     }
     char rail[64], received[80];
-    snprintf(rail, sizeof rail, "%s", PQgetvalue(res, 0, 2));
-    snprintf(received, sizeof received, "%s", PQgetvalue(res, 0, 3));
+    snprintf(rail, sizeof rail, "%s", PQgetvalue(res, 0, P_RAIL));
+    snprintf(received, sizeof received, "%s", PQgetvalue(res, 0, P_RECEIVED));
     struct payout_req in = { .kind = "refund", .merchant_id = q->who.merchant_id, .env = q->who.env, .rail = rail,
                              .amount = amount, .to_address = to, .reason = reason, .source = "payable",
-                             .payment_id = atoll(PQgetvalue(res, 0, 0)), .max_units = received,
+                             .payment_id = atoll(PQgetvalue(res, 0, P_ID)), .max_units = received,
                              .idem_key = key, .req_hash = key ? hash : NULL };
     PQclear(res);
     struct payout_err e = { 0 };
@@ -170,8 +172,9 @@ static long long whitelisted(struct req *q, struct resp *r, const char *mid, con
         " WHERE state = 'cooling_off' AND active_from <= now() AND merchant_id = $1::bigint AND environment = $2", mid,
         q->who.env);
     PQclear(res);
+    enum { WL_ID, WL_STATE, WL_ACTIVE_FROM };
     res = db_q(q->db,
-        "SELECT a.id, a.state, " "to_char(a.active_from AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+        "SELECT a.id, a.state, " SQL_TS("a.active_from")
         " FROM payout_addresses a JOIN rails r ON r.network = a.network AND r.environment = a.environment"
         " WHERE a.merchant_id = $1::bigint AND a.environment = $2 AND r.id = $3 AND lower(a.address) = lower($4)"
         " AND a.state IN ('pending_approval','cooling_off','active') FOR UPDATE OF a", mid, q->who.env, rail, to);
@@ -180,10 +183,10 @@ static long long whitelisted(struct req *q, struct resp *r, const char *mid, con
     if (PQntuples(res) == 0)
         resp_error(r, 422, "destination_not_whitelisted", "%.64s is not on this merchant's payout whitelist for %s",
                    to, rail);
-    else if (strcmp(PQgetvalue(res, 0, 1), "active"))
-        resp_error(r, 422, "destination_not_active", "the whitelist entry for %.64s is %s%s%s", to, PQgetvalue(res, 0, 1),
-                   PQgetisnull(res, 0, 2) ? "" : " until ", PQgetvalue(res, 0, 2));
-    else id = atoll(PQgetvalue(res, 0, 0));
+    else if (strcmp(PQgetvalue(res, 0, WL_STATE), "active"))
+        resp_error(r, 422, "destination_not_active", "the whitelist entry for %.64s is %s%s%s", to, PQgetvalue(res, 0, WL_STATE),
+                   PQgetisnull(res, 0, WL_ACTIVE_FROM) ? "" : " until ", PQgetvalue(res, 0, WL_ACTIVE_FROM));
+    else id = atoll(PQgetvalue(res, 0, WL_ID));
     PQclear(res);
     return id;
 }
@@ -347,6 +350,7 @@ static void payouts_decide(struct req *q, struct resp *r, enum decision d)
     char pid[32], kid[32];
     LL(pid, id);
     LL(kid, q->who.key_id);
+    enum { D_STATE, D_VERSION, D_MINE, D_SIGNING, D_DECIDED, D_NEEDED, D_HAVE, D_KIND, D_WHITELIST };
     PGresult *res = db_q(q->db, "SELECT state, version, requested_by = $2::bigint, nonce IS NOT NULL,"
                                 " EXISTS (SELECT 1 FROM payout_approvals WHERE payout_id = $1::bigint AND key_id = $2::bigint),"
                                 " approvals_needed, (SELECT count(*) FROM payout_approvals WHERE payout_id = $1::bigint"
@@ -354,12 +358,12 @@ static void payouts_decide(struct req *q, struct resp *r, enum decision d)
                                 " FROM payouts WHERE id = $1::bigint", pid, kid);
     if (db_failed(res) || PQntuples(res) != 1) { resp_db_error(r, q->db, res, "payouts.lock"); PQclear(res); goto out; }
     enum payout_state st = POS_FAILED;
-    payout_state_parse(PQgetvalue(res, 0, 0), &st);
-    int ver = atoi(PQgetvalue(res, 0, 1)), mine = PQgetvalue(res, 0, 2)[0] == 't';
-    int signing = PQgetvalue(res, 0, 3)[0] == 't', decided = PQgetvalue(res, 0, 4)[0] == 't';
-    int needed = atoi(PQgetvalue(res, 0, 5)), have = atoi(PQgetvalue(res, 0, 6));
-    int settlement = !strcmp(PQgetvalue(res, 0, 7), "settlement");
-    long long wl = atoll(PQgetvalue(res, 0, 8));
+    payout_state_parse(PQgetvalue(res, 0, D_STATE), &st);
+    int ver = atoi(PQgetvalue(res, 0, D_VERSION)), mine = PQgetvalue(res, 0, D_MINE)[0] == 't';
+    int signing = PQgetvalue(res, 0, D_SIGNING)[0] == 't', decided = PQgetvalue(res, 0, D_DECIDED)[0] == 't';
+    int needed = atoi(PQgetvalue(res, 0, D_NEEDED)), have = atoi(PQgetvalue(res, 0, D_HAVE));
+    int settlement = !strcmp(PQgetvalue(res, 0, D_KIND), "settlement");
+    long long wl = atoll(PQgetvalue(res, 0, D_WHITELIST));
     PQclear(res);
     if (ver != version) {
         resp_error(r, 409, "version_conflict", "the payout changed (now version %d, you sent %lld); reload and retry",
@@ -438,20 +442,24 @@ static void payouts_cancel(struct req *q, struct resp *r) { payouts_decide(q, r,
 #define PAD_COLS                                                                                              \
     "a.public_id, a.merchant_id, a.environment, a.network, a.address, a.label, a.state, a.version,"          \
     " a.requested_by_name, coalesce(a.approved_by_name, ''), coalesce(a.note, ''),"                          \
-    " coalesce(" SQL_TS("a.active_from") ", ''), " SQL_TS("a.created_at") ", n.address_kind, a.id"
+    " coalesce(" SQL_TS("a.active_from") ", ''), " SQL_TS("a.created_at") ", n.address_kind"
+enum { PAD_ID, PAD_MERCHANT, PAD_ENV, PAD_NETWORK, PAD_ADDRESS, PAD_LABEL, PAD_STATE, PAD_VERSION, PAD_REQUESTED_BY,
+       PAD_APPROVED_BY, PAD_NOTE, PAD_ACTIVE_FROM, PAD_CREATED, PAD_KIND };
 
 static json_t *pad_row(PGresult *res, int i)
 {
 #define C(n) PQgetvalue(res, i, n)
     char shown[48];
-    if (strcmp(C(13), "evm") || eip55_checksum(C(4), shown, sizeof shown)) snprintf(shown, sizeof shown, "%s", C(4));
-    json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "id", C(0), "merchant_id", (json_int_t)atoll(C(1)),
-                          "environment", C(2), "network", C(3), "address", shown, "label", C(5), "state", C(6),
-                          "version", atoi(C(7)), "requested_by", C(8));
-    json_object_set_new(j, "approved_by", C(9)[0] ? json_string(C(9)) : json_null());
-    json_object_set_new(j, "note", C(10)[0] ? json_string(C(10)) : json_null());
-    json_object_set_new(j, "active_from", C(11)[0] ? json_string(C(11)) : json_null());
-    json_object_set_new(j, "created_at", json_string(C(12)));
+    if (strcmp(C(PAD_KIND), "evm") || eip55_checksum(C(PAD_ADDRESS), shown, sizeof shown))
+        snprintf(shown, sizeof shown, "%s", C(PAD_ADDRESS));
+    json_t *j = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:i,s:s}", "id", C(PAD_ID),
+                          "merchant_id", (json_int_t)atoll(C(PAD_MERCHANT)), "environment", C(PAD_ENV),
+                          "network", C(PAD_NETWORK), "address", shown, "label", C(PAD_LABEL), "state", C(PAD_STATE),
+                          "version", atoi(C(PAD_VERSION)), "requested_by", C(PAD_REQUESTED_BY));
+    json_object_set_new(j, "approved_by", C(PAD_APPROVED_BY)[0] ? json_string(C(PAD_APPROVED_BY)) : json_null());
+    json_object_set_new(j, "note", C(PAD_NOTE)[0] ? json_string(C(PAD_NOTE)) : json_null());
+    json_object_set_new(j, "active_from", C(PAD_ACTIVE_FROM)[0] ? json_string(C(PAD_ACTIVE_FROM)) : json_null());
+    json_object_set_new(j, "created_at", json_string(C(PAD_CREATED)));
 #undef C
     return j;
 }
@@ -563,6 +571,7 @@ static void pad_decide(struct req *q, struct resp *r, int approve)
     if (jget_int(b, "version", 1, 1, 2147483647, &version, r) || jget_str(b, "note", 0, 4 * NOTE_MAX, &note, r) ||
         !note_ok(note, r) || tx_begin(q, r))
         goto out;
+    enum { W_ID, W_STATE, W_VERSION, W_REQUESTER };
     PGresult *res = db_q(q->db, "SELECT id, state, version, requested_by FROM payout_addresses WHERE public_id = $1"
                                 " AND environment = $2 FOR UPDATE", q->params[0], q->who.env);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "payout_addresses.lock"); PQclear(res); goto out; }
@@ -571,11 +580,11 @@ static void pad_decide(struct req *q, struct resp *r, int approve)
         resp_error(r, 404, "not_found", "no payout address '%.64s'", q->params[0]);
         goto out;
     }
-    long long id = atoll(PQgetvalue(res, 0, 0)), requester = atoll(PQgetvalue(res, 0, 3));
-    int ver = atoi(PQgetvalue(res, 0, 2));
-    int pending = !strcmp(PQgetvalue(res, 0, 1), "pending_approval");
+    long long id = atoll(PQgetvalue(res, 0, W_ID)), requester = atoll(PQgetvalue(res, 0, W_REQUESTER));
+    int ver = atoi(PQgetvalue(res, 0, W_VERSION));
+    int pending = !strcmp(PQgetvalue(res, 0, W_STATE), "pending_approval");
     char state[32];
-    snprintf(state, sizeof state, "%s", PQgetvalue(res, 0, 1));
+    snprintf(state, sizeof state, "%s", PQgetvalue(res, 0, W_STATE));
     PQclear(res);
     if (ver != version) {
         resp_error(r, 409, "version_conflict", "the entry changed (now version %d); reload and retry", ver);

@@ -14,7 +14,7 @@
 
 #define NOTE_MAX 2000
 
-/* the columns every break query selects, in this order (see break_from_row) */
+/* the columns every break query selects, in this order: BK_* below names them (break_from_row) */
 #define BREAK_COLS \
     "b.public_id, b.class, b.severity, b.state, b.merchant_id::text, b.environment, b.reference," \
     " b.transfer_id::text, b.planes, b.c_status, recon_fmt(b.c_amount), " SQL_TS("b.c_updated_at") "," \
@@ -24,7 +24,10 @@
     " " SQL_TS("b.acknowledged_at") ", b.acknowledged_by, b.ack_note," \
     " (SELECT e.public_id FROM exceptions e WHERE e.id = b.exception_id)," \
     " " SQL_TS("b.matched_at") ", b.matched_by, b.match_note, " SQL_TS("b.updated_at") ", b.class_rank::text"
-#define BREAK_NCOLS 33
+enum { BK_ID, BK_CLASS, BK_SEVERITY, BK_STATE, BK_MERCHANT, BK_ENV, BK_REFERENCE, BK_TRANSFER, BK_PLANES, BK_C_STATUS,
+       BK_C_AMOUNT, BK_C_UPDATED, BK_P_STATE, BK_P_PAYMENT, BK_P_PAYMENTS, BK_P_AMOUNT, BK_P_FINALIZED, BK_F_TXNS,
+       BK_F_AMOUNT, BK_F_REFUNDED, BK_FIRST_SEEN, BK_AGE, BK_RESOLVED_AT, BK_RESOLUTION, BK_ACK_AT, BK_ACK_BY,
+       BK_ACK_NOTE, BK_EXCEPTION, BK_MATCH_AT, BK_MATCH_BY, BK_MATCH_NOTE, BK_UPDATED, BK_CLASS_RANK };
 
 static json_t *col(PGresult *r, int i, int c)
 {
@@ -40,32 +43,38 @@ static json_t *col_int(PGresult *r, int i, int c)
 static json_t *break_from_row(PGresult *r, int i)
 {
     json_t *planes = json_null();
-    if (!PQgetisnull(r, i, 8)) {
+    if (!PQgetisnull(r, i, BK_PLANES)) {
         planes = json_array();
         char buf[64];
-        snprintf(buf, sizeof buf, "%s", PQgetvalue(r, i, 8));
+        snprintf(buf, sizeof buf, "%s", PQgetvalue(r, i, BK_PLANES));
         char *save = NULL;
         for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
             json_array_append_new(planes, json_string(t));
     }
-    json_t *ack = PQgetisnull(r, i, 24) ? json_null()
-        : json_pack("{s:o, s:o, s:o}", "at", col(r, i, 24), "by", col(r, i, 25), "note", col(r, i, 26));
-    json_t *match = PQgetisnull(r, i, 28) ? json_null()
-        : json_pack("{s:o, s:o, s:o}", "at", col(r, i, 28), "by", col(r, i, 29), "note", col(r, i, 30));
+    json_t *ack = PQgetisnull(r, i, BK_ACK_AT) ? json_null()
+        : json_pack("{s:o, s:o, s:o}", "at", col(r, i, BK_ACK_AT), "by", col(r, i, BK_ACK_BY),
+                    "note", col(r, i, BK_ACK_NOTE));
+    json_t *match = PQgetisnull(r, i, BK_MATCH_AT) ? json_null()
+        : json_pack("{s:o, s:o, s:o}", "at", col(r, i, BK_MATCH_AT), "by", col(r, i, BK_MATCH_BY),
+                    "note", col(r, i, BK_MATCH_NOTE));
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
                      " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o},"
                      " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-        "id", col(r, i, 0), "class", col(r, i, 1), "class_rank", col_int(r, i, 32),
-        "severity", col_int(r, i, 2), "state", col(r, i, 3),
-        "merchant_id", col_int(r, i, 4), "environment", col(r, i, 5), "reference", col(r, i, 6),
-        "transfer_id", col_int(r, i, 7), "planes", planes,
-        "commerce", "status", col(r, i, 9), "amount", col(r, i, 10), "updated_at", col(r, i, 11),
-        "provider", "state", col(r, i, 12), "payment", col(r, i, 13), "payments", col_int(r, i, 14),
-                    "amount", col(r, i, 15), "finalized_at", col(r, i, 16),
-        "finance", "transactions", col_int(r, i, 17), "amount", col(r, i, 18), "refunded", col(r, i, 19),
-        "first_seen_at", col(r, i, 20), "age_seconds", col_int(r, i, 21), "resolved_at", col(r, i, 22),
-        "resolution", col(r, i, 23), "acknowledged", ack, "exception", col(r, i, 27), "match", match,
-        "updated_at", col(r, i, 31));
+        "id", col(r, i, BK_ID), "class", col(r, i, BK_CLASS), "class_rank", col_int(r, i, BK_CLASS_RANK),
+        "severity", col_int(r, i, BK_SEVERITY), "state", col(r, i, BK_STATE),
+        "merchant_id", col_int(r, i, BK_MERCHANT), "environment", col(r, i, BK_ENV),
+        "reference", col(r, i, BK_REFERENCE), "transfer_id", col_int(r, i, BK_TRANSFER), "planes", planes,
+        "commerce", "status", col(r, i, BK_C_STATUS), "amount", col(r, i, BK_C_AMOUNT),
+                    "updated_at", col(r, i, BK_C_UPDATED),
+        "provider", "state", col(r, i, BK_P_STATE), "payment", col(r, i, BK_P_PAYMENT),
+                    "payments", col_int(r, i, BK_P_PAYMENTS), "amount", col(r, i, BK_P_AMOUNT),
+                    "finalized_at", col(r, i, BK_P_FINALIZED),
+        "finance", "transactions", col_int(r, i, BK_F_TXNS), "amount", col(r, i, BK_F_AMOUNT),
+                   "refunded", col(r, i, BK_F_REFUNDED),
+        "first_seen_at", col(r, i, BK_FIRST_SEEN), "age_seconds", col_int(r, i, BK_AGE),
+        "resolved_at", col(r, i, BK_RESOLVED_AT), "resolution", col(r, i, BK_RESOLUTION),
+        "acknowledged", ack, "exception", col(r, i, BK_EXCEPTION), "match", match,
+        "updated_at", col(r, i, BK_UPDATED));
 }
 
 static json_t *break_load(PGconn *db, const char *public_id)
@@ -160,7 +169,7 @@ static void breaks_list(struct req *q, struct resp *r)
     json_t *items = json_array();
     int n = PQntuples(res);
     for (int i = 0; i < n; i++) json_array_append_new(items, break_from_row(res, i));
-    json_t *next = (n == limit && n > 0) ? json_string(PQgetvalue(res, n - 1, 0)) : json_null();
+    json_t *next = (n == limit && n > 0) ? json_string(PQgetvalue(res, n - 1, BK_ID)) : json_null();
     PQclear(res);
     /* every list answers `data`; `breaks` stays for clients written against round one */
     resp_json(r, 200, json_pack("{s:O, s:o, s:o}", "data", items, "breaks", items, "next_cursor", next));
@@ -170,14 +179,16 @@ static void breaks_list(struct req *q, struct resp *r)
 static json_t *break_records(PGconn *db, const char *mid, const char *env, const char *ref, const char *tid)
 {
     json_t *out = json_object();
+    enum { O_REF, O_AMOUNT, O_STATUS, O_UPDATED, O_SOURCE };
     PGresult *r = db_q(db, "SELECT reference, recon_fmt(amount), status, " SQL_TS("updated_at") ", source"
                            "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
                        mid, env, ref);
     json_object_set_new(out, "order", (!db_failed(r) && PQntuples(r) == 1)
-        ? json_pack("{s:o, s:o, s:o, s:o, s:o}", "reference", col(r, 0, 0), "amount", col(r, 0, 1),
-                    "status", col(r, 0, 2), "updated_at", col(r, 0, 3), "source", col(r, 0, 4))
+        ? json_pack("{s:o, s:o, s:o, s:o, s:o}", "reference", col(r, 0, O_REF), "amount", col(r, 0, O_AMOUNT),
+                    "status", col(r, 0, O_STATUS), "updated_at", col(r, 0, O_UPDATED), "source", col(r, 0, O_SOURCE))
         : json_null());
     PQclear(r);
+    enum { P_ID, P_RAIL, P_STATE, P_AMOUNT, P_RECEIVED, P_FINALIZED, P_REFERENCE, P_MATCHED };
     r = db_q(db, "SELECT p.public_id, p.rail, p.state, p.amount::text, p.received::text, " SQL_TS("p.finalized_at") ","
                  "       p.reference, (m.id IS NOT NULL)"
                  "  FROM payments p LEFT JOIN recon_matches m ON m.payment_id = p.id"
@@ -187,11 +198,12 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
     json_t *pays = json_array();
     for (int i = 0; !db_failed(r) && i < PQntuples(r); i++)
         json_array_append_new(pays, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-            "id", col(r, i, 0), "rail", col(r, i, 1), "state", col(r, i, 2), "amount_units", col(r, i, 3),
-            "received_units", col(r, i, 4), "finalized_at", col(r, i, 5), "reference", col(r, i, 6),
-            "matched", PQgetvalue(r, i, 7)[0] == 't'));
+            "id", col(r, i, P_ID), "rail", col(r, i, P_RAIL), "state", col(r, i, P_STATE), "amount_units", col(r, i, P_AMOUNT),
+            "received_units", col(r, i, P_RECEIVED), "finalized_at", col(r, i, P_FINALIZED), "reference", col(r, i, P_REFERENCE),
+            "matched", PQgetvalue(r, i, P_MATCHED)[0] == 't'));
     PQclear(r);
     json_object_set_new(out, "payments", pays);
+    enum { T_ID, T_KIND, T_RAIL, T_AMOUNT, T_POSTED, T_MEMO, T_MATCHED };
     r = db_q(db, "SELECT t.id::text, t.kind, t.rail, t.amount::text, " SQL_TS("t.posted_at") ", t.memo, (m.id IS NOT NULL)"
                  "  FROM ledger_transactions t LEFT JOIN recon_matches m ON m.ledger_txn_id = t.id"
                  " WHERE (t.merchant_id = $1::bigint AND t.environment = $2 AND coalesce(m.reference, t.reference) = $3)"
@@ -200,8 +212,8 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
     json_t *txns = json_array();
     for (int i = 0; !db_failed(r) && i < PQntuples(r); i++)
         json_array_append_new(txns, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-            "id", col_int(r, i, 0), "kind", col(r, i, 1), "rail", col(r, i, 2), "amount_units", col(r, i, 3),
-            "posted_at", col(r, i, 4), "memo", col(r, i, 5), "matched", PQgetvalue(r, i, 6)[0] == 't'));
+            "id", col_int(r, i, T_ID), "kind", col(r, i, T_KIND), "rail", col(r, i, T_RAIL), "amount_units", col(r, i, T_AMOUNT),
+            "posted_at", col(r, i, T_POSTED), "memo", col(r, i, T_MEMO), "matched", PQgetvalue(r, i, T_MATCHED)[0] == 't'));
     PQclear(r);
     json_object_set_new(out, "ledger_transactions", txns);
     return out;
@@ -209,6 +221,7 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
 
 static void breaks_get(struct req *q, struct resp *r)
 {
+    enum { G_MERCHANT, G_ENV, G_REFERENCE, G_TRANSFER };
     PGresult *res = db_q(q->db, "SELECT merchant_id::text, environment, reference, transfer_id::text"
                                 "  FROM recon_breaks WHERE public_id = $1", q->params[0]);
     if (db_failed(res) || PQntuples(res) != 1) {
@@ -217,9 +230,9 @@ static void breaks_get(struct req *q, struct resp *r)
         return;
     }
     json_t *b = break_load(q->db, q->params[0]);
-    json_t *rec = break_records(q->db, PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
-                                PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                                PQgetisnull(res, 0, 3) ? NULL : PQgetvalue(res, 0, 3));
+    json_t *rec = break_records(q->db, PQgetisnull(res, 0, G_MERCHANT) ? NULL : PQgetvalue(res, 0, G_MERCHANT),
+                                PQgetisnull(res, 0, G_ENV) ? NULL : PQgetvalue(res, 0, G_ENV), PQgetvalue(res, 0, G_REFERENCE),
+                                PQgetisnull(res, 0, G_TRANSFER) ? NULL : PQgetvalue(res, 0, G_TRANSFER));
     PQclear(res);
     if (!b) { json_decref(rec); resp_db_error(r, q->db, NULL, "recon.break_load"); return; }
     json_object_set_new(b, "records", rec);
@@ -228,6 +241,7 @@ static void breaks_get(struct req *q, struct resp *r)
 
 static void recon_summary(struct req *q, struct resp *r)
 {
+    enum { S_CLASS, S_SEVERITY, S_NEW, S_PERSISTING, S_ACK, S_OLDEST };
     PGresult *res = db_q0(q->db,
         "SELECT class, min(severity)::text, count(*) FILTER (WHERE state = 'new')::text,"
         "       count(*) FILTER (WHERE state = 'persisting')::text,"
@@ -237,31 +251,34 @@ static void recon_summary(struct req *q, struct resp *r)
     json_t *by = json_array();
     long long total = 0;
     for (int i = 0; i < PQntuples(res); i++) {
-        long long n = atoll(PQgetvalue(res, i, 2)) + atoll(PQgetvalue(res, i, 3));
+        long long n = atoll(PQgetvalue(res, i, S_NEW)) + atoll(PQgetvalue(res, i, S_PERSISTING));
         total += n;
-        json_array_append_new(by, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "class", col(res, i, 0),
-            "severity", col_int(res, i, 1), "open", (json_int_t)n, "new", col_int(res, i, 2),
-            "persisting", col_int(res, i, 3), "acknowledged", col_int(res, i, 4), "oldest_first_seen_at", col(res, i, 5)));
+        json_array_append_new(by, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "class", col(res, i, S_CLASS),
+            "severity", col_int(res, i, S_SEVERITY), "open", (json_int_t)n, "new", col_int(res, i, S_NEW),
+            "persisting", col_int(res, i, S_PERSISTING), "acknowledged", col_int(res, i, S_ACK), "oldest_first_seen_at", col(res, i, S_OLDEST)));
     }
     PQclear(res);
+    enum { CP_PLANE, CP_THROUGH, CP_LAST_CHANGE, CP_RUN };
     res = db_q0(q->db, "SELECT plane, " SQL_TS("through") ", " SQL_TS("last_change_at") ", run_id::text FROM recon_checkpoints ORDER BY plane");
     json_t *cps = json_object();
     for (int i = 0; !db_failed(res) && i < PQntuples(res); i++)
-        json_object_set_new(cps, PQgetvalue(res, i, 0), json_pack("{s:o, s:o, s:o}", "reconciled_through",
-            col(res, i, 1), "last_change_at", col(res, i, 2), "run_id", col_int(res, i, 3)));
+        json_object_set_new(cps, PQgetvalue(res, i, CP_PLANE), json_pack("{s:o, s:o, s:o}", "reconciled_through",
+            col(res, i, CP_THROUGH), "last_change_at", col(res, i, CP_LAST_CHANGE), "run_id", col_int(res, i, CP_RUN)));
     PQclear(res);
+    enum { RUN_ID, RUN_MODE, RUN_FINISHED, RUN_KEYS, RUN_OPENED, RUN_UPDATED, RUN_RESOLVED, RUN_DURATION };
     res = db_q0(q->db, "SELECT id::text, mode, " SQL_TS("finished_at") ", keys_examined::text, opened::text, updated::text,"
                        " resolved::text, duration_ms::text FROM recon_runs ORDER BY id DESC LIMIT 1");
     json_t *last = (!db_failed(res) && PQntuples(res) == 1)
-        ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col_int(res, 0, 0), "mode", col(res, 0, 1),
-                    "finished_at", col(res, 0, 2), "keys_examined", col_int(res, 0, 3), "opened", col_int(res, 0, 4),
-                    "updated", col_int(res, 0, 5), "resolved", col_int(res, 0, 6), "duration_ms", col_int(res, 0, 7))
+        ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col_int(res, 0, RUN_ID), "mode", col(res, 0, RUN_MODE),
+                    "finished_at", col(res, 0, RUN_FINISHED), "keys_examined", col_int(res, 0, RUN_KEYS), "opened", col_int(res, 0, RUN_OPENED),
+                    "updated", col_int(res, 0, RUN_UPDATED), "resolved", col_int(res, 0, RUN_RESOLVED), "duration_ms", col_int(res, 0, RUN_DURATION))
         : json_null();
     PQclear(res);
+    enum { ST_NAME, ST_VALUE };
     res = db_q0(q->db, "SELECT name, value::text FROM recon_settings ORDER BY name");
     json_t *set = json_object();
     for (int i = 0; !db_failed(res) && i < PQntuples(res); i++)
-        json_object_set_new(set, PQgetvalue(res, i, 0), json_string(PQgetvalue(res, i, 1)));
+        json_object_set_new(set, PQgetvalue(res, i, ST_NAME), json_string(PQgetvalue(res, i, ST_VALUE)));
     PQclear(res);
     resp_json(r, 200, json_pack("{s:I, s:o, s:o, s:o, s:o}", "open_total", (json_int_t)total, "by_class", by,
                                 "checkpoints", cps, "last_run", last, "settings", set));
@@ -286,6 +303,7 @@ struct brk {
 /* locks the break for the action; 404 when absent */
 static int brk_lock(struct req *q, struct resp *r, struct brk *k)
 {
+    enum { L_ID, L_CLASS, L_STATE, L_MERCHANT, L_ENV, L_REFERENCE, L_TRANSFER, L_PAYMENT, L_SEVERITY, L_LIVE_EXC };
     PGresult *res = db_q(q->db,
         "SELECT b.public_id, b.class, b.state, b.merchant_id::text, b.environment, b.reference, b.transfer_id::text,"
         "       b.p_payment, b.severity::text,"
@@ -298,19 +316,19 @@ static int brk_lock(struct req *q, struct resp *r, struct brk *k)
         return -1;
     }
     memset(k, 0, sizeof *k);
-    snprintf(k->id, sizeof k->id, "%s", PQgetvalue(res, 0, 0));
-    snprintf(k->cls, sizeof k->cls, "%s", PQgetvalue(res, 0, 1));
-    snprintf(k->state, sizeof k->state, "%s", PQgetvalue(res, 0, 2));
-    k->has_mid = !PQgetisnull(res, 0, 3);
-    snprintf(k->mid, sizeof k->mid, "%s", PQgetvalue(res, 0, 3));
-    snprintf(k->env, sizeof k->env, "%s", PQgetvalue(res, 0, 4));
-    snprintf(k->ref, sizeof k->ref, "%s", PQgetvalue(res, 0, 5));
-    k->has_tid = !PQgetisnull(res, 0, 6);
-    snprintf(k->tid, sizeof k->tid, "%s", PQgetvalue(res, 0, 6));
-    k->has_payment = !PQgetisnull(res, 0, 7);
-    snprintf(k->payment, sizeof k->payment, "%s", PQgetvalue(res, 0, 7));
-    snprintf(k->sev, sizeof k->sev, "%s", PQgetvalue(res, 0, 8));
-    k->live_exception = PQgetvalue(res, 0, 9)[0] == 't';
+    snprintf(k->id, sizeof k->id, "%s", PQgetvalue(res, 0, L_ID));
+    snprintf(k->cls, sizeof k->cls, "%s", PQgetvalue(res, 0, L_CLASS));
+    snprintf(k->state, sizeof k->state, "%s", PQgetvalue(res, 0, L_STATE));
+    k->has_mid = !PQgetisnull(res, 0, L_MERCHANT);
+    snprintf(k->mid, sizeof k->mid, "%s", PQgetvalue(res, 0, L_MERCHANT));
+    snprintf(k->env, sizeof k->env, "%s", PQgetvalue(res, 0, L_ENV));
+    snprintf(k->ref, sizeof k->ref, "%s", PQgetvalue(res, 0, L_REFERENCE));
+    k->has_tid = !PQgetisnull(res, 0, L_TRANSFER);
+    snprintf(k->tid, sizeof k->tid, "%s", PQgetvalue(res, 0, L_TRANSFER));
+    k->has_payment = !PQgetisnull(res, 0, L_PAYMENT);
+    snprintf(k->payment, sizeof k->payment, "%s", PQgetvalue(res, 0, L_PAYMENT));
+    snprintf(k->sev, sizeof k->sev, "%s", PQgetvalue(res, 0, L_SEVERITY));
+    k->live_exception = PQgetvalue(res, 0, L_LIVE_EXC)[0] == 't';
     PQclear(res);
     /* a finance key acts only in its own environment (DESIGN §7) */
     if (q->who.env[0] && k->env[0] && strcmp(k->env, q->who.env)) {
@@ -366,6 +384,7 @@ static int match_target(struct req *q, struct resp *r, json_t *b, struct brk *k,
         resp_error(r, 422, "target_required", "give exactly one of 'payment_id' (pay_…) or 'ledger_transaction_id'");
         return -1;
     }
+    enum { M_ID, M_MERCHANT, M_ENV, M_REFERENCE, M_TAKEN };
     PGresult *res;
     if (pay) {
         res = db_q(q->db, "SELECT id::text, merchant_id::text, environment, reference,"
@@ -387,11 +406,11 @@ static int match_target(struct req *q, struct resp *r, json_t *b, struct brk *k,
         resp_error(r, 422, "unknown_target", "no such %s", pay ? "payment" : "merchant ledger transaction");
         return -1;
     }
-    int taken = PQgetvalue(res, 0, 4)[0] == 't';
-    snprintf(id, 32, "%s", PQgetvalue(res, 0, 0));
-    snprintf(mid, 24, "%s", PQgetvalue(res, 0, 1));
-    snprintf(env, 16, "%s", PQgetvalue(res, 0, 2));
-    snprintf(ref, 256, "%s", PQgetvalue(res, 0, 3));
+    int taken = PQgetvalue(res, 0, M_TAKEN)[0] == 't';
+    snprintf(id, 32, "%s", PQgetvalue(res, 0, M_ID));
+    snprintf(mid, 24, "%s", PQgetvalue(res, 0, M_MERCHANT));
+    snprintf(env, 16, "%s", PQgetvalue(res, 0, M_ENV));
+    snprintf(ref, 256, "%s", PQgetvalue(res, 0, M_REFERENCE));
     PQclear(res);
     if (taken) { resp_error(r, 409, "already_matched", "that record is already matched to a key"); return -1; }
     if (!strcmp(k->cls, "unapplied_transfer")) {

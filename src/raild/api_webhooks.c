@@ -491,18 +491,19 @@ static void ops_ep_health(struct req *q, struct resp *r)
 /* Locks any merchant's endpoint; returns its status (malloc'd) and internal id, or NULL with resp filled. */
 static char *lock_endpoint(struct req *q, struct resp *r, char *id_out)
 {
+    enum { EP_ID, EP_STATUS, EP_ENV };
     PGresult *res = db_q(q->db, "SELECT id, status, environment FROM webhook_endpoints WHERE public_id = $1 FOR UPDATE",
                          q->params[0]);
     char *st = NULL;
     if (db_failed(res)) resp_db_error(r, q->db, res, "endpoint lock");
-    else if (!PQntuples(res) || !strcmp(PQgetvalue(res, 0, 1), "deleted"))
+    else if (!PQntuples(res) || !strcmp(PQgetvalue(res, 0, EP_STATUS), "deleted"))
         resp_error(r, 404, "not_found", "no such webhook endpoint");
-    else if (q->who.env[0] && strcmp(PQgetvalue(res, 0, 2), q->who.env))   /* DESIGN §7: own environment only */
-        resp_error(r, 403, "wrong_environment", "the endpoint is in %s; this key acts in %s only", PQgetvalue(res, 0, 2),
+    else if (q->who.env[0] && strcmp(PQgetvalue(res, 0, EP_ENV), q->who.env))   /* DESIGN §7: own environment only */
+        resp_error(r, 403, "wrong_environment", "the endpoint is in %s; this key acts in %s only", PQgetvalue(res, 0, EP_ENV),
                    q->who.env);
     else {
-        snprintf(id_out, 32, "%s", PQgetvalue(res, 0, 0));
-        st = strdup(PQgetvalue(res, 0, 1));
+        snprintf(id_out, 32, "%s", PQgetvalue(res, 0, EP_ID));
+        st = strdup(PQgetvalue(res, 0, EP_STATUS));
     }
     PQclear(res);
     return st;
@@ -714,6 +715,7 @@ static void deliveries_list(struct req *q, struct resp *r)
         }
         free(x);
     }
+    enum { DJ_JSON, DJ_ID };
     PGresult *res = db_q(q->db,
         "SELECT " DELIVERY_JSON "::text, d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
         " WHERE ($1::text IS NULL OR e.public_id = $1) AND ($2::text IS NULL OR d.status = $2)"
@@ -729,10 +731,10 @@ static void deliveries_list(struct req *q, struct resp *r)
     }
     json_t *arr = json_array(), *next = json_null();
     int n = PQntuples(res);
-    for (int i = 0; i < n && i < limit; i++) json_array_append_new(arr, json_loads(PQgetvalue(res, i, 0), 0, NULL));
+    for (int i = 0; i < n && i < limit; i++) json_array_append_new(arr, json_loads(PQgetvalue(res, i, DJ_JSON), 0, NULL));
     if (n > limit) {
         json_decref(next);
-        next = json_sprintf("whd_%s", PQgetvalue(res, limit - 1, 1));
+        next = json_sprintf("whd_%s", PQgetvalue(res, limit - 1, DJ_ID));
     }
     PQclear(res);
     resp_json(r, 200, json_pack("{so so}", "data", arr, "next_cursor", next));
@@ -779,6 +781,7 @@ static void delivery_retry(struct req *q, struct resp *r)
         goto out;
     }
     if (tx_begin(q, r)) goto out;
+    enum { DL_STATUS, DL_ENDPOINT_STATUS, DL_ATTEMPTS, DL_ENV };
     PGresult *res = db_q(q->db,
         "SELECT d.status, e.status, d.attempts, d.environment FROM webhook_deliveries d"
         " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1 FOR UPDATE OF d", s);
@@ -788,15 +791,15 @@ static void delivery_retry(struct req *q, struct resp *r)
         PQclear(res);
         goto out;
     }
-    if (q->who.env[0] && strcmp(PQgetvalue(res, 0, 3), q->who.env)) {   /* DESIGN §7: own environment only */
-        resp_error(r, 403, "wrong_environment", "the delivery is in %s; this key acts in %s only", PQgetvalue(res, 0, 3),
+    if (q->who.env[0] && strcmp(PQgetvalue(res, 0, DL_ENV), q->who.env)) {   /* DESIGN §7: own environment only */
+        resp_error(r, 403, "wrong_environment", "the delivery is in %s; this key acts in %s only", PQgetvalue(res, 0, DL_ENV),
                    q->who.env);
         PQclear(res);
         goto out;
     }
     char dst[16], est[16];
-    snprintf(dst, sizeof dst, "%s", PQgetvalue(res, 0, 0));
-    snprintf(est, sizeof est, "%s", PQgetvalue(res, 0, 1));
+    snprintf(dst, sizeof dst, "%s", PQgetvalue(res, 0, DL_STATUS));
+    snprintf(est, sizeof est, "%s", PQgetvalue(res, 0, DL_ENDPOINT_STATUS));
     PQclear(res);
     if (!strcmp(dst, "in_flight") || !strcmp(dst, "canceled")) {
         resp_error(r, 409, "invalid_state", "the delivery is %s", dst);

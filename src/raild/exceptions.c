@@ -49,6 +49,7 @@ int exc_sla_hours(int severity)
     }
 }
 
+/* an exception's columns for exc_from_row, in the order EX_* names them */
 #define EXC_SELECT                                                                                   \
     "SELECT e.public_id, e.type, e.state, e.severity, " SQL_TS("e.sla_due") ", e.merchant_id,"      \
     " e.environment, e.network, e.rail, p.public_id, e.amount::text, r.decimals, e.assignee,"        \
@@ -58,6 +59,10 @@ int exc_sla_hours(int severity)
     " t.value::text, t.status, t.id"                                                                 \
     " FROM exceptions e LEFT JOIN payments p ON p.id = e.payment_id"                                 \
     " LEFT JOIN rails r ON r.id = e.rail AND r.environment = e.environment LEFT JOIN chain_transfers t ON t.id = e.transfer_id "
+enum { EX_ID, EX_TYPE, EX_STATE, EX_SEVERITY, EX_SLA_DUE, EX_MERCHANT, EX_ENV, EX_NETWORK, EX_RAIL, EX_PAYMENT, EX_AMOUNT,
+       EX_DECIMALS, EX_ASSIGNEE, EX_VERSION, EX_RESOLUTION, EX_NOTE, EX_RESOLVED_BY, EX_DETAILS, EX_OPENED, EX_UPDATED,
+       EX_RESOLVED_AT, EX_TX_HASH, EX_LOG_INDEX, EX_BLOCK, EX_FROM, EX_TO, EX_CONTRACT, EX_VALUE, EX_T_STATUS,
+       EX_TRANSFER };
 
 static json_t *col_str(PGresult *r, int row, int c)
 {
@@ -72,46 +77,48 @@ static json_t *col_int(PGresult *r, int row, int c)
 static json_t *exc_from_row(PGresult *r, int row)
 {
     json_t *j = json_object();
-    static const char *const names[] = { "id", "type", "state", NULL };
-    for (int i = 0; names[i]; i++) json_object_set_new(j, names[i], col_str(r, row, i));
-    json_object_set_new(j, "severity", col_int(r, row, 3));
-    json_object_set_new(j, "sla_due", col_str(r, row, 4));
-    json_object_set_new(j, "merchant_id", col_int(r, row, 5));
-    json_object_set_new(j, "environment", col_str(r, row, 6));
-    json_object_set_new(j, "network", col_str(r, row, 7));
-    json_object_set_new(j, "rail", col_str(r, row, 8));
-    json_object_set_new(j, "payment_id", col_str(r, row, 9));
-    if (PQgetisnull(r, row, 29)) {
+    json_object_set_new(j, "id", col_str(r, row, EX_ID));
+    json_object_set_new(j, "type", col_str(r, row, EX_TYPE));
+    json_object_set_new(j, "state", col_str(r, row, EX_STATE));
+    json_object_set_new(j, "severity", col_int(r, row, EX_SEVERITY));
+    json_object_set_new(j, "sla_due", col_str(r, row, EX_SLA_DUE));
+    json_object_set_new(j, "merchant_id", col_int(r, row, EX_MERCHANT));
+    json_object_set_new(j, "environment", col_str(r, row, EX_ENV));
+    json_object_set_new(j, "network", col_str(r, row, EX_NETWORK));
+    json_object_set_new(j, "rail", col_str(r, row, EX_RAIL));
+    json_object_set_new(j, "payment_id", col_str(r, row, EX_PAYMENT));
+    if (PQgetisnull(r, row, EX_TRANSFER)) {
         json_object_set_new(j, "transfer", json_null());
     } else {
         json_object_set_new(j, "transfer",
-                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", col_str(r, row, 21), "log_index",
-                                      col_int(r, row, 22), "block_number", col_int(r, row, 23), "from", col_str(r, row, 24),
-                                      "to", col_str(r, row, 25), "contract", col_str(r, row, 26), "value", col_str(r, row, 27),
-                                      "status", col_str(r, row, 28)));
+                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", col_str(r, row, EX_TX_HASH),
+                                      "log_index", col_int(r, row, EX_LOG_INDEX),
+                                      "block_number", col_int(r, row, EX_BLOCK), "from", col_str(r, row, EX_FROM),
+                                      "to", col_str(r, row, EX_TO), "contract", col_str(r, row, EX_CONTRACT),
+                                      "value", col_str(r, row, EX_VALUE), "status", col_str(r, row, EX_T_STATUS)));
     }
-    if (!PQgetisnull(r, row, 10) && !PQgetisnull(r, row, 11)) {
+    if (!PQgetisnull(r, row, EX_AMOUNT) && !PQgetisnull(r, row, EX_DECIMALS)) {
         char amt[128];
-        units_format(PQgetvalue(r, row, 10), atoi(PQgetvalue(r, row, 11)), amt, sizeof amt);
+        units_format(PQgetvalue(r, row, EX_AMOUNT), atoi(PQgetvalue(r, row, EX_DECIMALS)), amt, sizeof amt);
         json_object_set_new(j, "amount", json_string(amt));
     } else {
         json_object_set_new(j, "amount", json_null());
     }
-    json_object_set_new(j, "amount_units", col_str(r, row, 10));
-    json_object_set_new(j, "assignee", col_str(r, row, 12));
-    json_object_set_new(j, "version", col_int(r, row, 13));
-    json_object_set_new(j, "resolution", col_str(r, row, 14));
-    json_object_set_new(j, "note", col_str(r, row, 15));
-    json_object_set_new(j, "resolved_by", col_str(r, row, 16));
+    json_object_set_new(j, "amount_units", col_str(r, row, EX_AMOUNT));
+    json_object_set_new(j, "assignee", col_str(r, row, EX_ASSIGNEE));
+    json_object_set_new(j, "version", col_int(r, row, EX_VERSION));
+    json_object_set_new(j, "resolution", col_str(r, row, EX_RESOLUTION));
+    json_object_set_new(j, "note", col_str(r, row, EX_NOTE));
+    json_object_set_new(j, "resolved_by", col_str(r, row, EX_RESOLVED_BY));
     json_t *res = json_array();
-    for (const char *const *p = exc_resolutions(PQgetvalue(r, row, 1)); p && *p; p++)
+    for (const char *const *p = exc_resolutions(PQgetvalue(r, row, EX_TYPE)); p && *p; p++)
         json_array_append_new(res, json_string(*p));
     json_object_set_new(j, "resolutions", res);
-    json_t *details = json_loads(PQgetvalue(r, row, 17), 0, NULL);
+    json_t *details = json_loads(PQgetvalue(r, row, EX_DETAILS), 0, NULL);
     json_object_set_new(j, "details", details ? details : json_object());
-    json_object_set_new(j, "opened_at", col_str(r, row, 18));
-    json_object_set_new(j, "updated_at", col_str(r, row, 19));
-    json_object_set_new(j, "resolved_at", col_str(r, row, 20));
+    json_object_set_new(j, "opened_at", col_str(r, row, EX_OPENED));
+    json_object_set_new(j, "updated_at", col_str(r, row, EX_UPDATED));
+    json_object_set_new(j, "resolved_at", col_str(r, row, EX_RESOLVED_AT));
     return j;
 }
 
@@ -140,6 +147,7 @@ static int exc_event(PGconn *db, long long exc_id, const char *type)
 {
     char id[32];
     snprintf(id, sizeof id, "%lld", exc_id);
+    enum { EV_MERCHANT, EV_ENV, EV_PAYMENT, EV_VERSION };
     PGresult *r = db_q(db, "SELECT merchant_id, environment, coalesce(payment_id, 0), version FROM exceptions"
                            " WHERE id = $1", id);
     if (db_failed(r) || PQntuples(r) != 1) {
@@ -147,19 +155,20 @@ static int exc_event(PGconn *db, long long exc_id, const char *type)
         return -1;
     }
     int rc = 0;
-    if (!PQgetisnull(r, 0, 0) && !PQgetisnull(r, 0, 1)) {
+    if (!PQgetisnull(r, 0, EV_MERCHANT) && !PQgetisnull(r, 0, EV_ENV)) {
         json_t *j = exc_json(db, exc_id);
-        rc = (!j || outbox_write(db, atoll(PQgetvalue(r, 0, 0)), PQgetvalue(r, 0, 1), type,
-                                 atoll(PQgetvalue(r, 0, 2)), exc_id, atoi(PQgetvalue(r, 0, 3)), j, NULL)) ? -1 : 0;
+        rc = (!j || outbox_write(db, atoll(PQgetvalue(r, 0, EV_MERCHANT)), PQgetvalue(r, 0, EV_ENV), type,
+                                 atoll(PQgetvalue(r, 0, EV_PAYMENT)), exc_id, atoi(PQgetvalue(r, 0, EV_VERSION)), j, NULL)) ? -1 : 0;
         json_decref(j);
     }
     PQclear(r);
     return rc;
 }
 
-/* Who the exception concerns: merchant/environment/rail from the payment, network and
+/* Who the exception concerns (CX_* names the columns): merchant/environment/rail from the payment, network and
  * (for USDT-contract transfers) rail from the transfer. wrong_asset keeps rail NULL unless
  * the token is a rail we know: its amount is in another token's units. */
+enum { CX_MERCHANT, CX_ENV, CX_RAIL, CX_NETWORK, CX_DECIMALS };
 static PGresult *exc_context(PGconn *db, const char *type, const char *pid, const char *tid)
 {
     return db_q(db,
@@ -194,7 +203,7 @@ long long exc_open(PGconn *db, const char *type, long long payment_id, long long
         PQclear(c);
         return -1;
     }
-    int severity = exc_severity(type, amount_units, atoi(PQgetvalue(c, 0, 4)));
+    int severity = exc_severity(type, amount_units, atoi(PQgetvalue(c, 0, CX_DECIMALS)));
     snprintf(sev, sizeof sev, "%d", severity);
     snprintf(sla, sizeof sla, "%d hours", exc_sla_hours(severity));
     util_random_id("exc_", pub, sizeof pub);
@@ -205,7 +214,7 @@ long long exc_open(PGconn *db, const char *type, long long payment_id, long long
                            " VALUES ($1, $2, $3, now() + $4::interval, $5, $6, $7, $8, NULLIF($9::bigint, 0),"
                            "         NULLIF($10::bigint, 0), $11, coalesce($12::jsonb, '{}'))"
                            " ON CONFLICT DO NOTHING RETURNING id",
-                       pub, type, sev, sla, CV(0), CV(1), CV(3), CV(2), pid, tid, amount_units, d);
+                       pub, type, sev, sla, CV(CX_MERCHANT), CV(CX_ENV), CV(CX_NETWORK), CV(CX_RAIL), pid, tid, amount_units, d);
 #undef CV
     free(d);
     PQclear(c);
@@ -255,6 +264,7 @@ int exc_auto_close(PGconn *db, const char *type, long long payment_id, long long
     char pid[32], tid[32];
     snprintf(pid, sizeof pid, "%lld", payment_id);
     snprintf(tid, sizeof tid, "%lld", transfer_id);
+    enum { AC_ID, AC_PUBLIC_ID };
     PGresult *r = db_q(db, "UPDATE exceptions SET state = 'resolved', resolution = 'auto_closed', note = $4,"
                            " resolved_by = 'system', resolved_at = now(), updated_at = now(), version = version + 1"
                            " WHERE type = $1 AND state IN ('open','claimed')"
@@ -269,8 +279,8 @@ int exc_auto_close(PGconn *db, const char *type, long long payment_id, long long
     }
     int n = PQntuples(r), rc = n;
     for (int i = 0; i < n; i++) {
-        if (exc_event(db, atoll(PQgetvalue(r, i, 0)), "exception.resolved")) rc = -1;
-        log_info("exception.auto_closed", "exception=%s type=%s why=\"%s\"", PQgetvalue(r, i, 1), type, why);
+        if (exc_event(db, atoll(PQgetvalue(r, i, AC_ID)), "exception.resolved")) rc = -1;
+        log_info("exception.auto_closed", "exception=%s type=%s why=\"%s\"", PQgetvalue(r, i, AC_PUBLIC_ID), type, why);
     }
     PQclear(r);
     return rc;

@@ -25,6 +25,7 @@ int gov_rail_write(PGconn *db, int exists, const char *env, const char *rail, co
     snprintf(fs, sizeof fs, "%lld", finality);
     /* --finality tag keeps the depth as the rule where the node has no finalized block;
      * the CHECKs see an INSERT's row before ON CONFLICT would, so insert and update apart */
+    enum { RR_DECIMALS, RR_CONFIRMATIONS, RR_FINALITY_DEPTH, RR_FINALITY_TAG };
     static const char *const upd =
         "UPDATE rails SET network = $3, contract = $4,"
         "   decimals = CASE WHEN $5::int >= 0 THEN $5::int ELSE decimals END,"
@@ -52,8 +53,8 @@ int gov_rail_write(PGconn *db, int exists, const char *env, const char *rail, co
     }
     if (after)
         *after = json_pack("{s:s,s:s,s:i,s:i,s:i,s:b}", "network", net, "contract", contract, "decimals",
-                           atoi(PQgetvalue(r, 0, 0)), "confirmations", atoi(PQgetvalue(r, 0, 1)), "finality_depth",
-                           atoi(PQgetvalue(r, 0, 2)), "finality_tag", PQgetvalue(r, 0, 3)[0] == 't');
+                           atoi(PQgetvalue(r, 0, RR_DECIMALS)), "confirmations", atoi(PQgetvalue(r, 0, RR_CONFIRMATIONS)), "finality_depth",
+                           atoi(PQgetvalue(r, 0, RR_FINALITY_DEPTH)), "finality_tag", PQgetvalue(r, 0, RR_FINALITY_TAG)[0] == 't');
     PQclear(r);
     return 0;
 }
@@ -136,6 +137,7 @@ int gov_apply_due(PGconn *db)
     int applied = 0;
     for (;;) {
         if (db_cmd(db, "BEGIN")) return -1;
+        enum { AP_ID, AP_PUBLIC_ID, AP_COMMAND, AP_ARGS, AP_SEALED, AP_DECIDED_BY, AP_BEFORE, AP_AFTER };
         PGresult *r = db_q0(db, "SELECT id, public_id, command, args::text, sealed, coalesce(decided_by, ''), before::text,"
                                 " after::text FROM governed_changes WHERE state = 'approved'"
                                 " AND (effective_at IS NULL OR effective_at <= now()) ORDER BY id LIMIT 1"
@@ -143,12 +145,12 @@ int gov_apply_due(PGconn *db)
         if (db_failed(r)) { PQclear(r); db_cmd(db, "ROLLBACK"); return -1; }
         if (PQntuples(r) == 0) { PQclear(r); db_cmd(db, "ROLLBACK"); return applied; }
         char id[32], pub[64], msg[400] = "";
-        snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-        snprintf(pub, sizeof pub, "%s", PQgetvalue(r, 0, 1));
-        json_t *args = json_loads(PQgetvalue(r, 0, 3), 0, NULL), *before = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
-        json_t *after = json_loads(PQgetvalue(r, 0, 7), 0, NULL);
-        int rc = args ? apply_one(db, pub, PQgetvalue(r, 0, 2), args, PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4),
-                                  PQgetvalue(r, 0, 5), msg, sizeof msg) : -1;
+        snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, AP_ID));
+        snprintf(pub, sizeof pub, "%s", PQgetvalue(r, 0, AP_PUBLIC_ID));
+        json_t *args = json_loads(PQgetvalue(r, 0, AP_ARGS), 0, NULL), *before = json_loads(PQgetvalue(r, 0, AP_BEFORE), 0, NULL);
+        json_t *after = json_loads(PQgetvalue(r, 0, AP_AFTER), 0, NULL);
+        int rc = args ? apply_one(db, pub, PQgetvalue(r, 0, AP_COMMAND), args, PQgetisnull(r, 0, AP_SEALED) ? NULL : PQgetvalue(r, 0, AP_SEALED),
+                                  PQgetvalue(r, 0, AP_DECIDED_BY), msg, sizeof msg) : -1;
         PQclear(r);
         json_decref(args);
         if (rc < 0) { json_decref(before); json_decref(after); db_cmd(db, "ROLLBACK"); return -1; }
@@ -184,6 +186,7 @@ int gov_apply_due(PGconn *db)
 int gov_decide(PGconn *db, const struct principal *who, const char *pub, int approve, const char *note,
                char *code, size_t codelen, char *msg, size_t msglen)
 {
+    enum { GC_ID, GC_STATE, GC_PROPOSER, GC_ENV, GC_ROW };
     PGresult *r = db_q(db, "SELECT id, state, proposed_by_key, environment, to_jsonb(c) - 'sealed' - 'args'"
                            " FROM governed_changes c WHERE public_id = $1 FOR UPDATE", pub);
     if (db_failed(r)) { PQclear(r); return -1; }
@@ -194,11 +197,11 @@ int gov_decide(PGconn *db, const struct principal *who, const char *pub, int app
         return 404;
     }
     char id[32], state[16], env[16];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
-    snprintf(state, sizeof state, "%s", PQgetvalue(r, 0, 1));
-    long long proposer = atoll(PQgetvalue(r, 0, 2));
-    snprintf(env, sizeof env, "%s", PQgetvalue(r, 0, 3));
-    json_t *before = json_loads(PQgetvalue(r, 0, 4), 0, NULL);
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, GC_ID));
+    snprintf(state, sizeof state, "%s", PQgetvalue(r, 0, GC_STATE));
+    long long proposer = atoll(PQgetvalue(r, 0, GC_PROPOSER));
+    snprintf(env, sizeof env, "%s", PQgetvalue(r, 0, GC_ENV));
+    json_t *before = json_loads(PQgetvalue(r, 0, GC_ROW), 0, NULL);
     PQclear(r);
     int rc = 0;
     const char *c = "";

@@ -41,13 +41,14 @@ static int step(PGconn *db, FILE *out, const char *tbl, const char *sql, const c
                 const char *now, int *created, int *dropped)
 {
     long long t0 = util_now_ms();
+    enum { ST_ACTION, ST_PART, ST_ROWS };
     PGresult *r = b ? db_q(db, sql, a, b, now) : db_q(db, sql, a, now);
     if (db_failed(r)) { PQclear(r); return -1; }
     for (int i = 0; i < PQntuples(r); i++) {
-        const char *act = PQgetvalue(r, i, 0);
+        const char *act = PQgetvalue(r, i, ST_ACTION);
         *created += !strcmp(act, "created");
         *dropped += !strcmp(act, "dropped");
-        report(out, tbl, act, PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), util_now_ms() - t0);
+        report(out, tbl, act, PQgetvalue(r, i, ST_PART), PQgetvalue(r, i, ST_ROWS), util_now_ms() - t0);
     }
     PQclear(r);
     return 0;
@@ -70,11 +71,12 @@ int history_pass(PGconn *db, const char *now, FILE *out)
     for (int i = 0; !rc && i < PQntuples(t); i++)
         rc = step(db, out, PQgetvalue(t, i, 0), "SELECT * FROM history_create_ahead($1, $2::timestamptz)",
                   PQgetvalue(t, i, 0), NULL, clock, &created, &dropped);
+    enum { EX_TABLE, EX_PART };
     PGresult *x = rc ? NULL : db_q(db, "SELECT tbl, part FROM history_expired($1::timestamptz)", clock);
     if (!rc && db_failed(x)) rc = -1;
     for (int i = 0; !rc && i < PQntuples(x); i++)
-        rc = step(db, out, PQgetvalue(x, i, 0), "SELECT * FROM history_drop_partition($1, $2, $3::timestamptz)",
-                  PQgetvalue(x, i, 0), PQgetvalue(x, i, 1), clock, &created, &dropped);
+        rc = step(db, out, PQgetvalue(x, i, EX_TABLE), "SELECT * FROM history_drop_partition($1, $2, $3::timestamptz)",
+                  PQgetvalue(x, i, EX_TABLE), PQgetvalue(x, i, EX_PART), clock, &created, &dropped);
     for (int i = 0; !rc && i < PQntuples(t); i++) {
         char *n = db_val(db, "SELECT history_prune_default($1, $2::timestamptz)", PQgetvalue(t, i, 0), clock);
         if (!n) { rc = -1; break; }

@@ -92,6 +92,7 @@ struct klass {
 static int classify(PGconn *db, const char *network, const struct xfer_in *in, struct klass *k)
 {
     memset(k, 0, sizeof *k);
+    enum { K_FROM_OURS, K_TO_WALLET, K_TO_DEPOSIT, K_PAYMENT, K_KNOWN_CONTRACT, K_OUR_PAYOUT };
     PGresult *r = db_q(db,
         "SELECT EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = $2)"
         "    OR EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = $2),"
@@ -108,24 +109,26 @@ static int classify(PGconn *db, const char *network, const struct xfer_in *in, s
         PQclear(r);
         return -1;
     }
-    int from_ours = PQgetvalue(r, 0, 0)[0] == 't', to_wallet = PQgetvalue(r, 0, 1)[0] == 't';
-    int to_deposit = PQgetvalue(r, 0, 2)[0] == 't', known_contract = PQgetvalue(r, 0, 4)[0] == 't';
-    int our_payout = PQgetvalue(r, 0, 5)[0] == 't';
-    long long pid = PQgetisnull(r, 0, 3) ? 0 : atoll(PQgetvalue(r, 0, 3));
+    int from_ours = PQgetvalue(r, 0, K_FROM_OURS)[0] == 't', to_wallet = PQgetvalue(r, 0, K_TO_WALLET)[0] == 't';
+    int to_deposit = PQgetvalue(r, 0, K_TO_DEPOSIT)[0] == 't';
+    int known_contract = PQgetvalue(r, 0, K_KNOWN_CONTRACT)[0] == 't';
+    int our_payout = PQgetvalue(r, 0, K_OUR_PAYOUT)[0] == 't';
+    long long pid = PQgetisnull(r, 0, K_PAYMENT) ? 0 : atoll(PQgetvalue(r, 0, K_PAYMENT));
     PQclear(r);
     int contract_ok = known_contract;
     if (pid) {
         char id[32];
         LL(id, pid);
+        enum { P_STATE, P_CONTRACT_OK, P_OVERDUE };
         r = db_q(db, "SELECT p.state, r.contract = $2, p.state = 'awaiting_payment' AND p.expires_at <= now()"
                      " FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
         if (db_failed(r) || PQntuples(r) != 1) {
             PQclear(r);
             return -1;
         }
-        snprintf(k->pay_state, sizeof k->pay_state, "%s", PQgetvalue(r, 0, 0));
-        contract_ok = PQgetvalue(r, 0, 1)[0] == 't';
-        int overdue = PQgetvalue(r, 0, 2)[0] == 't';
+        snprintf(k->pay_state, sizeof k->pay_state, "%s", PQgetvalue(r, 0, P_STATE));
+        contract_ok = PQgetvalue(r, 0, P_CONTRACT_OK)[0] == 't';
+        int overdue = PQgetvalue(r, 0, P_OVERDUE)[0] == 't';
         PQclear(r);
         k->payment_id = pid;
         /* DESIGN §4: a transfer after expires_at is late, even if the sweeper has not run yet
@@ -228,6 +231,7 @@ static int load_stored(PGconn *db, const char *network, const struct xfer_in *in
 {
     char li[32];
     LL(li, in->log_index);
+    enum { S_ID, S_BLOCK, S_BLOCK_HASH, S_STATUS, S_CLASS, S_PAYMENT, S_COUNTED, S_SAME_DATA };
     PGresult *r = db_q(db,
         "SELECT id, coalesce(block_number, -1), coalesce(block_hash, ''), status, classification,"
         " coalesce(payment_id, 0), counted, (contract, from_address, to_address, value) = ($4, $5, $6, $7::numeric)"
@@ -239,14 +243,14 @@ static int load_stored(PGconn *db, const char *network, const struct xfer_in *in
     }
     int found = PQntuples(r) == 1;
     if (found) {
-        s->id = atoll(PQgetvalue(r, 0, 0));
-        s->block = atoll(PQgetvalue(r, 0, 1));
-        snprintf(s->block_hash, sizeof s->block_hash, "%s", PQgetvalue(r, 0, 2));
-        snprintf(s->status, sizeof s->status, "%s", PQgetvalue(r, 0, 3));
-        snprintf(s->klass, sizeof s->klass, "%s", PQgetvalue(r, 0, 4));
-        s->payment_id = atoll(PQgetvalue(r, 0, 5));
-        s->counted = PQgetvalue(r, 0, 6)[0] == 't';
-        s->same_data = PQgetvalue(r, 0, 7)[0] == 't';
+        s->id = atoll(PQgetvalue(r, 0, S_ID));
+        s->block = atoll(PQgetvalue(r, 0, S_BLOCK));
+        snprintf(s->block_hash, sizeof s->block_hash, "%s", PQgetvalue(r, 0, S_BLOCK_HASH));
+        snprintf(s->status, sizeof s->status, "%s", PQgetvalue(r, 0, S_STATUS));
+        snprintf(s->klass, sizeof s->klass, "%s", PQgetvalue(r, 0, S_CLASS));
+        s->payment_id = atoll(PQgetvalue(r, 0, S_PAYMENT));
+        s->counted = PQgetvalue(r, 0, S_COUNTED)[0] == 't';
+        s->same_data = PQgetvalue(r, 0, S_SAME_DATA)[0] == 't';
     }
     PQclear(r);
     return found;
@@ -392,6 +396,8 @@ struct eval {
 
 static int eval_load(PGconn *db, const char *id, struct eval *e)
 {
+    enum { E_STATE, E_N, E_N_BLOCK, E_MAX_BLOCK, E_CONFS, E_DEPTH, E_FINALIZED, E_SHORTFALL, E_OVER,
+           E_RECEIVED, E_CONFIRMED, E_SHORT_BY, E_EXCESS };
     PGresult *r = db_q(db,
         "WITH p AS (SELECT p.id, p.state, p.amount, r.network, r.confirm_depth,"
         "                  floor(p.amount * m.tolerance_bps / 10000) AS tol"
@@ -414,19 +420,19 @@ static int eval_load(PGconn *db, const char *id, struct eval *e)
         PQclear(r);
         return -1;
     }
-    snprintf(e->state, sizeof e->state, "%s", PQgetvalue(r, 0, 0));
-    e->n = atoll(PQgetvalue(r, 0, 1));
-    e->n_block = atoll(PQgetvalue(r, 0, 2));
-    e->max_block = atoll(PQgetvalue(r, 0, 3));
-    e->confs = atoll(PQgetvalue(r, 0, 4));
-    e->depth = atoll(PQgetvalue(r, 0, 5));
-    e->finalized = atoll(PQgetvalue(r, 0, 6));
-    e->shortfall = PQgetvalue(r, 0, 7)[0] == 't';
-    e->over = PQgetvalue(r, 0, 8)[0] == 't';
-    snprintf(e->received, sizeof e->received, "%s", PQgetvalue(r, 0, 9));
-    snprintf(e->confirmed, sizeof e->confirmed, "%s", PQgetvalue(r, 0, 10));
-    snprintf(e->short_by, sizeof e->short_by, "%s", PQgetvalue(r, 0, 11));
-    snprintf(e->excess, sizeof e->excess, "%s", PQgetvalue(r, 0, 12));
+    snprintf(e->state, sizeof e->state, "%s", PQgetvalue(r, 0, E_STATE));
+    e->n = atoll(PQgetvalue(r, 0, E_N));
+    e->n_block = atoll(PQgetvalue(r, 0, E_N_BLOCK));
+    e->max_block = atoll(PQgetvalue(r, 0, E_MAX_BLOCK));
+    e->confs = atoll(PQgetvalue(r, 0, E_CONFS));
+    e->depth = atoll(PQgetvalue(r, 0, E_DEPTH));
+    e->finalized = atoll(PQgetvalue(r, 0, E_FINALIZED));
+    e->shortfall = PQgetvalue(r, 0, E_SHORTFALL)[0] == 't';
+    e->over = PQgetvalue(r, 0, E_OVER)[0] == 't';
+    snprintf(e->received, sizeof e->received, "%s", PQgetvalue(r, 0, E_RECEIVED));
+    snprintf(e->confirmed, sizeof e->confirmed, "%s", PQgetvalue(r, 0, E_CONFIRMED));
+    snprintf(e->short_by, sizeof e->short_by, "%s", PQgetvalue(r, 0, E_SHORT_BY));
+    snprintf(e->excess, sizeof e->excess, "%s", PQgetvalue(r, 0, E_EXCESS));
     PQclear(r);
     return 0;
 }
@@ -564,6 +570,7 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
     LL(h, head);
     LL(f, finalized);
     if (ingest_lock_network(db, network)) return -1;
+    enum { H_STORED_FIN, H_FIN, H_JUMP };
     PGresult *r = db_q(db,
         "SELECT coalesce((SELECT finalized FROM chain_heads WHERE network = $1), -1),"
         "       CASE WHEN $3::bigint >= 0 THEN $3::bigint"
@@ -575,8 +582,8 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
         PQclear(r);
         return -1;
     }
-    long long stored_fin = atoll(PQgetvalue(r, 0, 0)), fin = atoll(PQgetvalue(r, 0, 1));
-    int jump = PQgetvalue(r, 0, 2)[0] == 't';
+    long long stored_fin = atoll(PQgetvalue(r, 0, H_STORED_FIN)), fin = atoll(PQgetvalue(r, 0, H_FIN));
+    int jump = PQgetvalue(r, 0, H_JUMP)[0] == 't';
     PQclear(r);
     if (head < stored_fin) return -4;
     if (jump && check_jump) return -5;
@@ -597,6 +604,7 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
      * finalizes, not on each of the (up to ~200) blocks between: every payments UPDATE is a
      * change-log row and a console wake-up, and nothing depends on the count after
      * confirmation. */
+    enum { O_ID, O_CAN_MOVE };
     r = db_q(db,
         "WITH o AS (SELECT p.id, p.state, p.confirmations, r.confirm_depth FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
         "            WHERE r.network = $1 AND p.state IN ('confirming','confirmed') ORDER BY p.id FOR UPDATE OF p),"
@@ -614,8 +622,8 @@ int ingest_head(PGconn *db, const char *network, long long head, long long final
     }
     int n = PQntuples(r), transitions = 0, evaluated = 0;
     for (int i = 0; i < n; i++) {
-        if (PQgetvalue(r, i, 1)[0] != 't') continue;
-        int m = ingest_eval_payment(db, atoll(PQgetvalue(r, i, 0)));
+        if (PQgetvalue(r, i, O_CAN_MOVE)[0] != 't') continue;
+        int m = ingest_eval_payment(db, atoll(PQgetvalue(r, i, O_ID)));
         if (m < 0) {
             PQclear(r);
             return -1;

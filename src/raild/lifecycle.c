@@ -133,6 +133,7 @@ int lifecycle_transition(PGconn *db, long long payment_id, enum pay_state to, en
 {
     char pid[32];
     snprintf(pid, sizeof pid, "%lld", payment_id);
+    enum { PS_STATE, PS_MERCHANT, PS_ENV, PS_PUBLIC_ID };
     PGresult *r = db_q(db, "SELECT state, merchant_id, environment, public_id FROM payments WHERE id = $1", pid);
     if (db_failed(r) || PQntuples(r) != 1) {
         PQclear(r);
@@ -140,10 +141,10 @@ int lifecycle_transition(PGconn *db, long long payment_id, enum pay_state to, en
     }
     enum pay_state from = PS_AWAITING;
     char env[16], pub[64];
-    long long merchant = atoll(PQgetvalue(r, 0, 1));
-    snprintf(env, sizeof env, "%s", PQgetvalue(r, 0, 2));
-    snprintf(pub, sizeof pub, "%s", PQgetvalue(r, 0, 3));
-    int bad = pay_state_parse(PQgetvalue(r, 0, 0), &from);
+    long long merchant = atoll(PQgetvalue(r, 0, PS_MERCHANT));
+    snprintf(env, sizeof env, "%s", PQgetvalue(r, 0, PS_ENV));
+    snprintf(pub, sizeof pub, "%s", PQgetvalue(r, 0, PS_PUBLIC_ID));
+    int bad = pay_state_parse(PQgetvalue(r, 0, PS_STATE), &from);
     PQclear(r);
     if (bad || !lifecycle_allowed(from, to, via)) {
         log_warn("payment.transition_rejected", "payment=%s from=%s to=%s via=%s", pub, pay_state_name(from),

@@ -75,6 +75,7 @@ void metrics_transition(const char *to_state)
  * watcher lease) and chain_heads (also fed by external watchers). */
 static void chain_metrics(PGconn *db, FILE *f)
 {
+    enum { W_NETWORK, W_HEAD, W_FINALIZED, W_STATE, W_LAG_BLOCKS, W_LAG_S, W_RANGE, W_REORGS, W_RPC_ERRORS };
     PGresult *r = db_q0(db,
         "SELECT n.name, coalesce(h.head, -1), coalesce(h.finalized, -1), coalesce(w.state, 'none'),"
         "       coalesce(w.head - w.checkpoint, 0), coalesce(extract(epoch FROM now() - w.head_seen_at)::bigint, -1),"
@@ -82,33 +83,33 @@ static void chain_metrics(PGconn *db, FILE *f)
         "  FROM networks n LEFT JOIN chain_heads h ON h.network = n.name"
         "  LEFT JOIN watcher_status w ON w.network = n.name ORDER BY n.name");
     if (db_failed(r)) { PQclear(r); return; }
-    static const char *const g[][2] = {
-        { "raild_chain_head", "Latest head ingested, by network." },
-        { "raild_chain_finalized", "Finalized height ingested, by network." },
-        { "raild_watcher_lag_blocks", "Node head minus the watcher's checkpoint." },
-        { "raild_watcher_lag_seconds", "Seconds since the node last showed a new head (-1: never)." },
-        { "raild_watcher_range_blocks", "eth_getLogs block range in use." },
-        { "raild_watcher_reorgs_total", "Reorgs the watcher detected and unwound." },
+    /* skip_unset: a network with no head yet has none to report (-1) */
+    static const struct { const char *name, *help, *type; int col, skip_unset; } g[] = {
+        { "raild_chain_head", "Latest head ingested, by network.", "gauge", W_HEAD, 1 },
+        { "raild_chain_finalized", "Finalized height ingested, by network.", "gauge", W_FINALIZED, 1 },
+        { "raild_watcher_lag_blocks", "Node head minus the watcher's checkpoint.", "gauge", W_LAG_BLOCKS, 0 },
+        { "raild_watcher_lag_seconds", "Seconds since the node last showed a new head (-1: never).", "gauge", W_LAG_S, 0 },
+        { "raild_watcher_range_blocks", "eth_getLogs block range in use.", "gauge", W_RANGE, 0 },
+        { "raild_watcher_reorgs_total", "Reorgs the watcher detected and unwound.", "counter", W_REORGS, 0 },
     };
-    for (int k = 0; k < 6; k++) {
-        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", g[k][0], g[k][1], g[k][0], k == 5 ? "counter" : "gauge");
-        int col = k < 2 ? k + 1 : k + 2;
+    for (size_t k = 0; k < sizeof g / sizeof g[0]; k++) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", g[k].name, g[k].help, g[k].name, g[k].type);
         for (int i = 0; i < PQntuples(r); i++)
-            if (k >= 2 || strcmp(PQgetvalue(r, i, col), "-1"))
-                fprintf(f, "%s{network=\"%s\"} %s\n", g[k][0], PQgetvalue(r, i, 0), PQgetvalue(r, i, col));
+            if (!g[k].skip_unset || strcmp(PQgetvalue(r, i, g[k].col), "-1"))
+                fprintf(f, "%s{network=\"%s\"} %s\n", g[k].name, PQgetvalue(r, i, W_NETWORK), PQgetvalue(r, i, g[k].col));
     }
     fprintf(f, "# HELP raild_watcher_up 1 for the state each network's watcher is in.\n# TYPE raild_watcher_up gauge\n");
     for (int i = 0; i < PQntuples(r); i++)
-        fprintf(f, "raild_watcher_up{network=\"%s\",state=\"%s\"} 1\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 3));
+        fprintf(f, "raild_watcher_up{network=\"%s\",state=\"%s\"} 1\n", PQgetvalue(r, i, W_NETWORK), PQgetvalue(r, i, W_STATE));
     fprintf(f, "# HELP raild_watcher_rpc_errors_total RPC errors by network and code.\n"
                "# TYPE raild_watcher_rpc_errors_total counter\n");
     for (int i = 0; i < PQntuples(r); i++) {
         json_error_t e;
-        json_t *o = json_loads(PQgetvalue(r, i, 8), 0, &e), *v;
+        json_t *o = json_loads(PQgetvalue(r, i, W_RPC_ERRORS), 0, &e), *v;
         const char *k;
         json_object_foreach(o, k, v)
             if (json_is_integer(v))
-                fprintf(f, "raild_watcher_rpc_errors_total{network=\"%s\",code=\"%s\"} %lld\n", PQgetvalue(r, i, 0),
+                fprintf(f, "raild_watcher_rpc_errors_total{network=\"%s\",code=\"%s\"} %lld\n", PQgetvalue(r, i, W_NETWORK),
                         k, (long long)json_integer_value(v));
         json_decref(o);
     }
@@ -166,6 +167,7 @@ char *metrics_render(PGconn *db)
             if (exc_types[i + 1]) strcat(types, ",");
         }
         strcat(types, "}");
+        enum { XO_TYPE, XO_COUNT };
         PGresult *r = db_q(db, "SELECT t, count(e.id) FROM unnest($1::text[]) t"
                                " LEFT JOIN exceptions e ON e.type = t AND e.state IN ('open','claimed')"
                                " GROUP BY t ORDER BY t", types);
@@ -173,19 +175,20 @@ char *metrics_render(PGconn *db)
             fprintf(f, "# HELP raild_exceptions_open Open (or claimed) exceptions by type.\n"
                        "# TYPE raild_exceptions_open gauge\n");
             for (int i = 0; i < PQntuples(r); i++)
-                fprintf(f, "raild_exceptions_open{type=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+                fprintf(f, "raild_exceptions_open{type=\"%s\"} %s\n", PQgetvalue(r, i, XO_TYPE), PQgetvalue(r, i, XO_COUNT));
         }
         PQclear(r);
+        enum { HS_TABLE, HS_AHEAD, HS_DEFAULT_ROWS };
         r = db_q0(db, "SELECT tbl, ahead, default_rows FROM history_status()");
         if (!db_failed(r)) {
             fprintf(f, "# HELP raild_history_partitions_ahead History partitions made ahead of now (0: rows will"
                        " fall into the default partition).\n# TYPE raild_history_partitions_ahead gauge\n");
             for (int i = 0; i < PQntuples(r); i++)
-                fprintf(f, "raild_history_partitions_ahead{table=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+                fprintf(f, "raild_history_partitions_ahead{table=\"%s\"} %s\n", PQgetvalue(r, i, HS_TABLE), PQgetvalue(r, i, HS_AHEAD));
             fprintf(f, "# HELP raild_history_default_rows Rows in a history table's default partition (kept live rows,"
                        " or rows whose partition was missing).\n# TYPE raild_history_default_rows gauge\n");
             for (int i = 0; i < PQntuples(r); i++)
-                fprintf(f, "raild_history_default_rows{table=\"%s\"} %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 2));
+                fprintf(f, "raild_history_default_rows{table=\"%s\"} %s\n", PQgetvalue(r, i, HS_TABLE), PQgetvalue(r, i, HS_DEFAULT_ROWS));
         }
         PQclear(r);
         chain_metrics(db, f);

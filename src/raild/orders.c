@@ -74,11 +74,12 @@ enum order_put orders_put(PGconn *db, long long merchant_id, const char *env, co
     }
     PQclear(r);
     /* not applied: a replay, an older change, or the same instant with other content */
+    enum { OS_SAME_TIME, OS_SAME };
     r = db_q(db, "SELECT updated_at = $4::timestamptz, amount = $5::numeric AND status = $6"
                  "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
              mid, env, reference, updated_at, units, status);
     if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return ORDER_DB_ERROR; }
-    int same_time = PQgetvalue(r, 0, 0)[0] == 't', same = PQgetvalue(r, 0, 1)[0] == 't';
+    int same_time = PQgetvalue(r, 0, OS_SAME_TIME)[0] == 't', same = PQgetvalue(r, 0, OS_SAME)[0] == 't';
     PQclear(r);
     if (!same_time) return ORDER_STALE;
     return same ? ORDER_UNCHANGED : ORDER_CONFLICT;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* a payment's columns for payment_from_row, in the order PM_* names them */
 #define PAYMENT_SELECT                                                                          \
     "SELECT p.public_id, p.reference, p.rail, r.network, p.environment, p.amount::text,"        \
     " p.received::text, p.state, p.deposit_address, p.confirmations, r.confirm_depth,"          \
@@ -12,6 +13,9 @@
     " " SQL_TS("p.detected_at") ", " SQL_TS("p.confirmed_at") ", " SQL_TS("p.finalized_at") "," \
     " p.metadata::text, p.sequence, r.decimals"                                                 \
     " FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment "
+enum { PM_ID, PM_REFERENCE, PM_RAIL, PM_NETWORK, PM_ENV, PM_AMOUNT, PM_RECEIVED, PM_STATE, PM_DEPOSIT_ADDRESS,
+       PM_CONFIRMATIONS, PM_CONFIRM_DEPTH, PM_EXPIRES, PM_CREATED, PM_UPDATED, PM_DETECTED, PM_CONFIRMED, PM_FINALIZED,
+       PM_METADATA, PM_SEQUENCE, PM_DECIMALS };
 
 void units_format(const char *digits, int decimals, char *out, size_t outlen)
 {
@@ -41,21 +45,23 @@ static json_t *ts_or_null(PGresult *r, int row, int col)
 
 static json_t *payment_from_row(PGresult *r, int row)
 {
-    int dec = atoi(PQgetvalue(r, row, 19));
+#define V(c) PQgetvalue(r, row, c)
+    int dec = atoi(V(PM_DECIMALS));
     char amount[128], received[128];
-    units_format(PQgetvalue(r, row, 5), dec, amount, sizeof amount);
-    units_format(PQgetvalue(r, row, 6), dec, received, sizeof received);
-    json_t *meta = json_loads(PQgetvalue(r, row, 17), 0, NULL);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i}",
-                     "id", PQgetvalue(r, row, 0), "reference", PQgetvalue(r, row, 1), "rail", PQgetvalue(r, row, 2),
-                     "network", PQgetvalue(r, row, 3), "environment", PQgetvalue(r, row, 4), "amount", amount,
-                     "amount_units", PQgetvalue(r, row, 5), "received", received, "received_units",
-                     PQgetvalue(r, row, 6), "state", PQgetvalue(r, row, 7), "deposit_address", PQgetvalue(r, row, 8),
-                     "confirmations", atoi(PQgetvalue(r, row, 9)), "confirmations_required",
-                     atoi(PQgetvalue(r, row, 10)), "expires_at", PQgetvalue(r, row, 11), "created_at",
-                     PQgetvalue(r, row, 12), "updated_at", PQgetvalue(r, row, 13), "detected_at", ts_or_null(r, row, 14),
-                     "confirmed_at", ts_or_null(r, row, 15), "finalized_at", ts_or_null(r, row, 16), "metadata",
-                     meta ? meta : json_object(), "sequence", atoi(PQgetvalue(r, row, 18)));
+    units_format(V(PM_AMOUNT), dec, amount, sizeof amount);
+    units_format(V(PM_RECEIVED), dec, received, sizeof received);
+    json_t *meta = json_loads(V(PM_METADATA), 0, NULL);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:i}",
+        "id", V(PM_ID), "reference", V(PM_REFERENCE), "rail", V(PM_RAIL), "network", V(PM_NETWORK),
+        "environment", V(PM_ENV), "amount", amount, "amount_units", V(PM_AMOUNT), "received", received,
+        "received_units", V(PM_RECEIVED), "state", V(PM_STATE), "deposit_address", V(PM_DEPOSIT_ADDRESS),
+        "confirmations", atoi(V(PM_CONFIRMATIONS)), "confirmations_required", atoi(V(PM_CONFIRM_DEPTH)),
+        "expires_at", V(PM_EXPIRES), "created_at", V(PM_CREATED), "updated_at", V(PM_UPDATED),
+        "detected_at", ts_or_null(r, row, PM_DETECTED), "confirmed_at", ts_or_null(r, row, PM_CONFIRMED),
+        "finalized_at", ts_or_null(r, row, PM_FINALIZED), "metadata", meta ? meta : json_object(),
+        "sequence", atoi(V(PM_SEQUENCE)));
+#undef V
+    return j;
 }
 
 json_t *payment_json(PGconn *db, long long payment_id)

@@ -111,8 +111,10 @@ static int calldata(const char *to, const char *units, char *out, size_t n)
 
 /* ------------------------------------------------------------ configuration */
 
+/* table_sql selects (urls, stamp) for the network $1 */
 static int load_endpoints(struct pw *p, const char *table_sql, struct rpc *c, int *have, char *stamp, size_t sn)
 {
+    enum { E_URLS, E_STAMP };
     PGresult *r = db_q(p->db, table_sql, p->net);
     if (db_failed(r)) { PQclear(r); return -1; }
     if (PQntuples(r) != 1) {
@@ -122,12 +124,12 @@ static int load_endpoints(struct pw *p, const char *table_sql, struct rpc *c, in
         stamp[0] = 0;
         return -1;
     }
-    if (strcmp(stamp, PQgetvalue(r, 0, 1))) {
-        char *urls = secret_open_text(PQgetvalue(r, 0, 0));
+    if (strcmp(stamp, PQgetvalue(r, 0, E_STAMP))) {
+        char *urls = secret_open_text(PQgetvalue(r, 0, E_URLS));
         if (*have) rpc_free(c);
         *have = urls && !rpc_init(c, urls, 10000);
         if (urls) { memset(urls, 0, strlen(urls)); free(urls); }
-        snprintf(stamp, sn, "%s", *have ? PQgetvalue(r, 0, 1) : "");
+        snprintf(stamp, sn, "%s", *have ? PQgetvalue(r, 0, E_STAMP) : "");
         if (!*have) log_error("payout.endpoints_unreadable", "network=%s reason=\"cannot open the stored URLs\"", p->net);
     }
     PQclear(r);
@@ -141,20 +143,21 @@ static int load_config(struct pw *p)
         load_endpoints(p, "SELECT urls, updated_at::text FROM network_signer WHERE network = $1", &p->signer,
                        &p->have_signer, p->signer_stamp, sizeof p->signer_stamp))
         return -1;
+    enum { N_CHAIN_ID, N_MAX_FEE, N_REPLACE_AFTER, N_GAS_LIMIT, N_HEAD, N_FINALIZED, N_WALLET_ID, N_HOT };
     PGresult *r = db_q(p->db, "SELECT n.chain_id, n.max_fee_per_gas::text, n.replace_after_blocks, n.payout_gas_limit,"
                               " coalesce(h.head, -1), coalesce(h.finalized, -1),"
                               " coalesce((SELECT id FROM wallets WHERE network = n.name AND kind = 'hot' ORDER BY id LIMIT 1), 0),"
                               " coalesce((SELECT address FROM wallets WHERE network = n.name AND kind = 'hot' ORDER BY id LIMIT 1), '')"
                               " FROM networks n LEFT JOIN chain_heads h ON h.network = n.name WHERE n.name = $1", p->net);
     if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
-    p->chain_id = atoll(PQgetvalue(r, 0, 0));
-    amount_parse_units(PQgetvalue(r, 0, 1), &p->max_fee);
-    p->replace_after = atoi(PQgetvalue(r, 0, 2));
-    p->gas_limit = atoi(PQgetvalue(r, 0, 3));
-    p->head = atoll(PQgetvalue(r, 0, 4));
-    p->fin = atoll(PQgetvalue(r, 0, 5));
-    p->wallet_id = atoll(PQgetvalue(r, 0, 6));
-    snprintf(p->hot, sizeof p->hot, "%s", PQgetvalue(r, 0, 7));
+    p->chain_id = atoll(PQgetvalue(r, 0, N_CHAIN_ID));
+    amount_parse_units(PQgetvalue(r, 0, N_MAX_FEE), &p->max_fee);
+    p->replace_after = atoi(PQgetvalue(r, 0, N_REPLACE_AFTER));
+    p->gas_limit = atoi(PQgetvalue(r, 0, N_GAS_LIMIT));
+    p->head = atoll(PQgetvalue(r, 0, N_HEAD));
+    p->fin = atoll(PQgetvalue(r, 0, N_FINALIZED));
+    p->wallet_id = atoll(PQgetvalue(r, 0, N_WALLET_ID));
+    snprintf(p->hot, sizeof p->hot, "%s", PQgetvalue(r, 0, N_HOT));
     PQclear(r);
     return 0;
 }
@@ -282,20 +285,21 @@ static int load_po(struct pw *p, long long id, struct po *o)
 {
     char pid[32];
     LL(pid, id);
+    enum { O_STATE, O_TO, O_AMOUNT, O_CONTRACT, O_TX_HASH, O_CONFIRM_DEPTH, O_NONCE, O_BROADCAST_HEAD };
     PGresult *r = db_q(p->db, "SELECT p.state, p.to_address, p.amount::text, lower(r.contract), coalesce(p.tx_hash, ''),"
                               " r.confirm_depth, coalesce(p.nonce, -1), coalesce(p.broadcast_head, -1)"
                               " FROM payouts p JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
                               " WHERE p.id = $1::bigint", pid);
     if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
     o->id = id;
-    snprintf(o->state, sizeof o->state, "%s", PQgetvalue(r, 0, 0));
-    snprintf(o->to, sizeof o->to, "%s", PQgetvalue(r, 0, 1));
-    snprintf(o->amount, sizeof o->amount, "%s", PQgetvalue(r, 0, 2));
-    snprintf(o->contract, sizeof o->contract, "%s", PQgetvalue(r, 0, 3));
-    snprintf(o->tx_hash, sizeof o->tx_hash, "%s", PQgetvalue(r, 0, 4));
-    o->confirm_depth = atoi(PQgetvalue(r, 0, 5));
-    o->nonce = atoll(PQgetvalue(r, 0, 6));
-    o->broadcast_head = atoll(PQgetvalue(r, 0, 7));
+    snprintf(o->state, sizeof o->state, "%s", PQgetvalue(r, 0, O_STATE));
+    snprintf(o->to, sizeof o->to, "%s", PQgetvalue(r, 0, O_TO));
+    snprintf(o->amount, sizeof o->amount, "%s", PQgetvalue(r, 0, O_AMOUNT));
+    snprintf(o->contract, sizeof o->contract, "%s", PQgetvalue(r, 0, O_CONTRACT));
+    snprintf(o->tx_hash, sizeof o->tx_hash, "%s", PQgetvalue(r, 0, O_TX_HASH));
+    o->confirm_depth = atoi(PQgetvalue(r, 0, O_CONFIRM_DEPTH));
+    o->nonce = atoll(PQgetvalue(r, 0, O_NONCE));
+    o->broadcast_head = atoll(PQgetvalue(r, 0, O_BROADCAST_HEAD));
     PQclear(r);
     return 0;
 }
@@ -310,11 +314,12 @@ static int sign_and_record(struct pw *p, struct po *o, int replace)
     if (replace) {
         char pid[32];
         LL(pid, o->id);
+        enum { F_MAX_FEE, F_TIP };
         PGresult *r = db_q(p->db, "SELECT max_fee_per_gas::text, max_priority_fee_per_gas::text FROM payout_transactions"
                                   " WHERE payout_id = $1::bigint ORDER BY id DESC LIMIT 1", pid);
         if (!db_failed(r) && PQntuples(r) == 1) {
-            amount_parse_units(PQgetvalue(r, 0, 0), &prev_max);
-            amount_parse_units(PQgetvalue(r, 0, 1), &prev_tip);
+            amount_parse_units(PQgetvalue(r, 0, F_MAX_FEE), &prev_max);
+            amount_parse_units(PQgetvalue(r, 0, F_TIP), &prev_tip);
         }
         PQclear(r);
         if (prev_max >= p->max_fee) return 1;   /* at the cap already: resending is all we can do */
@@ -477,15 +482,16 @@ static int follow(struct pw *p, struct po *o)
 {
     char pid[32];
     LL(pid, o->id);
+    enum { T_ID, T_TX_HASH, T_BLOCK, T_STATUS };
     PGresult *r = db_q(p->db, "SELECT t.id, t.tx_hash, coalesce(t.block_number, -1), t.status FROM chain_transfers t"
                               " WHERE t.network = $1 AND t.classification = 'payout' AND t.tx_hash IN"
                               " (SELECT tx_hash FROM payout_transactions WHERE payout_id = $2::bigint)"
                               " ORDER BY (t.status = 'seen') DESC, t.id DESC LIMIT 1", p->net, pid);
     if (db_failed(r)) { PQclear(r); return -1; }
-    int seen = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 3), "seen") && atoll(PQgetvalue(r, 0, 2)) >= 0;
-    long long tid = seen ? atoll(PQgetvalue(r, 0, 0)) : 0, blk = seen ? atoll(PQgetvalue(r, 0, 2)) : -1;
+    int seen = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, T_STATUS), "seen") && atoll(PQgetvalue(r, 0, T_BLOCK)) >= 0;
+    long long tid = seen ? atoll(PQgetvalue(r, 0, T_ID)) : 0, blk = seen ? atoll(PQgetvalue(r, 0, T_BLOCK)) : -1;
     char mined[72] = "";
-    if (seen) snprintf(mined, sizeof mined, "%s", PQgetvalue(r, 0, 1));
+    if (seen) snprintf(mined, sizeof mined, "%s", PQgetvalue(r, 0, T_TX_HASH));
     PQclear(r);
     enum payout_state st = POS_BROADCAST;
     payout_state_parse(o->state, &st);
@@ -608,6 +614,7 @@ static int wallet_check(struct pw *p)
     int skip = atoi(busy) > 0;
     free(busy);
     if (skip) return 0;
+    enum { B_RAIL, B_ENV, B_CONTRACT, B_DECIMALS, B_BOOKS, B_BASELINE, B_ADDRESS };
     PGresult *r = db_q(p->db,
         "SELECT r.id, r.environment, lower(r.contract), r.decimals,"
         " (SELECT coalesce(sum(CASE x.side WHEN 'debit' THEN x.amount ELSE -x.amount END), 0) FROM ledger_postings x"
@@ -621,12 +628,12 @@ static int wallet_check(struct pw *p)
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         char chain[AMOUNT_STR_MAX];
-        if (balance_at(p, PQgetvalue(r, i, 2), p->fin, chain)) continue;   /* the node will answer next time */
-        const char *rail = PQgetvalue(r, i, 0), *env = PQgetvalue(r, i, 1), *books = PQgetvalue(r, i, 4);
+        if (balance_at(p, PQgetvalue(r, i, B_CONTRACT), p->fin, chain)) continue;   /* the node will answer next time */
+        const char *rail = PQgetvalue(r, i, B_RAIL), *env = PQgetvalue(r, i, B_ENV), *books = PQgetvalue(r, i, B_BOOKS);
         char scale[24];
-        snprintf(scale, sizeof scale, "%d", 18 - atoi(PQgetvalue(r, i, 3)));
+        snprintf(scale, sizeof scale, "%d", 18 - atoi(PQgetvalue(r, i, B_DECIMALS)));
         PGresult *u;
-        if (PQgetisnull(r, i, 5)) {   /* first look: what the wallet already held is the baseline */
+        if (PQgetisnull(r, i, B_BASELINE)) {   /* first look: what the wallet already held is the baseline */
             u = db_q(p->db, "UPDATE wallets SET baseline = baseline || jsonb_build_object($2::text,"
                             " ($3::numeric - $4::numeric)::text) WHERE id = $1::bigint", wid, rail, chain, books);
         } else {
@@ -649,7 +656,7 @@ static int wallet_check(struct pw *p)
                 " UPDATE recon_breaks SET state = 'resolved', resolved_at = now(), resolution = 'auto', updated_at = now()"
                 "  WHERE public_id = 'brk_' || left(md5('wallet_balance_mismatch|' || $1 || '|' || $7 || '|' || $3), 24)"
                 "    AND state <> 'resolved' AND (SELECT chain = books FROM v)",
-                p->net, env, rail, chain, books, PQgetvalue(r, i, 5), PQgetvalue(r, i, 6), fin, scale);
+                p->net, env, rail, chain, books, PQgetvalue(r, i, B_BASELINE), PQgetvalue(r, i, B_ADDRESS), fin, scale);
         }
         if (db_failed(u)) rc = -1;
         PQclear(u);

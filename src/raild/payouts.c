@@ -49,6 +49,7 @@ struct rail_info {
 /* 0 ok, 1 refused, -1 db */
 static int rail_load(PGconn *db, const char *rail, const char *env, struct rail_info *ri, struct payout_err *e)
 {
+    enum { RI_NETWORK, RI_KIND, RI_DECIMALS, RI_HAS_CONTRACT, RI_DUAL_ABOVE, RI_VELOCITY };
     PGresult *r = db_q(db, "SELECT r.network, n.address_kind, r.decimals, r.contract IS NOT NULL,"
                            " coalesce(r.payout_dual_above::text, ''), coalesce(r.payout_velocity_24h::text, '')"
                            " FROM rails r JOIN networks n ON n.name = r.network WHERE r.id = $1 AND r.environment = $2",
@@ -59,12 +60,12 @@ static int rail_load(PGconn *db, const char *rail, const char *env, struct rail_
         refuse(e, 422, "unknown_rail", "unknown rail '%.64s' in %s", rail, env);
         return 1;
     }
-    snprintf(ri->network, sizeof ri->network, "%s", PQgetvalue(r, 0, 0));
-    snprintf(ri->kind, sizeof ri->kind, "%s", PQgetvalue(r, 0, 1));
-    ri->decimals = atoi(PQgetvalue(r, 0, 2));
-    ri->has_contract = PQgetvalue(r, 0, 3)[0] == 't';
-    snprintf(ri->dual_above, sizeof ri->dual_above, "%s", PQgetvalue(r, 0, 4));
-    snprintf(ri->velocity, sizeof ri->velocity, "%s", PQgetvalue(r, 0, 5));
+    snprintf(ri->network, sizeof ri->network, "%s", PQgetvalue(r, 0, RI_NETWORK));
+    snprintf(ri->kind, sizeof ri->kind, "%s", PQgetvalue(r, 0, RI_KIND));
+    ri->decimals = atoi(PQgetvalue(r, 0, RI_DECIMALS));
+    ri->has_contract = PQgetvalue(r, 0, RI_HAS_CONTRACT)[0] == 't';
+    snprintf(ri->dual_above, sizeof ri->dual_above, "%s", PQgetvalue(r, 0, RI_DUAL_ABOVE));
+    snprintf(ri->velocity, sizeof ri->velocity, "%s", PQgetvalue(r, 0, RI_VELOCITY));
     PQclear(r);
     if (strcmp(ri->kind, "evm")) {
         refuse(e, 422, "rail_payouts_unsupported",
@@ -319,6 +320,7 @@ int payout_move(PGconn *db, long long id, enum payout_state to, const char *acto
 
 /* ------------------------------------------------------------ JSON */
 
+/* a payout's columns for row_json, in the order PO_* names them */
 #define PAYOUT_COLS                                                                                          \
     "p.public_id, p.kind, coalesce(p.merchant_id, 0), p.environment, p.rail, p.network, p.amount::text,"     \
     " p.to_address, p.state, p.version, p.reason, coalesce(pay.public_id, ''), coalesce(e.public_id, ''),"  \
@@ -328,6 +330,10 @@ int payout_move(PGconn *db, long long id, enum payout_state to, const char *acto
     " coalesce(" SQL_TS("p.finalized_at") ", ''), r.decimals, p.source, coalesce(p.payment_id, 0),"           \
     " coalesce(pa.public_id, ''), (SELECT count(*) FROM payout_approvals a WHERE a.payout_id = p.id"           \
     "  AND a.decision = 'approve'), p.id"
+enum { PO_ID, PO_KIND, PO_MERCHANT, PO_ENV, PO_RAIL, PO_NETWORK, PO_AMOUNT, PO_TO, PO_STATE, PO_VERSION, PO_REASON,
+       PO_PAYMENT, PO_EXCEPTION, PO_APPROVALS_NEEDED, PO_REQUESTED_BY, PO_REQUESTED_ROLE, PO_NONCE, PO_TX_HASH,
+       PO_BLOCK, PO_LAST_ERROR, PO_ATTEMPTS, PO_FEE, PO_CREATED, PO_UPDATED, PO_FINALIZED, PO_DECIMALS, PO_SOURCE,
+       PO_PAYMENT_ROW, PO_PAYOUT_ADDRESS, PO_APPROVALS, PO_ROW };
 
 static json_t *str_or_null(const char *s) { return s[0] ? json_string(s) : json_null(); }
 
@@ -335,27 +341,29 @@ static json_t *row_json(PGresult *r, int i)
 {
 #define C(n) PQgetvalue(r, i, n)
     char amount[AMOUNT_STR_MAX + 8], shown[48];
-    units_format(C(6), atoi(C(25)), amount, sizeof amount);
-    if (eip55_checksum(C(7), shown, sizeof shown)) snprintf(shown, sizeof shown, "%s", C(7));
+    units_format(C(PO_AMOUNT), atoi(C(PO_DECIMALS)), amount, sizeof amount);
+    if (eip55_checksum(C(PO_TO), shown, sizeof shown)) snprintf(shown, sizeof shown, "%s", C(PO_TO));
     json_t *j = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s,s:o,s:o,s:i,s:I,s:s,s:s}",
-        "id", C(0), "kind", C(1), "merchant_id", (json_int_t)atoll(C(2)), "environment", C(3), "rail", C(4),
-        "network", C(5), "amount", amount, "amount_units", C(6), "to_address", shown, "state", C(8),
-        "version", atoi(C(9)), "reason", C(10), "payment_id", str_or_null(C(11)), "exception_id", str_or_null(C(12)),
-        "approvals_needed", atoi(C(13)), "approvals", (json_int_t)atoll(C(29)), "requested_by", C(14),
-        "requested_role", C(15));
-    json_object_set_new(j, "nonce", C(16)[0] ? json_integer(atoll(C(16))) : json_null());
-    json_object_set_new(j, "tx_hash", str_or_null(C(17)));
-    json_object_set_new(j, "block_number", C(18)[0] ? json_integer(atoll(C(18))) : json_null());
-    json_object_set_new(j, "last_error", str_or_null(C(19)));
-    json_object_set_new(j, "attempts", json_integer(atoi(C(20))));
-    json_object_set_new(j, "fee_native_units", str_or_null(C(21)));
-    json_object_set_new(j, "created_at", json_string(C(22)));
-    json_object_set_new(j, "updated_at", json_string(C(23)));
-    json_object_set_new(j, "finalized_at", str_or_null(C(24)));
-    json_object_set_new(j, "source", json_string(C(26)));
-    json_object_set_new(j, "payout_address_id", str_or_null(C(28)));
-    json_object_set_new(j, "_payment_row", json_integer(atoll(C(27))));
-    json_object_set_new(j, "_row", json_integer(atoll(C(30))));
+        "id", C(PO_ID), "kind", C(PO_KIND), "merchant_id", (json_int_t)atoll(C(PO_MERCHANT)),
+        "environment", C(PO_ENV), "rail", C(PO_RAIL), "network", C(PO_NETWORK), "amount", amount,
+        "amount_units", C(PO_AMOUNT), "to_address", shown, "state", C(PO_STATE), "version", atoi(C(PO_VERSION)),
+        "reason", C(PO_REASON), "payment_id", str_or_null(C(PO_PAYMENT)),
+        "exception_id", str_or_null(C(PO_EXCEPTION)), "approvals_needed", atoi(C(PO_APPROVALS_NEEDED)),
+        "approvals", (json_int_t)atoll(C(PO_APPROVALS)), "requested_by", C(PO_REQUESTED_BY),
+        "requested_role", C(PO_REQUESTED_ROLE));
+    json_object_set_new(j, "nonce", C(PO_NONCE)[0] ? json_integer(atoll(C(PO_NONCE))) : json_null());
+    json_object_set_new(j, "tx_hash", str_or_null(C(PO_TX_HASH)));
+    json_object_set_new(j, "block_number", C(PO_BLOCK)[0] ? json_integer(atoll(C(PO_BLOCK))) : json_null());
+    json_object_set_new(j, "last_error", str_or_null(C(PO_LAST_ERROR)));
+    json_object_set_new(j, "attempts", json_integer(atoi(C(PO_ATTEMPTS))));
+    json_object_set_new(j, "fee_native_units", str_or_null(C(PO_FEE)));
+    json_object_set_new(j, "created_at", json_string(C(PO_CREATED)));
+    json_object_set_new(j, "updated_at", json_string(C(PO_UPDATED)));
+    json_object_set_new(j, "finalized_at", str_or_null(C(PO_FINALIZED)));
+    json_object_set_new(j, "source", json_string(C(PO_SOURCE)));
+    json_object_set_new(j, "payout_address_id", str_or_null(C(PO_PAYOUT_ADDRESS)));
+    json_object_set_new(j, "_payment_row", json_integer(atoll(C(PO_PAYMENT_ROW))));
+    json_object_set_new(j, "_row", json_integer(atoll(C(PO_ROW))));
 #undef C
     return j;
 }
@@ -429,21 +437,22 @@ int payout_on_reopen(PGconn *db, const struct principal *who, long long exceptio
 {
     char eid[32];
     LL(eid, exception_id);
+    enum { RO_ID, RO_STATE, RO_SIGNING, RO_PUBLIC_ID };
     PGresult *r = db_q(db, "SELECT id, state, nonce IS NOT NULL, public_id FROM payouts WHERE exception_id = $1::bigint"
                            " AND state NOT IN ('rejected','canceled','failed') FOR UPDATE", eid);
     if (db_failed(r)) { PQclear(r); return -1; }
     int rc = 0;
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         enum payout_state st = POS_FAILED;
-        payout_state_parse(PQgetvalue(r, i, 1), &st);
-        if (!payout_cancelable(st) || PQgetvalue(r, i, 2)[0] == 't') {
+        payout_state_parse(PQgetvalue(r, i, RO_STATE), &st);
+        if (!payout_cancelable(st) || PQgetvalue(r, i, RO_SIGNING)[0] == 't') {
             refuse(e, 409, "effects_irreversible", "payout %s is already %s: the refund cannot be undone",
-                   PQgetvalue(r, i, 3), st == POS_APPROVED ? "being signed" : PQgetvalue(r, i, 1));
+                   PQgetvalue(r, i, RO_PUBLIC_ID), st == POS_APPROVED ? "being signed" : PQgetvalue(r, i, RO_STATE));
             rc = 1;
             break;
         }
         json_t *d = json_pack("{s:s}", "reason", "the exception's resolution was reopened");
-        int m = payout_move(db, atoll(PQgetvalue(r, i, 0)), POS_CANCELED, who->name, d, NULL);
+        int m = payout_move(db, atoll(PQgetvalue(r, i, RO_ID)), POS_CANCELED, who->name, d, NULL);
         json_decref(d);
         if (m) rc = -1;
     }

@@ -308,18 +308,19 @@ struct run_ctx {
 
 static int run_prepare(PGconn *db, struct run_ctx *c)
 {
+    enum { CX_AS_OF, CX_PREV, CX_GRACE_FIN, CX_GRACE_LAG, CX_RUN_ID };
     PGresult *r = db_q0(db,
         "SELECT now()::text, (SELECT min(through)::text FROM recon_checkpoints WHERE through > '-infinity'),"
         "  (SELECT value::text FROM recon_settings WHERE name = 'missing_in_finance_grace'),"
         "  (SELECT value::text FROM recon_settings WHERE name = 'commerce_lagging_grace'),"
         "  nextval('recon_runs_id_seq')::text");
     if (db_failed(r) || PQntuples(r) != 1) return q_ok(db, r, "prepare", NULL) ? -1 : -1;
-    snprintf(c->as_of, sizeof c->as_of, "%s", PQgetvalue(r, 0, 0));
-    c->have_prev = !PQgetisnull(r, 0, 1);
-    snprintf(c->prev, sizeof c->prev, "%s", PQgetvalue(r, 0, 1));
-    snprintf(c->g_fin, sizeof c->g_fin, "%s", PQgetisnull(r, 0, 2) ? "5 minutes" : PQgetvalue(r, 0, 2));
-    snprintf(c->g_lag, sizeof c->g_lag, "%s", PQgetisnull(r, 0, 3) ? "30 minutes" : PQgetvalue(r, 0, 3));
-    snprintf(c->run_id, sizeof c->run_id, "%s", PQgetvalue(r, 0, 4));
+    snprintf(c->as_of, sizeof c->as_of, "%s", PQgetvalue(r, 0, CX_AS_OF));
+    c->have_prev = !PQgetisnull(r, 0, CX_PREV);
+    snprintf(c->prev, sizeof c->prev, "%s", PQgetvalue(r, 0, CX_PREV));
+    snprintf(c->g_fin, sizeof c->g_fin, "%s", PQgetisnull(r, 0, CX_GRACE_FIN) ? "5 minutes" : PQgetvalue(r, 0, CX_GRACE_FIN));
+    snprintf(c->g_lag, sizeof c->g_lag, "%s", PQgetisnull(r, 0, CX_GRACE_LAG) ? "30 minutes" : PQgetvalue(r, 0, CX_GRACE_LAG));
+    snprintf(c->run_id, sizeof c->run_id, "%s", PQgetvalue(r, 0, CX_RUN_ID));
     PQclear(r);
     return 0;
 }

@@ -91,20 +91,21 @@ static int load_transfer(struct fx *f, struct xfer *x)
     if (!f->in->transfer_id) return reject(f, 409, "no_transfer", "this exception has no transfer to act on%s", NULL);
     char id[32];
     ll(id, sizeof id, f->in->transfer_id);
+    enum { X_NETWORK, X_CONTRACT, X_STATUS, X_CLASS, X_VALUE, X_BLOCK, X_PAYMENT, X_COUNTED, X_TX_HASH };
     PGresult *r = db_q(f->db, "SELECT network, contract, status, classification, value::text, coalesce(block_number, -1),"
                               " coalesce(payment_id, 0), counted, tx_hash FROM chain_transfers WHERE id = $1::bigint"
                               " FOR UPDATE", id);
     if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
     x->id = f->in->transfer_id;
-    snprintf(x->network, sizeof x->network, "%s", PQgetvalue(r, 0, 0));
-    snprintf(x->contract, sizeof x->contract, "%s", PQgetvalue(r, 0, 1));
-    snprintf(x->status, sizeof x->status, "%s", PQgetvalue(r, 0, 2));
-    snprintf(x->classification, sizeof x->classification, "%s", PQgetvalue(r, 0, 3));
-    snprintf(x->value, sizeof x->value, "%s", PQgetvalue(r, 0, 4));
-    x->block = atoll(PQgetvalue(r, 0, 5));
-    x->payment_id = atoll(PQgetvalue(r, 0, 6));
-    x->counted = PQgetvalue(r, 0, 7)[0] == 't';
-    snprintf(x->tx_hash, sizeof x->tx_hash, "%s", PQgetvalue(r, 0, 8));
+    snprintf(x->network, sizeof x->network, "%s", PQgetvalue(r, 0, X_NETWORK));
+    snprintf(x->contract, sizeof x->contract, "%s", PQgetvalue(r, 0, X_CONTRACT));
+    snprintf(x->status, sizeof x->status, "%s", PQgetvalue(r, 0, X_STATUS));
+    snprintf(x->classification, sizeof x->classification, "%s", PQgetvalue(r, 0, X_CLASS));
+    snprintf(x->value, sizeof x->value, "%s", PQgetvalue(r, 0, X_VALUE));
+    x->block = atoll(PQgetvalue(r, 0, X_BLOCK));
+    x->payment_id = atoll(PQgetvalue(r, 0, X_PAYMENT));
+    x->counted = PQgetvalue(r, 0, X_COUNTED)[0] == 't';
+    snprintf(x->tx_hash, sizeof x->tx_hash, "%s", PQgetvalue(r, 0, X_TX_HASH));
     PQclear(r);
     if (strcmp(x->status, "seen"))
         return reject(f, 409, "transfer_removed", "the transfer is no longer on the canonical chain%s", NULL);
@@ -160,10 +161,11 @@ static long long counted_block(struct fx *f, long long pid)
 {
     char id[32];
     ll(id, sizeof id, pid);
+    enum { C_COUNT, C_MAX_BLOCK };
     PGresult *r = db_q(f->db, "SELECT count(*), coalesce(max(block_number), -1) FROM chain_transfers"
                               " WHERE payment_id = $1::bigint AND counted AND status = 'seen'", id);
     long long v = -3;
-    if (!db_failed(r) && PQntuples(r) == 1) v = atoll(PQgetvalue(r, 0, 0)) == 0 ? -2 : atoll(PQgetvalue(r, 0, 1));
+    if (!db_failed(r) && PQntuples(r) == 1) v = atoll(PQgetvalue(r, 0, C_COUNT)) == 0 ? -2 : atoll(PQgetvalue(r, 0, C_MAX_BLOCK));
     PQclear(r);
     return v;
 }
@@ -224,6 +226,7 @@ static int fx_accept_partial(struct fx *f)
 /* the target of attach_to_payment: locked, checked against the transfer. 0 ok, 1 rejected, -1 db */
 static int attach_target(struct fx *f, const struct xfer *x, long long *pid, long long *mid, char env[16])
 {
+    enum { A_ID, A_STATE, A_MERCHANT, A_ENV, A_SAME_RAIL };
     PGresult *r = db_q(f->db,
         "SELECT p.id, p.state, p.merchant_id, p.environment, r.network = $2 AND"
         "       (r.contract = $3 OR (n.address_kind = 'evm' AND lower(r.contract) = lower($3)))"
@@ -235,11 +238,11 @@ static int attach_target(struct fx *f, const struct xfer *x, long long *pid, lon
         return reject(f, 422, "payment_not_found", "no payment with id '%.64s'", f->in->target);
     }
     enum pay_state st = PS_CANCELED;
-    *pid = atoll(PQgetvalue(r, 0, 0));
-    pay_state_parse(PQgetvalue(r, 0, 1), &st);
-    *mid = atoll(PQgetvalue(r, 0, 2));
-    snprintf(env, 16, "%s", PQgetvalue(r, 0, 3));
-    int same_rail = PQgetvalue(r, 0, 4)[0] == 't';
+    *pid = atoll(PQgetvalue(r, 0, A_ID));
+    pay_state_parse(PQgetvalue(r, 0, A_STATE), &st);
+    *mid = atoll(PQgetvalue(r, 0, A_MERCHANT));
+    snprintf(env, 16, "%s", PQgetvalue(r, 0, A_ENV));
+    int same_rail = PQgetvalue(r, 0, A_SAME_RAIL)[0] == 't';
     PQclear(r);
     if (!same_rail)
         return reject(f, 422, "target_mismatch", "the payment is on another network or token than the transfer%s", NULL);
@@ -307,6 +310,7 @@ static int refund_plan(struct fx *f, struct refund_plan *p)
 {
     char eid[32];
     ll(eid, sizeof eid, f->in->exc_id);
+    enum { R_RAIL, R_ENV, R_KIND, R_MAX_UNITS, R_PAYABLE, R_PAYMENT, R_TRANSFER, R_MERCHANT, R_SUGGESTION, R_TOKEN_OK };
     PGresult *r = db_q(f->db,
         "SELECT coalesce(pay.rail, ledger_transfer_rail(t), e.rail, ''),"
         "       coalesce(pay.environment, e.environment, CASE WHEN t.id IS NOT NULL THEN ledger_transfer_env(t) END, ''),"
@@ -327,17 +331,17 @@ static int refund_plan(struct fx *f, struct refund_plan *p)
         "       AND rl.environment = coalesce(pay.environment, e.environment, CASE WHEN t.id IS NOT NULL THEN ledger_transfer_env(t) END)"
         "  LEFT JOIN networks n ON n.name = rl.network WHERE e.id = $1::bigint", eid, f->in->resolution);
     if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
-    snprintf(p->rail, sizeof p->rail, "%s", PQgetvalue(r, 0, 0));
-    snprintf(p->env, sizeof p->env, "%s", PQgetvalue(r, 0, 1));
-    snprintf(p->kind, sizeof p->kind, "%s", PQgetvalue(r, 0, 2));
-    snprintf(p->max_units, sizeof p->max_units, "%s", PQgetisnull(r, 0, 3) ? "0" : PQgetvalue(r, 0, 3));
-    p->payable = PQgetvalue(r, 0, 4)[0] == 't';
+    snprintf(p->rail, sizeof p->rail, "%s", PQgetvalue(r, 0, R_RAIL));
+    snprintf(p->env, sizeof p->env, "%s", PQgetvalue(r, 0, R_ENV));
+    snprintf(p->kind, sizeof p->kind, "%s", PQgetvalue(r, 0, R_KIND));
+    snprintf(p->max_units, sizeof p->max_units, "%s", PQgetisnull(r, 0, R_MAX_UNITS) ? "0" : PQgetvalue(r, 0, R_MAX_UNITS));
+    p->payable = PQgetvalue(r, 0, R_PAYABLE)[0] == 't';
     snprintf(p->source, sizeof p->source, "%s", p->payable ? "payable" : "unapplied");
-    p->payment_id = atoll(PQgetvalue(r, 0, 5));
-    p->transfer_id = atoll(PQgetvalue(r, 0, 6));
-    p->merchant_id = atoll(PQgetvalue(r, 0, 7));
-    snprintf(p->suggestion, sizeof p->suggestion, "%s", PQgetvalue(r, 0, 8));
-    p->token_ok = PQgetvalue(r, 0, 9)[0] == 't';
+    p->payment_id = atoll(PQgetvalue(r, 0, R_PAYMENT));
+    p->transfer_id = atoll(PQgetvalue(r, 0, R_TRANSFER));
+    p->merchant_id = atoll(PQgetvalue(r, 0, R_MERCHANT));
+    snprintf(p->suggestion, sizeof p->suggestion, "%s", PQgetvalue(r, 0, R_SUGGESTION));
+    p->token_ok = PQgetvalue(r, 0, R_TOKEN_OK)[0] == 't';
     PQclear(r);
     if (!p->payable && !p->payment_id) p->merchant_id = f->in->merchant_id;
     return 0;

@@ -68,6 +68,7 @@ static int stuck_batch(PGconn *db)
 {
     int got = sweep_begin(db);
     if (got <= 0) return got;
+    enum { SU_ID, SU_RECEIVED, SU_DETECTED, SU_STUCK_AFTER };
     PGresult *r = db_q(db,
         "SELECT p.id, p.received::text, " SQL_TS("p.detected_at") ","
         "       r.stuck_after::text"
@@ -78,8 +79,8 @@ static int stuck_batch(PGconn *db)
         " ORDER BY p.id LIMIT $1 FOR UPDATE OF p SKIP LOCKED", SWEEP_BATCH);
     int n = db_failed(r) ? -1 : PQntuples(r), ok = n >= 0;
     for (int i = 0; ok && i < n; i++) {
-        json_t *d = json_pack("{s:s,s:s}", "detected_at", PQgetvalue(r, i, 2), "stuck_after", PQgetvalue(r, i, 3));
-        ok = exc_open(db, "stuck_unconfirmed", atoll(PQgetvalue(r, i, 0)), 0, PQgetvalue(r, i, 1), d) >= 0;
+        json_t *d = json_pack("{s:s,s:s}", "detected_at", PQgetvalue(r, i, SU_DETECTED), "stuck_after", PQgetvalue(r, i, SU_STUCK_AFTER));
+        ok = exc_open(db, "stuck_unconfirmed", atoll(PQgetvalue(r, i, SU_ID)), 0, PQgetvalue(r, i, SU_RECEIVED), d) >= 0;
         json_decref(d);
     }
     PQclear(r);
@@ -91,6 +92,7 @@ static int sla_batch(PGconn *db)
 {
     int got = sweep_begin(db);
     if (got <= 0) return got;
+    enum { SB_PUBLIC_ID, SB_TYPE, SB_SEVERITY };
     PGresult *r = db_q(db,
         "UPDATE exceptions SET severity = least(severity + 1, 4), updated_at = now(),"
         "       details = details || jsonb_build_object('sla_breached_at',"
@@ -100,8 +102,8 @@ static int sla_batch(PGconn *db)
         " RETURNING public_id, type, severity", SWEEP_BATCH);
     int n = db_failed(r) ? -1 : PQntuples(r);
     for (int i = 0; i < n; i++)
-        log_warn("exception.sla_breached", "exception=%s type=%s severity=%s", PQgetvalue(r, i, 0),
-                 PQgetvalue(r, i, 1), PQgetvalue(r, i, 2));
+        log_warn("exception.sla_breached", "exception=%s type=%s severity=%s", PQgetvalue(r, i, SB_PUBLIC_ID),
+                 PQgetvalue(r, i, SB_TYPE), PQgetvalue(r, i, SB_SEVERITY));
     PQclear(r);
     if (sweep_end(db, n >= 0)) return -1;
     return n;

@@ -245,20 +245,21 @@ static int get_block_n(struct watch *s, long long n, struct rpc_block *b, int *m
 
 static int load_network(struct watch *s)
 {
+    enum { N_KIND, N_CHAIN_ID, N_URLS, N_STAMP, N_FINALITY_DEPTH, N_FINALITY_TAG };
     PGresult *r = db_q(s->db, "SELECT n.address_kind, n.chain_id, rpc.urls, rpc.updated_at::text,"
                               " coalesce(max(r.finality_depth), 0), bool_or(r.finality_tag)"
                               " FROM networks n JOIN network_rpc rpc ON rpc.network = n.name"
                               " LEFT JOIN rails r ON r.network = n.name WHERE n.name = $1"
                               " GROUP BY 1, 2, 3, 4", s->net);
     if (db_failed(r) || PQntuples(r) != 1) { PQclear(r); return -1; }
-    snprintf(s->kind, sizeof s->kind, "%s", PQgetvalue(r, 0, 0));
-    s->chain_id = atoll(PQgetvalue(r, 0, 1));
-    if (strcmp(s->rpc_stamp, PQgetvalue(r, 0, 3))) {   /* new or changed endpoints */
-        char *urls = secret_open_text(PQgetvalue(r, 0, 2));
+    snprintf(s->kind, sizeof s->kind, "%s", PQgetvalue(r, 0, N_KIND));
+    s->chain_id = atoll(PQgetvalue(r, 0, N_CHAIN_ID));
+    if (strcmp(s->rpc_stamp, PQgetvalue(r, 0, N_STAMP))) {   /* new or changed endpoints */
+        char *urls = secret_open_text(PQgetvalue(r, 0, N_URLS));
         if (s->have_rpc) rpc_free(&s->rpc);
         s->have_rpc = urls && !rpc_init(&s->rpc, urls, s->cfg.timeout_ms);
         if (urls) { memset(urls, 0, strlen(urls)); free(urls); }
-        snprintf(s->rpc_stamp, sizeof s->rpc_stamp, "%s", s->have_rpc ? PQgetvalue(r, 0, 3) : "");
+        snprintf(s->rpc_stamp, sizeof s->rpc_stamp, "%s", s->have_rpc ? PQgetvalue(r, 0, N_STAMP) : "");
         s->verified = 0;
         if (!s->have_rpc) log_error("watch.rpc_unreadable", "network=%s reason=\"cannot open the stored RPC URLs"
                                     " (is RAILD_SECRETS_KEY the one they were sealed with?)\"", s->net);
@@ -326,6 +327,7 @@ static int orphan_above(struct watch *s, long long ancestor, const char *ancesto
     char a[32];
     LL(a, ancestor);
     if (db_cmd(s->db, "BEGIN")) return -1;
+    enum { T_TX_HASH, T_LOG_INDEX, T_BLOCK, T_BLOCK_HASH, T_CONTRACT, T_FROM, T_TO, T_VALUE };
     PGresult *r = db_q(s->db, "SELECT tx_hash, log_index, block_number, coalesce(block_hash, ''), contract,"
                               " from_address, to_address, value::text FROM chain_transfers"
                               " WHERE network = $1 AND block_number > $2::bigint AND status = 'seen'"
@@ -335,14 +337,14 @@ static int orphan_above(struct watch *s, long long ancestor, const char *ancesto
     struct xfer_in *xs = calloc(n ? (size_t)n : 1, sizeof *xs);
     for (int i = 0; i < n && xs; i++) {
         struct xfer_in *x = &xs[i];
-        snprintf(x->tx_hash, sizeof x->tx_hash, "%s", PQgetvalue(r, i, 0));
-        x->log_index = atoll(PQgetvalue(r, i, 1));
-        x->block_number = atoll(PQgetvalue(r, i, 2));
-        snprintf(x->block_hash, sizeof x->block_hash, "%s", PQgetvalue(r, i, 3));
-        snprintf(x->contract, sizeof x->contract, "%s", PQgetvalue(r, i, 4));
-        snprintf(x->from, sizeof x->from, "%s", PQgetvalue(r, i, 5));
-        snprintf(x->to, sizeof x->to, "%s", PQgetvalue(r, i, 6));
-        snprintf(x->value, sizeof x->value, "%s", PQgetvalue(r, i, 7));
+        snprintf(x->tx_hash, sizeof x->tx_hash, "%s", PQgetvalue(r, i, T_TX_HASH));
+        x->log_index = atoll(PQgetvalue(r, i, T_LOG_INDEX));
+        x->block_number = atoll(PQgetvalue(r, i, T_BLOCK));
+        snprintf(x->block_hash, sizeof x->block_hash, "%s", PQgetvalue(r, i, T_BLOCK_HASH));
+        snprintf(x->contract, sizeof x->contract, "%s", PQgetvalue(r, i, T_CONTRACT));
+        snprintf(x->from, sizeof x->from, "%s", PQgetvalue(r, i, T_FROM));
+        snprintf(x->to, sizeof x->to, "%s", PQgetvalue(r, i, T_TO));
+        snprintf(x->value, sizeof x->value, "%s", PQgetvalue(r, i, T_VALUE));
         x->removed = 1;
     }
     PQclear(r);
@@ -412,6 +414,7 @@ static long long lowest_changed(struct watch *s, const struct cp *c)
 {
     char top[32];
     LL(top, c->number);
+    enum { B_NUMBER, B_HASH };
     PGresult *r = db_q(s->db,
         "SELECT number, hash FROM chain_blocks WHERE network = $1 AND number <= $2::bigint"
         " UNION SELECT DISTINCT block_number, block_hash FROM chain_transfers"
@@ -423,8 +426,8 @@ static long long lowest_changed(struct watch *s, const struct cp *c)
         struct rpc_block b;
         char h[72];
         /* tron stores hashes without 0x; the node speaks 0x */
-        snprintf(h, sizeof h, "%s%s", strncmp(PQgetvalue(r, i, 1), "0x", 2) ? "0x" : "", PQgetvalue(r, i, 1));
-        int d = block_differs(s, atoll(PQgetvalue(r, i, 0)), h, &b);
+        snprintf(h, sizeof h, "%s%s", strncmp(PQgetvalue(r, i, B_HASH), "0x", 2) ? "0x" : "", PQgetvalue(r, i, B_HASH));
+        int d = block_differs(s, atoll(PQgetvalue(r, i, B_NUMBER)), h, &b);
         if (d < 0) { PQclear(r); return -2; }
         if (d) low = atoll(PQgetvalue(r, i, 0));
     }

@@ -515,6 +515,9 @@ static void db_poll(struct disp *d, struct dbc *c, int block)
  * statement, so a second dispatcher re-checks fanned_out_at and skips it. That is the whole
  * guarantee since deliveries are partitioned (0075): (endpoint_id, outbox_id) can no longer
  * be a unique key without the partition key. */
+/* the fan-out answers (outbox rows fanned out, deliveries made) */
+enum { FO_OUTBOX, FO_DELIVERIES };
+
 static void fanout_send(struct disp *d)
 {
     char lim[16];
@@ -547,8 +550,8 @@ static void fanout_done(struct disp *d, PGresult *r)
         log_error("webhook.fanout_failed", "msg=\"%.200s\"", PQerrorMessage(d->c[C_FANOUT].db));
         return;
     }
-    d->fanout_full = atoi(PQgetvalue(r, 0, 0)) >= FANOUT_BATCH;
-    if (atoi(PQgetvalue(r, 0, 1)) > 0) d->wake_claim = 1;   /* new deliveries to claim */
+    d->fanout_full = atoi(PQgetvalue(r, 0, FO_OUTBOX)) >= FANOUT_BATCH;
+    if (atoi(PQgetvalue(r, 0, FO_DELIVERIES)) > 0) d->wake_claim = 1;   /* new deliveries to claim */
 }
 
 /* Room per busy endpoint as two parallel arrays for unnest: ids "{7,9}" and rooms "{0,12}"
@@ -577,23 +580,27 @@ static void claim_limits(struct disp *d, char **ids_out, char **room_out)
     *room_out = room;
 }
 
+/* a claimed job's columns, in claim_send's SELECT order */
+enum { CL_DELIVERY, CL_ATTEMPT, CL_N, CL_ENDPOINT, CL_URL, CL_SECRET, CL_OLD_SECRET, CL_EVENT_ID, CL_PAYLOAD, CL_TRIGGER,
+       CL_ABANDONED, CL_CREATED_US };
+
 static struct job *job_from_row(struct disp *d, PGresult *r, int i)
 {
     struct job *j = calloc(1, sizeof *j);
     if (!j) abort();
-    j->delivery = atoll(PQgetvalue(r, i, 0));
-    j->attempt = atoll(PQgetvalue(r, i, 1));
-    j->n = atoi(PQgetvalue(r, i, 2));
-    j->endpoint = atoll(PQgetvalue(r, i, 3));
-    j->url = strdup(PQgetvalue(r, i, 4));
-    snprintf(j->event_id, sizeof j->event_id, "%s", PQgetvalue(r, i, 7));
-    j->payload = strdup(PQgetvalue(r, i, 8));
-    j->manual = !strcmp(PQgetvalue(r, i, 9), "manual");
-    j->created_us = atoll(PQgetvalue(r, i, 11));
+    j->delivery = atoll(PQgetvalue(r, i, CL_DELIVERY));
+    j->attempt = atoll(PQgetvalue(r, i, CL_ATTEMPT));
+    j->n = atoi(PQgetvalue(r, i, CL_N));
+    j->endpoint = atoll(PQgetvalue(r, i, CL_ENDPOINT));
+    j->url = strdup(PQgetvalue(r, i, CL_URL));
+    snprintf(j->event_id, sizeof j->event_id, "%s", PQgetvalue(r, i, CL_EVENT_ID));
+    j->payload = strdup(PQgetvalue(r, i, CL_PAYLOAD));
+    j->manual = !strcmp(PQgetvalue(r, i, CL_TRIGGER), "manual");
+    j->created_us = atoll(PQgetvalue(r, i, CL_CREATED_US));
     j->ts = (long long)time(NULL);
     char secret[WH_SECRET_MAX], old[WH_SECRET_MAX];
-    int has_old = !PQgetisnull(r, i, 6) && !wh_secret_open(PQgetvalue(r, i, 6), old);
-    if (wh_secret_open(PQgetvalue(r, i, 5), secret) ||
+    int has_old = !PQgetisnull(r, i, CL_OLD_SECRET) && !wh_secret_open(PQgetvalue(r, i, CL_OLD_SECRET), old);
+    if (wh_secret_open(PQgetvalue(r, i, CL_SECRET), secret) ||
         wh_signature_header(secret, has_old ? old : NULL, j->event_id, j->ts, j->payload, strlen(j->payload),
                             j->sig, sizeof j->sig)) {
         /* cannot sign (sealing key missing or wrong): record it as a failed attempt, never send unsigned */
@@ -690,8 +697,8 @@ static void claim_done(struct disp *d, PGresult *r)
         return;
     }
     int n = PQntuples(r);
-    if (n && atoi(PQgetvalue(r, 0, 10)))
-        log_warn("webhook.lease_expired", "reclaimed=%s dispatcher=%s", PQgetvalue(r, 0, 10), d->o->name);
+    if (n && atoi(PQgetvalue(r, 0, CL_ABANDONED)))
+        log_warn("webhook.lease_expired", "reclaimed=%s dispatcher=%s", PQgetvalue(r, 0, CL_ABANDONED), d->o->name);
     for (int i = 0; i < n; i++) jobs_push(d, job_from_row(d, r, i));
     d->claim_full = n == d->claim_want;
 }
@@ -743,6 +750,10 @@ static void add_ep_result(struct ep_result *er, int *ner, struct job *j)
 
 /* Sends the finished jobs' results; they stay in d->jobs (state 3) until the statement is
  * done, so their endpoint slots count as taken until then. */
+/* the record's answer: rows touched per step (attempts, deliveries, endpoints, deliveries failed as their
+ * endpoint went, hourly rows, rollup rows, delivery.exhausted events, endpoints disabled) */
+enum { RC_ATTEMPTS, RC_DELIVERIES, RC_ENDPOINTS, RC_GONE, RC_HOURLY, RC_ROLLUP, RC_EXHAUSTED, RC_DISABLED };
+
 static void record_send(struct disp *d)
 {
     if (!d->ndone) return;
@@ -896,8 +907,9 @@ static void record_done(struct disp *d, PGresult *r)
         /* the leases lapse and the work is redelivered: at-least-once holds */
         log_error("webhook.record_failed", "msg=\"%.200s\"", PQerrorMessage(db));
     } else {
-        if (atoi(PQgetvalue(r, 0, 3))) log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, 3));
-        int ex = atoi(PQgetvalue(r, 0, 6)), dis = atoi(PQgetvalue(r, 0, 7));
+        if (atoi(PQgetvalue(r, 0, RC_GONE)))
+            log_warn("webhook.endpoint_gone", "failed_pending=%s", PQgetvalue(r, 0, RC_GONE));
+        int ex = atoi(PQgetvalue(r, 0, RC_EXHAUSTED)), dis = atoi(PQgetvalue(r, 0, RC_DISABLED));
         if (ex) log_warn("webhook.delivery_exhausted", "deliveries=%d", ex);
         if (dis) log_warn("webhook.endpoint_disabled", "endpoints=%d by=raild", dis);
         metrics_webhook_outcomes(ex, dis);
@@ -965,6 +977,7 @@ static void recover_step(struct disp *d)
     const char *id = d->recover_job;
     int64_t until = util_now_ms() + 50;
     while (!*d->o->stop && util_now_ms() < until) {
+        enum { RV_STATUS, RV_REQUEUED };
         PGresult *r = db_q(d->c[C_CLAIM].db,
             "WITH j AS (SELECT * FROM webhook_recover_jobs WHERE id = $1),"
             " c AS (SELECT d.id FROM webhook_deliveries d, j"
@@ -980,9 +993,9 @@ static void recover_step(struct disp *d)
             "   status = CASE WHEN (SELECT count(*) FROM c) < $2::int THEN 'done' ELSE 'running' END,"
             "   finished_at = CASE WHEN (SELECT count(*) FROM c) < $2::int THEN now() END"
             " WHERE x.id = $1 RETURNING x.status, x.requeued", id, RECOVER_CHUNK);
-        int done = db_failed(r) || PQntuples(r) == 0 || !strcmp(PQgetvalue(r, 0, 0), "done");
+        int done = db_failed(r) || PQntuples(r) == 0 || !strcmp(PQgetvalue(r, 0, RV_STATUS), "done");
         if (db_failed(r)) log_error("webhook.recover_failed", "job=%s msg=\"%.200s\"", id, PQerrorMessage(d->c[C_CLAIM].db));
-        else if (done && PQntuples(r)) log_info("webhook.recover_done", "job=%s requeued=%s", id, PQgetvalue(r, 0, 1));
+        else if (done && PQntuples(r)) log_info("webhook.recover_done", "job=%s requeued=%s", id, PQgetvalue(r, 0, RV_REQUEUED));
         PQclear(r);
         if (done) {
             d->recover_job[0] = 0;   /* finished, or failed: a lapsed lease lets any dispatcher resume it */
