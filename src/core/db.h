@@ -4,8 +4,6 @@
 #define CORE_DB_H
 #include <libpq-fe.h>
 
-/* Connects (conninfo may be "" to use PG* variables), sets application_name and a
- * statement timeout. Returns NULL and fills err on failure. */
 /* A timestamp as every API answer writes it: RFC 3339 UTC with milliseconds
  * ("2026-12-01T10:00:00.123Z"); SQL_TS_US keeps microseconds, for values a client sends back
  * to compare (an order's updated_at). The one place the format is written. */
@@ -15,6 +13,8 @@
 /* A daemon's connection (15 s statement timeout); a failure is logged as db.connect_failed
  * with who. NULL then: the caller retries later. */
 PGconn *db_connect_logged(const char *conninfo, const char *who);
+/* Connects (conninfo may be "" to use PG* variables), sets application_name, a statement
+ * timeout and jit=off. Returns NULL and fills err on failure. */
 PGconn *db_connect(const char *conninfo, const char *appname, int statement_timeout_ms,
                    char *err, size_t errlen);
 
