@@ -614,15 +614,15 @@ def invariants(ops, receivers, endpoints, merchant_ids, recon_cmp, chain):
                 "%d != %d + %d + %d + %d" % (total, delivered, retrying, failed, filtered)))
     count("no delivery for an endpoint that does not subscribe to its event type",
           "SELECT count(*) %s AND NOT %s AND d.id IS NOT NULL" % (pairs, sub))
-    count("every attempt a delivery started is recorded, and finished unless in flight",
+    count("every attempt a delivery started is recorded once it ended (one in flight is the delivery's own), none left open",
           "SELECT count(*) FROM webhook_deliveries d WHERE d.merchant_id IN (%s) AND (d.attempts <> (SELECT count(*)"
-          " FROM webhook_attempts a WHERE a.delivery_id = d.id) OR (d.status <> 'in_flight' AND EXISTS (SELECT 1"
-          " FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.finished_at IS NULL)))" % mids,
+          " FROM webhook_attempts a WHERE a.delivery_id = d.id) + (d.status = 'in_flight')::int"
+          " OR EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.finished_at IS NULL))" % mids,
           "SELECT d.id, d.status, d.attempts, (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id),"
           " (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.finished_at IS NULL)"
           " FROM webhook_deliveries d WHERE d.merchant_id IN (%s) AND (d.attempts <> (SELECT count(*)"
-          " FROM webhook_attempts a WHERE a.delivery_id = d.id) OR (d.status <> 'in_flight' AND EXISTS (SELECT 1"
-          " FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.finished_at IS NULL)))" % mids)
+          " FROM webhook_attempts a WHERE a.delivery_id = d.id) + (d.status = 'in_flight')::int"
+          " OR EXISTS (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.finished_at IS NULL))" % mids)
     count("a retrying delivery has its next attempt scheduled; a failed one its schedule run out or a 410",
           "SELECT count(*) FROM webhook_deliveries d WHERE d.merchant_id IN (%s) AND ((d.status = 'pending' AND"
           " d.next_attempt_at IS NULL) OR (d.status = 'failed' AND d.attempts = 0))" % mids)

@@ -28,11 +28,12 @@
 #define IDLE_POLL_MS 1000
 
 struct job {
-    long long delivery, attempt, endpoint;
+    long long delivery, endpoint;
     long long created_us;       /* the delivery's created_at (µs since the epoch): its partition key */
     int n, manual;
     int state;                  /* 0 queued, 1 running, 2 done, 3 being recorded */
     char *payload, *url;
+    char *operator;             /* who asked for a manual attempt, NULL when scheduled */
     char event_id[64];
     char sig[2 * WH_SIG_MAX];
     long long ts;
@@ -232,6 +233,7 @@ static void job_free(struct job *j)
     if (!j) return;
     free(j->payload);
     free(j->url);
+    free(j->operator);
     curl_slist_free_all(j->hdrs);
     free(j);
 }
@@ -581,15 +583,15 @@ static void claim_limits(struct disp *d, char **ids_out, char **room_out)
 }
 
 /* a claimed job's columns, in claim_send's SELECT order */
-enum { CL_DELIVERY, CL_ATTEMPT, CL_N, CL_ENDPOINT, CL_URL, CL_SECRET, CL_OLD_SECRET, CL_EVENT_ID, CL_PAYLOAD, CL_TRIGGER,
-       CL_ABANDONED, CL_CREATED_US };
+enum { CL_DELIVERY, CL_OPERATOR, CL_N, CL_ENDPOINT, CL_URL, CL_SECRET, CL_OLD_SECRET, CL_EVENT_ID, CL_PAYLOAD,
+       CL_TRIGGER, CL_ABANDONED, CL_CREATED_US };
 
 static struct job *job_from_row(struct disp *d, PGresult *r, int i)
 {
     struct job *j = calloc(1, sizeof *j);
     if (!j) abort();
     j->delivery = atoll(PQgetvalue(r, i, CL_DELIVERY));
-    j->attempt = atoll(PQgetvalue(r, i, CL_ATTEMPT));
+    j->operator = PQgetisnull(r, i, CL_OPERATOR) ? NULL : strdup(PQgetvalue(r, i, CL_OPERATOR));
     j->n = atoi(PQgetvalue(r, i, CL_N));
     j->endpoint = atoll(PQgetvalue(r, i, CL_ENDPOINT));
     j->url = strdup(PQgetvalue(r, i, CL_URL));
@@ -656,32 +658,34 @@ static void claim_send(struct disp *d, int want)
         "  WHERE en.status = 'enabled' AND coalesce(rm.room, 1) > 0"
         "  ORDER BY c.next_attempt_at LIMIT $1::int),"
         /* by (id, created_at) here and below: the partition key prunes the partitioned table (0075) */
-        " lk AS (SELECT d.id, d.created_at, d.status AS was FROM webhook_deliveries d"
+        " lk AS (SELECT d.id, d.created_at, d.status AS was, d.attempts AS n_was, d.endpoint_id AS ep, d.trigger AS tg,"
+        "          d.operator AS op, d.leased_by AS lb, d.updated_at AS leased_at FROM webhook_deliveries d"
         "        JOIN cand c ON c.id = d.id AND d.created_at = c.created_at"
         "        JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'enabled'"
         "        WHERE d.status NOT IN ('succeeded', 'failed', 'canceled') AND d.next_attempt_at <= now()"
         "        FOR UPDATE OF d SKIP LOCKED),"
-        " ab AS (UPDATE webhook_attempts a SET finished_at = now(), success = false,"
-        "          error = 'abandoned: the dispatcher holding the lease stopped; redelivering'"
-        "        FROM lk WHERE lk.was = 'in_flight' AND a.delivery_id = lk.id AND a.finished_at IS NULL"
-        "          AND a.started_at >= lk.created_at - interval '1 day' RETURNING 1),"
+        /* an attempt's row is written once, when it ends (record_send); one whose lease ran out
+         * ended unseen, so the dispatcher that takes the delivery over writes it */
+        " ab AS (INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher,"
+        "          started_at, finished_at, success, error)"
+        "        SELECT id, ep, n_was, tg, op, coalesce(lb, ''), leased_at, now(), false,"
+        "               'abandoned: the dispatcher holding the lease stopped; redelivering'"
+        "        FROM lk WHERE lk.was = 'in_flight' AND lk.n_was > 0 RETURNING 1),"
         " up AS (UPDATE webhook_deliveries d SET status = 'in_flight', attempts = d.attempts + 1,"
         "          next_attempt_at = now() + make_interval(secs => $5::int),"
         "          in_flight_until = now() + make_interval(secs => $5::int), leased_by = $6, updated_at = now()"
         "        FROM lk WHERE d.id = lk.id AND d.created_at = lk.created_at"
         "        RETURNING d.id, d.endpoint_id, d.outbox_id, d.event_id, d.attempts, d.trigger, d.operator,"
         "          (extract(epoch FROM d.created_at) * 1000000)::bigint AS created_us),"
-        " ins AS (INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher)"
-        "         SELECT id, endpoint_id, attempts, trigger, operator, $6 FROM up RETURNING id, delivery_id),"
         " rc AS (UPDATE webhook_endpoint_rate t SET"
         "          used = CASE WHEN t.window_start = date_trunc('second', now()) THEN t.used ELSE 0 END + u.n,"
         "          window_start = date_trunc('second', now())"
         "        FROM (SELECT endpoint_id, count(*) AS n FROM up GROUP BY 1) u"
         "        WHERE t.endpoint_id = u.endpoint_id AND t.endpoint_id IN (SELECT endpoint_id FROM rl) RETURNING 1)"
-        " SELECT up.id, ins.id, up.attempts, up.endpoint_id, e.url, e.secret,"
+        " SELECT up.id, up.operator, up.attempts, up.endpoint_id, e.url, e.secret,"
         "        CASE WHEN e.old_secret_expires_at > now() THEN e.old_secret END, up.event_id, o.payload,"
         "        up.trigger, (SELECT count(*) FROM ab), up.created_us"
-        " FROM up JOIN ins ON ins.delivery_id = up.id JOIN webhook_endpoints e ON e.id = up.endpoint_id"
+        " FROM up JOIN webhook_endpoints e ON e.id = up.endpoint_id"
         " JOIN webhook_outbox o ON o.id = up.outbox_id ORDER BY up.id",
         lim, ids, room, per, lease, d->o->name);
     free(ids);
@@ -775,8 +779,8 @@ static void record_send(struct disp *d)
         if (j->ok) d->delivered++;
         else if (!strcmp(oc, "failed")) d->failed++;
         else d->retried++, due_add(d, util_now_ms() + (int64_t)(nx * 1000) + 10);
-        json_array_append_new(rows, json_pack("{sI sI si so so* so sb si sf ss sf ss sI sI sb sI}",
-            "d", (json_int_t)j->delivery, "a", (json_int_t)j->attempt, "n", j->n,
+        json_array_append_new(rows, json_pack("{sI ss s:s? si so so* so sb si sf ss sf ss sI sI sb sI}",
+            "d", (json_int_t)j->delivery, "tg", j->manual ? "manual" : "scheduled", "op", j->operator, "n", j->n,
             "s", j->http ? json_integer(j->http) : json_null(), "b", body_json(j),
             "e", j->ok ? json_null() : json_string(j->err), "ok", j->ok, "ms", j->ms,
             "st", (double)j->started_ms, "o", oc, "nx", nx, "sig", j->sig, "ts", (json_int_t)j->ts,
@@ -793,18 +797,17 @@ static void record_send(struct disp *d)
     json_decref(rows);
     json_decref(eps);
     int bad = dsend_(d, ST_RECORD,
-        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int, s int, b text,"
+        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, tg text, op text, n int, s int, b text,"
         "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint,"
         "             ep bigint, x boolean, c bigint)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
         /* endpoint rows are locked in id order so two dispatchers never deadlock on them */
         " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR NO KEY UPDATE),"
-        " a AS (UPDATE webhook_attempts w SET started_at = to_timestamp(r.st / 1000.0), finished_at = now(),"
-        "         duration_ms = r.ms, http_status = r.s, response_body = r.b, error = r.e, success = r.ok,"
-        "         signature = nullif(r.sig, ''), webhook_timestamp = r.ts"
-        "       FROM r WHERE w.id = r.a AND w.finished_at IS NULL AND w.started_at > now() - interval '1 day'"
-        "       RETURNING w.id),"
-        " ra AS (SELECT r.* FROM r JOIN a ON a.id = r.a),"
+        /* the results whose lease is still ours: a batch re-sent after a lost connection, or one
+         * whose lease ran out and was taken over, records nothing twice (d below re-checks) */
+        " mine AS (SELECT r.* FROM r JOIN webhook_deliveries w ON w.id = r.d"
+        "          AND w.created_at = timestamptz 'epoch' + r.c * interval '1 microsecond'"
+        "          WHERE w.status = 'in_flight' AND w.attempts = r.n),"
         /* endpoints disabled by this batch: 410 Gone, or every attempt failing for longer than
          * RAILD_WEBHOOK_DISABLE_AFTER (failing_since as it was before this batch) */
         " dis AS (SELECT e0.id, e0.merchant_id, e0.environment, e0.public_id, e0.url,"
@@ -812,7 +815,7 @@ static void record_send(struct disp *d)
         "                ELSE 'every attempt failed since ' || " SQL_TS("e0.failing_since") " || ' (more than '"
         "                     || $3::bigint || ' s: RAILD_WEBHOOK_DISABLE_AFTER)' END AS reason"
         "         FROM x JOIN webhook_endpoints e0 ON e0.id = x.id"
-        "         WHERE e0.status = 'enabled' AND EXISTS (SELECT 1 FROM ra WHERE ra.ep = x.id)"
+        "         WHERE e0.status = 'enabled' AND EXISTS (SELECT 1 FROM mine WHERE mine.ep = x.id)"
         "           AND (x.gone OR (NOT x.ok AND e0.failing_since <= now() - make_interval(secs => $3::bigint)))),"
         /* an endpoint disabled meanwhile gets no more retries: its deliveries wait as failed for a recover */
         " d AS (UPDATE webhook_deliveries d SET status = CASE WHEN r.o = 'pending' AND (en.status <> 'enabled'"
@@ -828,6 +831,13 @@ static void record_send(struct disp *d)
         "         AND en.id = d.endpoint_id"
         "       RETURNING d.id, d.status, d.event_id, d.event_type, d.endpoint_id, d.merchant_id, d.environment,"
         "         d.attempts, d.last_http_status, d.last_error),"
+        /* each attempt's one row, written now that it has ended (the claim wrote none) */
+        " a AS (INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher,"
+        "         started_at, finished_at, duration_ms, http_status, response_body, error, success, signature,"
+        "         webhook_timestamp)"
+        "       SELECT r.d, d.endpoint_id, r.n, r.tg, r.op, $4, to_timestamp(r.st / 1000.0), now(), r.ms, r.s, r.b, r.e,"
+        "              r.ok, nullif(r.sig, ''), r.ts FROM r JOIN d ON d.id = r.d RETURNING delivery_id),"
+        " ra AS (SELECT r.* FROM r JOIN a ON a.delivery_id = r.d),"
         " e AS (UPDATE webhook_endpoints e SET"
         "         consecutive_failures = CASE WHEN x.ok THEN x.tail ELSE e.consecutive_failures + x.tail END,"
         "         failing_since = CASE WHEN x.tail = 0 THEN NULL WHEN x.ok THEN now()"
@@ -883,7 +893,7 @@ static void record_send(struct disp *d)
         " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM d), (SELECT count(*) FROM e), (SELECT count(*) FROM g),"
         "   (SELECT count(*) FROM hr), (SELECT count(*) FROM mr),"
         "   (SELECT count(*) FROM ob WHERE type = 'delivery.exhausted'), (SELECT count(*) FROM dis)",
-        a, b, dis_after);
+        a, b, dis_after, d->o->name);
     free(a);
     free(b);
     if (bad) record_done(d, NULL);
@@ -937,17 +947,21 @@ static void release_unsent(struct disp *d)
     json_t *ids = json_array();
     for (int i = 0; i < d->njobs; i++)
         if (d->jobs[i]->state < 2)
-            json_array_append_new(ids, json_pack("{sI sI si}", "d", (json_int_t)d->jobs[i]->delivery,
-                                                 "a", (json_int_t)d->jobs[i]->attempt, "n", d->jobs[i]->n));
+            json_array_append_new(ids, json_pack("{sI si}", "d", (json_int_t)d->jobs[i]->delivery,
+                                                 "n", d->jobs[i]->n));
     if (json_array_size(ids)) {
         char *s = json_dumps(ids, JSON_COMPACT);
         PGresult *r = db_q(d->c[C_CLAIM].db,
-            "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, a bigint, n int)),"
-            " a AS (UPDATE webhook_attempts w SET finished_at = now(), success = false,"
-            "         error = 'abandoned: the dispatcher shut down; redelivering' FROM r WHERE w.id = r.a RETURNING 1)"
-            " UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), in_flight_until = NULL,"
-            "   leased_by = NULL, updated_at = now()"
-            " FROM r WHERE d.id = r.d AND d.status = 'in_flight' AND d.attempts = r.n", s);
+            "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, n int)),"
+            " u AS (UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), in_flight_until = NULL,"
+            "         leased_by = NULL, updated_at = now()"
+            "       FROM r WHERE d.id = r.d AND d.status = 'in_flight' AND d.attempts = r.n"
+            "       RETURNING d.id, d.endpoint_id, d.attempts, d.trigger, d.operator)"
+            /* never sent, but counted in attempts: its row says so (as a lapsed lease's would) */
+            " INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher,"
+            "   finished_at, success, error)"
+            " SELECT id, endpoint_id, attempts, trigger, operator, $2, now(), false,"
+            "        'abandoned: the dispatcher shut down; redelivering' FROM u", s, d->o->name);
         PQclear(r);
         free(s);
     }

@@ -3,11 +3,13 @@
  *   fan-out   webhook_outbox rows (fanned_out_at IS NULL) → webhook_deliveries, one per
  *             subscribed endpoint of the event's merchant + environment
  *   claim     due deliveries FOR UPDATE SKIP LOCKED → status in_flight with a lease
- *             (in_flight_until); an attempt row is written at claim time. A dispatcher that
- *             dies leaves the lease to lapse and another one re-claims: redelivery, never loss.
+ *             (in_flight_until). A dispatcher that dies leaves the lease to lapse and
+ *             another one re-claims: redelivery, never loss; the re-claim writes the lost
+ *             attempt's row, as abandoned.
  *   deliver   libcurl multi, keep-alive, bounded concurrency per endpoint and overall,
  *             Standard Webhooks signature over the exact payload bytes
- *   record    batched: attempt results, next try (retry schedule with jitter) or
+ *   record    batched: each attempt's one row (written when it ends, never updated),
+ *             next try (retry schedule with jitter) or
  *             succeeded / failed, endpoint health; 410 disables the endpoint, 429/503
  *             honour Retry-After
  *   recover   operator recover jobs, in chunks, with progress

@@ -14,6 +14,18 @@ sup, viewer = key("support"), key("viewer")
 SECRET0 = "whsec_" + base64.b64encode(b"x" * 32).decode()
 
 
+def attempt_writes():
+    """(rows inserted, rows updated) into webhook_attempts' partitions so far, from PostgreSQL's
+    own counters (flushed by each backend within about a second)"""
+    r = sql("SELECT coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables"
+            " WHERE relname LIKE 'webhook_attempts%'")[0]
+    return int(r[0]), int(r[1])
+
+
+writes0 = attempt_writes()
+rows0 = int(sql1("SELECT count(*) FROM webhook_attempts"))
+
+
 def setup(*flags, **ep_extra):
     m = Merchant()
     r = Receiver([SECRET0], *flags)
@@ -109,6 +121,10 @@ for code in (429, 503):
 # ---------------------------------------------------------------- a hang past the timeout
 m, recv, ep = setup("--hang-ms", "2500")
 ev = insert_events(m.id, 1)
+d = wait_for(lambda: (lambda x: x if x["status"] == "in_flight" else None)(one(ep, ev[0])), timeout=10, interval=0.05)
+ok(d is not None and d.get("attempt_count") == 1 and d.get("attempts") == [],
+   "while the request hangs the delivery is in flight and counts the attempt; its row comes when it ends",
+   d and {k: d.get(k) for k in ("status", "attempt_count", "attempts")})
 ok(wait_for(lambda: len(one(ep, ev[0])["attempts"]) >= 1 and one(ep, ev[0])["attempts"][0]["finished_at"],
             timeout=15), "hung attempt finished")
 a = one(ep, ev[0])["attempts"][0]
@@ -269,6 +285,14 @@ for args, extra_env, name in [
     r = subprocess.run([RAILD] + args, capture_output=True, text=True, env=e, timeout=30)
     ok(r.returncode != 0 and ("RAILD_WEBHOOK" in r.stderr or "--" in r.stderr),
        "raild %s: %s is refused (exit %d)" % (args[0], name, r.returncode), r.stderr[-500:])
+
+# each attempt's row is written once, complete, when the attempt ends: never updated after
+ins0, upd0 = writes0
+n_attempts_seen = int(sql1("SELECT count(*) FROM webhook_attempts")) - rows0
+ok(n_attempts_seen > 20, "this test recorded its attempts (%d rows)" % n_attempts_seen)
+ok(wait_for(lambda: attempt_writes()[0] - ins0 >= n_attempts_seen, timeout=10),
+   "PostgreSQL's counters show this test's attempt rows inserted", (attempt_writes(), writes0, n_attempts_seen))
+is_(attempt_writes()[1] - upd0, 0, "no attempt row was updated after it was written")
 
 ok(srv.alive(), "raild still serving")
 srv.stop()
