@@ -419,7 +419,9 @@ const struct view_ops deliveries_ops = {
 /* ------------------------------------------------------------------ one delivery */
 /* the columns of one_load's first query, in order */
 enum { W1_ID, W1_TYPE, W1_EVENT, W1_STATUS, W1_ATTEMPTS, W1_URL, W1_ENDPOINT, W1_CREATED,
-       W1_NEXT, W1_ERROR, W1_HTTP, W1_PAYLOAD, W1_TRIGGER, W1_OPERATOR };
+       W1_NEXT, W1_ERROR, W1_HTTP, W1_PAYLOAD, W1_TRIGGER, W1_OPERATOR, W1_LEASED_BY, W1_LEASE_UNTIL };
+/* the attempts' columns */
+enum { AT_NO, AT_STARTED, AT_MS, AT_HTTP, AT_ERROR, AT_TRIGGER, AT_OPERATOR, AT_SIG, AT_TS, AT_BODY, AT_OK };
 
 static char g_dl[4][400];   /* id, type, url, status of the delivery on screen */
 
@@ -431,7 +433,8 @@ static int one_load(struct app *a, struct view *v)
                         "SELECT d.id, d.event_type, d.event_id, d.status, d.attempts, e.url, e.public_id,"
                         " to_char(d.created_at, 'YYYY-MM-DD HH24:MI:SS'), to_char(d.next_attempt_at, 'YYYY-MM-DD HH24:MI:SS'),"
                         " coalesce(d.last_error, ''), coalesce(d.last_http_status::text, ''), o.payload, d.trigger,"
-                        " coalesce(d.operator, '')"
+                        " coalesce(d.operator, ''), coalesce(d.leased_by, ''),"
+                        " coalesce(to_char(d.in_flight_until, 'YYYY-MM-DD HH24:MI:SS'), '')"
                         " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
                         " JOIN webhook_outbox o ON o.id = d.outbox_id WHERE d.id = $1::bigint", &top);
     if (!r) return -1;
@@ -456,11 +459,19 @@ static int one_load(struct app *a, struct view *v)
     doc_add(d, S_TITLE, " Body (the exact bytes signed and sent)");
     doc_nl(d);
     doc_add(d, S_NORMAL, "  %s", F(W1_PAYLOAD));
-#undef F
-    PQclear(r);
     doc_nl(d);
     doc_nl(d);
     doc_add(d, S_TITLE, " Attempts");
+    /* an attempt's row is written when it ends: the one in flight is the delivery's own */
+    int in_flight = !strcmp(st, "in_flight");
+    if (in_flight) {
+        doc_nl(d);
+        doc_nl(d);
+        doc_add(d, S_WARN, "  #%s", F(W1_ATTEMPTS));
+        doc_add(d, S_NORMAL, "  in flight: sent by %s, lease until %s", F(W1_LEASED_BY), F(W1_LEASE_UNTIL));
+    }
+#undef F
+    PQclear(r);
     r = cq(a, "SELECT attempt_no, to_char(started_at, 'YYYY-MM-DD HH24:MI:SS'), coalesce(duration_ms::text, 'in flight'),"
               " coalesce(http_status::text, '-'), coalesce(error, ''), trigger, coalesce(operator, ''),"
               " coalesce(signature, ''), coalesce(webhook_timestamp::text, ''), coalesce(response_body, ''), success"
@@ -469,17 +480,22 @@ static int one_load(struct app *a, struct view *v)
 #define G(c) PQgetvalue(r, i, c)
         doc_nl(d);
         doc_nl(d);
-        doc_add(d, G(10)[0] == 't' ? S_GOOD : S_BAD, "  #%s", G(0));
-        doc_add(d, S_NORMAL, "  %s  %s ms  HTTP %s  %s%s%s", G(1), G(2), G(3), G(5), G(6)[0] ? " by " : "", G(6));
-        if (G(4)[0]) { doc_nl(d); doc_add(d, S_BAD, "     error: %s", G(4)); }
+        doc_add(d, G(AT_OK)[0] == 't' ? S_GOOD : S_BAD, "  #%s", G(AT_NO));
+        doc_add(d, S_NORMAL, "  %s  %s ms  HTTP %s  %s%s%s", G(AT_STARTED), G(AT_MS), G(AT_HTTP), G(AT_TRIGGER),
+                G(AT_OPERATOR)[0] ? " by " : "", G(AT_OPERATOR));
+        if (G(AT_ERROR)[0]) { doc_nl(d); doc_add(d, S_BAD, "     error: %s", G(AT_ERROR)); }
         doc_nl(d);
-        doc_add(d, S_DIM, "     webhook-timestamp: %s", G(8));
+        doc_add(d, S_DIM, "     webhook-timestamp: %s", G(AT_TS));
         doc_nl(d);
-        doc_add(d, S_DIM, "     webhook-signature: %s", G(7));
-        if (G(9)[0]) { doc_nl(d); doc_add(d, S_LABEL, "     response: "); doc_add(d, S_NORMAL, "%s", G(9)); }
+        doc_add(d, S_DIM, "     webhook-signature: %s", G(AT_SIG));
+        if (G(AT_BODY)[0]) {
+            doc_nl(d);
+            doc_add(d, S_LABEL, "     response: ");
+            doc_add(d, S_NORMAL, "%s", G(AT_BODY));
+        }
 #undef G
     }
-    if (r && !PQntuples(r)) { doc_nl(d); doc_add(d, S_DIM, "   no attempts yet"); }
+    if (r && !PQntuples(r) && !in_flight) { doc_nl(d); doc_add(d, S_DIM, "   no attempts yet"); }
     if (r) PQclear(r);
     return doc_one_end(v, top);
 }
