@@ -65,6 +65,11 @@ ok(busiest <= 6, "counted at the receiver, no second gets more than the limit (b
 span = (arrivals[-1] - arrivals[0]) / 1000.0
 ok(span >= 6.0, "40 at 5/s take the time they must (%.1f s from first to last)" % span)
 ok(span <= 20.0, "…and the limit is used, not starved (%.1f s)" % span)
+# an attempt's row is written when its result is recorded, a moment after the receiver saw it
+recorded = lambda: int(sql1("SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+                            " WHERE e.public_id = :'p' AND d.status = 'succeeded' AND d.event_id = ANY(:'ev'::text[])",
+                            p=ep["id"], ev="{%s}" % ",".join(ev)))
+ok(wait_for(lambda: recorded() == len(ev), timeout=10), "all 40 recorded succeeded", recorded())
 who = sql("SELECT DISTINCT a.dispatcher FROM webhook_attempts a JOIN webhook_endpoints e ON e.id = a.endpoint_id"
           " WHERE e.public_id = :'p'", p=ep["id"])
 is_(len(who), 2, "both dispatcher copies sent some: the limit held across them", who)
