@@ -74,19 +74,33 @@ static json_t *col_int(PGresult *r, int row, int c)
     return PQgetisnull(r, row, c) ? json_null() : json_integer(atoll(PQgetvalue(r, row, c)));
 }
 
+/* plain columns: the JSON key, the column, and whether it is an integer */
+struct exc_field { const char *key; int col, is_int; };
+
+static void set_fields(json_t *j, PGresult *r, int row, const struct exc_field *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(j, f[i].key, f[i].is_int ? col_int(r, row, f[i].col) : col_str(r, row, f[i].col));
+}
+
+#define SET_FIELDS(j, r, row, f) set_fields((j), (r), (row), (f), sizeof (f) / sizeof (f)[0])
+
 static json_t *exc_from_row(PGresult *r, int row)
 {
+    static const struct exc_field who[] = {
+        { "id", EX_ID, 0 }, { "type", EX_TYPE, 0 }, { "state", EX_STATE, 0 }, { "severity", EX_SEVERITY, 1 },
+        { "sla_due", EX_SLA_DUE, 0 }, { "merchant_id", EX_MERCHANT, 1 }, { "environment", EX_ENV, 0 },
+        { "network", EX_NETWORK, 0 }, { "rail", EX_RAIL, 0 }, { "payment_id", EX_PAYMENT, 0 },
+    };
+    static const struct exc_field work[] = {
+        { "amount_units", EX_AMOUNT, 0 }, { "assignee", EX_ASSIGNEE, 0 }, { "version", EX_VERSION, 1 },
+        { "resolution", EX_RESOLUTION, 0 }, { "note", EX_NOTE, 0 }, { "resolved_by", EX_RESOLVED_BY, 0 },
+    };
+    static const struct exc_field times[] = {
+        { "opened_at", EX_OPENED, 0 }, { "updated_at", EX_UPDATED, 0 }, { "resolved_at", EX_RESOLVED_AT, 0 },
+    };
     json_t *j = json_object();
-    json_object_set_new(j, "id", col_str(r, row, EX_ID));
-    json_object_set_new(j, "type", col_str(r, row, EX_TYPE));
-    json_object_set_new(j, "state", col_str(r, row, EX_STATE));
-    json_object_set_new(j, "severity", col_int(r, row, EX_SEVERITY));
-    json_object_set_new(j, "sla_due", col_str(r, row, EX_SLA_DUE));
-    json_object_set_new(j, "merchant_id", col_int(r, row, EX_MERCHANT));
-    json_object_set_new(j, "environment", col_str(r, row, EX_ENV));
-    json_object_set_new(j, "network", col_str(r, row, EX_NETWORK));
-    json_object_set_new(j, "rail", col_str(r, row, EX_RAIL));
-    json_object_set_new(j, "payment_id", col_str(r, row, EX_PAYMENT));
+    SET_FIELDS(j, r, row, who);
     if (PQgetisnull(r, row, EX_TRANSFER)) {
         json_object_set_new(j, "transfer", json_null());
     } else {
@@ -104,21 +118,14 @@ static json_t *exc_from_row(PGresult *r, int row)
     } else {
         json_object_set_new(j, "amount", json_null());
     }
-    json_object_set_new(j, "amount_units", col_str(r, row, EX_AMOUNT));
-    json_object_set_new(j, "assignee", col_str(r, row, EX_ASSIGNEE));
-    json_object_set_new(j, "version", col_int(r, row, EX_VERSION));
-    json_object_set_new(j, "resolution", col_str(r, row, EX_RESOLUTION));
-    json_object_set_new(j, "note", col_str(r, row, EX_NOTE));
-    json_object_set_new(j, "resolved_by", col_str(r, row, EX_RESOLVED_BY));
+    SET_FIELDS(j, r, row, work);
     json_t *res = json_array();
     for (const char *const *p = exc_resolutions(PQgetvalue(r, row, EX_TYPE)); p && *p; p++)
         json_array_append_new(res, json_string(*p));
     json_object_set_new(j, "resolutions", res);
     json_t *details = json_loads(PQgetvalue(r, row, EX_DETAILS), 0, NULL);
     json_object_set_new(j, "details", details ? details : json_object());
-    json_object_set_new(j, "opened_at", col_str(r, row, EX_OPENED));
-    json_object_set_new(j, "updated_at", col_str(r, row, EX_UPDATED));
-    json_object_set_new(j, "resolved_at", col_str(r, row, EX_RESOLVED_AT));
+    SET_FIELDS(j, r, row, times);
     return j;
 }
 
