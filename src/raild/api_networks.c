@@ -7,19 +7,10 @@
 #include "raild/http.h"
 #include "raild/payments.h"
 #include "core/db.h"
+#include "raild/pgjson.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static json_t *int_or_null(PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? json_null() : json_integer(atoll(PQgetvalue(r, row, col)));
-}
-
-static json_t *str_or_null(PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
-}
 
 static void list_rails(struct req *q, struct resp *r)
 {
@@ -43,7 +34,7 @@ static void list_rails(struct req *q, struct resp *r)
 #define V(c) PQgetvalue(res, i, c)
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:i,s:i,s:i,s:b,s:i}", "rail", V(R_ID),
                               "environment", q->who.env, "network", V(R_NETWORK), "address_kind", V(R_KIND),
-                              "chain_id", int_or_null(res, i, R_CHAIN_ID), "contract", str_or_null(res, i, R_CONTRACT),
+                              "chain_id", pgj_int(res, i, R_CHAIN_ID), "contract", pgj_str(res, i, R_CONTRACT),
                               "decimals", atoi(V(R_DECIMALS)), "confirmations", atoi(V(R_CONFIRMATIONS)),
                               "finality_depth", atoi(V(R_FINALITY_DEPTH)), "finality_tag", V(R_FINALITY_TAG)[0] == 't',
                               "block_time_ms", atoi(V(R_BLOCK_MS)));
@@ -79,19 +70,19 @@ static void list_networks(struct req *q, struct resp *r)
 #define V(c) PQgetvalue(res, i, c)
         json_t *codes = PQgetisnull(res, i, N_W_RPC_ERRORS) ? json_object() : json_loads(V(N_W_RPC_ERRORS), 0, &err);
         json_t *o = json_pack("{s:s,s:s,s:o,s:i,s:o,s:o,s:o,s:o}", "network", V(N_NAME), "address_kind", V(N_KIND),
-                              "chain_id", int_or_null(res, i, N_CHAIN_ID), "block_time_ms", atoi(V(N_BLOCK_MS)),
-                              "head", int_or_null(res, i, N_HEAD), "finalized", int_or_null(res, i, N_FINALIZED),
-                              "head_updated_at", str_or_null(res, i, N_HEAD_AT), "stale",
+                              "chain_id", pgj_int(res, i, N_CHAIN_ID), "block_time_ms", atoi(V(N_BLOCK_MS)),
+                              "head", pgj_int(res, i, N_HEAD), "finalized", pgj_int(res, i, N_FINALIZED),
+                              "head_updated_at", pgj_str(res, i, N_HEAD_AT), "stale",
                               json_boolean(V(N_STALE)[0] == 't'));
         json_object_set_new(o, "watcher",
                             json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "state", V(N_W_STATE),
-                                      "reason", str_or_null(res, i, N_W_REASON),
-                                      "rpc_host", str_or_null(res, i, N_W_HOST),
-                                      "checkpoint", int_or_null(res, i, N_W_CHECKPOINT),
-                                      "range_size", int_or_null(res, i, N_W_RANGE),
-                                      "reorgs", int_or_null(res, i, N_W_REORGS),
-                                      "last_error", str_or_null(res, i, N_W_ERROR),
-                                      "last_error_at", str_or_null(res, i, N_W_ERROR_AT), "rpc_errors",
+                                      "reason", pgj_str(res, i, N_W_REASON),
+                                      "rpc_host", pgj_str(res, i, N_W_HOST),
+                                      "checkpoint", pgj_int(res, i, N_W_CHECKPOINT),
+                                      "range_size", pgj_int(res, i, N_W_RANGE),
+                                      "reorgs", pgj_int(res, i, N_W_REORGS),
+                                      "last_error", pgj_str(res, i, N_W_ERROR),
+                                      "last_error_at", pgj_str(res, i, N_W_ERROR_AT), "rpc_errors",
                                       codes ? codes : json_object()));
 #undef V
         json_array_append_new(arr, o);

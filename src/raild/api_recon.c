@@ -7,6 +7,7 @@
 #include "raild/http.h"
 #include "raild/query.h"
 #include "core/db.h"
+#include "raild/pgjson.h"
 #include "core/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +30,6 @@ enum { BK_ID, BK_CLASS, BK_SEVERITY, BK_STATE, BK_MERCHANT, BK_ENV, BK_REFERENCE
        BK_F_AMOUNT, BK_F_REFUNDED, BK_FIRST_SEEN, BK_AGE, BK_RESOLVED_AT, BK_RESOLUTION, BK_ACK_AT, BK_ACK_BY,
        BK_ACK_NOTE, BK_EXCEPTION, BK_MATCH_AT, BK_MATCH_BY, BK_MATCH_NOTE, BK_UPDATED, BK_CLASS_RANK };
 
-static json_t *col(PGresult *r, int i, int c)
-{
-    return PQgetisnull(r, i, c) ? json_null() : json_string(PQgetvalue(r, i, c));
-}
-
-static json_t *col_int(PGresult *r, int i, int c)
-{
-    return PQgetisnull(r, i, c) ? json_null() : json_integer(atoll(PQgetvalue(r, i, c)));
-}
-
 /* a break with the three planes side by side; amounts are USDT decimal strings */
 static json_t *break_from_row(PGresult *r, int i)
 {
@@ -52,29 +43,29 @@ static json_t *break_from_row(PGresult *r, int i)
             json_array_append_new(planes, json_string(t));
     }
     json_t *ack = PQgetisnull(r, i, BK_ACK_AT) ? json_null()
-        : json_pack("{s:o, s:o, s:o}", "at", col(r, i, BK_ACK_AT), "by", col(r, i, BK_ACK_BY),
-                    "note", col(r, i, BK_ACK_NOTE));
+        : json_pack("{s:o, s:o, s:o}", "at", pgj_str(r, i, BK_ACK_AT), "by", pgj_str(r, i, BK_ACK_BY),
+                    "note", pgj_str(r, i, BK_ACK_NOTE));
     json_t *match = PQgetisnull(r, i, BK_MATCH_AT) ? json_null()
-        : json_pack("{s:o, s:o, s:o}", "at", col(r, i, BK_MATCH_AT), "by", col(r, i, BK_MATCH_BY),
-                    "note", col(r, i, BK_MATCH_NOTE));
+        : json_pack("{s:o, s:o, s:o}", "at", pgj_str(r, i, BK_MATCH_AT), "by", pgj_str(r, i, BK_MATCH_BY),
+                    "note", pgj_str(r, i, BK_MATCH_NOTE));
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
                      " s:{s:o, s:o, s:o}, s:{s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:o},"
                      " s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-        "id", col(r, i, BK_ID), "class", col(r, i, BK_CLASS), "class_rank", col_int(r, i, BK_CLASS_RANK),
-        "severity", col_int(r, i, BK_SEVERITY), "state", col(r, i, BK_STATE),
-        "merchant_id", col_int(r, i, BK_MERCHANT), "environment", col(r, i, BK_ENV),
-        "reference", col(r, i, BK_REFERENCE), "transfer_id", col_int(r, i, BK_TRANSFER), "planes", planes,
-        "commerce", "status", col(r, i, BK_C_STATUS), "amount", col(r, i, BK_C_AMOUNT),
-                    "updated_at", col(r, i, BK_C_UPDATED),
-        "provider", "state", col(r, i, BK_P_STATE), "payment", col(r, i, BK_P_PAYMENT),
-                    "payments", col_int(r, i, BK_P_PAYMENTS), "amount", col(r, i, BK_P_AMOUNT),
-                    "finalized_at", col(r, i, BK_P_FINALIZED),
-        "finance", "transactions", col_int(r, i, BK_F_TXNS), "amount", col(r, i, BK_F_AMOUNT),
-                   "refunded", col(r, i, BK_F_REFUNDED),
-        "first_seen_at", col(r, i, BK_FIRST_SEEN), "age_seconds", col_int(r, i, BK_AGE),
-        "resolved_at", col(r, i, BK_RESOLVED_AT), "resolution", col(r, i, BK_RESOLUTION),
-        "acknowledged", ack, "exception", col(r, i, BK_EXCEPTION), "match", match,
-        "updated_at", col(r, i, BK_UPDATED));
+        "id", pgj_str(r, i, BK_ID), "class", pgj_str(r, i, BK_CLASS), "class_rank", pgj_int(r, i, BK_CLASS_RANK),
+        "severity", pgj_int(r, i, BK_SEVERITY), "state", pgj_str(r, i, BK_STATE),
+        "merchant_id", pgj_int(r, i, BK_MERCHANT), "environment", pgj_str(r, i, BK_ENV),
+        "reference", pgj_str(r, i, BK_REFERENCE), "transfer_id", pgj_int(r, i, BK_TRANSFER), "planes", planes,
+        "commerce", "status", pgj_str(r, i, BK_C_STATUS), "amount", pgj_str(r, i, BK_C_AMOUNT),
+                    "updated_at", pgj_str(r, i, BK_C_UPDATED),
+        "provider", "state", pgj_str(r, i, BK_P_STATE), "payment", pgj_str(r, i, BK_P_PAYMENT),
+                    "payments", pgj_int(r, i, BK_P_PAYMENTS), "amount", pgj_str(r, i, BK_P_AMOUNT),
+                    "finalized_at", pgj_str(r, i, BK_P_FINALIZED),
+        "finance", "transactions", pgj_int(r, i, BK_F_TXNS), "amount", pgj_str(r, i, BK_F_AMOUNT),
+                   "refunded", pgj_str(r, i, BK_F_REFUNDED),
+        "first_seen_at", pgj_str(r, i, BK_FIRST_SEEN), "age_seconds", pgj_int(r, i, BK_AGE),
+        "resolved_at", pgj_str(r, i, BK_RESOLVED_AT), "resolution", pgj_str(r, i, BK_RESOLUTION),
+        "acknowledged", ack, "exception", pgj_str(r, i, BK_EXCEPTION), "match", match,
+        "updated_at", pgj_str(r, i, BK_UPDATED));
 }
 
 static json_t *break_load(PGconn *db, const char *public_id)
@@ -184,8 +175,8 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
                            "  FROM orders WHERE merchant_id = $1::bigint AND environment = $2 AND reference = $3",
                        mid, env, ref);
     json_object_set_new(out, "order", (!db_failed(r) && PQntuples(r) == 1)
-        ? json_pack("{s:o, s:o, s:o, s:o, s:o}", "reference", col(r, 0, O_REF), "amount", col(r, 0, O_AMOUNT),
-                    "status", col(r, 0, O_STATUS), "updated_at", col(r, 0, O_UPDATED), "source", col(r, 0, O_SOURCE))
+        ? json_pack("{s:o, s:o, s:o, s:o, s:o}", "reference", pgj_str(r, 0, O_REF), "amount", pgj_str(r, 0, O_AMOUNT),
+                    "status", pgj_str(r, 0, O_STATUS), "updated_at", pgj_str(r, 0, O_UPDATED), "source", pgj_str(r, 0, O_SOURCE))
         : json_null());
     PQclear(r);
     enum { P_ID, P_RAIL, P_STATE, P_AMOUNT, P_RECEIVED, P_FINALIZED, P_REFERENCE, P_MATCHED };
@@ -198,8 +189,8 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
     json_t *pays = json_array();
     for (int i = 0; !db_failed(r) && i < PQntuples(r); i++)
         json_array_append_new(pays, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-            "id", col(r, i, P_ID), "rail", col(r, i, P_RAIL), "state", col(r, i, P_STATE), "amount_units", col(r, i, P_AMOUNT),
-            "received_units", col(r, i, P_RECEIVED), "finalized_at", col(r, i, P_FINALIZED), "reference", col(r, i, P_REFERENCE),
+            "id", pgj_str(r, i, P_ID), "rail", pgj_str(r, i, P_RAIL), "state", pgj_str(r, i, P_STATE), "amount_units", pgj_str(r, i, P_AMOUNT),
+            "received_units", pgj_str(r, i, P_RECEIVED), "finalized_at", pgj_str(r, i, P_FINALIZED), "reference", pgj_str(r, i, P_REFERENCE),
             "matched", PQgetvalue(r, i, P_MATCHED)[0] == 't'));
     PQclear(r);
     json_object_set_new(out, "payments", pays);
@@ -212,8 +203,8 @@ static json_t *break_records(PGconn *db, const char *mid, const char *env, const
     json_t *txns = json_array();
     for (int i = 0; !db_failed(r) && i < PQntuples(r); i++)
         json_array_append_new(txns, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-            "id", col_int(r, i, T_ID), "kind", col(r, i, T_KIND), "rail", col(r, i, T_RAIL), "amount_units", col(r, i, T_AMOUNT),
-            "posted_at", col(r, i, T_POSTED), "memo", col(r, i, T_MEMO), "matched", PQgetvalue(r, i, T_MATCHED)[0] == 't'));
+            "id", pgj_int(r, i, T_ID), "kind", pgj_str(r, i, T_KIND), "rail", pgj_str(r, i, T_RAIL), "amount_units", pgj_str(r, i, T_AMOUNT),
+            "posted_at", pgj_str(r, i, T_POSTED), "memo", pgj_str(r, i, T_MEMO), "matched", PQgetvalue(r, i, T_MATCHED)[0] == 't'));
     PQclear(r);
     json_object_set_new(out, "ledger_transactions", txns);
     return out;
@@ -253,9 +244,9 @@ static void recon_summary(struct req *q, struct resp *r)
     for (int i = 0; i < PQntuples(res); i++) {
         long long n = atoll(PQgetvalue(res, i, S_NEW)) + atoll(PQgetvalue(res, i, S_PERSISTING));
         total += n;
-        json_array_append_new(by, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "class", col(res, i, S_CLASS),
-            "severity", col_int(res, i, S_SEVERITY), "open", (json_int_t)n, "new", col_int(res, i, S_NEW),
-            "persisting", col_int(res, i, S_PERSISTING), "acknowledged", col_int(res, i, S_ACK), "oldest_first_seen_at", col(res, i, S_OLDEST)));
+        json_array_append_new(by, json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o}", "class", pgj_str(res, i, S_CLASS),
+            "severity", pgj_int(res, i, S_SEVERITY), "open", (json_int_t)n, "new", pgj_int(res, i, S_NEW),
+            "persisting", pgj_int(res, i, S_PERSISTING), "acknowledged", pgj_int(res, i, S_ACK), "oldest_first_seen_at", pgj_str(res, i, S_OLDEST)));
     }
     PQclear(res);
     enum { CP_PLANE, CP_THROUGH, CP_LAST_CHANGE, CP_RUN };
@@ -263,15 +254,15 @@ static void recon_summary(struct req *q, struct resp *r)
     json_t *cps = json_object();
     for (int i = 0; !db_failed(res) && i < PQntuples(res); i++)
         json_object_set_new(cps, PQgetvalue(res, i, CP_PLANE), json_pack("{s:o, s:o, s:o}", "reconciled_through",
-            col(res, i, CP_THROUGH), "last_change_at", col(res, i, CP_LAST_CHANGE), "run_id", col_int(res, i, CP_RUN)));
+            pgj_str(res, i, CP_THROUGH), "last_change_at", pgj_str(res, i, CP_LAST_CHANGE), "run_id", pgj_int(res, i, CP_RUN)));
     PQclear(res);
     enum { RUN_ID, RUN_MODE, RUN_FINISHED, RUN_KEYS, RUN_OPENED, RUN_UPDATED, RUN_RESOLVED, RUN_DURATION };
     res = db_q0(q->db, "SELECT id::text, mode, " SQL_TS("finished_at") ", keys_examined::text, opened::text, updated::text,"
                        " resolved::text, duration_ms::text FROM recon_runs ORDER BY id DESC LIMIT 1");
     json_t *last = (!db_failed(res) && PQntuples(res) == 1)
-        ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", col_int(res, 0, RUN_ID), "mode", col(res, 0, RUN_MODE),
-                    "finished_at", col(res, 0, RUN_FINISHED), "keys_examined", col_int(res, 0, RUN_KEYS), "opened", col_int(res, 0, RUN_OPENED),
-                    "updated", col_int(res, 0, RUN_UPDATED), "resolved", col_int(res, 0, RUN_RESOLVED), "duration_ms", col_int(res, 0, RUN_DURATION))
+        ? json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", pgj_int(res, 0, RUN_ID), "mode", pgj_str(res, 0, RUN_MODE),
+                    "finished_at", pgj_str(res, 0, RUN_FINISHED), "keys_examined", pgj_int(res, 0, RUN_KEYS), "opened", pgj_int(res, 0, RUN_OPENED),
+                    "updated", pgj_int(res, 0, RUN_UPDATED), "resolved", pgj_int(res, 0, RUN_RESOLVED), "duration_ms", pgj_int(res, 0, RUN_DURATION))
         : json_null();
     PQclear(res);
     enum { ST_NAME, ST_VALUE };

@@ -16,6 +16,7 @@
 #include "raild/webhook_outbox.h"
 #include "raild/payments.h"
 #include "core/db.h"
+#include "raild/pgjson.h"
 #include "core/log.h"
 #include "core/util.h"
 #include <stdio.h>
@@ -64,23 +65,13 @@ enum { EX_ID, EX_TYPE, EX_STATE, EX_SEVERITY, EX_SLA_DUE, EX_MERCHANT, EX_ENV, E
        EX_RESOLVED_AT, EX_TX_HASH, EX_LOG_INDEX, EX_BLOCK, EX_FROM, EX_TO, EX_CONTRACT, EX_VALUE, EX_T_STATUS,
        EX_TRANSFER };
 
-static json_t *col_str(PGresult *r, int row, int c)
-{
-    return PQgetisnull(r, row, c) ? json_null() : json_string(PQgetvalue(r, row, c));
-}
-
-static json_t *col_int(PGresult *r, int row, int c)
-{
-    return PQgetisnull(r, row, c) ? json_null() : json_integer(atoll(PQgetvalue(r, row, c)));
-}
-
 /* plain columns: the JSON key, the column, and whether it is an integer */
 struct exc_field { const char *key; int col, is_int; };
 
 static void set_fields(json_t *j, PGresult *r, int row, const struct exc_field *f, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        json_object_set_new(j, f[i].key, f[i].is_int ? col_int(r, row, f[i].col) : col_str(r, row, f[i].col));
+        json_object_set_new(j, f[i].key, f[i].is_int ? pgj_int(r, row, f[i].col) : pgj_str(r, row, f[i].col));
 }
 
 #define SET_FIELDS(j, r, row, f) set_fields((j), (r), (row), (f), sizeof (f) / sizeof (f)[0])
@@ -105,11 +96,11 @@ static json_t *exc_from_row(PGresult *r, int row)
         json_object_set_new(j, "transfer", json_null());
     } else {
         json_object_set_new(j, "transfer",
-                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", col_str(r, row, EX_TX_HASH),
-                                      "log_index", col_int(r, row, EX_LOG_INDEX),
-                                      "block_number", col_int(r, row, EX_BLOCK), "from", col_str(r, row, EX_FROM),
-                                      "to", col_str(r, row, EX_TO), "contract", col_str(r, row, EX_CONTRACT),
-                                      "value", col_str(r, row, EX_VALUE), "status", col_str(r, row, EX_T_STATUS)));
+                            json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "tx_hash", pgj_str(r, row, EX_TX_HASH),
+                                      "log_index", pgj_int(r, row, EX_LOG_INDEX),
+                                      "block_number", pgj_int(r, row, EX_BLOCK), "from", pgj_str(r, row, EX_FROM),
+                                      "to", pgj_str(r, row, EX_TO), "contract", pgj_str(r, row, EX_CONTRACT),
+                                      "value", pgj_str(r, row, EX_VALUE), "status", pgj_str(r, row, EX_T_STATUS)));
     }
     if (!PQgetisnull(r, row, EX_AMOUNT) && !PQgetisnull(r, row, EX_DECIMALS)) {
         char amt[128];

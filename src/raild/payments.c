@@ -1,6 +1,7 @@
 /* payments — loading a payment and rendering it as JSON (see payments.h). */
 #include "raild/payments.h"
 #include "core/db.h"
+#include "raild/pgjson.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,11 +39,6 @@ void units_format(const char *digits, int decimals, char *out, size_t outlen)
     snprintf(out + pos, outlen - pos, "%s", digits);
 }
 
-static json_t *ts_or_null(PGresult *r, int row, int col)
-{
-    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
-}
-
 static json_t *payment_from_row(PGresult *r, int row)
 {
 #define V(c) PQgetvalue(r, row, c)
@@ -57,8 +53,8 @@ static json_t *payment_from_row(PGresult *r, int row)
         "received_units", V(PM_RECEIVED), "state", V(PM_STATE), "deposit_address", V(PM_DEPOSIT_ADDRESS),
         "confirmations", atoi(V(PM_CONFIRMATIONS)), "confirmations_required", atoi(V(PM_CONFIRM_DEPTH)),
         "expires_at", V(PM_EXPIRES), "created_at", V(PM_CREATED), "updated_at", V(PM_UPDATED),
-        "detected_at", ts_or_null(r, row, PM_DETECTED), "confirmed_at", ts_or_null(r, row, PM_CONFIRMED),
-        "finalized_at", ts_or_null(r, row, PM_FINALIZED), "metadata", meta ? meta : json_object(),
+        "detected_at", pgj_str(r, row, PM_DETECTED), "confirmed_at", pgj_str(r, row, PM_CONFIRMED),
+        "finalized_at", pgj_str(r, row, PM_FINALIZED), "metadata", meta ? meta : json_object(),
         "sequence", atoi(V(PM_SEQUENCE)));
 #undef V
     return j;
