@@ -797,7 +797,9 @@ static void record_send(struct disp *d)
     json_decref(rows);
     json_decref(eps);
     int bad = dsend_(d, ST_RECORD,
-        "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, tg text, op text, n int, s int, b text,"
+        /* created: the delivery's partition key, from its µs (job_from_row) */
+        "WITH r AS (SELECT x.*, timestamptz 'epoch' + x.c * interval '1 microsecond' AS created"
+        "           FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, tg text, op text, n int, s int, b text,"
         "             e text, ok boolean, ms int, st double precision, o text, nx double precision, sig text, ts bigint,"
         "             ep bigint, x boolean, c bigint)),"
         " x AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(id bigint, ok boolean, tail int, e text, gone boolean)),"
@@ -805,8 +807,7 @@ static void record_send(struct disp *d)
         " lockep AS (SELECT id FROM webhook_endpoints WHERE id IN (SELECT id FROM x) ORDER BY id FOR NO KEY UPDATE),"
         /* the results whose lease is still ours: a batch re-sent after a lost connection, or one
          * whose lease ran out and was taken over, records nothing twice (d below re-checks) */
-        " mine AS (SELECT r.* FROM r JOIN webhook_deliveries w ON w.id = r.d"
-        "          AND w.created_at = timestamptz 'epoch' + r.c * interval '1 microsecond'"
+        " mine AS (SELECT r.* FROM r JOIN webhook_deliveries w ON w.id = r.d AND w.created_at = r.created"
         "          WHERE w.status = 'in_flight' AND w.attempts = r.n),"
         /* endpoints disabled by this batch: 410 Gone, or every attempt failing for longer than
          * RAILD_WEBHOOK_DISABLE_AFTER (failing_since as it was before this batch) */
@@ -826,7 +827,7 @@ static void record_send(struct disp *d)
         "         finished_at = CASE WHEN r.o = 'pending' AND en.status = 'enabled' AND en.id NOT IN (SELECT id FROM dis)"
         "                            THEN NULL ELSE now() END"
         "       FROM r, webhook_endpoints en"
-        "       WHERE d.id = r.d AND d.created_at = timestamptz 'epoch' + r.c * interval '1 microsecond'"
+        "       WHERE d.id = r.d AND d.created_at = r.created"
         "         AND d.status NOT IN ('pending', 'succeeded', 'failed', 'canceled') AND d.attempts = r.n"
         "         AND en.id = d.endpoint_id"
         "       RETURNING d.id, d.status, d.event_id, d.event_type, d.endpoint_id, d.merchant_id, d.environment,"
@@ -947,15 +948,16 @@ static void release_unsent(struct disp *d)
     json_t *ids = json_array();
     for (int i = 0; i < d->njobs; i++)
         if (d->jobs[i]->state < 2)
-            json_array_append_new(ids, json_pack("{sI si}", "d", (json_int_t)d->jobs[i]->delivery,
-                                                 "n", d->jobs[i]->n));
+            json_array_append_new(ids, json_pack("{sI si sI}", "d", (json_int_t)d->jobs[i]->delivery,
+                                                 "n", d->jobs[i]->n, "c", (json_int_t)d->jobs[i]->created_us));
     if (json_array_size(ids)) {
         char *s = json_dumps(ids, JSON_COMPACT);
         PGresult *r = db_q(d->c[C_CLAIM].db,
-            "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, n int)),"
+            "WITH r AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(d bigint, n int, c bigint)),"
             " u AS (UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), in_flight_until = NULL,"
             "         leased_by = NULL, updated_at = now()"
-            "       FROM r WHERE d.id = r.d AND d.status = 'in_flight' AND d.attempts = r.n"
+            "       FROM r WHERE d.id = r.d AND d.created_at = timestamptz 'epoch' + r.c * interval '1 microsecond'"
+            "         AND d.status = 'in_flight' AND d.attempts = r.n"
             "       RETURNING d.id, d.endpoint_id, d.attempts, d.trigger, d.operator)"
             /* never sent, but counted in attempts: its row says so (as a lapsed lease's would) */
             " INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt_no, trigger, operator, dispatcher,"
