@@ -163,74 +163,151 @@ static int exc_event(PGconn *db, long long exc_id, const char *type)
     return rc;
 }
 
-/* Who the exception concerns (CX_* names the columns): merchant/environment/rail from the payment, network and
- * (for USDT-contract transfers) rail from the transfer. wrong_asset keeps rail NULL unless
- * the token is a rail we know: its amount is in another token's units. */
-enum { CX_MERCHANT, CX_ENV, CX_RAIL, CX_NETWORK, CX_DECIMALS };
-static PGresult *exc_context(PGconn *db, const char *type, const char *pid, const char *tid)
+/* Who each exception concerns (CX_* names the columns), one row per u.i: merchant/environment/
+ * rail from the payment, network and (for USDT-contract transfers) rail from the transfer.
+ * wrong_asset keeps rail NULL unless the token is a rail we know: its amount is in another
+ * token's units. */
+enum { CX_I, CX_MERCHANT, CX_ENV, CX_RAIL, CX_NETWORK, CX_DECIMALS };
+static PGresult *exc_context(PGconn *db, const char *who)
 {
     return db_q(db,
+                "SELECT u.i, c.* FROM jsonb_to_recordset($1::jsonb) AS u(i int, pid bigint, tid bigint, type text)"
+                " CROSS JOIN LATERAL ("
                 /* the environment: the payment's, else the network's (a network belongs to
                  * one environment): an unmatched transfer is not environment-less */
                 "SELECT p.merchant_id, coalesce(p.environment,"
                 "   (SELECT n.environment FROM networks n WHERE n.name = coalesce(t.network, pr.network))),"
-                " CASE WHEN $3 = 'wrong_asset' THEN tr.id ELSE coalesce(p.rail, tr.id) END,"
+                " CASE WHEN u.type = 'wrong_asset' THEN tr.id ELSE coalesce(p.rail, tr.id) END,"
                 " coalesce(t.network, pr.network),"
-                " coalesce(CASE WHEN $3 = 'wrong_asset' THEN tr.decimals ELSE coalesce(pr.decimals, tr.decimals) END,"
+                " coalesce(CASE WHEN u.type = 'wrong_asset' THEN tr.decimals ELSE coalesce(pr.decimals, tr.decimals) END,"
                 "          nr.decimals, 6)"
                 " FROM (SELECT 1) x"
-                " LEFT JOIN payments p ON p.id = NULLIF($1::bigint, 0)"
+                " LEFT JOIN payments p ON p.id = NULLIF(u.pid, 0)"
                 " LEFT JOIN rails pr ON pr.id = p.rail AND pr.environment = p.environment"
-                " LEFT JOIN chain_transfers t ON t.id = NULLIF($2::bigint, 0)"
+                " LEFT JOIN chain_transfers t ON t.id = NULLIF(u.tid, 0)"
                 " LEFT JOIN rails tr ON tr.network = t.network AND tr.contract = t.contract"
                 " LEFT JOIN LATERAL (SELECT decimals FROM rails WHERE network = coalesce(t.network, pr.network)"
-                "                    ORDER BY id LIMIT 1) nr ON true",
-                pid, tid, type);
+                "                    ORDER BY id LIMIT 1) nr ON true) c",
+                who);
+}
+
+struct pub_at {
+    char pub[48];
+    size_t i;
+    int severity;
+};
+
+static int cmp_pub(const void *a, const void *b)
+{
+    return strcmp(((const struct pub_at *)a)->pub, ((const struct pub_at *)b)->pub);
+}
+
+static json_t *null_or_str(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+}
+
+/* The INSERT's rows, with severity and SLA from each context row; pubs[i] gets each one's
+ * public id. NULL when a context row is missing or doubled. */
+static json_t *exc_rows(PGresult *c, const struct exc_new *e, size_t n, struct pub_at *pubs)
+{
+    if ((size_t)PQntuples(c) != n) return NULL;
+    json_t *rows = json_array();
+    unsigned char *seen = calloc(n ? n : 1, 1);
+    for (int k = 0; rows && seen && k < PQntuples(c); k++) {
+        long long i = atoll(PQgetvalue(c, k, CX_I));
+        if (i < 0 || (size_t)i >= n || seen[i]) {
+            json_decref(rows);
+            rows = NULL;
+            break;
+        }
+        seen[i] = 1;
+        const struct exc_new *x = &e[i];
+        int severity = exc_severity(x->type, x->amount, atoi(PQgetvalue(c, k, CX_DECIMALS)));
+        char sla[16];
+        snprintf(sla, sizeof sla, "%d hours", exc_sla_hours(severity));
+        util_random_id("exc_", pubs[i].pub, sizeof pubs[i].pub);
+        pubs[i].i = (size_t)i;
+        pubs[i].severity = severity;
+        json_array_append_new(rows, json_pack("{s:I,s:s,s:s,s:i,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o,s:O}", "i", (json_int_t)i,
+            "pub", pubs[i].pub, "type", x->type, "sev", severity, "sla", sla,
+            "merchant", null_or_str(c, k, CX_MERCHANT), "env", null_or_str(c, k, CX_ENV),
+            "network", null_or_str(c, k, CX_NETWORK), "rail", null_or_str(c, k, CX_RAIL),
+            "pid", (json_int_t)x->payment_id, "tid", (json_int_t)x->transfer_id,
+            "amount", x->amount ? json_string(x->amount) : json_null(),
+            "details", x->details ? x->details : json_null()));
+    }
+    free(seen);
+    return rows;
+}
+
+int exc_open_many(PGconn *db, struct exc_new *e, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!exc_type_valid(e[i].type)) return -1;
+    if (!n) return 0;
+    json_t *who = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(who, json_pack("{s:I,s:I,s:I,s:s}", "i", (json_int_t)i, "pid", (json_int_t)e[i].payment_id,
+                                             "tid", (json_int_t)e[i].transfer_id, "type", e[i].type));
+    char *wj = json_dumps(who, JSON_COMPACT);
+    json_decref(who);
+    PGresult *c = wj ? exc_context(db, wj) : NULL;
+    free(wj);
+    struct pub_at *pubs = calloc(n, sizeof *pubs);
+    json_t *rows = (!c || db_failed(c) || !pubs) ? NULL : exc_rows(c, e, n, pubs);
+    if (!rows) {
+        log_error("exception.context_failed", "type=%s n=%zu sqlstate=%s", e[0].type, n, c ? db_sqlstate(c) : "");
+        PQclear(c);
+        free(pubs);
+        return -1;
+    }
+    char *rj = json_dumps(rows, JSON_COMPACT);
+    json_decref(rows);
+    enum { NE_ID, NE_PUB, NE_EVENT };
+    PGresult *r = rj ? db_q(db,
+        "INSERT INTO exceptions (public_id, type, severity, sla_due, merchant_id, environment, network, rail,"
+        " payment_id, transfer_id, amount, details)"
+        " SELECT u.pub, u.type, u.sev, now() + u.sla::interval, u.merchant, u.env, u.network, u.rail,"
+        "        NULLIF(u.pid, 0), NULLIF(u.tid, 0), u.amount, coalesce(u.details, '{}')"
+        " FROM jsonb_to_recordset($1::jsonb) AS u(i int, pub text, type text, sev int, sla text, merchant bigint,"
+        "      env text, network text, rail text, pid bigint, tid bigint, amount numeric, details jsonb)"
+        " ORDER BY u.i ON CONFLICT DO NOTHING"
+        " RETURNING id, public_id, merchant_id IS NOT NULL AND environment IS NOT NULL", rj) : NULL;
+    free(rj);
+    PQclear(c);
+    if (!r || db_failed(r)) {
+        log_error("exception.open_failed", "type=%s n=%zu sqlstate=%s", e[0].type, n, r ? db_sqlstate(r) : "");
+        PQclear(r);
+        free(pubs);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) e[i].id = 0;   /* 0: one is already live */
+    qsort(pubs, n, sizeof *pubs, cmp_pub);
+    int rc = 0;
+    for (int k = 0; k < PQntuples(r) && !rc; k++) {
+        struct pub_at key, *at;
+        snprintf(key.pub, sizeof key.pub, "%s", PQgetvalue(r, k, NE_PUB));
+        at = bsearch(&key, pubs, n, sizeof *pubs, cmp_pub);
+        if (!at) { rc = -1; break; }
+        struct exc_new *x = &e[at->i];
+        x->id = atoll(PQgetvalue(r, k, NE_ID));
+        /* exception.opened goes to the merchant, when there is one */
+        if (PQgetvalue(r, k, NE_EVENT)[0] == 't' && exc_event(db, x->id, "exception.opened")) rc = -1;
+        else log_info("exception.opened", "exception=%s type=%s severity=%d payment_id=%lld transfer_id=%lld", key.pub,
+                      x->type, at->severity, x->payment_id, x->transfer_id);
+    }
+    PQclear(r);
+    free(pubs);
+    return rc;
 }
 
 long long exc_open(PGconn *db, const char *type, long long payment_id, long long transfer_id,
                    const char *amount_units, json_t *details)
 {
-    if (!exc_type_valid(type)) return -1;
-    char pid[32], tid[32], pub[48], sev[8], sla[16];
-    snprintf(pid, sizeof pid, "%lld", payment_id);
-    snprintf(tid, sizeof tid, "%lld", transfer_id);
-    PGresult *c = exc_context(db, type, pid, tid);
-    if (db_failed(c) || PQntuples(c) != 1) {
-        log_error("exception.context_failed", "type=%s sqlstate=%s", type, db_sqlstate(c));
-        PQclear(c);
-        return -1;
-    }
-    int severity = exc_severity(type, amount_units, atoi(PQgetvalue(c, 0, CX_DECIMALS)));
-    snprintf(sev, sizeof sev, "%d", severity);
-    snprintf(sla, sizeof sla, "%d hours", exc_sla_hours(severity));
-    util_random_id("exc_", pub, sizeof pub);
-    char *d = details ? json_dumps(details, JSON_COMPACT) : NULL;
-#define CV(i) (PQgetisnull(c, 0, i) ? NULL : PQgetvalue(c, 0, i))
-    PGresult *r = db_q(db, "INSERT INTO exceptions (public_id, type, severity, sla_due, merchant_id, environment,"
-                           " network, rail, payment_id, transfer_id, amount, details)"
-                           " VALUES ($1, $2, $3, now() + $4::interval, $5, $6, $7, $8, NULLIF($9::bigint, 0),"
-                           "         NULLIF($10::bigint, 0), $11, coalesce($12::jsonb, '{}'))"
-                           " ON CONFLICT DO NOTHING RETURNING id",
-                       pub, type, sev, sla, CV(CX_MERCHANT), CV(CX_ENV), CV(CX_NETWORK), CV(CX_RAIL), pid, tid, amount_units, d);
-#undef CV
-    free(d);
-    PQclear(c);
-    if (db_failed(r)) {
-        log_error("exception.open_failed", "type=%s sqlstate=%s", type, db_sqlstate(r));
-        PQclear(r);
-        return -1;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return 0;   /* one is already live */
-    }
-    long long id = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (exc_event(db, id, "exception.opened")) return -1;
-    log_info("exception.opened", "exception=%s type=%s severity=%d payment_id=%lld transfer_id=%lld", pub, type,
-             severity, payment_id, transfer_id);
-    return id;
+    struct exc_new e = { .type = type, .payment_id = payment_id, .transfer_id = transfer_id, .amount = amount_units,
+                         .details = details };
+    return exc_open_many(db, &e, 1) ? -1 : e.id;
 }
 
 long long exc_open_network(PGconn *db, const char *type, const char *network, const char *environment,

@@ -18,6 +18,20 @@
 long long exc_open(PGconn *db, const char *type, long long payment_id, long long transfer_id,
                    const char *amount_units, json_t *details);
 
+/* One exception to open (exc_open_many): what exc_open takes, and `id` for the answer. */
+struct exc_new {
+    const char *type;
+    long long payment_id, transfer_id;
+    const char *amount;            /* base units as digits, or NULL */
+    json_t *details;               /* borrowed, may be NULL */
+    long long id;                  /* out: the new exception's id, 0 if one was already live */
+};
+
+/* exc_open for n exceptions in two statements: one context query and one INSERT, the
+ * opened events and log lines per exception. 0, or -1 on a database error (the caller's
+ * transaction is then to be rolled back). */
+int exc_open_many(PGconn *db, struct exc_new *e, size_t n);
+
 /* Opens a network-wide exception (chain_incident): critical, no merchant, no payment;
  * at most one live per network. Returns the id, 0 if one is live, -1 on a database error. */
 long long exc_open_network(PGconn *db, const char *type, const char *network, const char *environment,

@@ -41,37 +41,6 @@ int ingest_lock_network(PGconn *db, const char *network)
     return rc;
 }
 
-int ingest_batch(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, json_t *results,
-                 size_t *bad_index)
-{
-    long long *affected = calloc(n ? n : 1, sizeof *affected);
-    size_t na = 0;
-    if (!affected) return -2;
-    int rc = ingest_lock_network(db, network) ? -1 : 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct xfer_out o;
-        int t = ingest_transfer(db, network, &xs[i], &o);
-        if (t == -3 && bad_index) *bad_index = i;
-        if (t) { rc = t == -3 ? -3 : -1; break; }
-        if (results)
-            json_array_append_new(results, json_pack("{s:s,s:I,s:s,s:o}", "tx_hash", xs[i].tx_hash, "log_index",
-                                                     (json_int_t)xs[i].log_index, "classification", o.classification,
-                                                     "payment_id", o.payment_public_id[0]
-                                                                       ? json_string(o.payment_public_id) : json_null()));
-        int dup = 0;
-        for (size_t j = 0; j < na; j++) dup |= affected[j] == o.payment_id;
-        if (o.payment_id && !dup) affected[na++] = o.payment_id;
-    }
-    /* evaluate each touched payment once, in id order (consistent lock order) */
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = i + 1; j < na; j++)
-            if (affected[j] < affected[i]) { long long t = affected[i]; affected[i] = affected[j]; affected[j] = t; }
-    for (size_t i = 0; i < na && !rc; i++)
-        if (ingest_eval_payment(db, affected[i]) < 0) rc = -1;
-    free(affected);
-    return rc;
-}
-
 static json_t *xfer_details(const char *network, const struct xfer_in *in)
 {
     return json_pack("{s:s,s:s,s:I,s:o,s:s,s:s,s:s,s:s}", "network", network, "tx_hash", in->tx_hash, "log_index",
@@ -88,39 +57,73 @@ struct klass {
     char pay_state[32];
 };
 
-/* Decides the classification. Locks the payment row whose address was hit. 0 or -1. */
-static int classify(PGconn *db, const char *network, const struct xfer_in *in, struct klass *k)
+/* What classification needs of a transfer: whether we hold it already, and what its
+ * addresses and contract are to us. */
+struct facts {
+    int stored, from_ours, to_wallet, to_deposit, known_contract, our_payout;
+    long long payment_id;          /* payment whose deposit address was hit (0 none) */
+};
+
+/* facts for xs[0..n) in one statement. 0 or -1. */
+static int facts_load(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, struct facts *f)
 {
-    memset(k, 0, sizeof *k);
-    enum { K_FROM_OURS, K_TO_WALLET, K_TO_DEPOSIT, K_PAYMENT, K_KNOWN_CONTRACT, K_OUR_PAYOUT };
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:s,s:s,s:s}", "i", (json_int_t)i, "tx", xs[i].tx_hash, "li",
+                                           (json_int_t)xs[i].log_index, "fr", xs[i].from, "to", xs[i].to, "contract",
+                                           xs[i].contract));
+    char *j = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    if (!j) return -1;
+    enum { F_I, F_STORED, F_FROM_OURS, F_TO_WALLET, F_TO_DEPOSIT, F_PAYMENT, F_KNOWN_CONTRACT, F_OUR_PAYOUT };
     PGresult *r = db_q(db,
-        "SELECT EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = $2)"
-        "    OR EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = $2),"
-        " EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = $3),"
-        " EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = $3),"
-        " (SELECT payment_id FROM deposit_addresses WHERE network = $1 AND address = $3),"
-        " EXISTS (SELECT 1 FROM rails WHERE network = $1 AND contract = $4),"
+        "SELECT u.i,"
+        " EXISTS (SELECT 1 FROM chain_transfers t WHERE t.network = $1 AND t.tx_hash = u.tx AND t.log_index = u.li),"
+        " EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = u.fr)"
+        "    OR EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = u.fr),"
+        " EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = u.\"to\"),"
+        " EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = u.\"to\"),"
+        " (SELECT payment_id FROM deposit_addresses WHERE network = $1 AND address = u.\"to\"),"
+        " EXISTS (SELECT 1 FROM rails WHERE network = $1 AND contract = u.contract),"
         " EXISTS (SELECT 1 FROM payout_transactions pt JOIN payouts p ON p.id = pt.payout_id"
         "          JOIN wallets w ON w.id = p.wallet_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
-        "          WHERE pt.network = $1 AND pt.tx_hash = lower($5) AND w.address = $2 AND p.to_address = $3"
-        "            AND lower(r.contract) = lower($4))",
-        network, in->from, in->to, in->contract, in->tx_hash);
-    if (db_failed(r)) {
-        PQclear(r);
-        return -1;
+        "          WHERE pt.network = $1 AND pt.tx_hash = lower(u.tx) AND w.address = u.fr AND p.to_address = u.\"to\""
+        "            AND lower(r.contract) = lower(u.contract))"
+        " FROM jsonb_to_recordset($2::jsonb) AS u(i int, tx text, li int, fr text, \"to\" text, contract text)",
+        network, j);
+    free(j);
+    int rc = (db_failed(r) || (size_t)PQntuples(r) != n) ? -1 : 0;
+    for (int k = 0; !rc && k < PQntuples(r); k++) {
+        long long i = atoll(PQgetvalue(r, k, F_I));
+        if (i < 0 || (size_t)i >= n) { rc = -1; break; }
+        f[i] = (struct facts){
+            .stored = PQgetvalue(r, k, F_STORED)[0] == 't',
+            .from_ours = PQgetvalue(r, k, F_FROM_OURS)[0] == 't',
+            .to_wallet = PQgetvalue(r, k, F_TO_WALLET)[0] == 't',
+            .to_deposit = PQgetvalue(r, k, F_TO_DEPOSIT)[0] == 't',
+            .known_contract = PQgetvalue(r, k, F_KNOWN_CONTRACT)[0] == 't',
+            .our_payout = PQgetvalue(r, k, F_OUR_PAYOUT)[0] == 't',
+            .payment_id = PQgetisnull(r, k, F_PAYMENT) ? 0 : atoll(PQgetvalue(r, k, F_PAYMENT)),
+        };
     }
-    int from_ours = PQgetvalue(r, 0, K_FROM_OURS)[0] == 't', to_wallet = PQgetvalue(r, 0, K_TO_WALLET)[0] == 't';
-    int to_deposit = PQgetvalue(r, 0, K_TO_DEPOSIT)[0] == 't';
-    int known_contract = PQgetvalue(r, 0, K_KNOWN_CONTRACT)[0] == 't';
-    int our_payout = PQgetvalue(r, 0, K_OUR_PAYOUT)[0] == 't';
-    long long pid = PQgetisnull(r, 0, K_PAYMENT) ? 0 : atoll(PQgetvalue(r, 0, K_PAYMENT));
     PQclear(r);
+    return rc;
+}
+
+/* Decides the classification from the facts. Locks the payment row whose address was hit
+ * (with no payment, no statement runs). 0 or -1. */
+static int classify(PGconn *db, const struct xfer_in *in, const struct facts *f, struct klass *k)
+{
+    memset(k, 0, sizeof *k);
+    int from_ours = f->from_ours, to_wallet = f->to_wallet, to_deposit = f->to_deposit;
+    int known_contract = f->known_contract, our_payout = f->our_payout;
+    long long pid = f->payment_id;
     int contract_ok = known_contract;
     if (pid) {
         char id[32];
         LL(id, pid);
         enum { P_STATE, P_CONTRACT_OK, P_OVERDUE };
-        r = db_q(db, "SELECT p.state, r.contract = $2, p.state = 'awaiting_payment' AND p.expires_at <= now()"
+        PGresult *r = db_q(db, "SELECT p.state, r.contract = $2, p.state = 'awaiting_payment' AND p.expires_at <= now()"
                      " FROM payments p JOIN rails r ON r.id = p.rail AND r.environment = p.environment WHERE p.id = $1 FOR UPDATE OF p", id, in->contract);
         if (db_failed(r) || PQntuples(r) != 1) {
             PQclear(r);
@@ -160,16 +163,32 @@ static int classify(PGconn *db, const char *network, const struct xfer_in *in, s
     return 0;
 }
 
+/* classify for one transfer, its facts read first */
+static int classify_one(PGconn *db, const char *network, const struct xfer_in *in, struct klass *k)
+{
+    struct facts f;
+    return facts_load(db, network, in, 1, &f) ? -1 : classify(db, in, &f, k);
+}
+
+/* The exception a classification opens for a transfer (k->exc set), to exc_open_many. */
+static struct exc_new exc_for_class(const char *network, const struct xfer_in *in, const struct klass *k,
+                                    long long tid)
+{
+    json_t *d = xfer_details(network, in);
+    if (k->pay_state[0]) json_object_set_new(d, "payment_state", json_string(k->pay_state));
+    return (struct exc_new){ .type = k->exc, .payment_id = k->payment_id, .transfer_id = tid, .amount = in->value,
+                             .details = d };
+}
+
 /* Opens the classification's exception for a transfer. 0 or -1. */
 static int open_for_class(PGconn *db, const char *network, const struct xfer_in *in, const struct klass *k,
                           long long tid)
 {
     if (!k->exc) return 0;
-    json_t *d = xfer_details(network, in);
-    if (k->pay_state[0]) json_object_set_new(d, "payment_state", json_string(k->pay_state));
-    long long rc = exc_open(db, k->exc, k->payment_id, tid, in->value, d);
-    json_decref(d);
-    return rc < 0 ? -1 : 0;
+    struct exc_new e = exc_for_class(network, in, k, tid);
+    int rc = exc_open_many(db, &e, 1);
+    json_decref(e.details);
+    return rc;
 }
 
 static const char *const transfer_exc_types[] = { "late_payment", "duplicate_payment", "unmatched_transfer",
@@ -194,7 +213,7 @@ static int fill_out(PGconn *db, long long pid, const char *klass, struct xfer_ou
 static int insert_new(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out)
 {
     struct klass k;
-    if (classify(db, network, in, &k)) return -1;
+    if (classify_one(db, network, in, &k)) return -1;
     /* a log first reported as removed is kept for the record: not counted, no exception */
     int count = k.counted && !in->removed;
     char blk[32], pid[32], li[32];
@@ -353,7 +372,7 @@ static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_
         snprintf(k.pay_state, sizeof k.pay_state, "%s", state);
         if (!strcmp(state, "expired") || !strcmp(state, "canceled")) k.name = "late", k.exc = "late_payment";
         else k.name = "payment", k.counted = 1;
-    } else if (classify(db, network, in, &k)) {
+    } else if (classify_one(db, network, in, &k)) {
         return -1;
     }
     if (set_row(db, s->id, "seen", in, k.counted, k.name, k.payment_id) || open_for_class(db, network, in, &k, s->id))
@@ -383,6 +402,146 @@ int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, s
                  in->tx_hash, in->log_index, in->block_number, s.block);
     }
     return fill_out(db, s.payment_id, s.klass, out);
+}
+
+/* ------------------------------------------------------------ batches */
+
+static int cmp_key(const void *a, const void *b)
+{
+    const struct xfer_in *x = *(const struct xfer_in *const *)a, *y = *(const struct xfer_in *const *)b;
+    int c = strcmp(x->tx_hash, y->tx_hash);
+    return c ? c : x->log_index < y->log_index ? -1 : x->log_index > y->log_index;
+}
+
+/* The transfers of a batch that take the set path: new (not stored), reported as on the
+ * chain, hitting no payment's address, and once in the batch. Their classification needs
+ * no payment, so no lock and no statement of its own. by_key: xs sorted by (tx_hash,
+ * log_index), for finding a stored row's transfer again. */
+static void mark_set_path(const struct xfer_in *xs, size_t n, const struct facts *f, const struct xfer_in **by_key,
+                          unsigned char *set)
+{
+    for (size_t i = 0; i < n; i++) by_key[i] = &xs[i];
+    qsort(by_key, n, sizeof *by_key, cmp_key);
+    for (size_t i = 0; i < n; i++) {
+        size_t x = (size_t)(by_key[i] - xs);
+        int twice = (i > 0 && !cmp_key(&by_key[i - 1], &by_key[i])) || (i + 1 < n && !cmp_key(&by_key[i], &by_key[i + 1]));
+        set[x] = !twice && !f[x].stored && !f[x].payment_id && !xs[x].removed;
+    }
+}
+
+/* Stores the set path's transfers with one INSERT and opens their exceptions with one more
+ * (exc_open_many): what insert_new does for each, without a round trip per transfer. 0 or -1. */
+static int insert_set(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, const struct facts *f,
+                      const unsigned char *set, const struct xfer_in **by_key, struct xfer_out *outs)
+{
+    struct klass *k = calloc(n ? n : 1, sizeof *k);
+    long long *tid = calloc(n ? n : 1, sizeof *tid);
+    struct exc_new *ex = calloc(n ? n : 1, sizeof *ex);
+    json_t *rows = json_array();
+    size_t m = 0, ne = 0;
+    int rc = (k && tid && ex && rows) ? 0 : -1;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!set[i]) continue;
+        if (classify(db, &xs[i], &f[i], &k[i])) { rc = -1; break; }
+        json_array_append_new(rows, json_pack("{s:I,s:s,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s}", "i", (json_int_t)i, "tx",
+            xs[i].tx_hash, "li", (json_int_t)xs[i].log_index, "blk",
+            xs[i].block_number >= 0 ? json_integer(xs[i].block_number) : json_null(), "bh", xs[i].block_hash,
+            "contract", xs[i].contract, "fr", xs[i].from, "to", xs[i].to, "value", xs[i].value, "class", k[i].name));
+        m++;
+    }
+    char *j = (!rc && m) ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    if (!rc && m) {
+        enum { T_ID, T_TX, T_LI };
+        /* counted stays false: only a payment's transfer counts, and these hit no payment */
+        PGresult *r = j ? db_q(db,
+            "INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, block_hash, contract, from_address,"
+            " to_address, value, status, classification, counted)"
+            " SELECT $1, u.tx, u.li, u.blk, NULLIF(u.bh, ''), u.contract, u.fr, u.\"to\", u.value, 'seen', u.class, false"
+            " FROM jsonb_to_recordset($2::jsonb) AS u(i int, tx text, li int, blk bigint, bh text, contract text,"
+            "      fr text, \"to\" text, value numeric, class text) ORDER BY u.i RETURNING id, tx_hash, log_index",
+            network, j) : NULL;
+        if (!r || db_failed(r) || (size_t)PQntuples(r) != m) {
+            log_error("ingest.insert_failed", "network=%s n=%zu sqlstate=%s", network, m, r ? db_sqlstate(r) : "");
+            rc = -1;
+        }
+        for (int row = 0; !rc && row < PQntuples(r); row++) {
+            struct xfer_in key;
+            snprintf(key.tx_hash, sizeof key.tx_hash, "%s", PQgetvalue(r, row, T_TX));
+            key.log_index = atoll(PQgetvalue(r, row, T_LI));
+            const struct xfer_in *kp = &key, **at = bsearch(&kp, by_key, n, sizeof *by_key, cmp_key);
+            if (!at) { rc = -1; break; }
+            tid[*at - xs] = atoll(PQgetvalue(r, row, T_ID));
+        }
+        PQclear(r);
+    }
+    free(j);
+    for (size_t i = 0; i < n && !rc; i++)
+        if (set[i] && k[i].exc) ex[ne++] = exc_for_class(network, &xs[i], &k[i], tid[i]);
+    if (!rc && ne && exc_open_many(db, ex, ne)) rc = -1;
+    for (size_t i = 0; i < ne; i++) json_decref(ex[i].details);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!set[i]) continue;
+        log_info("chain.transfer", "network=%s tx=%s log_index=%lld block=%lld class=%s payment_id=0 removed=0",
+                 network, xs[i].tx_hash, xs[i].log_index, xs[i].block_number, k[i].name);
+        if (fill_out(db, 0, k[i].name, &outs[i])) rc = -1;
+    }
+    free(k);
+    free(tid);
+    free(ex);
+    return rc;
+}
+
+/* Every touched payment once, in id order (a consistent lock order). 0 or -1. */
+static int eval_touched(PGconn *db, const struct xfer_out *outs, size_t n)
+{
+    long long *ids = calloc(n ? n : 1, sizeof *ids);
+    size_t na = 0;
+    if (!ids) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (outs[i].payment_id) ids[na++] = outs[i].payment_id;
+    for (size_t i = 0; i < na; i++)
+        for (size_t j = i + 1; j < na; j++)
+            if (ids[j] < ids[i]) { long long t = ids[i]; ids[i] = ids[j]; ids[j] = t; }
+    int rc = 0;
+    for (size_t i = 0; i < na && !rc; i++)
+        if ((i == 0 || ids[i] != ids[i - 1]) && ingest_eval_payment(db, ids[i]) < 0) rc = -1;
+    free(ids);
+    return rc;
+}
+
+int ingest_batch(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, json_t *results,
+                 size_t *bad_index)
+{
+    struct facts *f = calloc(n ? n : 1, sizeof *f);
+    struct xfer_out *outs = calloc(n ? n : 1, sizeof *outs);
+    const struct xfer_in **by_key = calloc(n ? n : 1, sizeof *by_key);
+    unsigned char *set = calloc(n ? n : 1, 1);
+    int rc = (f && outs && by_key && set) ? 0 : -2;
+    if (!rc && ingest_lock_network(db, network)) rc = -1;
+    if (!rc && n && facts_load(db, network, xs, n, f)) rc = -1;
+    if (!rc) {
+        mark_set_path(xs, n, f, by_key, set);
+        if (insert_set(db, network, xs, n, f, set, by_key, outs)) rc = -1;
+    }
+    /* the rest one by one, in the batch's order: rows we hold, payments' transfers, removals */
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (set[i]) continue;
+        int t = ingest_transfer(db, network, &xs[i], &outs[i]);
+        if (t == -3 && bad_index) *bad_index = i;
+        if (t) rc = t == -3 ? -3 : -1;
+    }
+    for (size_t i = 0; i < n && !rc && results; i++)
+        json_array_append_new(results, json_pack("{s:s,s:I,s:s,s:o}", "tx_hash", xs[i].tx_hash, "log_index",
+                                                 (json_int_t)xs[i].log_index, "classification", outs[i].classification,
+                                                 "payment_id", outs[i].payment_public_id[0]
+                                                                   ? json_string(outs[i].payment_public_id) : json_null()));
+    if (!rc && eval_touched(db, outs, n)) rc = -1;
+    free(f);
+    free(outs);
+    free(by_key);
+    free(set);
+    return rc;
 }
 
 /* ------------------------------------------------------------ evaluation */
