@@ -80,6 +80,8 @@ struct watch {
     long long head_seen, head_seen_at;
     json_t *errors;            /* label -> count since start, flushed into the status row */
     int errors_dirty;
+    int in_prefetch;           /* a fetch runs on another thread beside store_range (scan_to) */
+    char deferred_err[200];    /* its last RPC error, for the status row after the join */
 };
 
 static int env_int(const char *name, int def, int lo, int hi)
@@ -175,6 +177,10 @@ static void count_error(struct watch *s, const struct rpc_err *e, const char *wh
     log_warn("watch.rpc_error", "network=%s call=%s code=%s host=%s msg=\"%s\"", s->net, what, label,
              rpc_host(&s->rpc), e->msg);
     snprintf(s->st_err, sizeof s->st_err, "%s", "");   /* force the write of the new error */
+    if (s->in_prefetch) {   /* the connection is the storing thread's: scan_to writes it after the join */
+        snprintf(s->deferred_err, sizeof s->deferred_err, "%s", msg);
+        return;
+    }
     status_write(s, s->st_state[0] ? s->st_state : "starting", s->st_reason, msg, -1, -1, -1);
 }
 
@@ -588,20 +594,42 @@ static int cmp_xfer(const void *a, const void *b)
     return x->log_index < y->log_index ? -1 : x->log_index > y->log_index;
 }
 
-/* One range: logs, headers of unfinalized blocks, then one transaction. 0 ok, 1 range
- * error (halve), -1 other error, 2 the chain moved under us (recheck). */
-static int scan_range(struct watch *s, struct cp *c, long long from, long long to, long long fin,
-                      struct addrs *to_addrs, struct addrs *from_addrs)
+/* One range as read from the node: its transfers and the headers of its unfinalized blocks
+ * (at least its last block's). */
+struct fetched {
+    long long from, to;
+    struct found f;
+    struct rpc_block *hs;
+    int nh;
+    long long rpc_ms;
+};
+
+static void fetched_free(struct fetched *x)
 {
-    struct found f = { 0 };
+    free(x->hs);
+    free(x->f.x);
+    free(x->f.bhash);
+    memset(x, 0, sizeof *x);
+}
+
+/* Reads [from, to] from the node: logs, then the headers of its unfinalized blocks chained
+ * by parentHash from prev_hash (the hash of block from - 1 as we hold it, "" unknown).
+ * RPC only, no database: it may run beside store_range. 0 ok, 1 range error (halve), -1
+ * other error, 2 the chain moved under us (recheck). */
+static int fetch_range(struct watch *s, long long from, long long to, long long fin, const char *prev_hash,
+                       struct addrs *to_addrs, struct addrs *from_addrs, struct fetched *out)
+{
+    memset(out, 0, sizeof *out);
+    out->from = from, out->to = to;
+    struct found *f = &out->f;
     struct rpc_err e;
     int rc = 0;
-    int64_t t0 = util_now_ms(), t_rpc = 0;
+    int64_t t0 = util_now_ms();
     for (int pos = 2; pos >= 1 && !rc; pos--) {
         struct addrs *a = pos == 2 ? to_addrs : from_addrs;
         for (int off = 0; off < a->n && !rc; off += s->cfg.addr_chunk) {
             int n = a->n - off < s->cfg.addr_chunk ? a->n - off : s->cfg.addr_chunk;
-            int k = logs_chunk(s, from, to, a, off, n, pos, &f, &e);
+            int k = logs_chunk(s, from, to, a, off, n, pos, f, &e);
             if (k == -1) rc = rpc_err_is_range(&e) ? 1 : -1;
             else if (k) rc = -1;
         }
@@ -616,52 +644,149 @@ static int scan_range(struct watch *s, struct cp *c, long long from, long long t
         if (get_block_n(s, hfrom + i, &hs[i], &missing)) rc = missing ? 2 : -1;
         else if (hs[i].number != hfrom + i) rc = -1;
         else {
-            const char *prev = i ? hs[i - 1].hash : (hfrom == c->number + 1 ? c->hash : "");
+            const char *prev = i ? hs[i - 1].hash : (hfrom == from ? prev_hash : "");
             if (prev[0] && strcmp(hs[i].parent, prev)) rc = 2;   /* a reorg between calls */
         }
     }
-    for (size_t i = 0; !rc && i < f.n; i++)   /* every log must be on the chain we chained */
-        if (f.x[i].block_number >= hfrom && strcmp(f.bhash[i], hs[f.x[i].block_number - hfrom].hash)) rc = 2;
-    t_rpc = util_now_ms() - t0;
-    if (!rc) {
-        if (f.n) qsort(f.x, f.n, sizeof *f.x, cmp_xfer);   /* bhash no longer aligned: not used below */
-        char tn[32], ph[72];
-        LL(tn, to);
-        snprintf(ph, sizeof ph, "%s", hs[nh - 1].hash);
-        size_t bad = 0;
-        int t = db_cmd(s->db, "BEGIN");
-        if (!t && f.n) t = ingest_batch(s->db, s->net, f.x, f.n, NULL, &bad);
-        for (int i = 0; !t && i < nh; i++) {
-            if (hs[i].number <= fin) continue;
-            char num[32];
-            LL(num, hs[i].number);
-            PGresult *r = db_q(s->db, "INSERT INTO chain_blocks (network, number, hash, parent_hash)"
-                                      " VALUES ($1, $2::bigint, $3, $4) ON CONFLICT (network, number)"
-                                      " DO UPDATE SET hash = $3, parent_hash = $4", s->net, num, hs[i].hash, hs[i].parent);
-            t = db_failed(r);
-            PQclear(r);
-        }
-        if (!t) {
-            PGresult *r = db_q(s->db, "INSERT INTO chain_checkpoints (network, block_number, block_hash)"
-                                      " VALUES ($1, $2::bigint, $3) ON CONFLICT (network) DO UPDATE SET"
-                                      " block_number = $2::bigint, block_hash = $3, updated_at = now()", s->net, tn, ph);
-            t = db_failed(r);
-            PQclear(r);
-        }
-        if (t || db_cmd(s->db, "COMMIT")) {
-            db_cmd(s->db, "ROLLBACK");
-            if (t == -3) log_error("watch.transfer_conflict", "network=%s tx=%s", s->net, f.x[bad].tx_hash);
-            rc = -1;
-        } else {
-            c->number = to;
-            snprintf(c->hash, sizeof c->hash, "%s", ph);
-            log_info("watch.range", "network=%s from=%lld to=%lld transfers=%zu rpc_ms=%lld db_ms=%lld", s->net, from,
-                     to, f.n, (long long)t_rpc, (long long)(util_now_ms() - t0 - t_rpc));
+    for (size_t i = 0; !rc && i < f->n; i++)   /* every log must be on the chain we chained */
+        if (f->x[i].block_number >= hfrom && strcmp(f->bhash[i], hs[f->x[i].block_number - hfrom].hash)) rc = 2;
+    out->hs = hs, out->nh = nh;
+    out->rpc_ms = util_now_ms() - t0;
+    if (rc) fetched_free(out);
+    return rc;
+}
+
+/* A fetched range into the database in one transaction: transfers, unfinalized headers
+ * and the checkpoint, which then moves to its end. Database only. 0 or -1. */
+static int store_range(struct watch *s, struct cp *c, struct fetched *x, long long fin)
+{
+    int64_t t0 = util_now_ms();
+    struct found *f = &x->f;
+    if (f->n) qsort(f->x, f->n, sizeof *f->x, cmp_xfer);   /* bhash no longer aligned: not used below */
+    char tn[32], ph[72];
+    LL(tn, x->to);
+    snprintf(ph, sizeof ph, "%s", x->hs[x->nh - 1].hash);
+    size_t bad = 0;
+    int t = db_cmd(s->db, "BEGIN");
+    if (!t && f->n) t = ingest_batch(s->db, s->net, f->x, f->n, NULL, &bad);
+    for (int i = 0; !t && i < x->nh; i++) {
+        if (x->hs[i].number <= fin) continue;
+        char num[32];
+        LL(num, x->hs[i].number);
+        PGresult *r = db_q(s->db, "INSERT INTO chain_blocks (network, number, hash, parent_hash)"
+                                  " VALUES ($1, $2::bigint, $3, $4) ON CONFLICT (network, number)"
+                                  " DO UPDATE SET hash = $3, parent_hash = $4", s->net, num, x->hs[i].hash,
+                           x->hs[i].parent);
+        t = db_failed(r);
+        PQclear(r);
+    }
+    if (!t) {
+        PGresult *r = db_q(s->db, "INSERT INTO chain_checkpoints (network, block_number, block_hash)"
+                                  " VALUES ($1, $2::bigint, $3) ON CONFLICT (network) DO UPDATE SET"
+                                  " block_number = $2::bigint, block_hash = $3, updated_at = now()", s->net, tn, ph);
+        t = db_failed(r);
+        PQclear(r);
+    }
+    if (t || db_cmd(s->db, "COMMIT")) {
+        db_cmd(s->db, "ROLLBACK");
+        if (t == -3) log_error("watch.transfer_conflict", "network=%s tx=%s", s->net, f->x[bad].tx_hash);
+        return -1;
+    }
+    c->number = x->to;
+    snprintf(c->hash, sizeof c->hash, "%s", ph);
+    log_info("watch.range", "network=%s from=%lld to=%lld transfers=%zu rpc_ms=%lld db_ms=%lld", s->net, x->from,
+             x->to, f->n, (long long)x->rpc_ms, (long long)(util_now_ms() - t0));
+    return 0;
+}
+
+/* The next range's fetch, on a thread of its own while the current one is stored. */
+struct prefetch {
+    struct watch *s;
+    long long from, to, fin;
+    char prev_hash[72];
+    struct addrs *to_a, *from_a;
+    struct fetched out;
+    int rc;
+};
+
+static void *prefetch_main(void *arg)
+{
+    struct prefetch *p = arg;
+    p->rc = fetch_range(p->s, p->from, p->to, p->fin, p->prev_hash, p->to_a, p->from_a, &p->out);
+    return NULL;
+}
+
+/* After a fetch: the range size adapts (halve on a range error; grow back after 3
+ * successes, but not onto the size the provider refused until 30 good ranges suggest its
+ * limit may have changed). */
+static void range_adapt(struct watch *s, int x)
+{
+    if (x == 1) {
+        if (!s->range_bad || s->range < s->range_bad) s->range_bad = s->range;
+        s->bad_age = 0;
+        s->range = s->range > 1 ? s->range / 2 : 1;
+        s->successes = 0;
+        log_info("watch.range_halved", "network=%s range=%d", s->net, s->range);
+    } else if (x == 0) {
+        if (s->range_bad && ++s->bad_age >= 30) s->range_bad = 0;
+        int cap = s->range_bad ? s->range_bad - 1 : s->range_cap;
+        if (cap > s->range_cap) cap = s->range_cap;
+        if (++s->successes >= 3 && s->range < cap) {
+            s->range = s->range * 2 > cap ? cap : s->range * 2;
+            s->successes = 0;
         }
     }
-    free(hs);
-    free(f.x);
-    free(f.bhash);
+}
+
+/* Scans from the checkpoint to head. Each range is stored while the next is fetched, so a
+ * catch-up costs about the larger of RPC and database time, not their sum; the checkpoint
+ * still moves range by range, in order, each in one transaction. 0, 1 the chain moved (the
+ * next tick checks for a reorg), -1 error. */
+static int scan_to(struct watch *s, struct cp *c, long long head, long long fin, struct addrs *to_a,
+                   struct addrs *from_a)
+{
+    struct fetched cur = { 0 };
+    int have = 0, rc = 0;
+    while (!rc && !*s->w->stop && (have || c->number < head)) {
+        if (!have) {
+            long long from = c->number + 1, to = from + s->range - 1;
+            int x = fetch_range(s, from, to > head ? head : to, fin, c->hash, to_a, from_a, &cur);
+            range_adapt(s, x);
+            if (x == 1) {   /* again, smaller; the lease renewed and the status written meanwhile */
+                if (lease_take(s) != 1) rc = -1;
+                status_write(s, "running", "", NULL, head, fin, c->number);
+                continue;
+            }
+            if (x) { rc = x == 2 ? 1 : -1; break; }
+            have = 1;
+        }
+        struct prefetch p = { .s = s, .from = cur.to + 1, .fin = fin, .to_a = to_a, .from_a = from_a, .rc = -1 };
+        p.to = p.from + s->range - 1 > head ? head : p.from + s->range - 1;
+        snprintf(p.prev_hash, sizeof p.prev_hash, "%s", cur.hs[cur.nh - 1].hash);
+        pthread_t th;
+        int ahead = cur.to < head && !*s->w->stop;
+        s->deferred_err[0] = 0;
+        if (ahead && !(s->in_prefetch = 1, pthread_create(&th, NULL, prefetch_main, &p) == 0)) ahead = 0;
+        if (!ahead) s->in_prefetch = 0;
+        int st = store_range(s, c, &cur, fin);
+        if (ahead) pthread_join(th, NULL);
+        s->in_prefetch = 0;
+        if (s->deferred_err[0])   /* an RPC error of the prefetch, written now that the connection is ours */
+            status_write(s, s->st_state[0] ? s->st_state : "starting", s->st_reason, s->deferred_err, -1, -1, -1);
+        fetched_free(&cur);
+        have = 0;
+        if (ahead) {
+            range_adapt(s, p.rc);
+            if (st) fetched_free(&p.out);
+            else if (p.rc == 0) cur = p.out, have = 1;
+            else if (p.rc == 2) rc = 1;
+            else if (p.rc != 1) rc = -1;
+        }
+        if (st) rc = -1;
+        if (lease_take(s) != 1) rc = -1;   /* renew while catching up; lost it: stop */
+        status_write(s, "running", "", NULL, head, fin, c->number);
+    }
+    if (have) fetched_free(&cur);
     return rc;
 }
 
@@ -744,35 +869,7 @@ static int tick(struct watch *s, int *resume_deep)
         addrs_free(&from_a);
         return -1;
     }
-    int rc = 0;
-    while (!rc && c.number < head && !*s->w->stop) {
-        long long from = c.number + 1, to = from + s->range - 1;
-        if (to > head) to = head;
-        int x = scan_range(s, &c, from, to, fin, &to_a, &from_a);
-        if (x == 1) {
-            if (!s->range_bad || s->range < s->range_bad) s->range_bad = s->range;
-            s->bad_age = 0;
-            s->range = s->range > 1 ? s->range / 2 : 1;
-            s->successes = 0;
-            log_info("watch.range_halved", "network=%s range=%d", s->net, s->range);
-        } else if (x == 2) {
-            rc = 1;   /* the chain moved: the next tick checks for a reorg */
-        } else if (x) {
-            rc = -1;
-        } else {
-            /* grow back after 3 successes, but not onto the size the provider refused —
-             * until 30 good ranges suggest its limit may have changed */
-            if (s->range_bad && ++s->bad_age >= 30) s->range_bad = 0;
-            int cap = s->range_bad ? s->range_bad - 1 : s->range_cap;
-            if (cap > s->range_cap) cap = s->range_cap;
-            if (++s->successes >= 3 && s->range < cap) {
-                s->range = s->range * 2 > cap ? cap : s->range * 2;
-                s->successes = 0;
-            }
-        }
-        if (lease_take(s) != 1) rc = -1;   /* renew while catching up; lost it: stop */
-        status_write(s, "running", "", NULL, head, fin, c.number);
-    }
+    int rc = c.number < head ? scan_to(s, &c, head, fin, &to_a, &from_a) : 0;
     addrs_free(&to_a);
     addrs_free(&from_a);
     /* a head only when it moved: ingest_head re-evaluates the network's open payments */
