@@ -21,7 +21,10 @@
  *      `from` in our wallets, address lists chunked; unfinalized blocks' headers are fetched
  *      and chained by parentHash. Each range's transfers, headers and the new checkpoint
  *      commit in one transaction, so a kill -9 anywhere resumes with no gap and, ingest
- *      being idempotent on (network, tx_hash, log_index), nothing counted twice;
+ *      being idempotent on (network, tx_hash, log_index), nothing counted twice. The
+ *      next range is fetched on a thread of its own while one is stored (scan_to): the
+ *      fetch reads only the node, the store only the database, and the next range's
+ *      headers chain onto the stored one's last hash as they would onto the checkpoint;
  *   5. the head goes to ingest_head (at most the checkpoint: never confirm depth we did
  *      not scan).
  * Ranges adapt: halve on a range/result-count error or a timeout, double after 3
@@ -766,8 +769,10 @@ static int scan_to(struct watch *s, struct cp *c, long long head, long long fin,
         pthread_t th;
         int ahead = cur.to < head && !*s->w->stop;
         s->deferred_err[0] = 0;
-        if (ahead && !(s->in_prefetch = 1, pthread_create(&th, NULL, prefetch_main, &p) == 0)) ahead = 0;
-        if (!ahead) s->in_prefetch = 0;
+        if (ahead) {
+            s->in_prefetch = 1;
+            if (pthread_create(&th, NULL, prefetch_main, &p)) ahead = 0, s->in_prefetch = 0;   /* then in turn */
+        }
         int st = store_range(s, c, &cur, fin);
         if (ahead) pthread_join(th, NULL);
         s->in_prefetch = 0;
