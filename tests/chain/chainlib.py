@@ -4,7 +4,7 @@ transactions from anvil's unlocked accounts, forced reorgs, a JSON-RPC fault pro
 database of the test's own (the watcher's networks and rails are global state).
 
 Everything listens on loopback; processes are stopped by the PID this module started."""
-import atexit, http.server, json, os, signal, socketserver, subprocess, sys, threading, time, urllib.request
+import atexit, http.server, json, os, shutil, signal, socketserver, subprocess, sys, threading, time, urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import rt
 from rt import ROOT, LOGDIR, free_port, ok, wait_for, diag, uniq
@@ -72,8 +72,14 @@ class Anvil:
         self.log = open(os.path.join(logdir or LOGDIR, "%s-%s-%d.log" % (os.path.basename(sys.argv[0]), name, self.port)),
                         "w")
         mining = ["--block-time", str(block_time)] if block_time else []
+        # anvil moves old blocks' states to disk, by default under ~/.foundry/anvil/tmp, and
+        # leaves them there when it stops: a 20,000-block bench chain left 35 GB a run and
+        # filled the disk. They go to a directory of this node's, removed when it stops (a
+        # killed test's stays in the log directory, which the next run starts by removing).
+        self.cache = os.path.join(logdir or LOGDIR, "anvil-cache-%d" % self.port)
         self.proc = subprocess.Popen([ANVIL, "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(chain_id),
-                                      "--slots-in-an-epoch", "1", "--accounts", "4", "--silent"] + mining,
+                                      "--slots-in-an-epoch", "1", "--accounts", "4", "--silent",
+                                      "--cache-path", self.cache] + mining,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         atexit.register(self.stop)
         if not wait_for(self._up, timeout=20):
@@ -129,6 +135,7 @@ class Anvil:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        shutil.rmtree(self.cache, ignore_errors=True)
         self.log.close()
         atexit.unregister(self.stop)
 
