@@ -209,33 +209,83 @@ static int fill_out(PGconn *db, long long pid, const char *klass, struct xfer_ou
     return 0;
 }
 
+static int cmp_key(const void *a, const void *b)
+{
+    const struct xfer_in *x = *(const struct xfer_in *const *)a, *y = *(const struct xfer_in *const *)b;
+    int c = strcmp(x->tx_hash, y->tx_hash);
+    return c ? c : x->log_index < y->log_index ? -1 : x->log_index > y->log_index;
+}
+
+/* Stores xs[i] for every pick[i] with its classification k[i], in one INSERT, and puts each
+ * new row's id in tid[i]. by_key: the n transfers sorted by (tx_hash, log_index) (cmp_key),
+ * to find each returned row's transfer; the picked ones are once each. A transfer reported
+ * removed is kept for the record, not counted. 0 or -1. */
+static int transfers_insert(PGconn *db, const char *network, const struct xfer_in *xs, const struct klass *k,
+                            const unsigned char *pick, size_t n, const struct xfer_in *const *by_key, long long *tid)
+{
+    json_t *rows = json_array();
+    size_t m = 0;
+    for (size_t i = 0; rows && i < n; i++) {
+        if (!pick[i]) continue;
+        json_array_append_new(rows, json_pack("{s:I,s:s,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "i",
+            (json_int_t)i, "tx", xs[i].tx_hash, "li", (json_int_t)xs[i].log_index, "blk",
+            xs[i].block_number >= 0 ? json_integer(xs[i].block_number) : json_null(), "bh", xs[i].block_hash,
+            "contract", xs[i].contract, "fr", xs[i].from, "to", xs[i].to, "value", xs[i].value, "status",
+            xs[i].removed ? "removed" : "seen", "class", k[i].name, "pid", (json_int_t)k[i].payment_id, "counted",
+            k[i].counted && !xs[i].removed));
+        m++;
+    }
+    char *j = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
+    json_decref(rows);
+    if (!m) {
+        free(j);
+        return 0;
+    }
+    enum { T_ID, T_TX, T_LI };
+    PGresult *r = j ? db_q(db,
+        "INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, block_hash, contract, from_address,"
+        " to_address, value, status, classification, payment_id, counted)"
+        " SELECT $1, u.tx, u.li, u.blk, NULLIF(u.bh, ''), u.contract, u.fr, u.\"to\", u.value, u.status, u.class,"
+        "        NULLIF(u.pid, 0), u.counted"
+        " FROM jsonb_to_recordset($2::jsonb) AS u(i int, tx text, li int, blk bigint, bh text, contract text,"
+        "      fr text, \"to\" text, value numeric, status text, class text, pid bigint, counted boolean)"
+        " ORDER BY u.i RETURNING id, tx_hash, log_index",
+        network, j) : NULL;
+    free(j);
+    int rc = 0;
+    if (!r || db_failed(r) || (size_t)PQntuples(r) != m) {
+        log_error("ingest.insert_failed", "network=%s n=%zu sqlstate=%s", network, m, r ? db_sqlstate(r) : "");
+        rc = -1;
+    }
+    for (int row = 0; !rc && row < PQntuples(r); row++) {
+        struct xfer_in key;
+        snprintf(key.tx_hash, sizeof key.tx_hash, "%s", PQgetvalue(r, row, T_TX));
+        key.log_index = atoll(PQgetvalue(r, row, T_LI));
+        const struct xfer_in *kp = &key, *const *at = bsearch(&kp, by_key, n, sizeof *by_key, cmp_key);
+        if (!at) { rc = -1; break; }
+        tid[*at - xs] = atoll(PQgetvalue(r, row, T_ID));
+    }
+    PQclear(r);
+    return rc;
+}
+
+static void log_transfer(const char *network, const struct xfer_in *in, const struct klass *k)
+{
+    log_info("chain.transfer", "network=%s tx=%s log_index=%lld block=%lld class=%s payment_id=%lld removed=%d",
+             network, in->tx_hash, in->log_index, in->block_number, k->name, k->payment_id, in->removed);
+}
+
 /* A transfer never seen before. 0 or -1. */
 static int insert_new(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out)
 {
     struct klass k;
     if (classify_one(db, network, in, &k)) return -1;
-    /* a log first reported as removed is kept for the record: not counted, no exception */
-    int count = k.counted && !in->removed;
-    char blk[32], pid[32], li[32];
-    LL(blk, in->block_number);
-    LL(pid, k.payment_id);
-    LL(li, in->log_index);
-    PGresult *r = db_q(db,
-        "INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, block_hash, contract, from_address,"
-        " to_address, value, status, classification, payment_id, counted)"
-        " VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7, $8, $9, $10, $11, NULLIF($12::bigint, 0), $13) RETURNING id",
-        network, in->tx_hash, li, in->block_number >= 0 ? blk : NULL, in->block_hash, in->contract, in->from,
-        in->to, in->value, in->removed ? "removed" : "seen", k.name, pid, count ? "t" : "f");
-    if (db_failed(r) || PQntuples(r) != 1) {
-        log_error("ingest.insert_failed", "network=%s sqlstate=%s", network, db_sqlstate(r));
-        PQclear(r);
-        return -1;
-    }
-    long long tid = atoll(PQgetvalue(r, 0, 0));
-    PQclear(r);
+    const unsigned char pick = 1;
+    long long tid = 0;
+    if (transfers_insert(db, network, in, &k, &pick, 1, &in, &tid)) return -1;
+    /* a log first reported as removed is kept for the record: no exception */
     if (!in->removed && open_for_class(db, network, in, &k, tid)) return -1;
-    log_info("chain.transfer", "network=%s tx=%s log_index=%lld block=%lld class=%s payment_id=%lld removed=%d",
-             network, in->tx_hash, in->log_index, in->block_number, k.name, k.payment_id, in->removed);
+    log_transfer(network, in, &k);
     return fill_out(db, k.payment_id, k.name, out);
 }
 
@@ -406,13 +456,6 @@ int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, s
 
 /* ------------------------------------------------------------ batches */
 
-static int cmp_key(const void *a, const void *b)
-{
-    const struct xfer_in *x = *(const struct xfer_in *const *)a, *y = *(const struct xfer_in *const *)b;
-    int c = strcmp(x->tx_hash, y->tx_hash);
-    return c ? c : x->log_index < y->log_index ? -1 : x->log_index > y->log_index;
-}
-
 /* The transfers of a batch that take the set path: new (not stored), reported as on the
  * chain, hitting no payment's address, and once in the batch. Their classification needs
  * no payment, so no lock and no statement of its own. by_key: xs sorted by (tx_hash,
@@ -437,59 +480,30 @@ static int insert_set(PGconn *db, const char *network, const struct xfer_in *xs,
     struct klass *k = calloc(n ? n : 1, sizeof *k);
     long long *tid = calloc(n ? n : 1, sizeof *tid);
     struct exc_new *ex = calloc(n ? n : 1, sizeof *ex);
-    json_t *rows = json_array();
-    size_t m = 0, ne = 0;
-    int rc = (k && tid && ex && rows) ? 0 : -1;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!set[i]) continue;
-        if (classify(db, &xs[i], &f[i], &k[i])) { rc = -1; break; }
-        json_array_append_new(rows, json_pack("{s:I,s:s,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s}", "i", (json_int_t)i, "tx",
-            xs[i].tx_hash, "li", (json_int_t)xs[i].log_index, "blk",
-            xs[i].block_number >= 0 ? json_integer(xs[i].block_number) : json_null(), "bh", xs[i].block_hash,
-            "contract", xs[i].contract, "fr", xs[i].from, "to", xs[i].to, "value", xs[i].value, "class", k[i].name));
-        m++;
-    }
-    char *j = (!rc && m) ? json_dumps(rows, JSON_COMPACT) : NULL;
-    json_decref(rows);
-    if (!rc && m) {
-        enum { T_ID, T_TX, T_LI };
-        /* counted stays false: only a payment's transfer counts, and these hit no payment */
-        PGresult *r = j ? db_q(db,
-            "INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, block_hash, contract, from_address,"
-            " to_address, value, status, classification, counted)"
-            " SELECT $1, u.tx, u.li, u.blk, NULLIF(u.bh, ''), u.contract, u.fr, u.\"to\", u.value, 'seen', u.class, false"
-            " FROM jsonb_to_recordset($2::jsonb) AS u(i int, tx text, li int, blk bigint, bh text, contract text,"
-            "      fr text, \"to\" text, value numeric, class text) ORDER BY u.i RETURNING id, tx_hash, log_index",
-            network, j) : NULL;
-        if (!r || db_failed(r) || (size_t)PQntuples(r) != m) {
-            log_error("ingest.insert_failed", "network=%s n=%zu sqlstate=%s", network, m, r ? db_sqlstate(r) : "");
-            rc = -1;
-        }
-        for (int row = 0; !rc && row < PQntuples(r); row++) {
-            struct xfer_in key;
-            snprintf(key.tx_hash, sizeof key.tx_hash, "%s", PQgetvalue(r, row, T_TX));
-            key.log_index = atoll(PQgetvalue(r, row, T_LI));
-            const struct xfer_in *kp = &key, **at = bsearch(&kp, by_key, n, sizeof *by_key, cmp_key);
-            if (!at) { rc = -1; break; }
-            tid[*at - xs] = atoll(PQgetvalue(r, row, T_ID));
-        }
-        PQclear(r);
-    }
-    free(j);
+    size_t ne = 0;
+    int rc = (k && tid && ex) ? 0 : -1;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (set[i] && classify(db, &xs[i], &f[i], &k[i])) rc = -1;   /* no payment: no statement */
+    if (!rc && transfers_insert(db, network, xs, k, set, n, by_key, tid)) rc = -1;
     for (size_t i = 0; i < n && !rc; i++)
         if (set[i] && k[i].exc) ex[ne++] = exc_for_class(network, &xs[i], &k[i], tid[i]);
     if (!rc && ne && exc_open_many(db, ex, ne)) rc = -1;
     for (size_t i = 0; i < ne; i++) json_decref(ex[i].details);
     for (size_t i = 0; i < n && !rc; i++) {
         if (!set[i]) continue;
-        log_info("chain.transfer", "network=%s tx=%s log_index=%lld block=%lld class=%s payment_id=0 removed=0",
-                 network, xs[i].tx_hash, xs[i].log_index, xs[i].block_number, k[i].name);
+        log_transfer(network, &xs[i], &k[i]);
         if (fill_out(db, 0, k[i].name, &outs[i])) rc = -1;
     }
     free(k);
     free(tid);
     free(ex);
     return rc;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Every touched payment once, in id order (a consistent lock order). 0 or -1. */
@@ -500,9 +514,7 @@ static int eval_touched(PGconn *db, const struct xfer_out *outs, size_t n)
     if (!ids) return -1;
     for (size_t i = 0; i < n; i++)
         if (outs[i].payment_id) ids[na++] = outs[i].payment_id;
-    for (size_t i = 0; i < na; i++)
-        for (size_t j = i + 1; j < na; j++)
-            if (ids[j] < ids[i]) { long long t = ids[i]; ids[i] = ids[j]; ids[j] = t; }
+    qsort(ids, na, sizeof *ids, cmp_id);
     int rc = 0;
     for (size_t i = 0; i < na && !rc; i++)
         if ((i == 0 || ids[i] != ids[i - 1]) && ingest_eval_payment(db, ids[i]) < 0) rc = -1;

@@ -169,6 +169,12 @@ static void lease_release(struct watch *s)
     PQclear(db_q(s->db, "DELETE FROM watcher_leases WHERE network = $1 AND holder = $2", s->net, s->holder));
 }
 
+/* the status row gets an RPC error, its state and reason as they were */
+static void status_error(struct watch *s, const char *msg)
+{
+    status_write(s, s->st_state[0] ? s->st_state : "starting", s->st_reason, msg, -1, -1, -1);
+}
+
 static void count_error(struct watch *s, const struct rpc_err *e, const char *what)
 {
     char label[32], msg[200];
@@ -184,7 +190,7 @@ static void count_error(struct watch *s, const struct rpc_err *e, const char *wh
         snprintf(s->deferred_err, sizeof s->deferred_err, "%s", msg);
         return;
     }
-    status_write(s, s->st_state[0] ? s->st_state : "starting", s->st_reason, msg, -1, -1, -1);
+    status_error(s, msg);
 }
 
 /* ------------------------------------------------------------ RPC helpers */
@@ -741,6 +747,12 @@ static void range_adapt(struct watch *s, int x)
     }
 }
 
+/* the last block of the range that starts at `from`: the range size in use, not past head */
+static long long range_end(const struct watch *s, long long from, long long head)
+{
+    return from + s->range - 1 > head ? head : from + s->range - 1;
+}
+
 /* Scans from the checkpoint to head. Each range is stored while the next is fetched, so a
  * catch-up costs about the larger of RPC and database time, not their sum; the checkpoint
  * still moves range by range, in order, each in one transaction. 0, 1 the chain moved (the
@@ -752,8 +764,7 @@ static int scan_to(struct watch *s, struct cp *c, long long head, long long fin,
     int have = 0, rc = 0;
     while (!rc && !*s->w->stop && (have || c->number < head)) {
         if (!have) {
-            long long from = c->number + 1, to = from + s->range - 1;
-            int x = fetch_range(s, from, to > head ? head : to, fin, c->hash, to_a, from_a, &cur);
+            int x = fetch_range(s, c->number + 1, range_end(s, c->number + 1, head), fin, c->hash, to_a, from_a, &cur);
             range_adapt(s, x);
             if (x == 1) {   /* again, smaller; the lease renewed and the status written meanwhile */
                 if (lease_take(s) != 1) rc = -1;
@@ -763,8 +774,8 @@ static int scan_to(struct watch *s, struct cp *c, long long head, long long fin,
             if (x) { rc = x == 2 ? 1 : -1; break; }
             have = 1;
         }
-        struct prefetch p = { .s = s, .from = cur.to + 1, .fin = fin, .to_a = to_a, .from_a = from_a, .rc = -1 };
-        p.to = p.from + s->range - 1 > head ? head : p.from + s->range - 1;
+        struct prefetch p = { .s = s, .from = cur.to + 1, .to = range_end(s, cur.to + 1, head), .fin = fin,
+                              .to_a = to_a, .from_a = from_a, .rc = -1 };
         snprintf(p.prev_hash, sizeof p.prev_hash, "%s", cur.hs[cur.nh - 1].hash);
         pthread_t th;
         int ahead = cur.to < head && !*s->w->stop;
@@ -776,8 +787,7 @@ static int scan_to(struct watch *s, struct cp *c, long long head, long long fin,
         int st = store_range(s, c, &cur, fin);
         if (ahead) pthread_join(th, NULL);
         s->in_prefetch = 0;
-        if (s->deferred_err[0])   /* an RPC error of the prefetch, written now that the connection is ours */
-            status_write(s, s->st_state[0] ? s->st_state : "starting", s->st_reason, s->deferred_err, -1, -1, -1);
+        if (s->deferred_err[0]) status_error(s, s->deferred_err);   /* the prefetch's, now the connection is free */
         fetched_free(&cur);
         have = 0;
         if (ahead) {
