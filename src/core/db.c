@@ -203,3 +203,73 @@ char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params)
     PQclear(r);
     return v;
 }
+
+/* ------------------------------------------------------------ array literals */
+
+static void arr_room(struct db_array *a, size_t more)
+{
+    if (a->len + more + 2 <= a->cap) return;   /* + the closing brace and NUL */
+    size_t cap = a->cap ? a->cap : 256;
+    while (a->len + more + 2 > cap) cap *= 2;
+    char *b = realloc(a->buf, cap);
+    if (!b) abort();
+    if (!a->buf) b[0] = 0;
+    a->buf = b, a->cap = cap;
+}
+
+/* a separator (or the opening brace), then raw text */
+static void arr_put(struct db_array *a, const char *s, size_t n)
+{
+    arr_room(a, n + 1);
+    char sep = a->len ? ',' : '{';
+    a->buf[a->len++] = sep;
+    memcpy(a->buf + a->len, s, n);
+    a->len += n;
+}
+
+void db_array_str(struct db_array *a, const char *s)
+{
+    if (!s) {
+        arr_put(a, "NULL", 4);
+        return;
+    }
+    size_t n = strlen(s);
+    arr_room(a, 2 * n + 3);
+    char sep = a->len ? ',' : '{';
+    a->buf[a->len++] = sep;
+    a->buf[a->len++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"' || s[i] == '\\') a->buf[a->len++] = '\\';
+        a->buf[a->len++] = s[i];
+    }
+    a->buf[a->len++] = '"';
+}
+
+void db_array_ll(struct db_array *a, long long v)
+{
+    char t[24];
+    arr_put(a, t, (size_t)snprintf(t, sizeof t, "%lld", v));
+}
+
+void db_array_bool(struct db_array *a, int v)
+{
+    arr_put(a, v ? "t" : "f", 1);
+}
+
+const char *db_array_text(struct db_array *a)
+{
+    if (!a->len) {
+        arr_room(a, 1);
+        memcpy(a->buf, "{}", 3);
+        return a->buf;
+    }
+    a->buf[a->len] = '}';
+    a->buf[a->len + 1] = 0;
+    return a->buf;
+}
+
+void db_array_free(struct db_array *a)
+{
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}

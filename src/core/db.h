@@ -44,6 +44,19 @@ int db_cmd(PGconn *c, const char *sql);
 char *db_scalar(PGconn *c, const char *sql, int n, const char *const *params);
 #define db_val(c, sql, ...) db_scalar((c), (sql), DB_NARGS(__VA_ARGS__), (const char *const[]){ __VA_ARGS__ })
 
+/* A column of a batch as one PostgreSQL array literal ("{a,\"b c\",NULL}"), for
+ * unnest($1::text[], $2::bigint[], …) WITH ORDINALITY: n rows in one statement with one
+ * parameter per column. Cheaper to build and to parse than a JSON document of n objects
+ * (jsonb_to_recordset), which matters on batches of thousands (the watcher's catch-up).
+ * Elements are always quoted and escaped, so any text is safe; out of memory aborts. */
+struct db_array { char *buf; size_t len, cap; };
+void db_array_str(struct db_array *a, const char *s);   /* NULL: an SQL NULL element */
+void db_array_ll(struct db_array *a, long long v);
+void db_array_bool(struct db_array *a, int v);
+/* the literal so far, closed ("{}" when empty); valid until the next add or free */
+const char *db_array_text(struct db_array *a);
+void db_array_free(struct db_array *a);
+
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
 #define SQLSTATE_SERIALIZATION    "40001"
 #define SQLSTATE_DEADLOCK         "40P01"

@@ -143,7 +143,7 @@ static void exceptions_list(struct req *q, struct resp *r)
         "   AND ($6::int IS NULL OR (-e.severity, (extract(epoch FROM e.sla_due) * 1000000)::bigint, e.id)"
         "                           > (-$6::int, $7::bigint, $8::bigint))"
         "   AND ($10::text IS NULL OR e.environment = $10) AND ($11::text IS NULL OR e.assignee = $11)"
-        " ORDER BY e.severity DESC, e.sla_due, e.id LIMIT $9::int",
+        " ORDER BY 5 - e.severity, e.sla_due, e.id LIMIT $9::int",   /* = severity DESC: exceptions_console_queue */
         ptypes, pstates, sev[0] ? sev : NULL, mid[0] ? mid : NULL, pay, pcur ? csev : NULL, pcur ? cus : NULL,
         pcur ? cid : NULL, lim, env, who);
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.list"); PQclear(res); return; }

@@ -163,15 +163,23 @@ static int exc_event(PGconn *db, long long exc_id, const char *type)
     return rc;
 }
 
-/* Who each exception concerns (CX_* names the columns), one row per u.i: merchant/environment/
- * rail from the payment, network and (for USDT-contract transfers) rail from the transfer.
- * wrong_asset keeps rail NULL unless the token is a rail we know: its amount is in another
- * token's units. */
+/* Who each exception concerns (CX_* names the columns), one row per u.i (from 0): merchant/
+ * environment/rail from the payment, network and (for USDT-contract transfers) rail from
+ * the transfer. wrong_asset keeps rail NULL unless the token is a rail we know: its amount
+ * is in another token's units. The exceptions go in as one array per column. */
 enum { CX_I, CX_MERCHANT, CX_ENV, CX_RAIL, CX_NETWORK, CX_DECIMALS };
-static PGresult *exc_context(PGconn *db, const char *who)
+static PGresult *exc_context(PGconn *db, const struct exc_new *e, size_t n)
 {
-    return db_q(db,
-                "SELECT u.i, c.* FROM jsonb_to_recordset($1::jsonb) AS u(i int, pid bigint, tid bigint, type text)"
+    enum { A_PID, A_TID, A_TYPE, A_N };
+    struct db_array a[A_N] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        db_array_ll(&a[A_PID], e[i].payment_id);
+        db_array_ll(&a[A_TID], e[i].transfer_id);
+        db_array_str(&a[A_TYPE], e[i].type);
+    }
+    PGresult *r = db_q(db,
+                "SELECT u.i - 1, c.* FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY"
+                "  AS u(pid, tid, type, i)"
                 " CROSS JOIN LATERAL ("
                 /* the environment: the payment's, else the network's (a network belongs to
                  * one environment): an unmatched transfer is not environment-less */
@@ -188,7 +196,9 @@ static PGresult *exc_context(PGconn *db, const char *who)
                 " LEFT JOIN rails tr ON tr.network = t.network AND tr.contract = t.contract"
                 " LEFT JOIN LATERAL (SELECT decimals FROM rails WHERE network = coalesce(t.network, pr.network)"
                 "                    ORDER BY id LIMIT 1) nr ON true) c",
-                who);
+                db_array_text(&a[A_PID]), db_array_text(&a[A_TID]), db_array_text(&a[A_TYPE]));
+    for (int c = 0; c < A_N; c++) db_array_free(&a[c]);
+    return r;
 }
 
 struct pub_at {
@@ -202,23 +212,26 @@ static int cmp_pub(const void *a, const void *b)
     return strcmp(((const struct pub_at *)a)->pub, ((const struct pub_at *)b)->pub);
 }
 
-static json_t *null_or_str(PGresult *r, int row, int col)
+/* the context row's column as an array element: SQL NULL stays NULL */
+static void ctx_elem(struct db_array *a, PGresult *c, int row, int col)
 {
-    return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
+    db_array_str(a, PQgetisnull(c, row, col) ? NULL : PQgetvalue(c, row, col));
 }
 
-/* The INSERT's rows, with severity and SLA from each context row; pubs[i] gets each one's
- * public id. NULL when a context row is missing or doubled. */
-static json_t *exc_rows(PGresult *c, const struct exc_new *e, size_t n, struct pub_at *pubs)
+/* The INSERT's columns (one array each, EXC_A_*), with severity and SLA from each context
+ * row; pubs[i] gets each one's public id. -1 when a context row is missing or doubled. */
+enum { EXC_A_PUB, EXC_A_TYPE, EXC_A_SEV, EXC_A_SLA, EXC_A_MERCHANT, EXC_A_ENV, EXC_A_NETWORK, EXC_A_RAIL, EXC_A_PID,
+       EXC_A_TID, EXC_A_AMOUNT, EXC_A_DETAILS, EXC_A_N };
+static int exc_rows(PGresult *c, const struct exc_new *e, size_t n, struct pub_at *pubs, struct db_array *a)
 {
-    if ((size_t)PQntuples(c) != n) return NULL;
-    json_t *rows = json_array();
+    if ((size_t)PQntuples(c) != n) return -1;
     unsigned char *seen = calloc(n ? n : 1, 1);
-    for (int k = 0; rows && seen && k < PQntuples(c); k++) {
+    if (!seen) return -1;
+    int rc = 0;
+    for (int k = 0; k < PQntuples(c) && !rc; k++) {
         long long i = atoll(PQgetvalue(c, k, CX_I));
         if (i < 0 || (size_t)i >= n || seen[i]) {
-            json_decref(rows);
-            rows = NULL;
+            rc = -1;
             break;
         }
         seen[i] = 1;
@@ -229,16 +242,27 @@ static json_t *exc_rows(PGresult *c, const struct exc_new *e, size_t n, struct p
         util_random_id("exc_", pubs[i].pub, sizeof pubs[i].pub);
         pubs[i].i = (size_t)i;
         pubs[i].severity = severity;
-        json_array_append_new(rows, json_pack("{s:I,s:s,s:s,s:i,s:s,s:o,s:o,s:o,s:o,s:I,s:I,s:o,s:O}", "i", (json_int_t)i,
-            "pub", pubs[i].pub, "type", x->type, "sev", severity, "sla", sla,
-            "merchant", null_or_str(c, k, CX_MERCHANT), "env", null_or_str(c, k, CX_ENV),
-            "network", null_or_str(c, k, CX_NETWORK), "rail", null_or_str(c, k, CX_RAIL),
-            "pid", (json_int_t)x->payment_id, "tid", (json_int_t)x->transfer_id,
-            "amount", x->amount ? json_string(x->amount) : json_null(),
-            "details", x->details ? x->details : json_null()));
+        char *details = x->details ? json_dumps(x->details, JSON_COMPACT) : NULL;
+        if (x->details && !details) {
+            rc = -1;
+            break;
+        }
+        db_array_str(&a[EXC_A_PUB], pubs[i].pub);
+        db_array_str(&a[EXC_A_TYPE], x->type);
+        db_array_ll(&a[EXC_A_SEV], severity);
+        db_array_str(&a[EXC_A_SLA], sla);
+        ctx_elem(&a[EXC_A_MERCHANT], c, k, CX_MERCHANT);
+        ctx_elem(&a[EXC_A_ENV], c, k, CX_ENV);
+        ctx_elem(&a[EXC_A_NETWORK], c, k, CX_NETWORK);
+        ctx_elem(&a[EXC_A_RAIL], c, k, CX_RAIL);
+        db_array_ll(&a[EXC_A_PID], x->payment_id);
+        db_array_ll(&a[EXC_A_TID], x->transfer_id);
+        db_array_str(&a[EXC_A_AMOUNT], x->amount);
+        db_array_str(&a[EXC_A_DETAILS], details);
+        free(details);
     }
     free(seen);
-    return rows;
+    return rc;
 }
 
 int exc_open_many(PGconn *db, struct exc_new *e, size_t n)
@@ -246,38 +270,36 @@ int exc_open_many(PGconn *db, struct exc_new *e, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!exc_type_valid(e[i].type)) return -1;
     if (!n) return 0;
-    json_t *who = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(who, json_pack("{s:I,s:I,s:I,s:s}", "i", (json_int_t)i, "pid", (json_int_t)e[i].payment_id,
-                                             "tid", (json_int_t)e[i].transfer_id, "type", e[i].type));
-    char *wj = json_dumps(who, JSON_COMPACT);
-    json_decref(who);
-    PGresult *c = wj ? exc_context(db, wj) : NULL;
-    free(wj);
+    PGresult *c = exc_context(db, e, n);
     struct pub_at *pubs = calloc(n, sizeof *pubs);
-    json_t *rows = (!c || db_failed(c) || !pubs) ? NULL : exc_rows(c, e, n, pubs);
-    if (!rows) {
-        log_error("exception.context_failed", "type=%s n=%zu sqlstate=%s", e[0].type, n, c ? db_sqlstate(c) : "");
+    struct db_array a[EXC_A_N] = { 0 };
+    if (db_failed(c) || !pubs || exc_rows(c, e, n, pubs, a)) {
+        log_error("exception.context_failed", "type=%s n=%zu sqlstate=%s", e[0].type, n, db_sqlstate(c));
         PQclear(c);
         free(pubs);
+        for (int k = 0; k < EXC_A_N; k++) db_array_free(&a[k]);
         return -1;
     }
-    char *rj = json_dumps(rows, JSON_COMPACT);
-    json_decref(rows);
+    PQclear(c);
     enum { NE_ID, NE_PUB, NE_EVENT };
-    PGresult *r = rj ? db_q(db,
+    /* the rows go in the order of e[] (ORDINALITY), so ids follow it */
+    PGresult *r = db_q(db,
         "INSERT INTO exceptions (public_id, type, severity, sla_due, merchant_id, environment, network, rail,"
         " payment_id, transfer_id, amount, details)"
         " SELECT u.pub, u.type, u.sev, now() + u.sla::interval, u.merchant, u.env, u.network, u.rail,"
         "        NULLIF(u.pid, 0), NULLIF(u.tid, 0), u.amount, coalesce(u.details, '{}')"
-        " FROM jsonb_to_recordset($1::jsonb) AS u(i int, pub text, type text, sev int, sla text, merchant bigint,"
-        "      env text, network text, rail text, pid bigint, tid bigint, amount numeric, details jsonb)"
+        " FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bigint[], $6::text[], $7::text[],"
+        "             $8::text[], $9::bigint[], $10::bigint[], $11::numeric[], $12::jsonb[]) WITH ORDINALITY"
+        "      AS u(pub, type, sev, sla, merchant, env, network, rail, pid, tid, amount, details, i)"
         " ORDER BY u.i ON CONFLICT DO NOTHING"
-        " RETURNING id, public_id, merchant_id IS NOT NULL AND environment IS NOT NULL", rj) : NULL;
-    free(rj);
-    PQclear(c);
-    if (!r || db_failed(r)) {
-        log_error("exception.open_failed", "type=%s n=%zu sqlstate=%s", e[0].type, n, r ? db_sqlstate(r) : "");
+        " RETURNING id, public_id, merchant_id IS NOT NULL AND environment IS NOT NULL",
+        db_array_text(&a[EXC_A_PUB]), db_array_text(&a[EXC_A_TYPE]), db_array_text(&a[EXC_A_SEV]),
+        db_array_text(&a[EXC_A_SLA]), db_array_text(&a[EXC_A_MERCHANT]), db_array_text(&a[EXC_A_ENV]),
+        db_array_text(&a[EXC_A_NETWORK]), db_array_text(&a[EXC_A_RAIL]), db_array_text(&a[EXC_A_PID]),
+        db_array_text(&a[EXC_A_TID]), db_array_text(&a[EXC_A_AMOUNT]), db_array_text(&a[EXC_A_DETAILS]));
+    for (int k = 0; k < EXC_A_N; k++) db_array_free(&a[k]);
+    if (db_failed(r)) {
+        log_error("exception.open_failed", "type=%s n=%zu sqlstate=%s", e[0].type, n, db_sqlstate(r));
         PQclear(r);
         free(pubs);
         return -1;

@@ -64,20 +64,21 @@ struct facts {
     long long payment_id;          /* payment whose deposit address was hit (0 none) */
 };
 
-/* facts for xs[0..n) in one statement. 0 or -1. */
+/* facts for xs[0..n) in one statement, the batch passed as one array per column. 0 or -1. */
 static int facts_load(PGconn *db, const char *network, const struct xfer_in *xs, size_t n, struct facts *f)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:I,s:s,s:I,s:s,s:s,s:s}", "i", (json_int_t)i, "tx", xs[i].tx_hash, "li",
-                                           (json_int_t)xs[i].log_index, "fr", xs[i].from, "to", xs[i].to, "contract",
-                                           xs[i].contract));
-    char *j = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    if (!j) return -1;
+    enum { A_TX, A_LI, A_FR, A_TO, A_CONTRACT, A_N };
+    struct db_array a[A_N] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        db_array_str(&a[A_TX], xs[i].tx_hash);
+        db_array_ll(&a[A_LI], xs[i].log_index);
+        db_array_str(&a[A_FR], xs[i].from);
+        db_array_str(&a[A_TO], xs[i].to);
+        db_array_str(&a[A_CONTRACT], xs[i].contract);
+    }
     enum { F_I, F_STORED, F_FROM_OURS, F_TO_WALLET, F_TO_DEPOSIT, F_PAYMENT, F_KNOWN_CONTRACT, F_OUR_PAYOUT };
     PGresult *r = db_q(db,
-        "SELECT u.i,"
+        "SELECT u.i - 1,"
         " EXISTS (SELECT 1 FROM chain_transfers t WHERE t.network = $1 AND t.tx_hash = u.tx AND t.log_index = u.li),"
         " EXISTS (SELECT 1 FROM wallets WHERE network = $1 AND address = u.fr)"
         "    OR EXISTS (SELECT 1 FROM deposit_addresses WHERE network = $1 AND address = u.fr),"
@@ -89,9 +90,11 @@ static int facts_load(PGconn *db, const char *network, const struct xfer_in *xs,
         "          JOIN wallets w ON w.id = p.wallet_id JOIN rails r ON r.id = p.rail AND r.environment = p.environment"
         "          WHERE pt.network = $1 AND pt.tx_hash = lower(u.tx) AND w.address = u.fr AND p.to_address = u.\"to\""
         "            AND lower(r.contract) = lower(u.contract))"
-        " FROM jsonb_to_recordset($2::jsonb) AS u(i int, tx text, li int, fr text, \"to\" text, contract text)",
-        network, j);
-    free(j);
+        " FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY"
+        "      AS u(tx, li, fr, \"to\", contract, i)",
+        network, db_array_text(&a[A_TX]), db_array_text(&a[A_LI]), db_array_text(&a[A_FR]), db_array_text(&a[A_TO]),
+        db_array_text(&a[A_CONTRACT]));
+    for (int c = 0; c < A_N; c++) db_array_free(&a[c]);
     int rc = (db_failed(r) || (size_t)PQntuples(r) != n) ? -1 : 0;
     for (int k = 0; !rc && k < PQntuples(r); k++) {
         long long i = atoll(PQgetvalue(r, k, F_I));
@@ -223,38 +226,45 @@ static int cmp_key(const void *a, const void *b)
 static int transfers_insert(PGconn *db, const char *network, const struct xfer_in *xs, const struct klass *k,
                             const unsigned char *pick, size_t n, const struct xfer_in *const *by_key, long long *tid)
 {
-    json_t *rows = json_array();
+    enum { A_TX, A_LI, A_BLK, A_BH, A_CONTRACT, A_FR, A_TO, A_VALUE, A_STATUS, A_CLASS, A_PID, A_COUNTED, A_N };
+    struct db_array a[A_N] = { 0 };
     size_t m = 0;
-    for (size_t i = 0; rows && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (!pick[i]) continue;
-        json_array_append_new(rows, json_pack("{s:I,s:s,s:I,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:b}", "i",
-            (json_int_t)i, "tx", xs[i].tx_hash, "li", (json_int_t)xs[i].log_index, "blk",
-            xs[i].block_number >= 0 ? json_integer(xs[i].block_number) : json_null(), "bh", xs[i].block_hash,
-            "contract", xs[i].contract, "fr", xs[i].from, "to", xs[i].to, "value", xs[i].value, "status",
-            xs[i].removed ? "removed" : "seen", "class", k[i].name, "pid", (json_int_t)k[i].payment_id, "counted",
-            k[i].counted && !xs[i].removed));
+        db_array_str(&a[A_TX], xs[i].tx_hash);
+        db_array_ll(&a[A_LI], xs[i].log_index);
+        if (xs[i].block_number >= 0) db_array_ll(&a[A_BLK], xs[i].block_number);
+        else db_array_str(&a[A_BLK], NULL);
+        db_array_str(&a[A_BH], xs[i].block_hash[0] ? xs[i].block_hash : NULL);
+        db_array_str(&a[A_CONTRACT], xs[i].contract);
+        db_array_str(&a[A_FR], xs[i].from);
+        db_array_str(&a[A_TO], xs[i].to);
+        db_array_str(&a[A_VALUE], xs[i].value);
+        db_array_str(&a[A_STATUS], xs[i].removed ? "removed" : "seen");
+        db_array_str(&a[A_CLASS], k[i].name);
+        if (k[i].payment_id) db_array_ll(&a[A_PID], k[i].payment_id);
+        else db_array_str(&a[A_PID], NULL);
+        db_array_bool(&a[A_COUNTED], k[i].counted && !xs[i].removed);
         m++;
     }
-    char *j = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
-    json_decref(rows);
-    if (!m) {
-        free(j);
-        return 0;
-    }
     enum { T_ID, T_TX, T_LI };
-    PGresult *r = j ? db_q(db,
+    PGresult *r = !m ? NULL : db_q(db,
         "INSERT INTO chain_transfers (network, tx_hash, log_index, block_number, block_hash, contract, from_address,"
         " to_address, value, status, classification, payment_id, counted)"
-        " SELECT $1, u.tx, u.li, u.blk, NULLIF(u.bh, ''), u.contract, u.fr, u.\"to\", u.value, u.status, u.class,"
-        "        NULLIF(u.pid, 0), u.counted"
-        " FROM jsonb_to_recordset($2::jsonb) AS u(i int, tx text, li int, blk bigint, bh text, contract text,"
-        "      fr text, \"to\" text, value numeric, status text, class text, pid bigint, counted boolean)"
+        " SELECT $1, u.tx, u.li, u.blk, u.bh, u.contract, u.fr, u.\"to\", u.value, u.status, u.class, u.pid, u.counted"
+        " FROM unnest($2::text[], $3::int[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[],"
+        "             $9::numeric[], $10::text[], $11::text[], $12::bigint[], $13::boolean[]) WITH ORDINALITY"
+        "      AS u(tx, li, blk, bh, contract, fr, \"to\", value, status, class, pid, counted, i)"
         " ORDER BY u.i RETURNING id, tx_hash, log_index",
-        network, j) : NULL;
-    free(j);
+        network, db_array_text(&a[A_TX]), db_array_text(&a[A_LI]), db_array_text(&a[A_BLK]),
+        db_array_text(&a[A_BH]), db_array_text(&a[A_CONTRACT]), db_array_text(&a[A_FR]), db_array_text(&a[A_TO]),
+        db_array_text(&a[A_VALUE]), db_array_text(&a[A_STATUS]), db_array_text(&a[A_CLASS]),
+        db_array_text(&a[A_PID]), db_array_text(&a[A_COUNTED]));
+    for (int c = 0; c < A_N; c++) db_array_free(&a[c]);
+    if (!m) return 0;
     int rc = 0;
-    if (!r || db_failed(r) || (size_t)PQntuples(r) != m) {
-        log_error("ingest.insert_failed", "network=%s n=%zu sqlstate=%s", network, m, r ? db_sqlstate(r) : "");
+    if (db_failed(r) || (size_t)PQntuples(r) != m) {
+        log_error("ingest.insert_failed", "network=%s n=%zu sqlstate=%s", network, m, db_sqlstate(r));
         rc = -1;
     }
     for (int row = 0; !rc && row < PQntuples(r); row++) {
