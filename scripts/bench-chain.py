@@ -68,6 +68,13 @@ def raw_fetch():
     return time.time() - t0, n
 
 
+def range_line(line):
+    """a raild log line's fields when it is a watch.range line (a range committed), else None"""
+    if "event=watch.range " not in line:
+        return None
+    return dict(x.split("=", 1) for x in line.split() if "=" in x)
+
+
 def watcher_catchup(i):
     """A fresh watcher scanning from block 1: seconds until its checkpoint reaches the head."""
     fresh_gateway()
@@ -87,9 +94,8 @@ def watcher_catchup(i):
     def reached():
         seen["buf"] += tail.read()
         *lines, seen["buf"] = seen["buf"].split("\n")
-        for line in lines:
-            if "event=watch.range " in line:
-                kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+        for kv in map(range_line, lines):
+            if kv:
                 seen["to"] = max(seen["to"], int(kv.get("to", -1)))
         return seen["to"] >= head
     done = rt.wait_for(reached, timeout=600, interval=0.005)
@@ -99,9 +105,8 @@ def watcher_catchup(i):
     p.wait()
     logf.close()
     rpc_ms = db_ms = 0
-    for line in open(logf.name):
-        if "event=watch.range " in line:
-            kv = dict(x.split("=", 1) for x in line.split() if "=" in x)
+    for kv in map(range_line, open(logf.name)):
+        if kv:
             rpc_ms += int(kv.get("rpc_ms", 0))
             db_ms += int(kv.get("db_ms", 0))
     split.append((rpc_ms / 1000, db_ms / 1000))

@@ -213,7 +213,6 @@ static void arr_room(struct db_array *a, size_t more)
     while (a->len + more + 2 > cap) cap *= 2;
     char *b = realloc(a->buf, cap);
     if (!b) abort();
-    if (!a->buf) b[0] = 0;
     a->buf = b, a->cap = cap;
 }
 

@@ -149,13 +149,10 @@ static void exceptions_list(struct req *q, struct resp *r)
     if (db_failed(res)) { resp_db_error(r, q->db, res, "exceptions.list"); PQclear(res); return; }
     int n = PQntuples(res), shown = n > limit ? limit : n;
     /* the page's rows in one more query (not one per row) */
-    char *ids = malloc((size_t)shown * 21 + 3), *w = ids;
-    if (!ids) { PQclear(res); resp_error(r, 500, "internal", "out of memory"); return; }
-    *w++ = '{';
-    for (int i = 0; i < shown; i++) w += sprintf(w, "%s%s", i ? "," : "", PQgetvalue(res, i, P_ID));
-    strcpy(w, "}");
-    json_t *data = exc_json_many(q->db, ids);
-    free(ids);
+    struct db_array ids = { 0 };
+    for (int i = 0; i < shown; i++) db_array_ll(&ids, atoll(PQgetvalue(res, i, P_ID)));
+    json_t *data = exc_json_many(q->db, db_array_text(&ids));
+    db_array_free(&ids);
     if (!data) {
         PQclear(res);
         resp_db_error(r, q->db, NULL, "exceptions.list_rows");

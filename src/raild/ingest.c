@@ -166,13 +166,6 @@ static int classify(PGconn *db, const struct xfer_in *in, const struct facts *f,
     return 0;
 }
 
-/* classify for one transfer, its facts read first */
-static int classify_one(PGconn *db, const char *network, const struct xfer_in *in, struct klass *k)
-{
-    struct facts f;
-    return facts_load(db, network, in, 1, &f) ? -1 : classify(db, in, &f, k);
-}
-
 /* The exception a classification opens for a transfer (k->exc set), to exc_open_many. */
 static struct exc_new exc_for_class(const char *network, const struct xfer_in *in, const struct klass *k,
                                     long long tid)
@@ -285,11 +278,12 @@ static void log_transfer(const char *network, const struct xfer_in *in, const st
              network, in->tx_hash, in->log_index, in->block_number, k->name, k->payment_id, in->removed);
 }
 
-/* A transfer never seen before. 0 or -1. */
-static int insert_new(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out)
+/* A transfer never seen before, with its facts (facts_load). 0 or -1. */
+static int insert_new(PGconn *db, const char *network, const struct xfer_in *in, const struct facts *f,
+                      struct xfer_out *out)
 {
     struct klass k;
-    if (classify_one(db, network, in, &k)) return -1;
+    if (classify(db, in, f, &k)) return -1;
     const unsigned char pick = 1;
     long long tid = 0;
     if (transfers_insert(db, network, in, &k, &pick, 1, &in, &tid)) return -1;
@@ -403,9 +397,9 @@ static int attached_by_operator(PGconn *db, long long tid)
     return rc;
 }
 
-/* A removed transfer reported again as seen. 0 or -1. */
-static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_in *in, struct stored *s,
-                             struct xfer_out *out)
+/* A removed transfer reported again as seen, with its facts (facts_load). 0 or -1. */
+static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_in *in, const struct facts *f,
+                             struct stored *s, struct xfer_out *out)
 {
     char state[32] = "";
     if (!strcmp(s->klass, "payment") && s->payment_id &&
@@ -432,7 +426,7 @@ static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_
         snprintf(k.pay_state, sizeof k.pay_state, "%s", state);
         if (!strcmp(state, "expired") || !strcmp(state, "canceled")) k.name = "late", k.exc = "late_payment";
         else k.name = "payment", k.counted = 1;
-    } else if (classify_one(db, network, in, &k)) {
+    } else if (classify(db, in, f, &k)) {
         return -1;
     }
     if (set_row(db, s->id, "seen", in, k.counted, k.name, k.payment_id) || open_for_class(db, network, in, &k, s->id))
@@ -442,19 +436,24 @@ static int apply_reinclusion(PGconn *db, const char *network, const struct xfer_
     return fill_out(db, k.payment_id, k.name, out);
 }
 
-int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out)
+/* Applies one transfer of a batch, with the facts the batch read for it (what they say does
+ * not change within the batch; whether the row is stored may, so load_stored decides that).
+ * 0, -1 database error, -3 the (tx_hash, log_index) is known with different
+ * contract/from/to/value (the batch must be rejected). */
+static int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, const struct facts *f,
+                           struct xfer_out *out)
 {
     struct stored s;
     int found = load_stored(db, network, in, &s);
     if (found < 0) return -1;
-    if (!found) return insert_new(db, network, in, out);
+    if (!found) return insert_new(db, network, in, f, out);
     if (!s.same_data) return -3;
     int was_removed = !strcmp(s.status, "removed");
     if (in->removed) {
         if (!was_removed && apply_removal(db, network, in, &s)) return -1;
         return fill_out(db, s.payment_id, s.klass, out);
     }
-    if (was_removed) return apply_reinclusion(db, network, in, &s, out);
+    if (was_removed) return apply_reinclusion(db, network, in, f, &s, out);
     /* seen → seen: a mempool transfer mined, or moved to another block; same data → nothing */
     if (s.block != in->block_number || strcmp(s.block_hash, in->block_hash)) {
         if (set_row(db, s.id, "seen", in, s.counted, s.klass, s.payment_id)) return -1;
@@ -549,7 +548,7 @@ int ingest_batch(PGconn *db, const char *network, const struct xfer_in *xs, size
     /* the rest one by one, in the batch's order: rows we hold, payments' transfers, removals */
     for (size_t i = 0; i < n && !rc; i++) {
         if (set[i]) continue;
-        int t = ingest_transfer(db, network, &xs[i], &outs[i]);
+        int t = ingest_transfer(db, network, &xs[i], &f[i], &outs[i]);
         if (t == -3 && bad_index) *bad_index = i;
         if (t) rc = t == -3 ? -3 : -1;
     }

@@ -27,15 +27,11 @@ struct xfer_out {
 /* Serializes ingest per network (transaction-scoped advisory lock). 0 or -1. */
 int ingest_lock_network(PGconn *db, const char *network);
 
-/* Applies one transfer. Returns 0, -1 database error, -3 the (tx_hash, log_index) is known
- * with different contract/from/to/value (the batch must be rejected). */
-int ingest_transfer(PGconn *db, const char *network, const struct xfer_in *in, struct xfer_out *out);
-
 /* Applies n transfers in the caller's transaction: takes the network lock, applies each,
  * then evaluates every touched payment once, in id order. The new transfers that hit no
  * payment's address (a catch-up's bulk: unmatched, wrong_asset, sweeps…) are stored with
  * one INSERT and their exceptions opened with one more; the rest (rows we hold, payments'
- * transfers, removals, a transfer listed twice) go one by one through ingest_transfer.
+ * transfers, removals, a transfer listed twice) go one by one, with the facts the batch read.
  * Either way each is classified, stored and answered as it would be alone. results: NULL, or an array that
  * gets {tx_hash, log_index, classification, payment_id} per transfer. Returns 0, -1
  * database error, -2 out of memory, -3 conflict (transfer *bad_index; reject the batch). */

@@ -161,16 +161,13 @@ char *metrics_render(PGconn *db)
     pthread_mutex_unlock(&mu);
     if (db) {
         /* every type of the catalogue, zeros included */
-        char types[512] = "{";
-        for (int i = 0; exc_types[i]; i++) {
-            strncat(types, exc_types[i], sizeof types - strlen(types) - 3);
-            if (exc_types[i + 1]) strcat(types, ",");
-        }
-        strcat(types, "}");
+        struct db_array types = { 0 };
+        for (int i = 0; exc_types[i]; i++) db_array_str(&types, exc_types[i]);
         enum { XO_TYPE, XO_COUNT };
         PGresult *r = db_q(db, "SELECT t, count(e.id) FROM unnest($1::text[]) t"
                                " LEFT JOIN exceptions e ON e.type = t AND e.state IN ('open','claimed')"
-                               " GROUP BY t ORDER BY t", types);
+                               " GROUP BY t ORDER BY t", db_array_text(&types));
+        db_array_free(&types);
         if (!db_failed(r)) {
             fprintf(f, "# HELP raild_exceptions_open Open (or claimed) exceptions by type.\n"
                        "# TYPE raild_exceptions_open gauge\n");

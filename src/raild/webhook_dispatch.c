@@ -558,28 +558,16 @@ static void fanout_done(struct disp *d, PGresult *r)
 
 /* Room per busy endpoint as two parallel arrays for unnest: ids "{7,9}" and rooms "{0,12}"
  * (0: no room, left out of the claim). Idle endpoints get the full depth. */
-static void claim_limits(struct disp *d, char **ids_out, char **room_out)
+static void claim_limits(struct disp *d, struct db_array *ids, struct db_array *room)
 {
-    size_t cap = 16 + (size_t)d->neps * 24, il = 0, rl = 0;
-    char *ids = malloc(cap), *room = malloc(cap);
-    if (!ids || !room) abort();
-    ids[il++] = '{';
-    room[rl++] = '{';
     int depth = d->o->claim_depth * d->o->per_endpoint;   /* see lease_seconds */
     for (int i = 0; i < d->neps; i++) {
         struct ep *e = &d->eps[i];
         int waiting = e->active - e->settled;   /* queued + running */
         if (waiting <= 0) continue;
-        int left = waiting >= depth ? 0 : depth - waiting;
-        il += (size_t)snprintf(ids + il, cap - il, "%s%lld", il > 1 ? "," : "", e->id);
-        rl += (size_t)snprintf(room + rl, cap - rl, "%s%d", rl > 1 ? "," : "", left);
+        db_array_ll(ids, e->id);
+        db_array_ll(room, waiting >= depth ? 0 : depth - waiting);
     }
-    ids[il++] = '}';
-    ids[il] = 0;
-    room[rl++] = '}';
-    room[rl] = 0;
-    *ids_out = ids;
-    *room_out = room;
 }
 
 /* a claimed job's columns, in claim_send's SELECT order */
@@ -627,7 +615,7 @@ static void claim_send(struct disp *d, int want)
     snprintf(lim, sizeof lim, "%d", want);
     snprintf(per, sizeof per, "%d", d->o->claim_depth * d->o->per_endpoint);
     snprintf(lease, sizeof lease, "%d", d->o->lease_s);
-    char *ids, *room;
+    struct db_array ids = { 0 }, room = { 0 };
     claim_limits(d, &ids, &room);
     /* per enabled endpoint with room: its oldest due deliveries (index webhook_deliveries_due_endpoint),
      * then the oldest of those overall; an endpoint without room is never scanned */
@@ -687,9 +675,9 @@ static void claim_send(struct disp *d, int want)
         "        up.trigger, (SELECT count(*) FROM ab), up.created_us"
         " FROM up JOIN webhook_endpoints e ON e.id = up.endpoint_id"
         " JOIN webhook_outbox o ON o.id = up.outbox_id ORDER BY up.id",
-        lim, ids, room, per, lease, d->o->name);
-    free(ids);
-    free(room);
+        lim, db_array_text(&ids), db_array_text(&room), per, lease, d->o->name);
+    db_array_free(&ids);
+    db_array_free(&room);
     if (bad) claim_done(d, NULL);
 }
 

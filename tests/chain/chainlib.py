@@ -73,8 +73,8 @@ class Anvil:
                         "w")
         mining = ["--block-time", str(block_time)] if block_time else []
         # anvil moves old blocks' states to disk, by default under ~/.foundry/anvil/tmp, and
-        # leaves them there when it stops: a 20,000-block bench chain left 35 GB a run and
-        # filled the disk. They go to a directory of this node's, removed when it stops (a
+        # leaves them there when it stops: a 20,000-block bench chain writes about 8 GB, and
+        # the runs' leftovers (71 GB) filled the disk. They go to a directory of this node's, removed when it stops (a
         # killed test's stays in the log directory, which the next run starts by removing).
         self.cache = os.path.join(logdir or LOGDIR, "anvil-cache-%d" % self.port)
         self.proc = subprocess.Popen([ANVIL, "--host", "127.0.0.1", "--port", str(self.port), "--chain-id", str(chain_id),
